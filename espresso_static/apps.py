@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class EspressoStaticConfig(AppConfig):
+    name = "espresso_static"
+    label = "espresso_static"
+    verbose_name = "espresso-static"
+    default_auto_field = "django.db.models.AutoField"
+
+    def ready(self):
+        # Connect the consistency-check signal handlers.
+        from espresso_static import signals  # noqa: F401

@@ -1,0 +1,98 @@
+"""Configure Django from a :class:`~espresso_static.config.ProjectConfig`.
+
+A user never writes a Django settings file: the package configures Django itself.
+When Django is already configured (espresso-static used as a library inside an
+existing Django project, or under pytest-django), the existing settings are used
+as long as they install every app the project names.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import secrets
+import sys
+
+import django
+from django.conf import settings
+
+from espresso_static.config import ProjectConfig, redact
+from espresso_static.exceptions import ConfigError
+
+BUILTIN_APPS = ("django.contrib.contenttypes", "django.contrib.auth", "espresso_static")
+
+
+def django_settings(config: ProjectConfig) -> dict:
+    """The Django settings for ``config`` (also used by the test suite)."""
+    return {
+        "INSTALLED_APPS": [*BUILTIN_APPS, *config.apps],
+        "DATABASES": {"default": config.database},
+        "USE_TZ": True,
+        "TIME_ZONE": "UTC",
+        "DEFAULT_AUTO_FIELD": "django.db.models.AutoField",
+        # Only the optional local admin uses sessions; nothing is ever published signed.
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "ESPRESSO_STATIC_PROJECT": config,
+    }
+
+
+def setup_django(config: ProjectConfig) -> None:
+    """Make the project's apps importable, configure Django and load the apps."""
+    if str(config.root) not in sys.path:
+        sys.path.insert(0, str(config.root))
+    if settings.configured:
+        missing = [app for app in config.apps if app not in settings.INSTALLED_APPS]
+        if missing:
+            raise ConfigError(
+                f"Django is already configured without the app(s) {', '.join(missing)}."
+            )
+        django.setup()
+        return
+    for app in config.apps:
+        _check_importable(app, config)
+    settings.configure(**django_settings(config))
+    try:
+        django.setup()
+    except Exception as error:  # an app's models module failing to import
+        raise ConfigError(
+            f"Loading the Django apps failed: {type(error).__name__}: {error}"
+        ) from error
+
+
+def _check_importable(app: str, config: ProjectConfig) -> None:
+    try:
+        found = importlib.util.find_spec(app) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise ConfigError(
+            f"Unknown app {app!r} in [tool.espresso-static] apps of {config.root / 'pyproject.toml'}: "
+            f"no importable package {app!r} (looked in {config.root} and the Python path)."
+        )
+
+
+def check_database(alias: str = "default") -> None:
+    """Connect once, turning a driver error into a one-line :class:`ConfigError`."""
+    from django.db import connections
+
+    connection = connections[alias]
+    try:
+        connection.ensure_connection()
+    except Exception as error:
+        first_line = (
+            str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        )
+        raise ConfigError(
+            f"Cannot connect to the database {describe_database(connection.settings_dict)}: {first_line}"
+        ) from error
+
+
+def describe_database(settings_dict: dict) -> str:
+    """A human name of a database (password hidden)."""
+    engine = settings_dict["ENGINE"].rsplit(".", 1)[-1]
+    if engine == "sqlite3":
+        return f"sqlite:///{settings_dict['NAME']}"
+    user = settings_dict.get("USER") or ""
+    password = ":secret" if settings_dict.get("PASSWORD") else ""
+    host = settings_dict.get("HOST") or "localhost"
+    port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+    return redact(f"postgresql://{user}{password}@{host}{port}/{settings_dict['NAME']}")

@@ -1,0 +1,60 @@
+"""Exceptions a user of espresso-static sees."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+
+class EspressoStaticError(Exception):
+    """An error the CLI reports as one line (no traceback unless ``--debug``)."""
+
+
+class ConfigError(EspressoStaticError):
+    """The project configuration or the database it names is not usable."""
+
+
+class ConsistencyError(ValidationError):
+    """A model's ``check_consistency`` or ``check_m2m_consistency`` failed.
+
+    Compatible with EspressoDB's ``ConsistencyError(error, instance, data)`` and,
+    being a :class:`~django.core.exceptions.ValidationError`, shown by Django
+    forms and the admin. ``error`` is the exception the check raised,
+    ``instance`` the row that was checked and ``data`` the values it was
+    checked with.
+    """
+
+    def __init__(self, error: Exception, instance: Any, data: dict[str, Any] | None = None):
+        checked = {
+            field.name: getattr(instance, field.attname, None)
+            for field in instance.get_open_fields()
+            if not field.many_to_many and hasattr(field, "attname")
+        }
+        if data:
+            checked.update(data)
+        self.error = error
+        self.instance = instance
+        self.data = checked
+        self.check_message = _message_of(error)
+        model = type(instance)
+        message = (
+            f"Consistency error when checking {model._meta.label}: "
+            f"{type(error).__name__}: {self.check_message}"
+        )
+        if checked:
+            message += "\nData used for check:\n" + "\n".join(
+                f"  * {key}: {value!r}" for key, value in checked.items()
+            )
+        self.full_message = message
+        super().__init__(message, code="consistency")
+
+    def __str__(self) -> str:
+        return self.full_message
+
+
+def _message_of(error: Exception) -> str:
+    """The human text of ``error``; ValidationError's ``str`` is a list repr."""
+    if isinstance(error, ValidationError):
+        return "; ".join(error.messages)
+    return str(error)

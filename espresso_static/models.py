@@ -1,0 +1,393 @@
+"""The :class:`Base` model: a drop-in for EspressoDB's ``espressodb.base.models.Base``.
+
+Changing ``from espressodb.base.models import Base`` to
+``from espresso_static.models import Base`` is enough for existing model files.
+Where EspressoDB is silent or buggy this module does what a user expects; each
+difference is named in the docstring of the method concerned.
+"""
+
+from __future__ import annotations
+
+import getpass
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models, transaction
+from django.utils.text import slugify
+
+from espresso_static.exceptions import ConsistencyError
+from espresso_static.queryset import BaseManager
+
+
+class Base(models.Model):
+    """Abstract base of every table: an id, who wrote the row and when, a free tag,
+    and consistency checks that run before every write."""
+
+    #: Run ``check_consistency`` before saving and ``check_m2m_consistency`` before m2m adds.
+    run_checks: ClassVar[bool] = True
+    #: Run ``pre_save`` before saving.
+    run_pre_save: ClassVar[bool] = True
+
+    id = models.AutoField(primary_key=True, help_text="Primary key for Base class.")
+    last_modified = models.DateTimeField(
+        auto_now=True, help_text="Date the class was last modified"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        help_text="User who updated this object. Set on save by connection to database."
+        " Anonymous if not found.",
+    )
+    tag = models.CharField(
+        max_length=200, null=True, blank=True, help_text="User defined tag for easy searches"
+    )
+
+    objects = BaseManager()
+
+    class Meta:
+        abstract = True
+
+    # -- hooks a model overrides ---------------------------------------------------------
+
+    def pre_save(self) -> None:
+        """Called before ``check_consistency`` on every save: set derived columns here."""
+
+    def check_consistency(self) -> None:
+        """Called before every save: raise an exception if the row is inconsistent."""
+
+    def check_m2m_consistency(self, instances, column: str | None = None) -> None:
+        """Called before ``instances`` are added to the many-to-many ``column`` of ``self``:
+        raise an exception to refuse the addition (nothing is added then)."""
+
+    def run_save_hooks(self) -> None:
+        """Run ``pre_save`` and ``check_consistency`` as ``save()`` does (honouring
+        ``run_pre_save`` and ``run_checks``); a failed check raises :class:`ConsistencyError`."""
+        if self.run_pre_save:
+            self.pre_save()
+        if self.run_checks:
+            try:
+                self.check_consistency()
+            except Exception as error:
+                raise ConsistencyError(error, self) from error
+
+    def clean(self) -> None:
+        """Run the consistency checks so forms and the admin show their messages.
+
+        A check that raises a :class:`~django.core.exceptions.ValidationError` (for
+        example with a field dict) is passed through unchanged so forms can attach it
+        to fields; any other error becomes a ``ValidationError`` with its message.
+        """
+        super().clean()
+        if not self.run_checks:
+            return
+        from django.core.exceptions import ValidationError
+
+        try:
+            self.check_consistency()
+        except ValidationError:
+            raise
+        except Exception as error:
+            raise ValidationError(str(error), code="consistency") from error
+
+    def save(self, *args, **kwargs):
+        """Fill ``user`` (the database user, else the login name, else "anonymous")
+        and save; the consistency checks run in the ``pre_save`` signal so that
+        ``objects.create`` and ``get_or_create`` run them too."""
+        if self.user_id is None:
+            self.user = _current_user(kwargs.get("using") or self._state.db or "default")
+        super().save(*args, **kwargs)
+        return self
+
+    # -- introspection (EspressoDB API) --------------------------------------------------
+
+    @classmethod
+    def get_slug(cls) -> str:
+        """The model name as a slug (used for page names and anchors)."""
+        return slugify(cls.__name__)
+
+    @classmethod
+    def get_label(cls) -> str:
+        """``Model[Parent]``: the class name and its direct parent class."""
+        return f"{cls.__name__}[{cls.mro()[1].__name__}]"
+
+    @classmethod
+    def get_open_fields(cls) -> list:
+        """Editable fields a user sets: all but ``id``, ``user``, non-editable and
+        multi-table-inheritance ``*_ptr`` fields (foreign keys and m2m included)."""
+        return [
+            field
+            for field in cls._meta.get_fields()
+            if field.name not in ("id", "user")
+            and getattr(field, "editable", False)
+            and not field.name.endswith("_ptr")
+        ]
+
+    @property
+    def type(self) -> str:
+        """The class name of the most specialized row."""
+        return type(self.specialization).__name__
+
+    def __str__(self) -> str:
+        """``Model[Parent](field=value, ...)`` of the most specialized row, listing
+        the non-null columns that are not relations."""
+        instance = self.specialization
+        values = ", ".join(
+            f"{field.name}={getattr(instance, field.name)}"
+            for field in instance.get_open_fields()
+            if not field.is_relation and getattr(instance, field.name) is not None
+        )
+        return f"{instance.get_label()}({values})" if values else instance.get_label()
+
+    # -- specialization -----------------------------------------------------------------
+
+    @property
+    def specialization(self) -> Base:
+        """The most derived multi-table-inheritance row sharing this row's id (``self``
+        when there is none). One query, whatever the depth and number of subclasses
+        (EspressoDB issues one query per subclass, at every instantiation)."""
+        cached = self.__dict__.get("_specialization")
+        if cached is None:
+            cached = self.get_specialization()
+            self.__dict__["_specialization"] = cached
+        return cached
+
+    def get_specialization(self) -> Base:
+        """Query and return the most specialized row (see :attr:`specialization`)."""
+        paths = type(self).specialization_paths()
+        if not paths or self.pk is None:
+            return self
+        row = type(self)._base_manager.using(self._state.db).select_related(*paths).get(pk=self.pk)
+        return most_specialized(row)
+
+    @classmethod
+    def specialization_paths(cls) -> list[str]:
+        """``select_related`` paths that reach every concrete multi-table descendant."""
+        paths = []
+        for child, link in _concrete_children(cls):
+            name = link.related_query_name()
+            deeper = child.specialization_paths() if issubclass(child, Base) else []
+            paths.extend(f"{name}__{path}" for path in deeper)
+            if not deeper:
+                paths.append(name)
+        return paths
+
+    @classmethod
+    def _get_child_by_name(cls, class_name: str) -> type[Base]:
+        """The class named ``class_name`` among ``cls`` and all its descendants (at any
+        depth; EspressoDB looks only one level down)."""
+        family = [cls, *_descendants(cls)]
+        matches = [model for model in family if model.__name__ == class_name]
+        if len(matches) != 1:
+            options = ", ".join(model.__name__ for model in family if not model._meta.abstract)
+            raise KeyError(
+                f"Could not find specialization {class_name!r} of {cls.__name__}; options: {options}."
+            )
+        return matches[0]
+
+    @classmethod
+    def get_sub_info(cls, root_key: str, tree: dict[str, Any]) -> dict[str, Any]:
+        """The entries of ``tree`` below ``root_key``, with ``root_key.`` removed."""
+        prefix = f"{root_key}."
+        return {key[len(prefix) :]: value for key, value in tree.items() if key.startswith(prefix)}
+
+    @classmethod
+    def get_recursive_columns(
+        cls, tree: dict[str, Any] | None = None, _class_name: str | None = None
+    ) -> dict[str, list[str]]:
+        """Column names of this table and, following ``tree``, of its foreign keys:
+        ``{column: [tables using it]}`` (nested tables as ``Outer.Inner``)."""
+        tree = tree or {}
+        model = cls._get_child_by_name(_class_name) if _class_name else cls
+        columns: dict[str, list[str]] = {}
+        for field in model.get_open_fields():
+            if isinstance(field, models.ForeignKey):
+                target = _fk_target(field, tree)
+                if target is None or not issubclass(target, Base):
+                    continue
+                nested = target.get_recursive_columns(tree=model.get_sub_info(field.name, tree))
+                for column, tables in nested.items():
+                    columns.setdefault(column, []).extend(f"{model.__name__}.{t}" for t in tables)
+            else:
+                columns.setdefault(field.name, []).append(model.__name__)
+        return columns
+
+    # -- population ---------------------------------------------------------------------
+
+    @classmethod
+    def get_or_create_from_parameters(
+        cls,
+        parameters: dict[str, Any],
+        tree: dict[str, str] | None = None,
+        dry_run: bool = False,
+    ) -> tuple[Base, bool]:
+        """Get or create a row and, recursively, the rows its foreign keys need.
+
+        ``parameters`` holds column values; plain keys apply at every level, dotted
+        keys (``"gaugeconfig.ensemble.nx": 32``) only below that foreign key and win
+        over plain ones. ``tree`` names the concrete class a foreign key takes
+        (``{"action": "MobiusDomainWall", "action.parent": "Hisq"}``); a foreign key
+        missing from the tree takes its own (non-abstract) model, or stays empty when
+        nullable and its model is abstract. A foreign key may also be given directly
+        as a model instance in ``parameters``. Many-to-many values (instances or
+        primary keys) are part of the row's identity and are set on creation,
+        running ``check_m2m_consistency``.
+
+        Everything happens in one transaction: a failed check anywhere leaves the
+        database unchanged. With ``dry_run=True`` nothing is written at all (unlike
+        EspressoDB): existing rows are looked up, rows that would be created are
+        returned unsaved after their ``pre_save`` and checks ran.
+
+        Returns ``(instance, created)``.
+        """
+        with transaction.atomic(using=cls.objects.db):
+            return cls._get_or_create_node(dict(parameters), dict(tree or {}), dry_run)
+
+    @classmethod
+    def _get_or_create_node(cls, parameters: dict, tree: dict, dry_run: bool) -> tuple[Base, bool]:
+        values, many = {}, {}
+        for field in cls.get_open_fields():
+            if field.many_to_many:
+                if field.name in parameters:
+                    many[field] = [getattr(item, "pk", item) for item in parameters[field.name]]
+            elif isinstance(field, models.ForeignKey):
+                related = _related_instance(cls, field, parameters, tree, dry_run)
+                if related is not None:
+                    values[field.name] = related
+                elif not field.null:
+                    raise KeyError(
+                        f"Cannot build {cls.__name__}.{field.name}: its model "
+                        f"{field.related_model.__name__} is abstract; name a concrete class in "
+                        f'tree, e.g. tree={{"{field.name}": "ClassName"}}.'
+                    )
+            elif field.name in parameters:
+                values[field.name] = field.to_python(parameters[field.name])
+            elif not (field.has_default() or field.null):
+                given = ", ".join(sorted(parameters)) or "none"
+                raise KeyError(
+                    f"Missing value for {cls.__name__}.{field.name} ({field.verbose_name}): "
+                    f"parameters have no key {field.name!r}. Given keys: {given}."
+                )
+
+        existing = _find_existing(cls, values, many)
+        if existing is not None:
+            return existing, False
+        instance = cls(**values)
+        if dry_run:
+            instance.run_save_hooks()
+            for field, pks in many.items():
+                instance._check_m2m_addition(field, pks)
+            return instance, True
+        instance.save()
+        for field, pks in many.items():
+            getattr(instance, field.name).set(pks)
+        return instance, True
+
+    def _check_m2m_addition(self, field, pks: list) -> None:
+        """Run ``check_m2m_consistency`` for adding ``pks`` to ``field`` (dry runs)."""
+        if not self.run_checks:
+            return
+        instances = field.related_model.objects.filter(pk__in=pks)
+        try:
+            self.check_m2m_consistency(instances, column=field.name)
+        except Exception as error:
+            data = {"instances_to_add": list(instances), "column": field.name}
+            raise ConsistencyError(error, self, data=data) from error
+
+
+def most_specialized(row: models.Model) -> models.Model:
+    """Walk reverse parent links down to the deepest existing child. With the links
+    loaded by ``select_related(*specialization_paths())`` this runs no query."""
+    for child, link in _concrete_children(type(row)):
+        try:
+            return most_specialized(getattr(row, link.remote_field.get_accessor_name()))
+        except child.DoesNotExist:
+            continue
+    return row
+
+
+def _concrete_children(model) -> list:
+    """``(child, parent_link)`` for each concrete model inheriting from ``model`` directly."""
+    children = []
+    for child in model.__subclasses__():
+        if child._meta.abstract or child._meta.proxy:
+            children.extend(_concrete_children(child))
+            continue
+        link = child._meta.parents.get(model)
+        if link is not None:
+            children.append((child, link))
+    return children
+
+
+def _descendants(model) -> list:
+    found = []
+    for child in model.__subclasses__():
+        found.append(child)
+        found.extend(_descendants(child))
+    return found
+
+
+def _fk_target(field, tree: dict) -> type | None:
+    """The class a foreign key takes: named in ``tree`` or, if concrete, its own model."""
+    related = field.related_model
+    if field.name in tree:
+        return related._get_child_by_name(tree[field.name])
+    return None if related._meta.abstract else related
+
+
+def _related_instance(cls, field, parameters: dict, tree: dict, dry_run: bool):
+    given = parameters.get(field.name)
+    if isinstance(given, models.Model):
+        return given
+    target = _fk_target(field, tree)
+    if target is None:
+        return None
+    if not issubclass(target, Base):
+        raise KeyError(
+            f"Cannot build {cls.__name__}.{field.name}: {target.__name__} is not an "
+            "espresso-static Base model; pass an instance in parameters."
+        )
+    if field.null and field.name not in tree and not _has_sub_keys(field.name, parameters):
+        return None
+    nested = {key: value for key, value in parameters.items() if "." not in key}
+    nested.update(cls.get_sub_info(field.name, parameters))
+    instance, _ = target._get_or_create_node(nested, cls.get_sub_info(field.name, tree), dry_run)
+    return instance
+
+
+def _has_sub_keys(name: str, parameters: dict) -> bool:
+    return any(key.startswith(f"{name}.") for key in parameters)
+
+
+def _find_existing(model, values: dict, many: dict):
+    """The row with these column values (and exactly these m2m members), if stored."""
+    if any(getattr(value, "pk", 0) is None for value in values.values()):
+        return None  # depends on a row that would be created: cannot exist yet
+    candidates = model.objects.filter(**values)
+    if not many:
+        return candidates.get() if candidates.exists() else None
+    for candidate in candidates:
+        if all(
+            set(getattr(candidate, field.name).values_list("pk", flat=True)) == set(pks)
+            for field, pks in many.items()
+        ):
+            return candidate
+    return None
+
+
+def _current_user(alias: str):
+    """The auth user rows are attributed to: the database user, else the login name."""
+    from django.contrib.auth import get_user_model
+    from django.db import connections
+
+    username = connections[alias].settings_dict.get("USER") or _login_name()
+    user, _ = get_user_model()._default_manager.db_manager(alias).get_or_create(username=username)
+    return user
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "anonymous"

@@ -1,0 +1,24 @@
+"""Queryset and manager of :class:`~espresso_static.models.Base` models."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from espresso_static.dataframe import queryset_to_dataframe
+
+
+class BaseQuerySet(models.QuerySet):
+    def to_dataframe(self, fieldnames=None):
+        """The rows as a :class:`pandas.DataFrame` (see :func:`queryset_to_dataframe`)."""
+        return queryset_to_dataframe(self, fieldnames)
+
+    def specialized(self) -> list:
+        """The most specialized row of each row, in a constant number of queries."""
+        from espresso_static.models import most_specialized
+
+        paths = self.model.specialization_paths()
+        return [most_specialized(row) for row in self.select_related(*paths)]
+
+
+class BaseManager(models.Manager.from_queryset(BaseQuerySet)):
+    """``Model.objects`` of Base models: Django's manager plus ``to_dataframe``."""

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class DemoConfig(AppConfig):
+    name = "models.demo"
+    label = "demo"
+    verbose_name = "LQCD demo"
