@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from espresso_static.exceptions import ConsistencyError
@@ -391,3 +392,26 @@ def _login_name() -> str:
         return getpass.getuser()
     except Exception:  # no login name in some containers
         return "anonymous"
+
+
+class Notification(models.Model):
+    """A message for the project's readers: shown on the News page, the home page,
+    the announcement banner (warnings and errors) and the Atom feed of its audiences."""
+
+    LEVELS = [(10, "DEBUG"), (20, "INFO"), (30, "WARNING"), (40, "ERROR")]
+
+    title = models.CharField(max_length=200, help_text="One-line summary.")
+    content = models.TextField(blank=True, help_text="Body in Markdown (sanitized on the site).")
+    level = models.PositiveSmallIntegerField(choices=LEVELS, default=20, help_text="Severity.")
+    tag = models.CharField(max_length=200, blank=True, default="", help_text="Free tag, e.g. `nightly-sync`.")
+    audiences = models.JSONField(
+        default=list, blank=True, help_text='Audiences that see it, e.g. `["internal"]`.'
+    )
+    timestamp = models.DateTimeField(default=timezone.now, db_index=True, help_text="When it was sent.")
+    author = models.CharField(max_length=150, blank=True, default="", help_text="Who sent it.")
+
+    class Meta:
+        ordering = ["-timestamp", "-id"]
+
+    def __str__(self) -> str:
+        return f"[{self.get_level_display()}] {self.title}"

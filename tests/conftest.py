@@ -1,0 +1,48 @@
+"""Test set-up: Django configured from this repository's own project configuration
+(the demo) plus the small test apps, on a real SQLite file by default or on the
+database named by ``DATABASE_URL`` (``.ci/run`` runs the suite on PostgreSQL too)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_APPS = ["tests.baseapp", "tests.siteapp"]
+
+
+def pytest_configure(config):
+    import django
+    from django.conf import settings
+
+    from espresso_static.config import load_config
+    from espresso_static.djangoconf import django_settings
+
+    project = load_config(REPO)
+    django_config = django_settings(project)
+    django_config["INSTALLED_APPS"] += TEST_APPS
+    database = django_config["DATABASES"]["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        # A real SQLite file (Django would test on an in-memory database), never the
+        # project's own database.
+        folder = Path(tempfile.mkdtemp(prefix="espresso-static-tests-"))
+        database["NAME"] = str(folder / "espresso.sqlite3")
+        database["TEST"] = {"NAME": str(folder / "test.sqlite3")}
+    settings.configure(**django_config)
+    django.setup()
+
+
+def pytest_report_header(config):
+    from django.db import connection
+
+    return f"database: {connection.vendor} ({'DATABASE_URL' if os.environ.get('DATABASE_URL') else 'SQLite file'})"
+
+
+@pytest.fixture
+def on_postgresql():
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
