@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from espresso_static import __version__
-from espresso_static.config import ProjectConfig, load_config
+from espresso_static.config import ProjectConfig, load_config, redact
 from espresso_static.exceptions import EspressoStaticError
 
 
@@ -63,12 +63,13 @@ def common_options(function):
     )(function)
 
 
-def open_project(project: Path | None, database: bool = True) -> ProjectConfig:
-    """Load the configuration, set Django up and (optionally) check the database."""
+def open_project(project: Path | None, database: bool = True, admin: bool = False) -> ProjectConfig:
+    """Load the configuration, set Django up (with ``admin``, including the admin GUI's
+    apps) and (optionally) check the database."""
     from espresso_static.djangoconf import check_database, setup_django
 
     config = load_config(project)
-    setup_django(config)
+    setup_django(config, admin=admin)
     if database:
         check_database()
     return config
@@ -89,7 +90,7 @@ def migrate(project):
     config = open_project(project)
     call_command("migrate", interactive=False, verbosity=1, stdout=sys.stderr)
     click.echo(
-        f"Database {config.database_url if config.database_source != 'DATABASE_URL' else '(DATABASE_URL)'} is up to date."
+        f"Database {redact(config.database_url)} ({config.database_source}) is up to date."
     )
 
 
@@ -121,6 +122,152 @@ def demo(project, rows, seed):
         f"{summary.propagators} propagators, {summary.correlators} correlators, "
         f"{summary.files} data files."
     )
+    _demo_history(data)
+
+
+def _demo_history(data) -> None:
+    """Back-dated progress snapshots from the files' production times, so the demo's
+    history plot has a curve."""
+    from espresso_static.progress import declared
+    from espresso_static.snapshot import backfill_history
+
+    points = backfill_history(declared(data.demo.DataFile), "produced", points=12)
+    click.echo(f"Recorded {points} back-dated progress snapshots of the data files.")
+
+
+@cli.command()
+@common_options
+@click.option(
+    "--level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="info",
+    show_default=True,
+    help="Severity; recent warnings and errors also show in the site's banner.",
+)
+@click.option("--title", default=None, help="One-line summary [first line of MESSAGE].")
+@click.option("--tag", default="", help="Free tag, e.g. nightly-sync.")
+@click.option(
+    "--audience",
+    multiple=True,
+    help="Audience that sees it (repeatable or comma-separated) [every audience].",
+)
+@click.argument("message")
+def notify(project, level, title, tag, audience, message):
+    """Publish MESSAGE (Markdown; `-` reads standard input) on the site's news."""
+    from espresso_static.notify import Notifier
+
+    open_project(project)
+    if message == "-":
+        message = click.get_text_stream("stdin").read()
+    notification = Notifier(tag=tag).notify(level, message, title=title, audience=audience)
+    audiences = ", ".join(notification.audiences) or "every audience"
+    click.echo(
+        f"Notification {notification.pk} [{level.upper()}] for {audiences}: {notification.title}"
+    )
+
+
+@cli.command("admin")
+@common_options
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--create-superuser",
+    is_flag=True,
+    help="First create (or reset the password of) a local superuser, prompting for both.",
+)
+def admin_command(project, port, create_superuser):
+    """Serve Django's admin for the project's tables on 127.0.0.1 (an optional GUI)."""
+    config = open_project(project, admin=True)
+    from espresso_static import admin
+    from espresso_static.models import _login_name
+
+    admin.prepare_admin_database()
+    if create_superuser:
+        username = click.prompt("Username", default=_login_name())
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        user, created = admin.ensure_superuser(username, password)
+        click.echo(f"Superuser {user.username} {'created' if created else 'updated'}.")
+    elif not admin.has_superuser():
+        click.echo("No superuser yet: rerun with --create-superuser to log in.", err=True)
+    click.echo(f"Admin of {config.name} on http://127.0.0.1:{port}/ (Ctrl-C stops it).")
+    admin.serve(port)
+
+
+@cli.command()
+@common_options
+@click.option(
+    "--model",
+    "names",
+    multiple=True,
+    help="Only this model (repeatable) [every model with a progress declaration].",
+)
+def snapshot(project, names):
+    """Record the progress counts per model, group and status (run after each sync;
+    counts equal to the latest snapshot's are not stored again)."""
+    from espresso_static.progress import find_declared
+    from espresso_static.snapshot import take_snapshots
+
+    open_project(project)
+    for result in take_snapshots([find_declared(name) for name in names] or None):
+        state = "recorded" if result.recorded else "unchanged since the last snapshot, not stored"
+        click.echo(
+            f"{result.model}: {result.total:,} rows in {result.rows} group/status counts, {state} "
+            f"({result.taken_at:%Y-%m-%d %H:%M} UTC)."
+        )
+
+
+@cli.command()
+@common_options
+@click.argument("model")
+@click.option("--by", default=None, help="Group column: one line per value [all rows].")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write: .pdf, .png or .svg.",
+)
+def plot(project, model, by, out):
+    """Plot the progress of MODEL over time from its snapshots."""
+    from espresso_static.plots import progress_figure, write_figure
+    from espresso_static.progress import find_declared
+
+    open_project(project)
+    write_figure(progress_figure(find_declared(model), by=by), out)
+    click.echo(f"Wrote {out}.")
+
+
+@cli.command()
+@common_options
+@click.argument("model")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    help="Only rows with this status value or category (repeatable or comma-separated) "
+    "[every row not done].",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File to write [standard output].",
+)
+def todo(project, model, statuses, fmt, out):
+    """List the rows of MODEL that are not done, e.g. to generate the next jobs."""
+    from espresso_static.progress import find_declared
+    from espresso_static.todo import todo_list, write_todo
+
+    open_project(project)
+    wanted = [name.strip() for value in statuses for name in value.split(",") if name.strip()]
+    todo_rows = todo_list(find_declared(model), wanted)
+    if out is None:
+        count = write_todo(todo_rows, click.get_text_stream("stdout"), fmt)
+    else:
+        with out.open("w", encoding="utf-8", newline="") as stream:
+            count = write_todo(todo_rows, stream, fmt)
+    click.echo(f"{count:,} rows not done.", err=True)
 
 
 @cli.command("build-site")
@@ -138,6 +285,98 @@ def build_site_command(project, out, audience, strict, quiet):
     """Introspect the models and the data and publish the static site."""
     config = open_project(project)
     click.echo(f"Would build the site of {config.name} into {out or config.site_dir}.")
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--app", default="campaign", show_default=True, help="Name of the first app.")
+@click.option("--title", default=None, help="Site title [NAME].")
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
+@_report_errors
+def startproject(name, app, title):
+    """Write a new, working project into the folder NAME."""
+    from espresso_static.scaffold import start_project
+
+    target = Path(name).resolve()
+    written = start_project(target, title or target.name, app)
+    click.echo(f"Created project {target} ({len(written)} files, app models.{app}). Next:")
+    click.echo(f"  cd {name} && espresso-static migrate && build-site")
+
+
+@cli.command()
+@common_options
+@click.argument("name")
+def startapp(project, name):
+    """Add the app models/NAME to the project and register it in its apps."""
+    from espresso_static.config import load_config
+    from espresso_static.scaffold import start_app
+
+    config = load_config(project)
+    written = start_app(config.root, name)
+    click.echo(f"Created app models.{name} ({len(written)} files) and added it to apps.")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@common_options
+@click.argument("django_args", nargs=-1, type=click.UNPROCESSED)
+def makemigrations(project, django_args):
+    """Create migrations for model changes (Django's makemigrations; extra options pass through)."""
+    from django.core.management import call_command
+
+    config = open_project(project, database=False)
+    labels = _app_labels(config)
+    named = [arg for arg in django_args if not arg.startswith("-")]
+    options = [arg for arg in django_args if arg.startswith("-")]
+    call_command("makemigrations", *(named or labels), *options)
+
+
+@cli.command()
+@common_options
+def info(project):
+    """Print versions, the database in use (password hidden), apps, models and row counts."""
+    from espresso_static.djangoconf import describe_database
+    from espresso_static.info import project_info
+
+    config = open_project(project)
+    from django.db import connection
+
+    click.echo(project_info(config, describe_database(connection.settings_dict)))
+
+
+@cli.command()
+@common_options
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Report format.")
+@click.option("--tag", "tags", multiple=True, type=click.Choice(["django", "migrations", "data"]),
+              help="Run only these checks (repeatable) [all].")
+def check(project, output_format, tags):
+    """Django's system checks, migration drift and data health; exit 1 on errors."""
+    import json
+
+    from espresso_static.checks import format_text, run_checks
+    from espresso_static.health import audited_models, count_rows
+
+    config = open_project(project)
+    labels = _app_labels(config)
+    total = count_rows(audited_models(labels)) if not tags or "data" in tags else 0
+    if total:
+        with click.progressbar(length=total, label="Checking stored rows", file=sys.stderr) as bar:
+            findings = run_checks(labels, list(tags) or None, progress=bar.update)
+    else:
+        findings = run_checks(labels, list(tags) or None)
+    if output_format == "json":
+        click.echo(json.dumps([finding.as_dict() for finding in findings], indent=2, default=str))
+    else:
+        click.echo(format_text(findings))
+    if any(finding.is_error for finding in findings):
+        sys.exit(1)
+
+
+def _app_labels(config: ProjectConfig) -> list[str]:
+    from django.apps import apps
+
+    by_name = {app_config.name: app_config.label for app_config in apps.get_app_configs()}
+    return [by_name[name] for name in config.apps]
 
 
 def main() -> None:

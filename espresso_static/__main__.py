@@ -1,0 +1,3 @@
+from espresso_static.cli import main
+
+main()

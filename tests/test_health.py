@@ -1,0 +1,87 @@
+"""The data-health audit finds rows that bypassed the save-time checks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from django.db import connection
+
+from espresso_static.checks import run_checks
+from espresso_static.cli import cli
+from espresso_static.health import audit_data, audited_models
+from models.demo import data
+from models.demo.models import Correlator, DataFile, Ensemble, GaugeConfig, Propagator
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def demo_rows():
+    data.generate(files=120, seed=7)
+
+
+def failing(results, model, check="check_consistency"):
+    return next(r for r in results if r.model == model and r.check == check)
+
+
+def test_clean_demo_data_passes(demo_rows):
+    results = audit_data(audited_models(["demo"]))
+    assert {r.model for r in results} >= {"demo.Ensemble", "demo.DataFile", "demo.Correlator"}
+    assert all(r.failing == 0 for r in results)
+    assert failing(results, "demo.DataFile").checked == 120
+    assert run_checks(["demo"], ["data"]) == []
+
+
+def test_rows_from_bulk_create_raw_sql_and_update_are_found(demo_rows):
+    ensemble = Ensemble.objects.get(name="a12m310")
+    Ensemble.objects.bulk_create(
+        [Ensemble(name="tiny", beta=6, nx=32, nt=8, lattice_spacing=0.1, pion_mass=300)]
+    )
+    DataFile.objects.filter(pk=DataFile.objects.order_by("pk")[0].pk).update(file_name="broken.txt")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE demo_datafile SET status = 'on_disk', size = NULL WHERE id = %s",
+            [DataFile.objects.order_by("pk")[1].pk],
+        )
+    results = audit_data(audited_models(["demo"]))
+    ensembles = failing(results, "demo.Ensemble")
+    assert (ensembles.failing, ensembles.rows[0].row) == (1, str(Ensemble.objects.get(name="tiny")))
+    assert "nt=8 is smaller than nx=32" in ensembles.rows[0].message
+    files = failing(results, "demo.DataFile")
+    assert files.failing == 2
+    messages = " ".join(row.message for row in files.rows)
+    assert "not an .h5 file" in messages and "needs a positive size" in messages
+    assert ensemble.pk not in {row.pk for row in ensembles.rows}
+
+
+def test_m2m_relation_written_around_the_check_is_found(demo_rows):
+    correlator = Correlator.objects.order_by("pk").first()
+    other_config = (
+        GaugeConfig.objects.exclude(pk=correlator.propagators.first().gaugeconfig_id)
+        .filter(propagator__isnull=False)
+        .first()
+    )
+    stray = Propagator.objects.filter(gaugeconfig=other_config).first()
+    # The through table written directly: no m2m_changed signal, no check.
+    Correlator.propagators.through.objects.create(correlator=correlator, propagator=stray)
+    result = failing(
+        audit_data(audited_models(["demo"])),
+        "demo.Correlator",
+        "check_m2m_consistency(propagators)",
+    )
+    assert result.failing == 1 and result.rows[0].pk == correlator.pk
+    assert "2 gauge configurations" in result.rows[0].message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_check_command_reports_json_and_fails(demo_rows):
+    Ensemble.objects.bulk_create(
+        [Ensemble(name="tiny", beta=6, nx=32, nt=8, lattice_spacing=0.1, pion_mass=300)]
+    )
+    result = CliRunner().invoke(cli, ["check", "--tag", "data", "--format", "json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert [f["id"] for f in report] == ["ES-D001"]
+    assert report[0]["obj"] == "demo.Ensemble" and report[0]["details"]["failing"] == 1

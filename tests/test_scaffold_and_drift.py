@@ -1,0 +1,138 @@
+"""startproject/startapp/makemigrations and the migration-drift checks, each in a
+fresh process on a project of its own (Django is configured once per process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from espresso_static.exceptions import EspressoStaticError
+from espresso_static.scaffold import register_app
+
+
+def run(*args, cwd: Path, ok: bool = True) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    result = subprocess.run(
+        [sys.executable, "-m", "espresso_static", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if ok:
+        assert result.returncode == 0, result.stderr + result.stdout
+    return result
+
+
+@pytest.fixture(scope="module")
+def template_project(tmp_path_factory) -> Path:
+    """A migrated project made by startproject (made once, copied by tests)."""
+    root = tmp_path_factory.mktemp("projects")
+    run("startproject", "campaign_db", cwd=root)
+    project = root / "campaign_db"
+    run("migrate", cwd=project)
+    return project
+
+
+@pytest.fixture
+def project(template_project, tmp_path) -> Path:
+    copy = tmp_path / "campaign_db"
+    shutil.copytree(template_project, copy)
+    return copy
+
+
+def check_ids(project: Path) -> tuple[int, set[str]]:
+    result = run("check", "--format", "json", cwd=project, ok=False)
+    return result.returncode, {finding["id"] for finding in json.loads(result.stdout)}
+
+
+def test_startproject_writes_a_working_project(template_project):
+    config = tomllib.loads((template_project / "pyproject.toml").read_text())
+    assert config["tool"]["espresso-static"]["apps"] == ["models.campaign"]
+    for path in (
+        "mkdocs.yml",
+        "site_src/about.md",
+        "README.md",
+        "models/campaign/models.py",
+        "models/campaign/migrations/0001_initial.py",
+    ):
+        assert (template_project / path).is_file(), path
+    assert check_ids(template_project) == (0, set())
+    info = run("info", cwd=template_project).stdout
+    assert "Ensemble: 0 rows" in info and "sqlite:///" in info
+
+
+def test_startproject_refuses_a_non_empty_folder(tmp_path):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("keep me")
+    result = run("startproject", "taken", cwd=tmp_path, ok=False)
+    assert result.returncode == 1
+    assert "not empty" in result.stderr and "Traceback" not in result.stderr
+    assert (tmp_path / "taken" / "notes.txt").read_text() == "keep me"
+
+
+def test_model_change_without_migration_then_unapplied_migration(project):
+    models_py = project / "models" / "campaign" / "models.py"
+    models_py.write_text(
+        models_py.read_text() + "\n    tag2 = models.CharField(max_length=5, default='')\n"
+    )
+    assert check_ids(project) == (1, {"ES-M001", "ES-D000"})
+    run("makemigrations", cwd=project)
+    assert check_ids(project) == (1, {"ES-M002", "ES-D000"})
+    assert "espresso-static migrate" in run("check", cwd=project, ok=False).stdout
+    run("migrate", cwd=project)
+    assert check_ids(project) == (0, set())
+
+
+def test_database_ahead_of_code(project):
+    migration = project / "models" / "campaign" / "migrations" / "0002_extra.py"
+    migration.write_text(
+        "from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n"
+        "    dependencies = [('campaign', '0001_initial')]\n    operations = []\n"
+    )
+    run("migrate", cwd=project)
+    migration.unlink()
+    assert check_ids(project) == (1, {"ES-M003", "ES-D000"})
+
+
+def test_conflicting_migrations(project):
+    for name in ("0002_left", "0002_right"):
+        (project / "models" / "campaign" / "migrations" / f"{name}.py").write_text(
+            "from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n"
+            "    dependencies = [('campaign', '0001_initial')]\n    operations = []\n"
+        )
+    code, ids = check_ids(project)
+    assert code == 1 and "ES-M004" in ids
+
+
+def test_startapp_registers_the_app_and_keeps_comments(project):
+    run("startapp", "jobs", cwd=project)
+    text = (project / "pyproject.toml").read_text()
+    assert tomllib.loads(text)["tool"]["espresso-static"]["apps"] == [
+        "models.campaign",
+        "models.jobs",
+    ]
+    assert "# database =" in text  # the user's comments survive
+    assert (project / "models" / "jobs" / "migrations" / "__init__.py").is_file()
+    assert check_ids(project) == (0, set())
+
+
+def test_register_app_without_apps_is_a_clear_error(tmp_path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.espresso-static]\nname = "x"\n')
+    with pytest.raises(EspressoStaticError, match="No `apps"):
+        register_app(pyproject, "models.jobs")
+
+
+@pytest.mark.parametrize("name", ["My-App", "class", "1abc"])
+def test_bad_app_names_are_refused(project, name):
+    result = run("startapp", name, cwd=project, ok=False)
+    assert result.returncode == 1 and "Invalid app name" in result.stderr
