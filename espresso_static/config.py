@@ -14,22 +14,36 @@ table::
 
 The environment variable ``DATABASE_URL`` overrides ``database``. Supported URLs:
 ``sqlite:///relative/path.sqlite3``, ``sqlite:////absolute/path.sqlite3`` and
-``postgresql://user:password@host:port/dbname`` (``postgres://`` too).
+``postgresql://user:password@host:port/dbname?option=value`` (``postgres://`` too;
+query parameters are passed to libpq, e.g. ``sslmode=require``).
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
+from espresso_static.access import DEFAULT_AUDIENCE, configured_audiences
 from espresso_static.exceptions import ConfigError
 
 CONFIG_TABLE = "espresso-static"
 DEFAULT_DATABASE = "sqlite:///espresso.sqlite3"
-KNOWN_KEYS = {"name", "description", "apps", "database", "site_dir", "docs_dir", "mkdocs_config"}
+KNOWN_KEYS = {
+    "name",
+    "description",
+    "apps",
+    "database",
+    "site_dir",
+    "docs_dir",
+    "mkdocs_config",
+    "audiences",
+    "default_audience",
+    "license",
+    "citation",
+}
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,14 @@ class ProjectConfig:
     site_dir: Path
     docs_dir: Path
     mkdocs_config: Path
+    #: Audiences by name (see :mod:`espresso_static.access`).
+    audiences: dict = field(default_factory=dict)
+    #: The audience plain ``build-site`` builds.
+    default_audience: str = "internal"
+    #: Licence of the published data (an SPDX id or a sentence), for the Data pages.
+    license: str = ""
+    #: How to cite the data, for the Data pages.
+    citation: str = ""
 
     @property
     def database(self) -> dict:
@@ -114,6 +136,7 @@ def _config_from_table(root: Path, table: dict, environ) -> ProjectConfig:
     else:
         database_url, source = DEFAULT_DATABASE, "default"
     parse_database_url(database_url, root)  # fail early on a malformed URL
+    site_dir = root / table.get("site_dir", "site")
     return ProjectConfig(
         root=root,
         name=str(table.get("name") or root.name),
@@ -121,9 +144,13 @@ def _config_from_table(root: Path, table: dict, environ) -> ProjectConfig:
         apps=tuple(apps),
         database_url=database_url,
         database_source=source,
-        site_dir=root / table.get("site_dir", "site"),
+        site_dir=site_dir,
         docs_dir=root / table.get("docs_dir", "site_src"),
         mkdocs_config=root / table.get("mkdocs_config", "mkdocs.yml"),
+        audiences=configured_audiences(table, root, site_dir),
+        default_audience=table.get("default_audience", DEFAULT_AUDIENCE),
+        license=str(table.get("license", "")),
+        citation=str(table.get("citation", "")),
     )
 
 
@@ -148,7 +175,7 @@ def parse_database_url(url: str, root: Path) -> dict:
             port = parts.port
         except ValueError:
             raise ConfigError(f"Malformed PostgreSQL URL {redact(url)!r}: bad port.") from None
-        return {
+        database = {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": name,
             "USER": unquote(parts.username or ""),
@@ -156,6 +183,11 @@ def parse_database_url(url: str, root: Path) -> dict:
             "HOST": parts.hostname or "",
             "PORT": str(port or ""),
         }
+        # Query parameters are libpq connection options, e.g. ?sslmode=require.
+        options = dict(parse_qsl(parts.query))
+        if options:
+            database["OPTIONS"] = options
+        return database
     raise ConfigError(
         f"Unsupported database URL {redact(url)!r}: use sqlite:///path or "
         "postgresql://user:password@host/dbname."
@@ -163,11 +195,14 @@ def parse_database_url(url: str, root: Path) -> dict:
 
 
 def redact(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (for messages and `info`)."""
+    """``url`` with its password replaced by ``***`` (for messages and `info`).
+
+    Works on the raw text of the address, so it also hides the password of a URL that
+    is malformed elsewhere (a bad port, say) and keeps IPv6 brackets.
+    """
     parts = urlsplit(url)
-    if parts.password is None:
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if not at or ":" not in userinfo:
         return url
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostport}"))

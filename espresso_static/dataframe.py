@@ -34,13 +34,14 @@ def queryset_to_dataframe(queryset, fieldnames=None) -> pd.DataFrame:
 
 
 def resolve_lookup(model, lookup: str) -> tuple[models.Field, bool]:
-    """The field a ``a__b__c`` lookup ends on, and whether any step may be null."""
+    """The field a ``a__b__c`` lookup ends on (``pk`` allowed, as in Django), and
+    whether any step may be null."""
     nullable = False
     field = None
     for part in lookup.split("__"):
         if field is not None:
             model = field.related_model
-        field = model._meta.get_field(part)
+        field = model._meta.pk if part == "pk" else model._meta.get_field(part)
         nullable = nullable or field.null
         if field.many_to_many or field.one_to_many:
             raise ValueError(

@@ -35,8 +35,54 @@ def django_settings(config: ProjectConfig) -> dict:
     }
 
 
-def setup_django(config: ProjectConfig) -> None:
-    """Make the project's apps importable, configure Django and load the apps."""
+#: Only the optional local admin GUI (``espresso-static admin``) needs these.
+ADMIN_APPS = (
+    # SimpleAdminConfig: the admin's URLconf imports the apps' admin modules itself,
+    # after every app is loaded, so a user's own registrations win over automatic ones.
+    "django.contrib.admin.apps.SimpleAdminConfig",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+)
+
+
+def admin_settings(config: ProjectConfig) -> dict:
+    """:func:`django_settings` plus what the local admin GUI needs (also used by the
+    test suite, so the admin is tested on the project's models)."""
+    base = django_settings(config)
+    context_processors = [
+        "django.template.context_processors.request",
+        "django.contrib.auth.context_processors.auth",
+        "django.contrib.messages.context_processors.messages",
+    ]
+    return {
+        **base,
+        "INSTALLED_APPS": [*base["INSTALLED_APPS"], *ADMIN_APPS],
+        "MIDDLEWARE": [
+            "django.middleware.security.SecurityMiddleware",
+            "django.contrib.sessions.middleware.SessionMiddleware",
+            "django.middleware.common.CommonMiddleware",
+            "django.middleware.csrf.CsrfViewMiddleware",
+            "django.contrib.auth.middleware.AuthenticationMiddleware",
+            "django.contrib.messages.middleware.MessageMiddleware",
+            "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        ],
+        "TEMPLATES": [
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "APP_DIRS": True,
+                "OPTIONS": {"context_processors": context_processors},
+            }
+        ],
+        "ROOT_URLCONF": "espresso_static.admin",
+        "STATIC_URL": "/static/",
+        "ALLOWED_HOSTS": ["127.0.0.1", "localhost", "testserver"],
+    }
+
+
+def setup_django(config: ProjectConfig, admin: bool = False) -> None:
+    """Make the project's apps importable, configure Django and load the apps (with
+    ``admin``, also those of the local admin GUI)."""
     if str(config.root) not in sys.path:
         sys.path.insert(0, str(config.root))
     if settings.configured:
@@ -49,7 +95,7 @@ def setup_django(config: ProjectConfig) -> None:
         return
     for app in config.apps:
         _check_importable(app, config)
-    settings.configure(**django_settings(config))
+    settings.configure(**(admin_settings(config) if admin else django_settings(config)))
     try:
         django.setup()
     except Exception as error:  # an app's models module failing to import

@@ -12,6 +12,7 @@ import getpass
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -74,28 +75,33 @@ class Base(models.Model):
                 raise ConsistencyError(error, self) from error
 
     def clean(self) -> None:
-        """Run the consistency checks so forms and the admin show their messages.
+        """Run ``pre_save`` and the consistency checks so forms and the admin show their
+        messages (``pre_save`` first, so a check sees the columns it derives, as on save;
+        EspressoDB skips it).
 
         A check that raises a :class:`~django.core.exceptions.ValidationError` (for
         example with a field dict) is passed through unchanged so forms can attach it
         to fields; any other error becomes a ``ValidationError`` with its message.
         """
         super().clean()
-        if not self.run_checks:
-            return
-        from django.core.exceptions import ValidationError
-
         try:
-            self.check_consistency()
+            if self.run_pre_save:
+                self.pre_save()
+            if self.run_checks:
+                self.check_consistency()
         except ValidationError:
             raise
         except Exception as error:
             raise ValidationError(str(error), code="consistency") from error
 
-    def save(self, *args, **kwargs):
+    def save(self, *args, save_instance_only: bool = False, **kwargs):
         """Fill ``user`` (the database user, else the login name, else "anonymous")
         and save; the consistency checks run in the ``pre_save`` signal so that
-        ``objects.create`` and ``get_or_create`` run them too."""
+        ``objects.create`` and ``get_or_create`` run them too. Returns ``self``.
+
+        ``save_instance_only`` is accepted so EspressoDB scripts run unchanged; this
+        instance is always what is saved, as a parent row here never carries the
+        columns of its specialization."""
         if self.user_id is None:
             self.user = _current_user(kwargs.get("using") or self._state.db or "default")
         super().save(*args, **kwargs)
@@ -111,7 +117,19 @@ class Base(models.Model):
     @classmethod
     def get_label(cls) -> str:
         """``Model[Parent]``: the class name and its direct parent class."""
+        if cls is Base:
+            return cls.__name__
         return f"{cls.__name__}[{cls.mro()[1].__name__}]"
+
+    @classmethod
+    def get_app(cls):
+        """The Django ``AppConfig`` of the app holding this model."""
+        return cls._meta.app_config
+
+    @classmethod
+    def get_app_name(cls) -> str:
+        """The verbose name of the app holding this model."""
+        return cls.get_app().verbose_name
 
     @classmethod
     def get_open_fields(cls) -> list:
@@ -160,7 +178,8 @@ class Base(models.Model):
         if not paths or self.pk is None:
             return self
         row = type(self)._base_manager.using(self._state.db).select_related(*paths).get(pk=self.pk)
-        return most_specialized(row)
+        special = most_specialized(row)
+        return self if type(special) is type(self) else special
 
     @classmethod
     def specialization_paths(cls) -> list[str]:
@@ -197,7 +216,8 @@ class Base(models.Model):
     def get_recursive_columns(
         cls, tree: dict[str, Any] | None = None, _class_name: str | None = None
     ) -> dict[str, list[str]]:
-        """Column names of this table and, following ``tree``, of its foreign keys:
+        """Column names of this table and of the tables its foreign keys take (the class
+        ``tree`` names, else the key's own model; optional keys only when in ``tree``):
         ``{column: [tables using it]}`` (nested tables as ``Outer.Inner``)."""
         tree = tree or {}
         model = cls._get_child_by_name(_class_name) if _class_name else cls
@@ -205,7 +225,10 @@ class Base(models.Model):
         for field in model.get_open_fields():
             if isinstance(field, models.ForeignKey):
                 target = _fk_target(field, tree)
-                if target is None or not issubclass(target, Base):
+                # Like get_or_create_from_parameters: an optional key not in the tree
+                # stays empty unless parameters address it.
+                optional = field.null and field.name not in tree
+                if target is None or optional or not issubclass(target, Base):
                     continue
                 nested = target.get_recursive_columns(tree=model.get_sub_info(field.name, tree))
                 for column, tables in nested.items():
@@ -262,7 +285,9 @@ class Base(models.Model):
                         f"{field.related_model.__name__} is abstract; name a concrete class in "
                         f'tree, e.g. tree={{"{field.name}": "ClassName"}}.'
                     )
-            elif field.name in parameters:
+            elif parameters.get(field.name) is not None or (
+                field.null and field.name in parameters
+            ):
                 values[field.name] = field.to_python(parameters[field.name])
             elif not (field.has_default() or field.null):
                 given = ", ".join(sorted(parameters)) or "none"
@@ -415,3 +440,27 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.get_level_display()}] {self.title}"
+
+
+class ProgressSnapshot(models.Model):
+    """How many rows of a model with a progress declaration had one status value, in
+    one group, at one time (written by ``espresso-static snapshot``; plotted by
+    ``build-site`` and ``espresso-static plot``)."""
+
+    model = models.CharField(max_length=200, help_text="`app_label.ModelName` of the counted table.")
+    taken_at = models.DateTimeField(db_index=True, help_text="When the rows were counted.")
+    group = models.JSONField(
+        default=dict, blank=True, help_text='The group\'s values, e.g. `{"ensemble": "a12m310"}`.'
+    )
+    status = models.CharField(max_length=200, blank=True, help_text="The status value (text).")
+    category = models.CharField(
+        max_length=20, help_text="done, in_progress, missing, failed or other."
+    )
+    count = models.BigIntegerField(help_text="Rows of the group with this status.")
+
+    class Meta:
+        ordering = ["model", "taken_at", "id"]
+        indexes = [models.Index(fields=["model", "taken_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.group} {self.status}: {self.count} at {self.taken_at:%Y-%m-%d %H:%M}"

@@ -29,6 +29,8 @@ def check_m2m_addition(sender, instance, action, reverse, model, pk_set, **kwarg
     Forward (``a.bs.add(b1, b2)``): ``a.check_m2m_consistency([b1, b2], column="bs")``.
     Reverse (``b.a_set.add(a1, a2)``): ``a1.check_m2m_consistency([b], column="bs")``
     and the same for ``a2``, in primary-key order. Nothing is added when a check fails.
+    Django sends this signal inside the relation's own transaction, so within an outer
+    ``atomic()`` block a refused addition needs its own ``atomic()`` to go on.
     """
     if action != "pre_add" or not pk_set:
         return

@@ -1,0 +1,397 @@
+"""Open-data downloads of what one audience may see.
+
+For every visible model (and every visible many-to-many relation) one resource,
+written as gzip-compressed CSV, Parquet and JSON, plus one SQLite file holding all
+of them, a Frictionless ``datapackage.json`` (field types, primary and foreign keys,
+licence) and ``SHA256SUMS`` over every file. Rows are read once, in primary-key
+order and in chunks, and written to all formats as they come: a table of a million
+rows never sits in memory. Output is deterministic (gzip without timestamps, sorted
+resources) so unchanged data gives identical files.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from itertools import islice
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.db import models
+from django.utils.text import slugify
+
+from espresso_static.access import AudienceView
+
+CHUNK_ROWS = 20_000
+FORMATS = ("csv.gz", "parquet", "json")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One exported column: the field's name, its Frictionless type and description."""
+
+    name: str
+    attname: str
+    type: str
+    description: str
+    required: bool
+    #: Resource name and column the values refer to (foreign keys), else None.
+    references: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One exported table."""
+
+    name: str
+    title: str
+    description: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    rows: int
+
+
+@dataclass(frozen=True)
+class DownloadFile:
+    path: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class OpenData:
+    """What :func:`write_open_data` wrote, for the Data page."""
+
+    package_name: str
+    resources: tuple[Resource, ...]
+    files: tuple[DownloadFile, ...]
+    license: str
+    citation: str
+
+    def file(self, path: str) -> DownloadFile | None:
+        return next((f for f in self.files if f.path == path), None)
+
+
+def resource_name(model) -> str:
+    return f"{model._meta.app_label}_{model._meta.model_name}"
+
+
+def write_open_data(
+    view: AudienceView,
+    model_list: list,
+    out_dir: Path,
+    *,
+    title: str,
+    license: str = "",
+    citation: str = "",
+    progress: Callable[[int], None] | None = None,
+) -> OpenData:
+    """Write the downloads of ``model_list`` as ``view`` sees them into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    package_name = slugify(title) or "data"
+    visible = sorted((m for m in model_list if view.sees_model(m)), key=resource_name)
+    sqlite_path = out_dir / f"{package_name}.sqlite"
+    sqlite_path.unlink(missing_ok=True)
+    database = sqlite3.connect(sqlite_path)
+    try:
+        resources = []
+        for model in visible:
+            rows = _model_rows(view, model)
+            resources.append(
+                _export(_model_resource(view, model), rows, out_dir, database, progress)
+            )
+            for m2m in view.visible_fields(model):
+                if m2m.many_to_many:
+                    rows = _m2m_rows(view, model, m2m)
+                    resources.append(
+                        _export(_m2m_resource(model, m2m), rows, out_dir, database, progress)
+                    )
+        database.commit()
+    finally:
+        database.close()
+    package = _datapackage(package_name, title, license, citation, resources, out_dir)
+    (out_dir / "datapackage.json").write_text(json.dumps(package, indent=2, ensure_ascii=False))
+    files = _checksums(out_dir, [*_data_files(resources), sqlite_path.name, "datapackage.json"])
+    return OpenData(package_name, tuple(resources), tuple(files), license, citation)
+
+
+# -- what is exported ---------------------------------------------------------------
+
+
+def _model_resource(view: AudienceView, model) -> Resource:
+    columns = []
+    for field in view.visible_fields(model):
+        if field.many_to_many:
+            continue
+        references = None
+        if field.is_relation:
+            references = (resource_name(field.related_model), field.target_field.attname)
+        columns.append(
+            Column(
+                name=field.name if not field.is_relation else field.attname,
+                attname=field.attname,
+                type=frictionless_type(field),
+                description=str(field.help_text or field.verbose_name),
+                required=not field.null,
+                references=references,
+            )
+        )
+    pk = model._meta.pk
+    primary_key = (pk.attname,) if any(c.attname == pk.attname for c in columns) else ()
+    return Resource(
+        name=resource_name(model),
+        title=str(model._meta.verbose_name_plural),
+        description=" ".join((model.__doc__ or "").split()),
+        columns=tuple(columns),
+        primary_key=primary_key,
+        rows=0,
+    )
+
+
+def _m2m_resource(model, m2m) -> Resource:
+    source = m2m.m2m_column_name()
+    target = m2m.m2m_reverse_name()
+    columns = (
+        Column(
+            source,
+            source,
+            "integer",
+            f"{model._meta.verbose_name} id",
+            True,
+            (resource_name(model), model._meta.pk.attname),
+        ),
+        Column(
+            target,
+            target,
+            "integer",
+            f"{m2m.related_model._meta.verbose_name} id",
+            True,
+            (resource_name(m2m.related_model), m2m.related_model._meta.pk.attname),
+        ),
+    )
+    return Resource(
+        name=f"{resource_name(model)}_{m2m.name}",
+        title=f"{model._meta.verbose_name} ↔ {m2m.verbose_name}",
+        description=str(m2m.help_text or f"Many-to-many relation {m2m.name}."),
+        columns=columns,
+        primary_key=(source, target),
+        rows=0,
+    )
+
+
+def _model_rows(view: AudienceView, model) -> Iterator[tuple]:
+    attnames = [f.attname for f in view.visible_fields(model) if not f.many_to_many]
+    queryset = view.queryset(model).order_by("pk").values_list(*attnames)
+    return queryset.iterator(chunk_size=CHUNK_ROWS)
+
+
+def _m2m_rows(view: AudienceView, model, m2m) -> Iterator[tuple]:
+    """Links whose both ends are visible rows."""
+    through = m2m.remote_field.through
+    source, target = m2m.m2m_column_name(), m2m.m2m_reverse_name()
+    links = through._default_manager.filter(
+        **{
+            f"{source}__in": view.queryset(model).values("pk"),
+            f"{target}__in": view.queryset(m2m.related_model).values("pk"),
+        }
+    )
+    return (
+        links.order_by(source, target).values_list(source, target).iterator(chunk_size=CHUNK_ROWS)
+    )
+
+
+def frictionless_type(field) -> str:
+    while field.is_relation:  # a child's parent link points to the parent's link, ...
+        field = field.target_field
+    if isinstance(field, models.BooleanField):
+        return "boolean"
+    if isinstance(field, (models.IntegerField, models.AutoField)):
+        return "integer"
+    if isinstance(field, (models.FloatField, models.DecimalField)):
+        return "number"
+    if isinstance(field, models.DateTimeField):
+        return "datetime"
+    if isinstance(field, models.DateField):
+        return "date"
+    if isinstance(field, models.JSONField):
+        return "object"
+    return "string"
+
+
+# -- writing ------------------------------------------------------------------------
+
+ARROW_TYPES = {
+    "boolean": pa.bool_(),
+    "integer": pa.int64(),
+    "number": pa.float64(),
+    "datetime": pa.timestamp("us", tz="UTC"),
+    "date": pa.date32(),
+    "string": pa.string(),
+    "object": pa.string(),
+}
+SQLITE_TYPES = {"boolean": "INTEGER", "integer": "INTEGER", "number": "REAL"}
+
+
+def _export(
+    resource: Resource, rows: Iterator[tuple], out_dir: Path, database, progress
+) -> Resource:
+    names = [c.name for c in resource.columns]
+    types = [c.type for c in resource.columns]
+    schema = pa.schema(
+        [pa.field(c.name, ARROW_TYPES[c.type], nullable=not c.required) for c in resource.columns]
+    )
+    _create_sqlite_table(database, resource)
+    insert = f'INSERT INTO "{resource.name}" VALUES ({", ".join("?" for _ in names)})'
+    count = 0
+    with (
+        gzip.GzipFile(out_dir / f"{resource.name}.csv.gz", "wb", mtime=0) as csv_gzip,
+        io.TextIOWrapper(csv_gzip, encoding="utf-8", newline="") as csv_text,
+        open(out_dir / f"{resource.name}.json", "w", encoding="utf-8") as json_file,
+        pq.ParquetWriter(out_dir / f"{resource.name}.parquet", schema) as parquet,
+    ):
+        writer = csv.writer(csv_text, lineterminator="\n")
+        writer.writerow(names)
+        json_file.write("[")
+        while chunk := list(islice(rows, CHUNK_ROWS)):
+            plain = [tuple(_plain(value) for value in row) for row in chunk]
+            writer.writerows(plain)
+            json_file.write(
+                ("," if count else "")
+                + ",".join(
+                    json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False)
+                    for row in plain
+                )
+            )
+            parquet.write_table(_arrow_table(schema, types, chunk))
+            database.executemany(insert, plain)
+            count += len(chunk)
+            if progress:
+                progress(len(chunk))
+        json_file.write("]\n")
+        if not count:
+            parquet.write_table(schema.empty_table())
+    return Resource(
+        resource.name,
+        resource.title,
+        resource.description,
+        resource.columns,
+        resource.primary_key,
+        count,
+    )
+
+
+def _plain(value):
+    """A CSV/JSON/SQLite-ready value: ISO 8601 times, floats for decimals."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return value
+
+
+def _arrow_table(schema: pa.Schema, types: list[str], chunk: list[tuple]) -> pa.Table:
+    columns = list(zip(*chunk, strict=True))
+    arrays = []
+    for values, kind, field in zip(columns, types, schema, strict=True):
+        if kind == "number":
+            values = [None if v is None else float(v) for v in values]
+        elif kind == "object":
+            values = [None if v is None else _plain(v) for v in values]
+        arrays.append(pa.array(values, type=field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _create_sqlite_table(database, resource: Resource) -> None:
+    columns = ", ".join(
+        f'"{c.name}" {SQLITE_TYPES.get(c.type, "TEXT")}{"" if not c.required else " NOT NULL"}'
+        for c in resource.columns
+    )
+    key = ", ".join(f'"{name}"' for name in resource.primary_key)
+    primary = f", PRIMARY KEY ({key})" if key else ""
+    database.execute(f'CREATE TABLE "{resource.name}" ({columns}{primary})')
+
+
+def _data_files(resources: list[Resource]) -> list[str]:
+    return [f"{r.name}.{extension}" for r in resources for extension in FORMATS]
+
+
+def _datapackage(name, title, license, citation, resources, out_dir: Path) -> dict:
+    package = {
+        "profile": "tabular-data-package",
+        "name": name,
+        "title": title,
+        "resources": [_resource_descriptor(r, out_dir, resources) for r in resources],
+    }
+    if license:
+        package["licenses"] = [{"name": license} if " " not in license else {"title": license}]
+    if citation:
+        package["citation"] = citation
+    return package
+
+
+def _resource_descriptor(resource: Resource, out_dir: Path, resources: list[Resource]) -> dict:
+    path = f"{resource.name}.csv.gz"
+    schema: dict = {
+        "fields": [
+            {
+                "name": c.name,
+                "type": c.type,
+                "description": c.description,
+                **({"constraints": {"required": True}} if c.required else {}),
+            }
+            for c in resource.columns
+        ]
+    }
+    if resource.primary_key:
+        schema["primaryKey"] = list(resource.primary_key)
+    # A reference is declared only where its target column is published too.
+    published = {(r.name, c.name) for r in resources for c in r.columns}
+    foreign_keys = [
+        {"fields": c.name, "reference": {"resource": c.references[0], "fields": c.references[1]}}
+        for c in resource.columns
+        if c.references in published
+    ]
+    if foreign_keys:
+        schema["foreignKeys"] = foreign_keys
+    return {
+        "profile": "tabular-data-resource",
+        "name": resource.name,
+        "title": resource.title,
+        "description": resource.description,
+        "path": path,
+        "format": "csv",
+        "compression": "gz",
+        "mediatype": "text/csv",
+        "encoding": "utf-8",
+        "bytes": (out_dir / path).stat().st_size,
+        "hash": f"sha256:{_sha256(out_dir / path)}",
+        "schema": schema,
+    }
+
+
+def _checksums(out_dir: Path, names: list[str]) -> list[DownloadFile]:
+    files = [
+        DownloadFile(name, (out_dir / name).stat().st_size, _sha256(out_dir / name))
+        for name in sorted(names)
+    ]
+    (out_dir / "SHA256SUMS").write_text("".join(f"{f.sha256}  {f.path}\n" for f in files))
+    return files
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,252 @@
+"""The command line: help, one-line errors for bad configurations (each in a fresh
+process, since Django can be configured once per process), and migrate + demo on a
+copy of the demo project."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from espresso_static import __version__
+from espresso_static.cli import build_site_command, cli
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPTS = Path(sys.executable).parent
+DEMO_TABLE = '[tool.espresso-static]\nname = "Copy"\napps = ["models.demo"]\n'
+
+
+def run_cli(*args: str, cwd: Path, env: dict | None = None, script: str = "espresso-static"):
+    """Run the installed console script in a fresh process, without the caller's
+    DATABASE_URL unless ``env`` gives one."""
+    environ = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    environ.update(env or {})
+    executable = shutil.which(script, path=str(SCRIPTS)) or shutil.which(script)
+    assert executable, f"console script {script} is not installed"
+    return subprocess.run(
+        [executable, *args], cwd=cwd, env=environ, capture_output=True, text=True, timeout=300
+    )
+
+
+def write_project(folder: Path, table: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pyproject.toml").write_text(table, encoding="utf-8")
+    return folder
+
+
+def write_demo_project(folder: Path, extra: str = "") -> Path:
+    """A project folder holding a copy of the demo app ``models.demo``."""
+    project = write_project(folder, DEMO_TABLE + extra)
+    shutil.copytree(
+        REPO / "models", project / "models", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    return project
+
+
+def assert_one_line_error(result, *expected: str, hidden: str = "s3cret") -> str:
+    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: "), result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert hidden not in result.stderr
+    for text in expected:
+        assert text in lines[0], lines[0]
+    return lines[0]
+
+
+# -- help ---------------------------------------------------------------------------------
+
+
+def test_help_lists_the_subcommands():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0, result.output
+    listed = result.output.split("Commands:")[1]
+    for name in ("migrate", "demo", "build-site"):
+        assert f"  {name} " in listed
+    assert set(cli.commands) <= {line.split()[0] for line in listed.strip().splitlines()}
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_subcommand_has_help(name):
+    result = CliRunner().invoke(cli, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    assert f"Usage: cli {name}" in result.output
+    assert "--debug" in result.output
+    if name in ("migrate", "demo", "build-site"):
+        assert "--project" in result.output
+
+
+def test_build_site_script_has_help_and_version():
+    result = CliRunner().invoke(build_site_command, ["--help"], prog_name="build-site")
+    assert result.exit_code == 0
+    assert "Usage: build-site [OPTIONS]" in result.output
+    version = CliRunner().invoke(cli, ["--version"])
+    assert version.exit_code == 0 and __version__ in version.output
+
+
+def test_wrong_usage_exits_2():
+    result = CliRunner().invoke(cli, ["demo", "--rows", "-5"])
+    assert result.exit_code == 2
+    assert CliRunner().invoke(cli, ["no-such-command"]).exit_code == 2
+
+
+def test_the_console_scripts_are_installed(tmp_path):
+    result = run_cli("--help", cwd=tmp_path)
+    assert result.returncode == 0 and "build-site" in result.stdout
+    result = run_cli("--help", cwd=tmp_path, script="build-site")
+    assert result.returncode == 0 and "Usage: build-site" in result.stdout
+
+
+# -- bad configurations: one line, exit code 1, no traceback -------------------------------
+
+
+def test_unknown_app(tmp_path):
+    project = write_project(tmp_path, '[tool.espresso-static]\napps = ["no_such_app.models"]\n')
+    assert_one_line_error(
+        run_cli("migrate", cwd=project), "Unknown app 'no_such_app.models'", "pyproject.toml"
+    )
+
+
+def test_app_that_fails_to_import(tmp_path):
+    project = write_project(tmp_path, '[tool.espresso-static]\napps = ["broken"]\n')
+    (project / "broken").mkdir()
+    (project / "broken" / "__init__.py").write_text("")
+    (project / "broken" / "models.py").write_text("import no_such_module_anywhere\n")
+    assert_one_line_error(
+        run_cli("migrate", cwd=project), "Loading the Django apps failed", "no_such_module_anywhere"
+    )
+
+
+def test_unreachable_postgresql(tmp_path):
+    project = write_demo_project(tmp_path)
+    # Nothing listens on port 1: the connection is refused at once.
+    url = "postgresql://alice:s3cret@127.0.0.1:1/campaign?connect_timeout=5"
+    line = assert_one_line_error(
+        run_cli("migrate", cwd=project, env={"DATABASE_URL": url}),
+        "Cannot connect to the database postgresql://alice:***@127.0.0.1:1/campaign",
+    )
+    assert "refused" in line.lower() or "failed" in line.lower()
+
+
+def test_unreachable_sqlite_file(tmp_path):
+    project = write_demo_project(tmp_path, 'database = "sqlite:///no/such/folder/db.sqlite3"\n')
+    assert_one_line_error(
+        run_cli("migrate", cwd=project), "Cannot connect to the database", "no/such/folder"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("postgresql://alice:s3cret@host:port/db", "bad port"),
+        ("sqlite://relative.db", "Malformed SQLite URL"),
+        ("mysql://alice:s3cret@host/db", "Unsupported database URL"),
+    ],
+)
+def test_malformed_database_url(tmp_path, url, problem):
+    project = write_project(tmp_path, DEMO_TABLE)
+    assert_one_line_error(run_cli("migrate", cwd=project, env={"DATABASE_URL": url}), problem)
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        ('[project]\nname = "x"\n', "has no [tool.espresso-static] table"),
+        (DEMO_TABLE + 'databse = "sqlite:///x.db"\n', "Unknown key(s) databse"),
+        ("[tool.espresso-static]\napps = [\n", "is not valid TOML"),
+    ],
+    ids=["missing-table", "unknown-key", "bad-toml"],
+)
+def test_bad_pyproject(tmp_path, table, problem):
+    project = write_project(tmp_path / "p", table)
+    assert_one_line_error(run_cli("migrate", "--project", str(project), cwd=tmp_path), problem)
+
+
+def test_no_project_here(tmp_path):
+    assert_one_line_error(run_cli("demo", cwd=tmp_path), "No espresso-static project here")
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    project = write_project(tmp_path, '[tool.espresso-static]\napps = ["no_such_app"]\n')
+    result = run_cli("migrate", "--debug", cwd=project)
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr and "ConfigError" in result.stderr
+
+
+# -- migrate and demo on a copy of the demo project ---------------------------------------
+
+
+@pytest.fixture
+def demo_copy(tmp_path) -> Path:
+    return write_demo_project(tmp_path / "campaign")
+
+
+def table_rows(database: Path, sql: str) -> list:
+    with sqlite3.connect(database) as connection:
+        return connection.execute(sql).fetchall()
+
+
+@pytest.mark.slow
+def test_migrate_then_demo_fill_the_embedded_sqlite_database(demo_copy):
+    migrated = run_cli("migrate", cwd=demo_copy)
+    assert migrated.returncode == 0, migrated.stderr
+    database = demo_copy / "espresso.sqlite3"
+    assert "Database sqlite:///espresso.sqlite3 (default) is up to date." in migrated.stdout
+    applied = table_rows(database, "SELECT app FROM django_migrations")
+    assert ("demo",) in applied and ("espresso_static",) in applied
+
+    filled = run_cli("demo", "--rows", "200", cwd=demo_copy)
+    assert filled.returncode == 0, filled.stderr
+    assert "200 data files" in filled.stdout
+    assert table_rows(database, "SELECT COUNT(*) FROM demo_datafile") == [(200,)]
+    first = table_rows(database, "SELECT file_name, status, size FROM demo_datafile ORDER BY 1")
+
+    # Deterministic: a second run replaces the rows with the same data.
+    again = run_cli("demo", "--rows", "200", "--project", str(demo_copy), cwd=demo_copy.parent)
+    assert again.returncode == 0, again.stderr
+    assert table_rows(database, "SELECT file_name, status, size FROM demo_datafile ORDER BY 1") == (
+        first
+    )
+    users = table_rows(database, "SELECT DISTINCT user_id FROM demo_ensemble")
+    assert users and None not in {user for (user,) in users}
+
+
+def test_database_url_wins_over_the_pyproject_database(tmp_path):
+    project = write_demo_project(tmp_path, 'database = "sqlite:///from-pyproject.sqlite3"\n')
+    result = run_cli("migrate", cwd=project, env={"DATABASE_URL": "sqlite:///from-env.sqlite3"})
+    assert result.returncode == 0, result.stderr
+    assert "Database sqlite:///from-env.sqlite3 (DATABASE_URL) is up to date." in result.stdout
+    assert (project / "from-env.sqlite3").is_file()
+    assert not (project / "from-pyproject.sqlite3").exists()
+
+
+CHECK_MIGRATIONS = """
+from espresso_static.config import load_config
+from espresso_static.djangoconf import setup_django
+setup_django(load_config())
+from django.core.management import call_command
+call_command("makemigrations", "demo", "espresso_static", check=True, dry_run=True)
+"""
+
+
+def test_migrations_match_the_models(demo_copy):
+    """The demo's and the package's migrations describe their models exactly (the test
+    suite itself builds tables from the models, without migrations)."""
+    environ = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    result = subprocess.run(
+        [sys.executable, "-c", CHECK_MIGRATIONS],
+        cwd=demo_copy,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No changes detected" in result.stdout
