@@ -1,3 +1,26 @@
 """espresso-static: static sites for scientific workflow databases described as Django models."""
 
 __version__ = "0.1.0"
+
+
+def setup(project=None):
+    """Configure Django from the espresso-static project at ``project`` (default: the
+    nearest folder at or above the current one with a ``[tool.espresso-static]``
+    table), so a script can use the models: ``espresso_static.setup()`` first, then
+    import them. Returns the project's configuration."""
+    from espresso_static.config import load_config
+    from espresso_static.djangoconf import setup_django
+
+    config = load_config(project)
+    setup_django(config)
+    return config
+
+
+def __getattr__(name: str):
+    # Lazy: importing the ingest (and the models it uses) needs Django set up first.
+    if name == "ingest":
+        from espresso_static.ingest import ingest
+
+        globals()["ingest"] = ingest
+        return ingest
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,6 +8,7 @@ failed check or build: one line on stderr, the traceback with ``--debug``);
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import time
 from pathlib import Path
@@ -89,9 +90,7 @@ def migrate(project):
 
     config = open_project(project)
     call_command("migrate", interactive=False, verbosity=1, stdout=sys.stderr)
-    click.echo(
-        f"Database {redact(config.database_url)} ({config.database_source}) is up to date."
-    )
+    click.echo(f"Database {redact(config.database_url)} ({config.database_source}) is up to date.")
 
 
 @cli.command()
@@ -123,6 +122,8 @@ def demo(project, rows, seed):
         f"{summary.files} data files."
     )
     _demo_history(data)
+    written = data.generate_notifications()
+    click.echo(f"Wrote {written} demo notifications (news page, banner, Atom feeds).")
 
 
 def _demo_history(data) -> None:
@@ -149,7 +150,7 @@ def _demo_history(data) -> None:
 @click.option(
     "--audience",
     multiple=True,
-    help="Audience that sees it (repeatable or comma-separated) [every audience].",
+    help="Audience that sees it (repeatable or comma-separated) [the allow-audiences, e.g. internal].",
 )
 @click.argument("message")
 def notify(project, level, title, tag, audience, message):
@@ -160,7 +161,7 @@ def notify(project, level, title, tag, audience, message):
     if message == "-":
         message = click.get_text_stream("stdin").read()
     notification = Notifier(tag=tag).notify(level, message, title=title, audience=audience)
-    audiences = ", ".join(notification.audiences) or "every audience"
+    audiences = ", ".join(notification.audiences) or "allow-audiences (e.g. internal)"
     click.echo(
         f"Notification {notification.pk} [{level.upper()}] for {audiences}: {notification.title}"
     )
@@ -263,11 +264,51 @@ def todo(project, model, statuses, fmt, out):
     wanted = [name.strip() for value in statuses for name in value.split(",") if name.strip()]
     todo_rows = todo_list(find_declared(model), wanted)
     if out is None:
-        count = write_todo(todo_rows, click.get_text_stream("stdout"), fmt)
+        try:
+            count = write_todo(todo_rows, click.get_text_stream("stdout"), fmt)
+        except BrokenPipeError:  # `todo ... | head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return
     else:
         with out.open("w", encoding="utf-8", newline="") as stream:
             count = write_todo(todo_rows, stream, fmt)
     click.echo(f"{count:,} rows not done.", err=True)
+
+
+@cli.command("ingest")
+@common_options
+@click.argument("model")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--key",
+    "keys",
+    required=True,
+    multiple=True,
+    help="Column identifying a row (repeatable or comma-separated); a unique constraint.",
+)
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["csv", "jsonl", "parquet"]),
+    default=None,
+    help="Format of FILE [from its extension].",
+)
+@click.option("--batch-size", default=5_000, show_default=True, type=click.IntRange(min=1))
+def ingest_command(project, model, file, keys, file_format, batch_size):
+    """Insert new and update changed rows of MODEL (e.g. demo.DataFile) from a CSV,
+    JSON Lines or Parquet FILE, running the model's checks on every row; all or
+    nothing."""
+    from espresso_static.ingest import RowConsistencyError, find_model, ingest, read_file
+
+    open_project(project)
+    model_class = find_model(model)
+    rows = read_file(file, model_class, file_format)
+    key = [name.strip() for value in keys for name in value.split(",") if name.strip()]
+    try:
+        report = ingest(model_class, rows, key=key, batch_size=batch_size)
+    except RowConsistencyError as error:
+        raise EspressoStaticError(f"Nothing ingested. {error.one_line}") from error
+    click.echo(str(report))
 
 
 @cli.command("build-site")
@@ -282,9 +323,17 @@ def todo(project, model, statuses, fmt, out):
 @click.option("--strict", is_flag=True, help="Fail on warnings and broken links.")
 @click.option("--quiet", is_flag=True, help="Print only errors and the final line.")
 def build_site_command(project, out, audience, strict, quiet):
-    """Introspect the models and the data and publish the static site."""
+    """Introspect the models and the data and publish the static site.
+
+    Prints one line per step (collect, render, write, mkdocs, publish) with its timing
+    on stderr and, last, where the site is and how many pages it has. Exit code 0: the
+    site was published; 1: nothing was published (the previous site is untouched).
+    """
+    from espresso_static.build import BuildOptions, build_site, build_summary
+
     config = open_project(project)
-    click.echo(f"Would build the site of {config.name} into {out or config.site_dir}.")
+    options = BuildOptions(audience=audience, strict=strict, quiet=quiet)
+    click.echo(build_summary(build_site(config, out=out, options=options)))
 
 
 @cli.command()

@@ -1,6 +1,7 @@
 """Test set-up: Django configured from this repository's own project configuration
-(the demo) plus the small test apps, on a real SQLite file by default or on the
-database named by ``DATABASE_URL`` (``.ci/run`` runs the suite on PostgreSQL too)."""
+(the demo) with the admin GUI's apps, plus the small test apps, on a real SQLite file
+by default or on the database named by ``DATABASE_URL`` (``.ci/run`` runs the suite on
+PostgreSQL too)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ def pytest_configure(config):
     from django.conf import settings
 
     from espresso_static.config import load_config
-    from espresso_static.djangoconf import django_settings
+    from espresso_static.djangoconf import admin_settings
 
     project = load_config(REPO)
-    django_config = django_settings(project)
+    django_config = admin_settings(project)
     django_config["INSTALLED_APPS"] += TEST_APPS
     database = django_config["DATABASES"]["default"]
     if database["ENGINE"].endswith("sqlite3"):

@@ -192,3 +192,80 @@ def _batches(items, size):
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
+
+
+#: The demo's news: (age, level, tag, audiences, title, Markdown content). Ages are
+#: relative to when the demo runs, so the newest warnings are in the banner.
+NOTIFICATIONS = [
+    (
+        timedelta(days=40),
+        "info",
+        "release",
+        ["public", "internal"],
+        "Production started",
+        "Propagators and correlators are being computed on **Frontier** and **Perlmutter** "
+        "for the six ensembles, three Monte Carlo streams each.",
+    ),
+    (
+        timedelta(days=20),
+        "info",
+        "release",
+        ["public", "internal"],
+        "Three ensembles released as open data",
+        "`a15m310`, `a12m310` and `a12m220` can be downloaded; the finer ensembles follow "
+        "when their analysis is published.",
+    ),
+    (
+        timedelta(days=9),
+        "debug",
+        "nightly-sync",
+        ["internal"],
+        "Nightly sync moved to 02:00 UTC",
+        "It overlapped with the tape backup window.",
+    ),
+    (
+        timedelta(days=2),
+        "warning",
+        "maintenance",
+        ["public", "internal"],
+        "Data server maintenance on Saturday",
+        "Downloads may be unavailable for up to two hours.",
+    ),
+    (
+        timedelta(days=1),
+        "warning",
+        "nightly-sync",
+        ["internal"],
+        "3 files corrupt on tape",
+        "The checksums of these files differ from the ones recorded at production:\n\n"
+        "* `a09m310/b/cfg00420/spec_a09m310_b_00420_x0y0z0t48.h5`\n"
+        "* `a09m310/b/cfg00426/spec_a09m310_b_00426_x0y0z0t60.h5`\n"
+        "* `a12m220/c/cfg00312/spec_a12m220_c_00312_x0y0z0t8.h5`\n\n"
+        "They are marked *corrupt* and will be recomputed.",
+    ),
+    (
+        timedelta(hours=5),
+        "error",
+        "frontier",
+        [],
+        "Frontier jobs failing",
+        "Jobs on Frontier exit with an out-of-memory error since the last module update; "
+        "production there is paused.",
+    ),
+]
+DEMO_AUTHOR = "espresso-static demo"
+
+
+def generate_notifications(now: datetime | None = None) -> int:
+    """Replace the demo notifications (those by :data:`DEMO_AUTHOR`)."""
+    from espresso_static.models import Notification
+    from espresso_static.notify import Notifier
+
+    now = now or datetime.now(UTC)
+    with transaction.atomic():
+        Notification.objects.filter(author=DEMO_AUTHOR).delete()
+        for age, level, tag, audiences, title, content in NOTIFICATIONS:
+            Notifier(tag=tag, author=DEMO_AUTHOR).notify(
+                level, content, title=title, audience=audiences, timestamp=now - age
+            )
+    return len(NOTIFICATIONS)

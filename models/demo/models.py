@@ -10,11 +10,21 @@ import math
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 
+from espresso_static.access import ALL, Access
 from espresso_static.models import Base
+from espresso_static.progress import Progress
 
 #: $\hbar c$ in MeV fm, to turn a lattice spacing in fm into physical units.
 HBARC_MEV_FM = 197.3269804
+
+#: Published tables show every column to the public, but only released ensembles'
+#: rows (and, through their foreign keys, only rows that belong to those).
+PUBLISHED = Access(audiences=["public"], fields={"public": ALL})
+RELEASED_ONLY = Access(
+    audiences=["public"], fields={"public": ALL}, rows={"public": Q(released=True)}
+)
 
 
 class Ensemble(Base):
@@ -40,6 +50,18 @@ class Ensemble(Base):
     released = models.BooleanField(
         default=False, help_text="Whether the ensemble is published as open data."
     )
+
+    access = RELEASED_ONLY
+
+    #: Values for the population example on the site: they pass the checks below.
+    example_parameters = {
+        "name": "a12m310",
+        "beta": 6.0,
+        "nx": 24,
+        "nt": 64,
+        "lattice_spacing": 0.121,
+        "pion_mass": 310.0,
+    }
 
     class Meta:
         ordering = ["name"]
@@ -67,6 +89,9 @@ class GaugeConfig(Base):
         help_text=r"Average plaquette $\langle P \rangle$, between 0 and 1."
     )
 
+    access = PUBLISHED
+    example_parameters = {"stream": "a", "trajectory": 300, "plaquette": 0.6}
+
     class Meta:
         unique_together = [("ensemble", "stream", "trajectory")]
         indexes = [models.Index(fields=["ensemble", "stream"])]
@@ -83,12 +108,17 @@ class FermionAction(Base):
 
     quark_mass = models.FloatField(help_text=r"Bare valence quark mass $a m_q$ in lattice units.")
 
+    access = PUBLISHED  # inherited by the specialized actions
+    example_parameters = {"quark_mass": 0.0126}
+
 
 class DomainWall(FermionAction):
     r"""Shamir domain-wall fermions with a fifth dimension of extent $L_5$."""
 
     l5 = models.PositiveIntegerField(help_text=r"Extent $L_5$ of the fifth dimension.")
     m5 = models.FloatField(default=1.3, help_text=r"Domain-wall height $M_5$.")
+
+    example_parameters = {**FermionAction.example_parameters, "l5": 8}
 
     def check_consistency(self):
         r"""Chiral modes bind to the walls only for $0 < M_5 < 2$; $L_5$ must be positive."""
@@ -138,6 +168,8 @@ class Propagator(Base):
     source_y = models.PositiveIntegerField(default=0, help_text="Source position $y$.")
     source_z = models.PositiveIntegerField(default=0, help_text="Source position $z$.")
     source_t = models.PositiveIntegerField(help_text="Source time slice $t_0$.")
+
+    example_parameters = {"source_t": 0}
 
     class Meta:
         unique_together = [
@@ -202,6 +234,42 @@ class DataFile(Base):
         max_length=10, choices=STATUSES, default="missing", help_text="Where the file is."
     )
     produced = models.DateTimeField(null=True, blank=True, help_text="When the job wrote it.")
+
+    #: The public sees the files of released ensembles, but not where the jobs ran.
+    access = Access(
+        audiences=["public"],
+        fields={
+            "public": [
+                "id",
+                "file_name",
+                "ensemble",
+                "stream",
+                "configuration",
+                "source",
+                "size",
+                "status",
+                "produced",
+                "last_modified",
+            ],
+        },
+    )
+
+    example_parameters = {
+        "file_name": "a12m310/a/300/corr_x0y0z0t0.h5",
+        "stream": "a",
+        "configuration": 300,
+        "source": "x0y0z0t0",
+    }
+
+    #: What counts as done: drives the status page, snapshots, plots and `todo`.
+    progress = Progress(
+        status="status",
+        done=["on_disk", "on_tape"],
+        in_progress=["running"],
+        missing=["missing"],
+        failed=["corrupt"],
+        group_by=["ensemble", "stream"],
+    )
 
     class Meta:
         indexes = [models.Index(fields=["ensemble", "stream", "status"])]

@@ -1,0 +1,449 @@
+"""Step 1 of ``build-site``: introspect the configured apps into plain dataclasses.
+
+Everything the later steps need is gathered here, once: the render step never
+touches Django. Django's own metadata (``verbose_name``, ``help_text``, docstrings,
+``Meta`` constraints) is reused as it is, never restated.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.apps import apps as django_apps
+from django.db import models
+from django.db.models import Count, Max
+
+from espresso_static.config import ProjectConfig
+from espresso_static.exceptions import EspressoStaticError
+
+#: The consistency hooks of :class:`espresso_static.models.Base` documented in words.
+CHECK_METHODS = ("check_consistency", "check_m2m_consistency")
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """One concrete column (or many-to-many field) of a model."""
+
+    name: str
+    verbose_name: str
+    #: Django's internal type, e.g. ``CharField``; relations name their target.
+    type: str
+    help_text: str
+    required: bool
+    has_default: bool
+    #: The default as Python source (``0``, ``False``, ``''``) or ``name()`` for callables.
+    default: str | None
+    #: The default as a literal value when it is one (used by population scripts).
+    default_value: object
+    choices: tuple[tuple[str, str], ...]
+    unique: bool
+    primary_key: bool
+    indexed: bool
+    null: bool
+    blank: bool
+    editable: bool
+    max_length: int | None
+    #: Label of the related model for relations (``app.Model``), else None.
+    related_model: str | None
+    #: "foreign key", "one-to-one", "many-to-many" or "" for plain columns.
+    relation: str
+    #: Model label or abstract class name the field comes from when inherited, else None.
+    inherited_from: str | None
+    #: Multi-table-inheritance link to a parent (``*_ptr``).
+    parent_link: bool
+
+
+@dataclass(frozen=True)
+class RelationInfo:
+    """A relation seen from one model: forward (its own field) or reverse."""
+
+    name: str
+    #: "foreign key", "one-to-one" or "many-to-many".
+    kind: str
+    #: "forward" (a field of this model) or "reverse" (a field of ``target`` pointing here).
+    direction: str
+    target: str
+    #: The field of the relation (on this model when forward, on ``target`` when reverse).
+    field_name: str
+    help_text: str
+    null: bool
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    """A consistency hook a model defines or inherits, described by its docstring."""
+
+    method: str
+    defined_on: str
+    doc: str
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    label: str
+    app_label: str
+    name: str
+    verbose_name: str
+    verbose_name_plural: str
+    slug: str
+    module: str
+    doc: str
+    is_base: bool
+    fields: tuple[FieldInfo, ...]
+    relations: tuple[RelationInfo, ...]
+    #: Concrete multi-table-inheritance parents (labels), nearest first.
+    parents: tuple[str, ...]
+    #: Concrete direct children (labels) among the documented models.
+    children: tuple[str, ...]
+    #: Abstract model classes this model inherits fields from (``module.Class``).
+    abstract_bases: tuple[str, ...]
+    unique_together: tuple[tuple[str, ...], ...]
+    indexes: tuple[tuple[str, ...], ...]
+    checks: tuple[CheckInfo, ...]
+    row_count: int
+    last_modified: datetime | None
+    #: Values the model suggests for its population example (``example_parameters``).
+    example_parameters: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def open_fields(self) -> tuple[FieldInfo, ...]:
+        """The fields a user sets (as :meth:`Base.get_open_fields`)."""
+        return tuple(
+            f
+            for f in self.fields
+            if f.editable and f.name not in ("id", "user") and not f.parent_link
+        )
+
+
+@dataclass(frozen=True)
+class AppInfo:
+    label: str
+    name: str
+    verbose_name: str
+    doc: str
+    models: tuple[ModelInfo, ...]
+
+
+@dataclass(frozen=True)
+class SiteModel:
+    """Everything known about the project's schema and data, ready to render."""
+
+    name: str
+    description: str
+    apps: tuple[AppInfo, ...]
+    #: Latest ``last_modified`` over all documented tables: the database snapshot time.
+    last_modified: datetime | None
+    models_by_label: dict[str, ModelInfo] = field(default_factory=dict, compare=False)
+
+    @property
+    def models(self) -> tuple[ModelInfo, ...]:
+        return tuple(model for app in self.apps for model in app.models)
+
+    def model(self, label: str) -> ModelInfo | None:
+        return self.models_by_label.get(label)
+
+
+def collect_site(
+    config: ProjectConfig, progress: Callable[[Iterable], Iterable] | None = None
+) -> SiteModel:
+    """Introspect every model of ``config.apps`` (Django must be set up)."""
+    app_configs = [_app_config(name) for name in config.apps]
+    documented = {
+        model._meta.label
+        for app in app_configs
+        for model in app.get_models()
+        if not model._meta.proxy
+    }
+    todo = [(app, model) for app in app_configs for model in _sorted_models(app)]
+    collected: dict[str, list[ModelInfo]] = {app.label: [] for app in app_configs}
+    for app, model in progress(todo) if progress else todo:
+        collected[app.label].append(collect_model(model, documented))
+    apps = tuple(
+        AppInfo(
+            label=app.label,
+            name=app.name,
+            verbose_name=str(app.verbose_name),
+            doc=_module_doc(app),
+            models=tuple(collected[app.label]),
+        )
+        for app in app_configs
+    )
+    stamps = [m.last_modified for a in apps for m in a.models if m.last_modified]
+    return SiteModel(
+        name=config.name,
+        description=config.description,
+        apps=apps,
+        last_modified=max(stamps) if stamps else None,
+        models_by_label={m.label: m for a in apps for m in a.models},
+    )
+
+
+def _app_config(name: str):
+    for app in django_apps.get_app_configs():
+        if name in (app.name, app.label):
+            return app
+    raise EspressoStaticError(f"App {name!r} is not installed in Django.")
+
+
+def _sorted_models(app) -> list[type[models.Model]]:
+    """Concrete models in declaration order: the order the author chose to explain them."""
+    return [model for model in app.get_models() if not model._meta.proxy]
+
+
+def _module_doc(app) -> str:
+    module = app.models_module
+    return inspect.cleandoc(module.__doc__) if module is not None and module.__doc__ else ""
+
+
+def collect_model(model: type[models.Model], documented: set[str]) -> ModelInfo:
+    """The :class:`ModelInfo` of one concrete model, with its row count."""
+    from espresso_static.models import Base
+
+    meta = model._meta
+    row_count, last_modified = _count_rows(model)
+    return ModelInfo(
+        label=meta.label,
+        app_label=meta.app_label,
+        name=model.__name__,
+        verbose_name=str(meta.verbose_name),
+        verbose_name_plural=str(meta.verbose_name_plural),
+        slug=model.__name__.lower(),
+        module=model.__module__,
+        doc=model_doc(model),
+        is_base=issubclass(model, Base),
+        fields=tuple(_sorted_fields(model, [_field_info(model, f) for f in _columns(model)])),
+        relations=tuple(_relations(model, documented)),
+        parents=tuple(parent._meta.label for parent in meta.get_parent_list()),
+        children=tuple(
+            sorted(
+                other._meta.label
+                for other in django_apps.get_models()
+                if other._meta.label in documented and model in other._meta.parents
+            )
+        ),
+        abstract_bases=tuple(
+            f"{base.__module__}.{base.__name__}" for base in _abstract_bases(model)
+        ),
+        unique_together=tuple(tuple(group) for group in meta.unique_together)
+        + tuple(
+            tuple(c.fields)
+            for c in meta.constraints
+            if isinstance(c, models.UniqueConstraint) and c.fields
+        ),
+        indexes=tuple(tuple(index.fields) for index in meta.indexes),
+        checks=tuple(_checks(model)),
+        row_count=row_count,
+        last_modified=last_modified,
+        example_parameters=_example_parameters(model),
+    )
+
+
+def model_doc(model: type[models.Model]) -> str:
+    """The class's own docstring; Django invents ``Model(id, ...)`` when there is none."""
+    doc = model.__dict__.get("__doc__") or ""
+    generated = f"{model.__name__}({', '.join(f.attname for f in model._meta.fields)})"
+    return "" if doc == generated else inspect.cleandoc(doc)
+
+
+def _count_rows(model) -> tuple[int, datetime | None]:
+    """Row count and latest ``last_modified`` in one query."""
+    aggregates = {"rows": Count("pk")}
+    if any(f.name == "last_modified" for f in model._meta.concrete_fields):
+        aggregates["latest"] = Max("last_modified")
+    result = model._base_manager.aggregate(**aggregates)
+    return result["rows"], result.get("latest")
+
+
+def _columns(model) -> list:
+    meta = model._meta
+    return [*meta.concrete_fields, *meta.many_to_many]
+
+
+def _field_info(model, f) -> FieldInfo:
+    has_default = f.has_default()
+    default_value = f.default if has_default and not callable(f.default) else None
+    return FieldInfo(
+        name=f.name,
+        verbose_name=str(f.verbose_name),
+        type=_type_name(f),
+        help_text=str(f.help_text or ""),
+        required=_is_required(f),
+        has_default=has_default,
+        default=_default_source(f) if has_default else None,
+        default_value=default_value,
+        choices=tuple((str(value), str(label)) for value, label in f.flatchoices)
+        if f.choices
+        else (),
+        unique=bool(f.unique) and not f.primary_key,
+        primary_key=f.primary_key,
+        indexed=bool(getattr(f, "db_index", False)) and not f.unique,
+        null=f.null,
+        blank=f.blank,
+        editable=f.editable and not f.auto_created,
+        max_length=getattr(f, "max_length", None) if not f.is_relation else None,
+        related_model=f.related_model._meta.label if f.is_relation else None,
+        relation=_relation_kind(f),
+        inherited_from=_origin(model, f),
+        parent_link=bool(f.is_relation and f.remote_field.parent_link),
+    )
+
+
+def _type_name(f) -> str:
+    if f.is_relation:
+        return type(f).__name__
+    return f.get_internal_type()
+
+
+def _is_required(f) -> bool:
+    """Whether a new row must be given a value: no default, not nullable, not automatic."""
+    if f.primary_key or not f.editable or f.auto_created or f.has_default():
+        return False
+    if f.many_to_many:
+        return not f.blank
+    return not f.null and not (f.blank and f.get_internal_type() in {"CharField", "TextField"})
+
+
+def _default_source(f) -> str:
+    default = f.default
+    if callable(default):
+        return f"{getattr(default, '__name__', type(default).__name__)}()"
+    return repr(default)
+
+
+def _relation_kind(f) -> str:
+    if f.many_to_many:
+        return "many-to-many"
+    if f.one_to_one:
+        return "one-to-one"
+    if f.many_to_one:
+        return "foreign key"
+    return ""
+
+
+def _origin(model, f) -> str | None:
+    """Where an inherited field was declared: a concrete parent or an abstract base."""
+    if f.model is not model:
+        return f.model._meta.label
+    # An abstract child re-declares its parents' fields: the farthest base declared it.
+    for base in reversed(_abstract_bases(model)):
+        if any(local.name == f.name for local in base._meta.local_fields):
+            return base.__name__
+    return None
+
+
+def _sorted_fields(model, fields: list[FieldInfo]) -> list[FieldInfo]:
+    """The model's own fields first, then those of its parents, then of abstract bases
+    (Django lists ``id`` and the ``Base`` columns first; a reader wants the science)."""
+    parents = [p._meta.label for p in model._meta.get_parent_list()]
+
+    def rank(info: FieldInfo) -> int:
+        if info.inherited_from is None:
+            return 0
+        if info.inherited_from in parents:
+            return 1 + parents.index(info.inherited_from)
+        return 1 + len(parents)
+
+    return sorted(fields, key=rank)  # stable: declaration order within each group
+
+
+def _abstract_bases(model) -> list[type]:
+    return [
+        base
+        for base in model.__mro__[1:]
+        if isinstance(base, type)
+        and issubclass(base, models.Model)
+        and base is not models.Model
+        and base._meta.abstract
+    ]
+
+
+def _relations(model, documented: set[str]) -> list[RelationInfo]:
+    """Relations to documented models, both directions, without inheritance links."""
+    relations = []
+    for f in model._meta.get_fields(include_hidden=False):
+        if not f.is_relation or f.related_model is None:
+            continue
+        target = f.related_model._meta.label
+        if target not in documented or f.model is not model:  # inherited: on the parent's page
+            continue
+        if not isinstance(f, models.ForeignObjectRel):
+            if getattr(f.remote_field, "parent_link", False):
+                continue
+            relations.append(
+                RelationInfo(
+                    name=f.name,
+                    kind=_relation_kind(f),
+                    direction="forward",
+                    target=target,
+                    field_name=f.name,
+                    help_text=str(f.help_text or ""),
+                    null=f.null,
+                )
+            )
+        else:
+            remote = f.remote_field  # the field on the other model
+            if getattr(remote.remote_field, "parent_link", False):
+                continue
+            relations.append(
+                RelationInfo(
+                    name=f.get_accessor_name() or f.name,
+                    kind=_relation_kind(remote),
+                    direction="reverse",
+                    target=target,
+                    field_name=remote.name,
+                    help_text=str(remote.help_text or ""),
+                    null=remote.null,
+                )
+            )
+    return sorted(relations, key=lambda r: (r.direction, r.name))
+
+
+def _checks(model) -> list[CheckInfo]:
+    """The consistency hooks the model overrides (its own or inherited), with their
+    docstrings; Base's empty defaults are left out."""
+    from espresso_static.models import Base
+
+    if not issubclass(model, Base):
+        return []
+    checks = []
+    for method in CHECK_METHODS:
+        function = getattr(model, method)
+        if function is getattr(Base, method):
+            continue
+        owner = next(cls for cls in model.__mro__ if method in cls.__dict__)
+        doc = owner.__dict__[method].__doc__
+        checks.append(
+            CheckInfo(
+                method=method,
+                defined_on=owner.__name__,
+                doc=inspect.cleandoc(doc) if doc else "",
+            )
+        )
+    return checks
+
+
+def _example_parameters(model) -> tuple[tuple[str, object], ...]:
+    """The model's optional ``example_parameters`` (a dict, or a classmethod returning
+    one): values for its population example that pass its consistency checks."""
+    examples = getattr(model, "example_parameters", None)
+    if examples is None:
+        return ()
+    if callable(examples):
+        examples = examples()
+    if not isinstance(examples, dict):
+        raise EspressoStaticError(
+            f"{model._meta.label}.example_parameters must be a dict, not {type(examples).__name__}."
+        )
+    for key, value in examples.items():
+        try:
+            ast.literal_eval(repr(value))
+        except (ValueError, SyntaxError):
+            raise EspressoStaticError(
+                f"{model._meta.label}.example_parameters[{key!r}] = {value!r} is not a Python "
+                "literal (use str, int, float, bool or None)."
+            ) from None
+    return tuple(sorted(examples.items()))

@@ -1,0 +1,274 @@
+"""Population examples: a complete, runnable script per concrete model.
+
+Each script creates one valid row with ``get_or_create_from_parameters``: the
+rows its required foreign keys need are created on the way (dotted keys, one level
+per foreign key; ``tree`` picks a concrete class for specialized foreign keys) and
+the rows of required many-to-many fields are created first. Values come, in this
+order, from the model's ``example_parameters`` (a dict, or a classmethod returning
+one, for values its consistency checks need), its choices, or a placeholder that
+fits the column type. Comments repeat the ``help_text``.
+
+The test suite runs every script of the demo against an empty database, so the
+examples cannot drift from the models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from espresso_static.collect import FieldInfo, ModelInfo, SiteModel
+from espresso_static.exceptions import EspressoStaticError
+
+#: Placeholder values by Django internal type; each passes ``Field.to_python``.
+PLACEHOLDERS: dict[str, object] = {
+    "CharField": "example",
+    "TextField": "example",
+    "SlugField": "example",
+    "EmailField": "someone@example.org",
+    "URLField": "https://example.org",
+    "UUIDField": "00000000-0000-0000-0000-000000000001",
+    "GenericIPAddressField": "127.0.0.1",
+    "IntegerField": 1,
+    "PositiveIntegerField": 1,
+    "PositiveSmallIntegerField": 1,
+    "PositiveBigIntegerField": 1,
+    "SmallIntegerField": 1,
+    "BigIntegerField": 1,
+    "FloatField": 0.5,
+    "DecimalField": "0.5",
+    "BooleanField": False,
+    "DateField": "2026-01-01",
+    "DateTimeField": "2026-01-01T00:00:00+00:00",
+    "TimeField": "12:00:00",
+    "DurationField": "01:00:00",
+    "JSONField": {},
+    "BinaryField": b"",
+}
+#: Nesting deeper than this means a cycle of required foreign keys (or a script
+#: nobody would read): the model gets no example.
+MAX_DEPTH = 20
+
+
+class PopulationError(EspressoStaticError):
+    """No population example can be written for a model (the page says why)."""
+
+
+@dataclass(frozen=True)
+class PopulationScript:
+    model_label: str
+    filename: str
+    code: str
+
+
+@dataclass
+class _Call:
+    """One ``get_or_create_from_parameters`` call being assembled."""
+
+    model: ModelInfo
+    variable: str
+    lines: list[str] = field(default_factory=list)
+    tree: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def population_scripts(site: SiteModel) -> list[PopulationScript]:
+    """One script per documented model (every documented model is concrete)."""
+    return [population_script(site, model) for model in site.models if model.is_base]
+
+
+def script_filename(model: ModelInfo) -> str:
+    return f"populate_{model.slug}.py"
+
+
+def population_script(site: SiteModel, model: ModelInfo) -> PopulationScript:
+    """The script creating one row of ``model`` and the rows it depends on."""
+    calls: list[_Call] = []
+    main = _build_call(site, model, calls, depth=0)
+    imports = sorted({(call.model.module, call.model.name) for call in [*calls, main]})
+    body = "\n\n".join(_format_call(call, created=call is main) for call in [*calls, main])
+    code = "\n".join(
+        [
+            f'"""Create one {model.name} row ({model.label}) of {site.name}.',
+            "",
+            "Written by espresso-static from the model definitions: each value is a",
+            "placeholder that fits its column and the model's checks; replace it with",
+            "real data. Run inside the project folder:",
+            "",
+            f"    python {script_filename(model)}",
+            '"""',
+            "",
+            "import espresso_static",
+            "",
+            "espresso_static.setup()  # Django configured from the project's pyproject.toml",
+            "",
+            *_import_lines(imports),
+            "",
+            body,
+            f'print("Created" if created else "Found existing", {main.variable})',
+            "",
+        ]
+    )
+    return PopulationScript(model.label, script_filename(model), code)
+
+
+def _import_lines(imports: list[tuple[str, str]]) -> list[str]:
+    by_module: dict[str, list[str]] = {}
+    for module, name in imports:
+        by_module.setdefault(module, []).append(name)
+    return [
+        f"from {module} import {', '.join(names)}  # noqa: E402"
+        for module, names in sorted(by_module.items())
+    ]
+
+
+def _build_call(site: SiteModel, model: ModelInfo, calls: list[_Call], depth: int) -> _Call:
+    call = _Call(model=model, variable=_variable(model, calls))
+    _add_level(site, call, model, prefix="", ancestors=frozenset(), calls=calls, depth=depth)
+    return call
+
+
+def _variable(model: ModelInfo, calls: list[_Call]) -> str:
+    taken = {call.variable for call in calls}
+    name, number = model.slug, 2
+    while name in taken:
+        name, number = f"{model.slug}_{number}", number + 1
+    return name
+
+
+def _add_level(
+    site: SiteModel,
+    call: _Call,
+    model: ModelInfo,
+    prefix: str,
+    ancestors: frozenset[str],
+    calls: list[_Call],
+    depth: int,
+) -> None:
+    """Add the keys of ``model`` at dotted ``prefix``; recurse into required foreign keys.
+
+    ``ancestors`` are the plain keys set above this level: ``get_or_create_from_parameters``
+    passes them down, so a same-named column here is set explicitly to its own value.
+    """
+    if depth > MAX_DEPTH:
+        raise PopulationError(
+            f"its required foreign keys nest deeper than {MAX_DEPTH} levels (or form a cycle)."
+        )
+    examples = dict(model.example_parameters)
+    top = not prefix
+    columns = [f for f in model.open_fields if not f.relation]
+    set_here: set[str] = set()
+    for f in columns:
+        if f.required or f.name in examples or f.name in ancestors:
+            call.lines.append(_comment(f, prefix))
+            call.lines.append(_entry(prefix + f.name, _value(f, examples)))
+            set_here.add(f.name)
+        elif top:
+            call.lines.append(_comment(f, prefix))
+            call.lines.append("# " + _entry(f.name, _value(f, examples)))
+    below = ancestors | set_here
+    for f in model.open_fields:
+        if f.relation in ("foreign key", "one-to-one") and f.required:
+            _add_foreign_key(site, call, f, prefix, below, calls, depth)
+        elif f.relation == "many-to-many" and f.required:
+            _add_many_to_many(site, call, f, prefix, calls, depth)
+
+
+def _add_foreign_key(site, call, f: FieldInfo, prefix, ancestors, calls, depth) -> None:
+    target = site.model(f.related_model)
+    if target is None or not target.is_base:
+        raise PopulationError(
+            f"{prefix}{f.name} needs a row of {f.related_model}, which is not an "
+            "espresso-static model of the documented apps."
+        )
+    concrete = _example_subclass(site, target)
+    call.lines.append(f"# {prefix}{f.name} → {target.name}: {_one_line(f.help_text)}".rstrip())
+    if concrete is not target:
+        options = ", ".join(m.name for m in _family(site, target))
+        call.tree.append((prefix + f.name, concrete.name, f"one of {options}"))
+    _add_level(site, call, concrete, f"{prefix}{f.name}.", ancestors, calls, depth + 1)
+
+
+def _add_many_to_many(site, call, f: FieldInfo, prefix, calls, depth) -> None:
+    target = site.model(f.related_model)
+    if target is None or not target.is_base:
+        return  # left empty: Django does not require many-to-many members
+    dependency = _build_call(site, _example_subclass(site, target), calls, depth + 1)
+    calls.append(dependency)
+    call.lines.append(_comment(f, prefix))
+    call.lines.append(f'"{prefix}{f.name}": [{dependency.variable}],')
+
+
+def _example_subclass(site: SiteModel, model: ModelInfo) -> ModelInfo:
+    """The most specialized descendant along the first child (alphabetically)."""
+    while model.children:
+        model = site.model(model.children[0]) or model
+        if not model.children:
+            break
+    return model
+
+
+def _family(site: SiteModel, model: ModelInfo) -> list[ModelInfo]:
+    found = [model]
+    for child in model.children:
+        child_info = site.model(child)
+        if child_info is not None:
+            found.extend(_family(site, child_info))
+    return found
+
+
+def _value(f: FieldInfo, examples: dict) -> object:
+    if f.name in examples:
+        return examples[f.name]
+    if f.has_default and f.default_value is not None:
+        return f.default_value
+    if f.choices:
+        return f.choices[0][0]
+    placeholder = PLACEHOLDERS.get(f.type, "example")
+    if isinstance(placeholder, str) and f.max_length:
+        return placeholder[: f.max_length]
+    return placeholder
+
+
+def _entry(key: str, value: object) -> str:
+    return f'"{key}": {_literal(value)},'
+
+
+def _literal(value: object) -> str:
+    """Python source of ``value``, strings in double quotes when that needs no escape."""
+    if isinstance(value, str) and not any(c in value for c in "\"'\\\n"):
+        return f'"{value}"'
+    return repr(value)
+
+
+def _comment(f: FieldInfo, prefix: str) -> str:
+    notes = []
+    if f.choices:
+        notes.append("one of " + ", ".join(repr(value) for value, _ in f.choices))
+    if not f.required:
+        notes.append(f"optional, default {f.default}" if f.has_default else "optional")
+    text = _one_line(f.help_text)
+    if notes:
+        text = f"{text} ({'; '.join(notes)})" if text else f"({'; '.join(notes)})"
+    return f"# {text}" if text else f"# {prefix}{f.name}"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _format_call(call: _Call, created: bool) -> str:
+    indent = " " * 8
+    entries = "\n".join(indent + line for line in call.lines)
+    result = f"{call.variable}, created" if created else f"{call.variable}, _"
+    parts = [
+        f"{result} = {call.model.name}.get_or_create_from_parameters(",
+        "    {",
+        entries,
+        "    },",
+    ]
+    if call.tree:
+        parts.append("    tree={")
+        for key, name, note in call.tree:
+            parts.append(f'        "{key}": "{name}",  # {note}')
+        parts.append("    },")
+    parts.append(")")
+    return "\n".join(parts)

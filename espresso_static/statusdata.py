@@ -1,0 +1,393 @@
+"""The data of a status page: compact, chunked, columnar JSON the page loads lazily.
+
+A status page with 400,000 rows cannot embed its table in HTML. Its rows are written
+beside it instead, as ``data/meta.json`` plus ``data/chunk-NNNN.json.gz`` files that
+``status.js`` fetches in parallel, decompresses (``DecompressionStream``; any static
+file server works, and one that already sends them ``Content-Encoding: gzip`` too)
+and decodes into typed arrays.
+
+``meta.json``::
+
+    {"format": 1, "model": "demo.DataFile", "rows": 400000, "status": "status",
+     "categories": {"on_disk": "done", ...}, "chunk_rows": 50000,
+     "columns": [{"name": "ensemble", "label": "ensemble", "type": "text",
+                  "encoding": "dict", "dict": ["a06m310", ...]}, ...],
+     "chunks": [{"url": "chunk-0000.json.gz", "rows": 50000}, ...]}
+
+A chunk is a JSON array with one entry per column, in the order of ``columns``,
+encoded as the column's ``encoding`` says:
+
+``dict``
+    codes into the column's ``dict`` (strings, numbers, booleans; ``null`` is an
+    entry too) — for columns with few distinct values.
+``delta``
+    integers as differences to the previous non-null value of the chunk (the first
+    is absolute); ``null`` stays ``null``. Sequential ids become runs of ``1``.
+``front``
+    ``[prefixes, suffixes]``: each string shares ``prefix`` characters with the
+    previous one of the chunk and adds ``suffix`` (``null`` suffix: a null value).
+``plain``
+    the values themselves.
+
+Types are ``text``, ``int``, ``float``, ``bool``, ``datetime`` (seconds since
+1970-01-01 UTC; sub-second parts are dropped) and ``date`` (the same, at midnight UTC).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+import pandas as pd
+from django.db import models
+
+from espresso_static.progress import (
+    Column,
+    DeclaredProgress,
+    ProgressSummary,
+    declared_models,
+    summarize,
+)
+
+FORMAT = 1
+CHUNK_ROWS = 50_000
+#: At most this many distinct values, and at most one per ``DICT_RATIO`` rows, are
+#: dictionary-encoded.
+DICT_MAX = 4096
+DICT_RATIO = 4
+META = "meta.json"
+
+
+@dataclass(frozen=True)
+class EncodedColumn:
+    """A column's entry in ``meta.json`` and its per-row values, ready to chunk."""
+
+    meta: dict
+    values: pd.Series
+
+
+@dataclass(frozen=True)
+class StatusData:
+    """The encoded files of a status table: ``{file name: bytes}``, ``meta.json`` first."""
+
+    rows: int
+    files: dict[str, bytes]
+    #: Bytes of the JSON before compression (the chunks are gzip files).
+    raw_bytes: int
+
+    @property
+    def compressed_bytes(self) -> int:
+        return sum(len(content) for content in self.files.values())
+
+
+def encode_status_data(
+    item: DeclaredProgress,
+    queryset=None,
+    chunk_rows: int = CHUNK_ROWS,
+    progress: Callable[[int], None] | None = None,
+) -> StatusData:
+    """Encode the rows of ``item`` (or ``queryset``) as ``meta.json`` and gzip chunks."""
+    queryset = item.model._default_manager.all() if queryset is None else queryset
+    columns = item.columns
+    frame = read_frame(queryset.order_by("pk"), columns)
+    encoded = [encode_column(column, frame[column.lookup]) for column in columns]
+    chunks, files, raw = [], {}, 0
+    for number, start in enumerate(range(0, len(frame), chunk_rows)):
+        stop = min(start + chunk_rows, len(frame))
+        payload = _dumps([chunk_payload(column, start, stop) for column in encoded])
+        name = f"chunk-{number:04d}.json.gz"
+        files[name] = gzip.compress(payload, compresslevel=9, mtime=0)
+        chunks.append({"url": name, "rows": stop - start})
+        raw += len(payload)
+        if progress:
+            progress(stop - start)
+    meta = _dumps(
+        {
+            "format": FORMAT,
+            "model": item.label,
+            "rows": len(frame),
+            "status": item.progress.status,
+            "categories": {str(k): v for k, v in item.progress.categories.items()},
+            "chunk_rows": chunk_rows,
+            "columns": [column.meta for column in encoded],
+            "chunks": chunks,
+        }
+    )
+    return StatusData(len(frame), {META: meta, **files}, raw + len(meta))
+
+
+def write_status_data(data: StatusData, folder: Path) -> list[Path]:
+    """Write ``data`` into ``folder`` (removing chunks of an earlier, larger table)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("chunk-*.json.gz"):
+        stale.unlink()
+    paths = [folder / name for name in data.files]
+    for path, content in zip(paths, data.files.values(), strict=True):
+        path.write_bytes(content)
+    return paths
+
+
+def read_frame(queryset, columns: list[Column]) -> pd.DataFrame:
+    """The columns' values of every row, read in one query."""
+    return queryset.to_dataframe([column.lookup for column in columns])
+
+
+def column_type(field: models.Field) -> str:
+    """The ``type`` a field's values get in ``meta.json``."""
+    if isinstance(field, models.BooleanField):
+        return "bool"
+    if isinstance(field, models.DateTimeField):
+        return "datetime"
+    if isinstance(field, models.DateField):
+        return "date"
+    if isinstance(field, (models.IntegerField, models.AutoField, models.BigAutoField)):
+        return "int"
+    if isinstance(field, (models.FloatField, models.DecimalField)):
+        return "float"
+    return "text"
+
+
+def encode_column(column: Column, series: pd.Series) -> EncodedColumn:
+    """Choose the encoding of a column and turn its values into JSON-ready ones."""
+    kind = column_type(column.field)
+    if kind in ("datetime", "date"):
+        series = _epoch_seconds(series)
+    elif kind == "text":
+        texts = [None if pd.isna(value) else str(value) for value in series.tolist()]
+        series = pd.Series(texts, index=series.index, dtype=object)
+    meta = {"name": column.name, "label": column.label, "type": kind}
+    choices = dict(column.field.flatchoices) if column.field.choices else {}
+    if choices:
+        meta["choices"] = {str(value): str(label) for value, label in choices.items()}
+    distinct = series.nunique(dropna=False)
+    if kind == "bool" or (distinct <= DICT_MAX and distinct * DICT_RATIO <= max(len(series), 1)):
+        codes, uniques = pd.factorize(series, sort=True, use_na_sentinel=True)
+        dictionary = [_json_scalar(value) for value in uniques]
+        if (codes < 0).any():
+            codes = np.where(codes < 0, len(dictionary), codes)
+            dictionary.append(None)
+        return EncodedColumn({**meta, "encoding": "dict", "dict": dictionary}, pd.Series(codes))
+    if kind in ("int", "datetime", "date"):
+        return EncodedColumn({**meta, "encoding": "delta"}, series.astype("Int64"))
+    if kind == "text":
+        return EncodedColumn({**meta, "encoding": "front"}, series)
+    return EncodedColumn({**meta, "encoding": "plain"}, series)
+
+
+def chunk_payload(column: EncodedColumn, start: int, stop: int):
+    """The JSON value of rows ``start:stop`` of an encoded column."""
+    values = column.values.iloc[start:stop]
+    encoding = column.meta["encoding"]
+    if encoding == "dict":
+        return values.astype("int64").tolist()
+    if encoding == "delta":
+        return _delta(values)
+    if encoding == "front":
+        return _front(values)
+    return [None if pd.isna(value) else _json_scalar(value) for value in values]
+
+
+def _delta(values: pd.Series) -> list:
+    result, previous = [], 0
+    for value in values.tolist():
+        if value is None or value is pd.NA:
+            result.append(None)
+            continue
+        result.append(value - previous)
+        previous = value
+    return result
+
+
+def _front(values: pd.Series) -> list:
+    prefixes, suffixes, previous = [], [], ""
+    for value in values.tolist():
+        if not isinstance(value, str):
+            prefixes.append(0)
+            suffixes.append(None)
+            continue
+        shared = _shared_prefix(previous, value)
+        prefixes.append(shared)
+        suffixes.append(value[shared:])
+        previous = value
+    return [prefixes, suffixes]
+
+
+def _shared_prefix(a: str, b: str) -> int:
+    limit = min(len(a), len(b))
+    index = 0
+    while index < limit and a[index] == b[index]:
+        index += 1
+    return index
+
+
+def _epoch_seconds(series: pd.Series) -> pd.Series:
+    """Datetimes as whole seconds since 1970 UTC (naive ones are taken as UTC)."""
+    if series.dt.tz is None:
+        series = series.dt.tz_localize("UTC")
+    epoch = pd.Timestamp(0, tz="UTC")
+    missing = series.isna()
+    seconds = (series.where(~missing, epoch) - epoch) // pd.Timedelta(seconds=1)
+    return seconds.astype("Int64").mask(missing)
+
+
+def _json_scalar(value):
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _dumps(value) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def read_status_data(folder: Path) -> dict[str, list]:
+    """Decode ``folder`` back into ``{column name: values}`` — the reference decoder the
+    tests and the benchmark check ``status.js`` against."""
+    meta = json.loads((folder / META).read_text(encoding="utf-8"))
+    columns: dict[str, list] = {column["name"]: [] for column in meta["columns"]}
+    for chunk in meta["chunks"]:
+        payload = json.loads(gzip.decompress((folder / chunk["url"]).read_bytes()))
+        for column, encoded in zip(meta["columns"], payload, strict=True):
+            columns[column["name"]].extend(_decode(column, encoded))
+    return columns
+
+
+def _decode(column: dict, encoded) -> list:
+    encoding = column["encoding"]
+    if encoding == "dict":
+        return [column["dict"][code] for code in encoded]
+    if encoding == "delta":
+        values, previous = [], 0
+        for delta in encoded:
+            if delta is None:
+                values.append(None)
+                continue
+            previous += delta
+            values.append(previous)
+        return values
+    if encoding == "front":
+        values, previous = [], ""
+        for shared, suffix in zip(*encoded, strict=True):
+            if suffix is None:
+                values.append(None)
+                continue
+            previous = previous[:shared] + suffix
+            values.append(previous)
+        return values
+    return list(encoded)
+
+
+# -- status pages of build-site -------------------------------------------------------------
+
+#: ``RenderContext.extras`` key of the collected status pages.
+STATUS_EXTRA = "status_pages"
+STATUS_SECTION = ("Status",)
+PLOT_FILES = ("progress.svg", "progress.png")
+
+
+@dataclass(frozen=True)
+class StatusPageData:
+    """Everything a declared model's status page shows, read from the database."""
+
+    summary: ProgressSummary
+    data: StatusData
+    #: The group column of the history plot (the first ``group_by``), if any.
+    plot_by: str | None
+    trends: list
+    #: ``{file name: bytes}`` of the history plot; empty before the first snapshot.
+    plots: dict[str, bytes]
+
+    @property
+    def declared(self) -> DeclaredProgress:
+        return self.summary.declared
+
+    @property
+    def folder(self) -> str:
+        """Folder of the page and its files, relative to the generated pages."""
+        return f"status/{self.declared.model._meta.app_label}/{self.declared.slug}"
+
+    @property
+    def not_done_hash(self) -> str:
+        """The URL hash that filters the table to the rows not done (as ``todo``)."""
+        progress = self.declared.progress
+        values = [v for v, category in progress.categories.items() if category != "done"]
+        return f"{quote(progress.status)}={','.join(quote(str(v), safe='') for v in values)}"
+
+
+def collect_status_pages(
+    items: list[DeclaredProgress] | None = None, progress: Callable[[str], None] | None = None
+) -> list[StatusPageData]:
+    """Read the data of every declared model's status page (the Django part of the build)."""
+    pages = []
+    for item in declared_models() if items is None else items:
+        if progress:
+            progress(item.label)
+        plot_by = item.progress.group_by[0] if item.progress.group_by else None
+        plots, trends = _history_plots(item, plot_by)
+        pages.append(
+            StatusPageData(summarize(item), encode_status_data(item), plot_by, trends, plots)
+        )
+    return pages
+
+
+def _history_plots(item: DeclaredProgress, by: str | None) -> tuple[dict[str, bytes], list]:
+    from espresso_static.plots import figure_bytes, history_by, progress_figure, trends
+
+    if not _has_snapshots(item):
+        return {}, []
+    figure = progress_figure(item, by=by)
+    plots = {name: figure_bytes(figure, name.rsplit(".", 1)[-1]) for name in PLOT_FILES}
+    return plots, trends(history_by(item, by))
+
+
+def _has_snapshots(item: DeclaredProgress) -> bool:
+    from espresso_static.models import ProgressSnapshot
+
+    return ProgressSnapshot.objects.filter(model=item.label).exists()
+
+
+def status_pages(site, context) -> list:
+    """``build-site`` contributor: one status page per declared model the site shows,
+    its data files, history plot, and the page's script and stylesheet."""
+    from espresso_static.render import Asset, Page, model_page_path, relative_link, render_template
+
+    collected = context.extras.get(STATUS_EXTRA)
+    if collected is None:  # a render without the collect step's status data
+        collected = collect_status_pages()
+    shown = [page for page in collected if site.model(page.declared.label) is not None]
+    if not shown:
+        return []
+    contributions = [
+        Asset("assets/status.js", _asset("status.js"), include="script"),
+        Asset("assets/status.css", _asset("status.css"), include="stylesheet"),
+    ]
+    for page in shown:
+        path = f"{page.folder}/index.md"
+        info = site.model(page.declared.label)
+        markdown = render_template(
+            "status.md.j2",
+            page=page,
+            model=info,
+            model_link=relative_link(path, model_page_path(info)),
+        )
+        contributions.append(Page(path, markdown, info.name, section=STATUS_SECTION))
+        contributions += [
+            Asset(f"{page.folder}/data/{name}", content)
+            for name, content in page.data.files.items()
+        ]
+        contributions += [
+            Asset(f"{page.folder}/{name}", content) for name, content in page.plots.items()
+        ]
+    return contributions
+
+
+def _asset(name: str) -> bytes:
+    return resources.files("espresso_static.templates").joinpath("assets", name).read_bytes()

@@ -1,0 +1,109 @@
+"""The work still to do: rows of a declared model that are not done.
+
+``espresso-static todo DataFile --status missing --format csv`` prints, for example,
+the missing files with their ensemble, stream, configuration and source, so a job
+script can generate the next jobs. ``--status`` takes status values (``missing``)
+or categories (``in_progress``, ``missing``, ``failed``, ``other``); without it, every
+row that is not done is listed. The columns are those of the status page, plus ``id``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TextIO
+
+from django.db.models import Q
+
+from espresso_static.exceptions import EspressoStaticError
+from espresso_static.progress import CATEGORIES, DeclaredProgress
+
+FORMATS = ("csv", "json")
+BATCH = 5_000
+
+
+@dataclass(frozen=True)
+class TodoList:
+    """The header and the rows (lazily read) of the work still to do."""
+
+    columns: list[str]
+    rows: Iterator[tuple]
+
+
+def todo_list(item: DeclaredProgress, statuses: Sequence[str] = ()) -> TodoList:
+    """The rows of ``item`` not done, restricted to ``statuses`` when given."""
+    columns = item.columns
+    lookup = item.status_lookup
+    queryset = item.model._default_manager.all()
+    if statuses:
+        queryset = queryset.filter(**{f"{lookup}__in": _status_values(item, statuses)})
+    else:
+        queryset = queryset.exclude(Q(**{f"{lookup}__in": list(item.progress.done)}))
+    rows = queryset.order_by("pk").values_list("pk", *(column.lookup for column in columns))
+    return TodoList(["id", *(column.name for column in columns)], rows.iterator(chunk_size=BATCH))
+
+
+def _status_values(item: DeclaredProgress, statuses: Sequence[str]) -> list[str]:
+    """Status values for names that are status values or categories (not ``done``)."""
+    progress = item.progress
+    values = []
+    for name in statuses:
+        if name in progress.categories:
+            if progress.category(name) == "done":
+                raise EspressoStaticError(
+                    f"{name!r} counts as done in {item.label}; todo lists work not done."
+                )
+            values.append(name)
+        elif name in CATEGORIES and name != "done":
+            values.extend(progress.values_of(name))
+        else:
+            known = [v for v, c in progress.categories.items() if c != "done"]
+            choices = ", ".join([*known, *(c for c in CATEGORIES[1:-1] if c not in known)])
+            raise EspressoStaticError(
+                f"Unknown status {name!r} for {item.label}; choose from {choices}."
+            )
+    return values
+
+
+def write_todo(todo: TodoList, out: TextIO, fmt: str = "csv") -> int:
+    """Write ``todo`` to ``out`` as CSV (with a header) or a JSON array; returns the row count."""
+    if fmt not in FORMATS:
+        raise EspressoStaticError(f"Unknown format {fmt!r}; use csv or json.")
+    return _write_csv(todo, out) if fmt == "csv" else _write_json(todo, out)
+
+
+def _write_csv(todo: TodoList, out: TextIO) -> int:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(todo.columns)
+    count = 0
+    for row in todo.rows:
+        writer.writerow([_text(value) for value in row])
+        count += 1
+    return count
+
+
+def _write_json(todo: TodoList, out: TextIO) -> int:
+    out.write("[")
+    count = 0
+    for row in todo.rows:
+        record = dict(zip(todo.columns, (_plain(value) for value in row), strict=True))
+        out.write(("," if count else "") + "\n" + json.dumps(record, ensure_ascii=False))
+        count += 1
+    out.write("\n]\n")
+    return count
+
+
+def _plain(value):
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _text(value) -> str:
+    plain = _plain(value)
+    return "" if plain is None else str(plain)

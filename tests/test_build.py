@@ -1,0 +1,273 @@
+"""``build-site`` end to end: real MkDocs builds, HTML parsed, scripts executed."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from click.testing import CliRunner
+
+from espresso_static.build import build_site
+from espresso_static.cli import cli
+from espresso_static.collect import collect_site
+from espresso_static.config import load_config
+from espresso_static.population import population_scripts
+from espresso_static.render import BuildOptions
+
+REPO = Path(__file__).resolve().parents[1]
+SITE_PROJECT = REPO / "tests" / "siteproject"
+
+
+def copy_project(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    shutil.copytree(SITE_PROJECT, project)
+    return project
+
+
+def build(project: Path, out: Path, *extra: str):
+    args = ["build-site", "--project", str(project), "--out", str(out), *extra]
+    return CliRunner().invoke(cli, args, catch_exceptions=False)
+
+
+def html(path: Path) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def article(path: Path) -> BeautifulSoup:
+    return html(path).find("article")
+
+
+@pytest.fixture
+def rows():
+    """A few rows, so counts and defaults show real values."""
+    from tests.siteapp.models import Dataset, GainCalibration, Instrument, Run
+
+    ecal = Instrument.objects.create(name="ecal", channels=64)
+    runs = [Run.objects.create(instrument=ecal, number=n) for n in (1, 2, 3)]
+    Dataset.objects.create(name="first").runs.set(runs)
+    GainCalibration.objects.create(instrument=ecal, value=1.5)
+
+
+@pytest.fixture
+def built(tmp_path, rows):
+    project = copy_project(tmp_path)
+    result = build(project, tmp_path / "site", "--strict")
+    assert result.exit_code == 0, result.output
+    return project, tmp_path / "site", result
+
+
+@pytest.mark.django_db
+def test_strict_build_reports_steps_and_where_the_site_is(built):
+    project, site, result = built
+    lines = result.output.strip().splitlines()
+    assert [line.split()[0] for line in lines[:5]] == [
+        "collect",
+        "render",
+        "write",
+        "mkdocs",
+        "publish",
+    ]
+    pages = sum(1 for page in site.rglob("*.html") if page.name != "404.html")
+    assert lines[-1].startswith(f"Site published to {site}: {pages} pages")
+    # The missing home page was created, including the generated overview.
+    assert "--8<--" in (project / "docs" / "index.md").read_text()
+
+
+@pytest.mark.django_db
+def test_every_model_has_a_page_with_its_fields(built):
+    _, site, _ = built
+    from tests.siteapp import models
+
+    for name in ["Instrument", "Run", "RunSummary", "Dataset", "Calibration", "Measurement"]:
+        assert (site / "generated" / "siteapp" / name.lower() / "index.html").is_file(), name
+    page = article(site / "generated" / "siteapp" / "instrument" / "index.html")
+    table = page.find("h2", id="fields").find_next("table")
+    header = [th.get_text(strip=True) for th in table.find_all("th")]
+    assert header == ["Name", "Type", "Help", "Required", "Default", "Choices / constraints"]
+    rows = {
+        tr.find("td").find("code").get_text(): [td.get_text(" ", strip=True) for td in tr("td")]
+        for tr in table.find("tbody").find_all("tr")
+    }
+    assert rows["channels"][4] == "0" and rows["active"][4] == "False"
+    assert rows["comment"][4] == "''" and rows["weight"][4] == "0.0"
+    assert rows["name"][3] == "yes" and rows["channels"][3] == "no"
+    assert "unique" in rows["name"][5]
+    assert "calorimeter" in rows["kind"][5] and "tracker <fast> | {{ kind }}" in rows["kind"][5]
+    assert "from Labelled" in rows["label"][0]
+    assert page.find("h1").get_text(strip=True) == "Instrument"
+    assert models.Instrument.objects.count() == 1
+    assert "1 row" in page.get_text()
+
+
+@pytest.mark.django_db
+def test_hostile_text_is_escaped_everywhere(built):
+    _, site, _ = built
+    for path in site.rglob("*.html"):
+        soup = html(path)
+        for script in soup.find_all("script"):
+            assert "alert" not in script.get_text(), path
+        for element in soup.find_all(True):
+            assert not any(a.startswith("on") for a in element.attrs), (path, element.name)
+        assert not any("javascript:" in a.get("href", "") for a in soup.find_all("a")), path
+    text = article(site / "generated" / "siteapp" / "instrument" / "index.html").get_text()
+    assert '<script>alert("instrument")</script>' in text and "{{ x }}" in text
+
+
+@pytest.mark.django_db
+def test_relations_inheritance_checks_and_population_example(built):
+    _, site, _ = built
+    page = article(site / "generated" / "siteapp" / "run" / "index.html")
+    links = {a.get_text(): a["href"] for a in page.find("h2", id="relations").find_next("ul")("a")}
+    assert links == {
+        "Instrument": "../instrument/",
+        "Dataset": "../dataset/",
+        "Measurement": "../measurement/",
+        "RunSummary": "../runsummary/",
+    }
+    check = page.find("h3", id="check_consistency")
+    assert check.find_next("p").get_text() == "Run numbers start at 1."
+    gain = article(site / "generated" / "siteapp" / "gaincalibration" / "index.html")
+    assert gain.find("a", string="Calibration")["href"] == "../calibration/"
+    code = page.find("h2", id="population-example").find_next("pre").get_text()
+    assert "Run.get_or_create_from_parameters(" in code
+    download = page.find("a", download="populate_run.py")
+    script = (site / "generated" / "siteapp" / "run" / download["href"]).resolve()
+    assert script.read_text() == code
+
+
+@pytest.mark.django_db
+def test_app_page_diagram_names_every_relation(built):
+    _, site, _ = built
+    page = article(site / "generated" / "siteapp" / "index.html")
+    diagram = page.find(class_="mermaid").get_text()
+    for relation in ["instrument", "run", "runs", "calibration", '"is a"']:
+        assert f'"{relation.strip(chr(34))}"' in diagram
+    tables = [a.get_text() for a in page.find("h2", id="tables").find_next("table")("a")]
+    assert tables[:3] == ["Instrument", "Run", "RunSummary"]
+
+
+@pytest.mark.django_db
+def test_home_nav_search_math_and_footer(built):
+    _, site, _ = built
+    home = html(site / "index.html")
+    assert home.find("h1").get_text(strip=True) == "Detector test campaign"
+    cards = home.find(class_="grid cards")
+    assert cards.find("a", string="Instrument")["href"] == "generated/siteapp/instrument/"
+    nav = [a.get_text(" ", strip=True) for a in home.select("nav.md-nav--primary a.md-nav__link")]
+    assert nav[0] == "Home" and "Notes" in nav
+    assert (site / "search" / "search_index.json").is_file()
+    footer = home.find(class_="espresso-static-provenance").get_text(" ", strip=True)
+    assert "Built" in footer and "espresso-static" in footer and "data as of" in footer
+    assert "Test copyright" in home.find(class_="md-copyright").get_text()
+    instrument = html(site / "generated" / "siteapp" / "instrument" / "index.html")
+    assert instrument.find(class_="arithmatex")  # math for MathJax, shipped with the site
+    scripts = [s.get("src", "") for s in instrument.find_all("script")]
+    mathjax = next(s for s in scripts if s.endswith("tex-chtml.js"))
+    assert (site / "generated" / "siteapp" / "instrument" / mathjax).resolve().is_file()
+
+
+@pytest.mark.django_db
+def test_a_failing_build_keeps_the_published_site(built, tmp_path):
+    project, site, _ = built
+    before = (site / "index.html").read_bytes()
+    (project / "docs" / "notes.md").write_text("# Notes\n\n[broken](missing.md)\n")
+    result = CliRunner().invoke(
+        cli, ["build-site", "--project", str(project), "--out", str(site), "--strict"]
+    )
+    assert result.exit_code == 1
+    assert "MkDocs build failed" in result.output and "missing.md" in result.output
+    assert (site / "index.html").read_bytes() == before
+    assert not list(tmp_path.glob(".espresso-static-build-*"))
+
+
+@pytest.mark.django_db
+def test_refuses_to_replace_a_folder_that_is_not_a_site(tmp_path):
+    project = copy_project(tmp_path)
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    result = CliRunner().invoke(
+        cli, ["build-site", "--project", str(project), "--out", str(precious)]
+    )
+    assert result.exit_code == 1 and "refusing to replace it" in result.output
+    assert (precious / "thesis.tex").read_text() == "years of work"
+
+
+def page_texts(site: Path) -> dict[str, str]:
+    """Every HTML page without its provenance footer."""
+    texts = {}
+    for path in sorted(site.rglob("*.html")):
+        soup = html(path)
+        for footer in soup.find_all(class_="espresso-static-provenance"):
+            footer.decompose()
+        texts[path.relative_to(site).as_posix()] = str(soup)
+    return texts
+
+
+@pytest.mark.django_db
+def test_same_database_same_pages(tmp_path, rows):
+    project = copy_project(tmp_path)
+    assert build(project, tmp_path / "one").exit_code == 0
+    generated_once = {
+        p.relative_to(project).as_posix(): p.read_bytes()
+        for p in sorted((project / "docs" / "generated").rglob("*"))
+        if p.is_file()
+    }
+    assert build(project, tmp_path / "two").exit_code == 0
+    generated_twice = {
+        p.relative_to(project).as_posix(): p.read_bytes()
+        for p in sorted((project / "docs" / "generated").rglob("*"))
+        if p.is_file()
+    }
+    assert generated_once == generated_twice
+    assert page_texts(tmp_path / "one") == page_texts(tmp_path / "two")
+
+
+@pytest.mark.django_db
+def test_demo_project_builds_strict(tmp_path):
+    """The repository's own demo project, with its mkdocs.yml, pages copied to tmp."""
+    config = load_config(REPO)
+    docs = tmp_path / "site_src"
+    shutil.copytree(config.docs_dir, docs, ignore=shutil.ignore_patterns("generated"))
+    config = dataclasses.replace(config, docs_dir=docs, site_dir=tmp_path / "site")
+    result = build_site(config, options=BuildOptions(strict=True, quiet=True))
+    for model in ["ensemble", "gaugeconfig", "mobiusdomainwall", "propagator", "datafile"]:
+        assert (result.site_dir / "generated" / "demo" / model / "index.html").is_file()
+    home = html(result.site_dir / "index.html")
+    assert home.find("h1").get_text(strip=True).rstrip("¶") == config.name
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+@pytest.mark.parametrize("project", [REPO, SITE_PROJECT], ids=["demo", "siteproject"])
+def test_every_population_script_runs_on_an_empty_database(tmp_path, project):
+    """The docs cannot drift from the models: each script, in a fresh database."""
+    config = load_config(project)
+    scripts = population_scripts(collect_site(config))
+    assert scripts
+    environment = {**os.environ, "PYTHONPATH": str(REPO)}
+    environment["DATABASE_URL"] = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    migrate = (
+        "import espresso_static; from django.core.management import call_command; "
+        "espresso_static.setup(); call_command('migrate', run_syncdb=True, verbosity=0)"
+    )
+    run = {"cwd": project, "env": environment, "capture_output": True, "text": True}
+    subprocess.run([sys.executable, "-c", migrate], check=True, **run)
+    for script in scripts:
+        database = tmp_path / f"{script.filename}.sqlite3"
+        shutil.copy(tmp_path / "empty.sqlite3", database)
+        path = tmp_path / script.filename
+        path.write_text(script.code)
+        run["env"] = {**environment, "DATABASE_URL": f"sqlite:///{database}"}
+        # Twice in one interpreter (start-up is most of the time): creates, then finds.
+        twice = f"import runpy; runpy.run_path({str(path)!r}); runpy.run_path({str(path)!r})"
+        result = subprocess.run([sys.executable, "-c", twice], **run)
+        assert result.returncode == 0, f"{script.filename}:\n{result.stderr}"
+        first, second = result.stdout.splitlines()
+        assert first.startswith("Created") and second.startswith("Found existing"), result.stdout

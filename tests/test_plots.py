@@ -1,0 +1,108 @@
+"""Progress plots from snapshots: the library call and `espresso-static plot`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from matplotlib.figure import Figure
+
+from espresso_static.cli import cli
+from espresso_static.exceptions import EspressoStaticError
+from espresso_static.models import ProgressSnapshot
+from espresso_static.plots import ALL, history_by, progress_figure, trends
+from espresso_static.progress import find_declared
+from models.demo import data
+from models.demo.models import DataFile
+
+REPO = Path(__file__).resolve().parents[1]
+START = datetime(2026, 3, 1, tzinfo=UTC)
+MAGIC = {"pdf": b"%PDF-", "png": b"\x89PNG\r\n\x1a\n", "svg": b"<?xml"}
+
+
+def record(day: int, done: dict[str, int], total: int = 100) -> None:
+    """A snapshot on ``START + day``: ``done[ensemble]`` of ``total`` rows done."""
+    for ensemble, count in done.items():
+        for status, category, n in (
+            ("on_disk", "done", count),
+            ("missing", "missing", total - count),
+        ):
+            ProgressSnapshot.objects.create(
+                model="demo.DataFile",
+                taken_at=START + timedelta(days=day),
+                group={"ensemble": ensemble, "stream": "a"},
+                status=status,
+                category=category,
+                count=n,
+            )
+
+
+@pytest.fixture
+def history(db):
+    for day, (a, b) in enumerate([(10, 50), (20, 50), (30, 50), (40, 50)]):
+        record(day, {"a12m310": a, "a09m220": b})
+
+
+def test_rate_and_completion_come_from_recent_snapshots(history):
+    by_ensemble = {t.group: t for t in trends(history_by(find_declared("DataFile"), "ensemble"))}
+    moving = by_ensemble["a12m310"]
+    assert (moving.done, moving.total) == (40, 100)
+    assert moving.rate_per_day == pytest.approx(10)
+    assert moving.completion == START + timedelta(days=3 + 6)  # 60 left at 10 a day
+    stuck = by_ensemble["a09m220"]
+    assert stuck.rate_per_day == pytest.approx(0) and stuck.completion is None
+    assert "no recent progress" in stuck.describe()
+    assert by_ensemble[ALL].done == 90 and by_ensemble[ALL].total == 200
+
+
+def test_progress_figure_has_a_line_per_group_and_all(history):
+    figure = progress_figure(DataFile, by="ensemble")
+    assert isinstance(figure, Figure)
+    (axes,) = figure.axes
+    labels = [line.get_label() for line in axes.get_lines()]
+    assert [label.split(":")[0] for label in labels] == ["a09m220", "a12m310", ALL]
+    assert "done ~2026-03-10" in labels[1]
+    assert list(axes.get_lines()[1].get_ydata()) == [10, 20, 30, 40]
+
+
+def test_progress_figure_refuses_unknown_groups_and_no_history(db):
+    with pytest.raises(EspressoStaticError, match=r"No progress snapshot of demo\.DataFile"):
+        progress_figure(DataFile)
+    record(0, {"a12m310": 1})
+    with pytest.raises(EspressoStaticError, match=r"not grouped by 'machine'.*ensemble, stream"):
+        progress_figure(DataFile, by="machine")
+
+
+@pytest.mark.parametrize("kind", ["pdf", "png", "svg"])
+def test_plot_command_writes_every_format(history, tmp_path, kind):
+    out = tmp_path / f"report.{kind}"
+    result = CliRunner().invoke(
+        cli, ["plot", "DataFile", "--by", "ensemble", "--out", str(out), "--project", str(REPO)]
+    )
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(MAGIC[kind])
+    assert out.stat().st_size > 5_000
+    if kind == "svg":
+        assert "a12m310" in out.read_text()
+
+
+def test_plot_command_refuses_other_formats_in_one_line(history, tmp_path):
+    result = CliRunner().invoke(
+        cli, ["plot", "DataFile", "--out", str(tmp_path / "x.jpg"), "--project", str(REPO)]
+    )
+    assert result.exit_code == 1
+    assert "use a .pdf, .png or .svg file name" in result.output
+
+
+@pytest.mark.django_db
+def test_the_demo_history_plot_shows_several_snapshots(tmp_path):
+    data.generate(files=400, seed=5)
+    result = CliRunner().invoke(cli, ["snapshot", "--project", str(REPO)])
+    assert result.exit_code == 0
+    from espresso_static.snapshot import backfill_history
+
+    backfill_history(find_declared("DataFile"), "produced", points=8)
+    figure = progress_figure(DataFile, by="ensemble")
+    assert all(len(line.get_xdata()) == 8 for line in figure.axes[0].get_lines())

@@ -1,0 +1,180 @@
+"""Progress declarations, the per-group aggregation and `espresso-static todo`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from espresso_static.cli import cli
+from espresso_static.exceptions import ConfigError, EspressoStaticError
+from espresso_static.progress import (
+    DeclaredProgress,
+    Progress,
+    check_declaration,
+    declared_models,
+    find_declared,
+    summarize,
+)
+from espresso_static.todo import todo_list, write_todo
+from models.demo import data
+from models.demo.models import DataFile
+
+REPO = Path(__file__).resolve().parents[1]
+DONE = ["on_disk", "on_tape"]
+CATEGORY = {
+    "on_disk": "done",
+    "on_tape": "done",
+    "running": "in_progress",
+    "missing": "missing",
+    "corrupt": "failed",
+}
+
+
+@pytest.fixture
+def demo_files(db):
+    data.generate(files=700, seed=7)
+    return DataFile.objects.to_dataframe(["id", "ensemble__name", "stream", "status"])
+
+
+def test_the_demo_declares_its_data_files():
+    (item,) = declared_models()
+    assert item.model is DataFile
+    assert item.label == "demo.DataFile"
+    assert [c.name for c in item.columns][:2] == ["status", "file_name"]
+    # A foreign key is shown by the related row's unique name, not its id.
+    assert item.group_columns[0].lookup == "ensemble__name"
+    assert find_declared("datafile") == find_declared("demo.DataFile") == item
+
+
+def test_unknown_model_names_the_choices():
+    with pytest.raises(ConfigError, match=r"No model .*'Nope'.*demo\.DataFile"):
+        find_declared("Nope")
+
+
+@pytest.mark.parametrize(
+    ("progress", "message"),
+    [
+        (Progress(status="status", done=[]), "at least one `done`"),
+        (Progress(status="status", done=DONE), "does not classify .*'running'"),
+        (
+            Progress(status="status", done=DONE, missing=["missing", "on_disk"]),
+            "'on_disk' in more than one",
+        ),
+        (
+            Progress(
+                status="status",
+                done=DONE,
+                in_progress=["running"],
+                missing=["missing", "lost"],
+                failed=["corrupt"],
+            ),
+            "'lost', not a choice",
+        ),
+        (Progress(status="state", done=DONE), "'state', which is not a column"),
+        (
+            Progress(
+                status="status",
+                done=DONE,
+                in_progress=["running"],
+                missing=["missing"],
+                failed=["corrupt"],
+                group_by=["ensembel"],
+            ),
+            "'ensembel'",
+        ),
+    ],
+)
+def test_wrong_declarations_are_refused_with_one_line(progress, message):
+    with pytest.raises(ConfigError, match=message):
+        check_declaration(DeclaredProgress(DataFile, progress))
+
+
+def test_summary_matches_pandas_and_costs_one_query(demo_files, django_assert_num_queries):
+    item = find_declared("DataFile")
+    with django_assert_num_queries(1):
+        summary = summarize(item)
+    frame = demo_files.assign(category=demo_files["status"].map(CATEGORY))
+    expected = frame.groupby(["ensemble__name", "stream", "category"]).size()
+    assert len(summary.groups) == frame.groupby(["ensemble__name", "stream"]).ngroups
+    for group in summary.groups:
+        for category, count in group.counts.items():
+            assert count == expected.get((*group.group, category), 0), (group.group, category)
+        assert group.total == sum(group.counts.values())
+    overall = summary.overall
+    assert overall.total == len(frame)
+    assert overall.counts["done"] == frame["status"].isin(DONE).sum()
+    assert overall.percent_done == pytest.approx(100 * frame["status"].isin(DONE).mean())
+    assert not summary.has_other
+
+
+def test_an_undeclared_status_value_counts_as_other(demo_files):
+    DataFile.objects.filter(pk=demo_files["id"].iloc[0]).update(status="archived")
+    summary = summarize(find_declared("DataFile"))
+    assert summary.overall.counts["other"] == 1
+    assert summary.has_other
+
+
+def test_todo_lists_every_row_not_done(demo_files):
+    todo = todo_list(find_declared("DataFile"))
+    out = io.StringIO()
+    count = write_todo(todo, out, "csv")
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    expected = demo_files[~demo_files["status"].isin(DONE)]
+    assert count == len(rows) == len(expected)
+    assert [int(row["id"]) for row in rows] == sorted(expected["id"])
+    assert {row["status"] for row in rows} == {"running", "missing", "corrupt"}
+    assert rows[0].keys() >= {"file_name", "ensemble", "stream", "configuration", "source"}
+
+
+def test_todo_filters_by_status_value_or_category(demo_files):
+    item = find_declared("DataFile")
+    by_value = list(todo_list(item, ["missing"]).rows)
+    assert len(by_value) == (demo_files["status"] == "missing").sum()
+    failed = list(todo_list(item, ["failed"]).rows)
+    assert len(failed) == (demo_files["status"] == "corrupt").sum()
+    with pytest.raises(EspressoStaticError, match="counts as done"):
+        todo_list(item, ["on_disk"])
+    with pytest.raises(EspressoStaticError, match=r"Unknown status 'lost'.*running"):
+        todo_list(item, ["lost"])
+
+
+@pytest.mark.django_db
+def test_todo_command_writes_json_and_csv(demo_files, tmp_path):
+    result = CliRunner().invoke(
+        cli,
+        [
+            "todo",
+            "DataFile",
+            "--project",
+            str(REPO),
+            "--status",
+            "missing,running",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)
+    assert len(records) == demo_files["status"].isin(["missing", "running"]).sum()
+    assert {r["status"] for r in records} == {"missing", "running"}
+    assert records[0]["ensemble"] in set(demo_files["ensemble__name"])
+    out = tmp_path / "todo.csv"
+    result = CliRunner().invoke(
+        cli, ["todo", "datafile", "--project", str(REPO), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(out.read_text().splitlines()) == 1 + (~demo_files["status"].isin(DONE)).sum()
+
+
+@pytest.mark.django_db
+def test_todo_command_reports_an_unknown_model_in_one_line():
+    result = CliRunner().invoke(cli, ["todo", "Nope", "--project", str(REPO)])
+    assert result.exit_code == 1
+    assert (
+        result.output.count("\n") == 1 and "No model with a progress declaration" in result.output
+    )

@@ -1,0 +1,167 @@
+"""The render step: escaping of user text, pages, diagrams and population scripts."""
+
+from __future__ import annotations
+
+import ast
+from datetime import UTC, datetime
+from pathlib import Path
+
+import markdown
+import pytest
+from bs4 import BeautifulSoup
+
+from espresso_static.collect import collect_site
+from espresso_static.config import load_config
+from espresso_static.population import population_scripts
+from espresso_static.render import (
+    Asset,
+    BuildOptions,
+    Page,
+    Provenance,
+    RenderContext,
+    code_html,
+    er_diagram,
+    markdown_text,
+    render_site,
+)
+
+SITE_PROJECT = Path(__file__).parent / "siteproject"
+HOSTILE = (
+    '{{ x }} <script>alert("x")</script> <img src=x onerror=alert(1)> '
+    "[click](javascript:alert(1)) {: onclick=alert(1) } --8<-- /etc/passwd"
+)
+
+
+def to_html(text: str) -> BeautifulSoup:
+    """Markdown → HTML with the extensions of the built site."""
+    converter = markdown.Markdown(
+        extensions=[
+            "tables",
+            "attr_list",
+            "md_in_html",
+            "pymdownx.arithmatex",
+            "pymdownx.superfences",
+        ],
+        extension_configs={"pymdownx.arithmatex": {"generic": True}},
+    )
+    return BeautifulSoup(converter.convert(text), "html.parser")
+
+
+def assert_harmless(soup: BeautifulSoup) -> None:
+    assert not soup.find_all(["script", "img"])
+    for element in soup.find_all(True):
+        assert not any(name.startswith("on") for name in element.attrs), element
+    assert not any("javascript:" in a.get("href", "") for a in soup.find_all("a"))
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_hostile_user_text_is_shown_not_interpreted(inline):
+    soup = to_html(markdown_text(HOSTILE, inline=inline))
+    assert_harmless(soup)
+    text = soup.get_text()
+    assert '<script>alert("x")</script>' in text
+    assert "{{ x }}" in text and "[click](javascript:alert(1))" in text
+
+
+def test_code_spans_and_math_are_kept():
+    soup = to_html(markdown_text(r"Name `a12m310`, mass $m_\pi < 300$ MeV", inline=True))
+    assert soup.find("code").get_text() == "a12m310"
+    assert soup.find(class_="arithmatex").get_text() == r"\(m_\pi < 300\)"
+
+
+def test_pipes_in_a_table_cell_do_not_split_it():
+    cell = markdown_text(r"a | b, `c|d` and $|\psi|$", inline=True)
+    soup = to_html(f"| x | y |\n| --- | --- |\n| {cell} | last |\n")
+    cells = soup.find("tbody").find_all("td")
+    assert len(cells) == 2 and cells[1].get_text() == "last"
+    assert "a | b" in cells[0].get_text()
+
+
+def test_a_docstring_cannot_make_headings():
+    soup = to_html(markdown_text("Intro\n\n# Not a heading\n", inline=False))
+    assert not soup.find("h1")
+
+
+def test_code_values_are_literal():
+    soup = to_html(f"| v |\n| --- |\n| {code_html('*a*_$x$|`<b>')} |\n")
+    assert soup.find("td").find("code").get_text() == "*a*_$x$|`<b>"
+    assert not soup.find(["em", "b"])
+
+
+@pytest.fixture
+def site():
+    return collect_site(load_config(SITE_PROJECT))
+
+
+@pytest.fixture
+def context():
+    provenance = Provenance(datetime(2026, 1, 1, tzinfo=UTC), None, "abc123")
+    return RenderContext(load_config(SITE_PROJECT), BuildOptions(), provenance)
+
+
+@pytest.mark.django_db
+def test_every_model_gets_a_page_and_a_script(site, context):
+    contributions = render_site(site, context)
+    paths = {item.path for item in contributions}
+    for model in site.models:
+        assert f"siteapp/{model.slug}.md" in paths
+        assert f"siteapp/populate_{model.slug}.py" in paths
+    assert "siteapp/index.md" in paths and "partials/home.md" in paths
+    pages = [item for item in contributions if isinstance(item, Page)]
+    assert [p.title for p in pages if p.section] == ["Overview", *(m.name for m in site.models)]
+
+
+@pytest.mark.django_db
+def test_user_text_is_not_template_code(site, context):
+    page = next(
+        item
+        for item in render_site(site, context)
+        if isinstance(item, Page) and item.path == "siteapp/instrument.md"
+    )
+    soup = to_html(page.markdown)
+    assert_harmless(soup)
+    assert "{{ x }}" in soup.get_text() and "tracker <fast> | {{ kind }}" in soup.get_text()
+
+
+@pytest.mark.django_db
+def test_er_diagram_names_every_relation(site):
+    diagram = er_diagram(site, site.apps[0])
+    lines = diagram.splitlines()
+    for model in site.models:
+        for relation in model.relations:
+            if relation.direction == "forward":
+                target = relation.target.split(".")[-1]
+                assert any(
+                    line.strip().startswith(model.name)
+                    and target in line
+                    and f'"{relation.name}"' in line
+                    for line in lines
+                ), (model.name, relation.name)
+    assert '    GainCalibration |o--|| Calibration : "is a"' in lines
+
+
+def test_render_refuses_two_contributions_to_one_path(context):
+    def one(site, context):
+        return [Asset("x.js", b"")]
+
+    def other(site, context):
+        return [Asset("x.js", b"")]
+
+    with pytest.raises(ValueError, match=r"both write x\.js"):
+        render_site(None, context, contributors=[one, other])
+
+
+@pytest.mark.django_db
+def test_population_scripts_are_valid_python(site):
+    scripts = {script.model_label: script for script in population_scripts(site)}
+    assert set(scripts) == {model.label for model in site.models}
+    for script in scripts.values():
+        ast.parse(script.code)
+    measurement = scripts["siteapp.Measurement"].code
+    # Dependencies through dotted keys, a tree for the specialized foreign key.
+    assert '"calibration.instrument.name": "example",' in measurement
+    assert '"calibration": "GainCalibration",' in measurement
+    # A many-to-many dependency is created first.
+    dataset = scripts["siteapp.Dataset"].code
+    assert dataset.index("run, _ = Run.get_or_create") < dataset.index("dataset, created")
+    assert '"runs": [run],' in dataset

@@ -1,0 +1,120 @@
+"""Notification Markdown is rendered and sanitized: hostile payloads lose every way to
+run code, harmless formatting survives."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from bs4 import BeautifulSoup
+
+from espresso_static.sanitize import markdown_to_html
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    "<SCRIPT SRC=//evil.example/x.js></SCRIPT>",
+    "<scr<script>ipt>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    '<img src="javascript:alert(1)">',
+    "<svg onload=alert(1)><circle r=1 /></svg>",
+    "<svg><script>alert(1)</script></svg>",
+    "<math><mi xlink:href='javascript:alert(1)'>x</mi></math>",
+    "<body onload=alert(1)>",
+    '<div onclick="alert(1)" onmouseover="alert(2)">click</div>',
+    '<a href="javascript:alert(1)">link</a>',
+    '<a href="JaVaScRiPt:alert(1)">link</a>',
+    '<a href=" javascript:alert(1)">link</a>',
+    '<a href="jav&#x09;ascript:alert(1)">link</a>',
+    '<a href="&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;&#58;alert(1)">x</a>',
+    '<a href="vbscript:msgbox(1)">link</a>',
+    '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">link</a>',
+    "[markdown link](javascript:alert(1))",
+    "[markdown link](javascript&#58;alert(1))",
+    "[ref link][x]\n\n[x]: javascript:alert(1)",
+    "![image](javascript:alert(1))",
+    "![image](data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+)",
+    "<iframe src=https://evil.example></iframe>",
+    '<object data="https://evil.example/x.swf"></object>',
+    '<embed src="https://evil.example/x.swf">',
+    '<form action="https://evil.example"><input name=q><button>go</button></form>',
+    '<meta http-equiv="refresh" content="0;url=https://evil.example">',
+    '<link rel=stylesheet href="https://evil.example/x.css">',
+    "<style>body { display: none }</style>",
+    '<p style="background:url(javascript:alert(1))">styled</p>',
+    "<base href=https://evil.example/>",
+    "<template><script>alert(1)</script></template>",
+    "<details open ontoggle=alert(1)>x</details>",
+    '<input autofocus onfocus="alert(1)">',
+    '<video><source onerror="alert(1)"></video>',
+    '<a href="https://ok.example" target="_blank" onclick="alert(1)">ok</a>',
+    "`<script>alert(1)</script>` in code is text",
+    "<!-- <script>alert(1)</script> -->",
+    '<noscript><p title="</noscript><img src=x onerror=alert(1)>"></noscript>',
+]
+
+ALLOWED_SCHEMES = {"http", "https", "mailto"}
+URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "background", "poster"}
+FORBIDDEN_TAGS = {
+    "script", "style", "iframe", "object", "embed", "form", "input", "button", "meta",
+    "link", "base", "svg", "math", "template", "body", "video", "source", "noscript",
+}  # fmt: skip
+
+
+def url_scheme(url: str) -> str | None:
+    """The scheme a browser would see (it ignores whitespace and control characters)."""
+    cleaned = re.sub(r"[\x00-\x20]", "", url).lower()
+    match = re.match(r"([a-z][a-z0-9+.-]*):", cleaned)
+    return match.group(1) if match else None
+
+
+def assert_harmless(html: str) -> None:
+    soup = BeautifulSoup(html, "html.parser")
+    for element in soup.find_all(True):
+        assert element.name not in FORBIDDEN_TAGS, html
+        for attribute, value in element.attrs.items():
+            assert not attribute.lower().startswith("on"), html
+            assert attribute.lower() != "style", html
+            if attribute.lower() in URL_ATTRIBUTES:
+                scheme = url_scheme(value)
+                assert scheme is None or scheme in ALLOWED_SCHEMES, html
+    assert "javascript:" not in html.lower().replace(" ", "") or "<code>" in html
+
+
+@pytest.mark.parametrize("payload", HOSTILE)
+def test_hostile_payloads_lose_every_way_to_run_code(payload):
+    assert_harmless(markdown_to_html(payload))
+
+
+def test_text_of_hostile_elements_is_dropped_with_them():
+    html = markdown_to_html("before <script>alert('owned')</script> after")
+    assert "alert" not in html
+    assert "before" in html and "after" in html
+
+
+def test_code_stays_visible_as_text():
+    html = markdown_to_html("`<script>alert(1)</script>`")
+    code = BeautifulSoup(html, "html.parser").find("code")
+    assert code.get_text() == "<script>alert(1)</script>"
+
+
+def test_harmless_markdown_survives():
+    html = markdown_to_html(
+        "**3 files** corrupt on *tape*; see [the log](https://example.org/log) or "
+        "[the status page](../status/).\n\n"
+        "| file | size |\n| --- | --- |\n| a.h5 | 0 |\n\n"
+        "```\nls -l\n```\n\n- one\n- two\n"
+    )
+    soup = BeautifulSoup(html, "html.parser")
+    assert soup.find("strong").get_text() == "3 files"
+    assert soup.find("em").get_text() == "tape"
+    links = {a.get_text(): a for a in soup.find_all("a")}
+    assert links["the log"]["href"] == "https://example.org/log"
+    assert links["the status page"]["href"] == "../status/"
+    assert "noopener" in links["the log"]["rel"]
+    assert [td.get_text() for td in soup.select("table td")] == ["a.h5", "0"]
+    assert soup.find("pre").get_text().strip() == "ls -l"
+    assert [li.get_text() for li in soup.find_all("li")] == ["one", "two"]
+
+
+def test_empty_content_renders_nothing():
+    assert markdown_to_html("") == ""

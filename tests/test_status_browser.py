@@ -1,0 +1,206 @@
+"""The demo's status page in a real headless Chromium, served over HTTP like a static
+site: filters, sorting, the progress bar, the URL state and the CSV download are
+checked against a pandas computation on the same rows."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import functools
+import io
+import re
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from espresso_static.build import Reporter, build_site
+from espresso_static.config import load_config
+from espresso_static.progress import find_declared
+from espresso_static.snapshot import backfill_history
+from models.demo import data
+from models.demo.models import DataFile
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+PAGE = "generated/status/demo/datafile/"
+PAGE_ROWS = 50
+#: Where the screenshots of the last run are kept (for a human to look at).
+SCREENSHOTS = Path(__file__).resolve().parents[1] / ".pytest_cache" / "status-screenshots"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(), reason=f"needs Debian's chromium at {CHROMIUM}"
+    ),
+]
+
+
+def build_demo_site(tmp_path: Path, files: int) -> Path:
+    """Fill the test database with the demo and build its site into ``tmp_path/site``."""
+    data.generate(files=files, seed=2019)
+    backfill_history(find_declared("DataFile"), "produced", points=6)
+    project = load_config(REPO)
+    config = dataclasses.replace(
+        project,
+        docs_dir=tmp_path / "docs",
+        site_dir=tmp_path / "site",
+        mkdocs_config=tmp_path / "mkdocs.yml",
+    )
+    return build_site(config, reporter=Reporter(quiet=True)).site_dir
+
+
+@pytest.fixture
+def served():
+    """Serve a folder on 127.0.0.1 (fetch() needs http://, not file://)."""
+    servers = []
+
+    def serve(folder: Path) -> str:
+        handler = functools.partial(QuietHandler, directory=str(folder))
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}/"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+def legend_counts(page) -> dict[str, int]:
+    items = page.locator(".es-legend__item")
+    return {
+        items.nth(i).get_attribute("data-category"): int(items.nth(i).get_attribute("data-count"))
+        for i in range(items.count())
+    }
+
+
+def shown_count(page) -> int:
+    return int(page.locator(".es-count").get_attribute("data-count"))
+
+
+def visible_files(page) -> list[str]:
+    # The file name is the second column (the status comes first).
+    return page.locator(".es-table tbody tr td:nth-child(2)").all_inner_texts()
+
+
+def expected_counts(frame) -> dict[str, int]:
+    counts = frame["category"].value_counts()
+    return {c: int(counts.get(c, 0)) for c in ("done", "in_progress", "missing", "failed")}
+
+
+@pytest.mark.django_db
+def test_status_page_filters_counts_sorts_and_downloads(tmp_path, served):
+    site = build_demo_site(tmp_path, files=3000)
+    progress = find_declared("DataFile").progress
+    frame = DataFile.objects.order_by("pk").to_dataframe(
+        ["file_name", "ensemble__name", "stream", "configuration", "status"]
+    )
+    frame["category"] = frame["status"].map(progress.category)
+    url = served(site) + PAGE
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(url)
+        page.wait_for_selector(".es-status[data-state=ready]", timeout=15_000)
+        page.screenshot(path=SCREENSHOTS / "before.png")
+
+        # All rows: the bar counts every row, the first page is the first 50 rows.
+        assert shown_count(page) == len(frame)
+        assert legend_counts(page) == expected_counts(frame)
+        assert visible_files(page) == frame["file_name"].head(PAGE_ROWS).tolist()
+
+        # Two ensembles (multi-select), a regex on the file name, a configuration range.
+        page.click("th[data-filter=ensemble] .es-multi__button")
+        for name in ("a12m310", "a09m220"):
+            page.locator("th[data-filter=ensemble] label", has_text=name).locator("input").check()
+        page.fill("th[data-filter=file_name] input", r"/t0\.h5$/")
+        page.fill("th[data-filter=configuration] input >> nth=0", "306")
+        page.fill("th[data-filter=configuration] input >> nth=1", "330")
+        selected = frame[
+            frame["ensemble__name"].isin(["a12m310", "a09m220"])
+            & frame["file_name"].str.contains(r"t0\.h5$")
+            & frame["configuration"].between(306, 330)
+        ]
+        assert 0 < len(selected) < len(frame)
+        assert shown_count(page) == len(selected)
+        assert legend_counts(page) == expected_counts(selected)
+        assert visible_files(page) == selected["file_name"].head(PAGE_ROWS).tolist()
+        assert float(page.locator(".es-status").get_attribute("data-redraw-ms")) < 150
+
+        # Sort by configuration, descending (second click); ties keep database order.
+        header = page.locator("th[data-column=configuration] button")
+        header.click()
+        header.click()
+        by_configuration = selected.sort_values("configuration", ascending=False, kind="stable")
+        assert visible_files(page) == by_configuration["file_name"].head(PAGE_ROWS).tolist()
+
+        # Only the missing ones, from the status multi-select.
+        page.click("body")
+        page.click("th[data-filter=status] .es-multi__button")
+        page.locator("th[data-filter=status] label", has_text="missing").locator("input").check()
+        missing = by_configuration[by_configuration["status"] == "missing"]
+        assert shown_count(page) == len(missing)
+        assert legend_counts(page)["missing"] == len(missing)
+        assert legend_counts(page)["done"] == 0
+        page.click("body")
+        page.screenshot(path=SCREENSHOTS / "after.png")
+
+        # The address holds the view: a fresh page on it shows the same rows.
+        assert re.search(r"ensemble=a09m220,a12m310|ensemble=a12m310,a09m220", page.url)
+        assert "_sort=-configuration" in page.url
+        again = browser.new_page()
+        again.goto(page.url)
+        again.wait_for_selector(".es-status[data-state=ready]", timeout=15_000)
+        assert shown_count(again) == len(missing)
+        assert visible_files(again) == missing["file_name"].head(PAGE_ROWS).tolist()
+
+        # The CSV download holds the filtered rows, in the shown order.
+        with page.expect_download() as download:
+            page.click("text=Download CSV")
+        rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+        assert [row["file_name"] for row in rows] == missing["file_name"].tolist()
+        assert {row["status"] for row in rows} == {"missing"}
+
+        # The page's "rows not done" link filters to the same rows as `todo`.
+        page.click("text=Reset filters")
+        page.click("text=Show the rows not done")
+        assert shown_count(page) == int((frame["category"] != "done").sum())
+        assert legend_counts(page)["done"] == 0
+        assert errors == []
+        browser.close()
+
+
+@pytest.mark.django_db
+def test_status_page_explains_itself_on_file_urls(tmp_path):
+    site = build_demo_site(tmp_path, files=200)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto((site / PAGE / "index.html").as_uri())
+        page.wait_for_selector(".es-status[data-state=error]", timeout=15_000)
+        assert "python -m http.server" in page.locator(".es-status").inner_text()
+        browser.close()
