@@ -19,7 +19,7 @@ def setup(project=None):
 def __getattr__(name: str):
     # Lazy: importing the ingest (and the models it uses) needs Django set up first.
     if name == "ingest":
-        from espresso_static.ingest import ingest
+        from espresso_static.bulk import ingest
 
         globals()["ingest"] = ingest
         return ingest

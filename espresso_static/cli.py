@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -40,15 +41,62 @@ def _report_errors(function):
 def _one_line(error: Exception) -> str:
     if isinstance(error, EspressoStaticError):
         return str(error)
+    text = " ".join(str(error).split()) or type(error).__name__
+    if _is_database_error(error):
+        return _database_advice(text)
+    return f"{type(error).__name__}: {text}"
+
+
+#: Driver messages (SQLite, PostgreSQL) a user can act on.
+_LOCKED = re.compile(r"database (table )?is locked")
+_MISSING = re.compile(
+    r"no such (table|column): (?P<sqlite>\S+)|(relation|column) \"?(?P<pg>[^\"\s]+)\"? does not exist"
+)
+_DISCONNECTED = re.compile(
+    r"server closed the connection|connection (to server .* failed|refused|is closed)|"
+    r"terminating connection|unable to open database file"
+)
+
+
+def _is_database_error(error: Exception) -> bool:
     from django.db import DatabaseError
 
-    text = " ".join(str(error).split()) or type(error).__name__
-    if isinstance(error, DatabaseError):
+    driver = type(error).__module__.split(".")[0]
+    return isinstance(error, DatabaseError) or driver in ("sqlite3", "psycopg", "psycopg2")
+
+
+def _database_advice(text: str) -> str:
+    """A database failure as what happened and what to do about it."""
+    database = _database_name()
+    if _LOCKED.search(text):
         return (
-            f"Database error: {text} (is the database reachable and migrated? "
-            "try `espresso-static migrate`)"
+            f"The database {database} is locked: another process (an ingest, a build, the "
+            "admin) is using it. Retry when it has finished."
         )
-    return f"{type(error).__name__}: {text}"
+    missing = _MISSING.search(text)
+    if missing:
+        name = missing.group("sqlite") or missing.group("pg")
+        return (
+            f"The database {database} lacks {name} ({text}): its tables are missing or older "
+            "than the models. Run `espresso-static migrate`."
+        )
+    if _DISCONNECTED.search(text):
+        return (
+            f"Lost the connection to the database {database}: {text}. Is the server running "
+            "and the address right (DATABASE_URL or database in pyproject.toml)? Then retry."
+        )
+    return f"Database error on {database}: {text}"
+
+
+def _database_name() -> str:
+    from django.db import connection
+
+    from espresso_static.djangoconf import describe_database
+
+    try:
+        return describe_database(connection.settings_dict)
+    except Exception:  # Django not configured: the error came before it
+        return "in use"
 
 
 def common_options(function):
@@ -298,7 +346,7 @@ def ingest_command(project, model, file, keys, file_format, batch_size):
     """Insert new and update changed rows of MODEL (e.g. demo.DataFile) from a CSV,
     JSON Lines or Parquet FILE, running the model's checks on every row; all or
     nothing."""
-    from espresso_static.ingest import RowConsistencyError, find_model, ingest, read_file
+    from espresso_static.bulk import RowConsistencyError, find_model, ingest, read_file
 
     open_project(project)
     model_class = find_model(model)
@@ -317,23 +365,38 @@ def ingest_command(project, model, file, keys, file_format, batch_size):
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where to publish the site (default: site_dir of the project).",
+    help="Where to publish the site [the audience's site_dir]; with several audiences, "
+    "each goes to OUT/<audience>.",
 )
-@click.option("--audience", default=None, help="Build only what this audience may see.")
+@click.option(
+    "--audience",
+    "audiences",
+    multiple=True,
+    help="Build the site of this audience (repeatable or comma-separated; `all`: every "
+    "configured audience) [default_audience of the project].",
+)
 @click.option("--strict", is_flag=True, help="Fail on warnings and broken links.")
 @click.option("--quiet", is_flag=True, help="Print only errors and the final line.")
-def build_site_command(project, out, audience, strict, quiet):
-    """Introspect the models and the data and publish the static site.
+@click.option(
+    "--allow-drift",
+    is_flag=True,
+    help="Build even when migrations are missing, unapplied or conflicting.",
+)
+def build_site_command(project, out, audiences, strict, quiet, allow_drift):
+    """Introspect the models and the data and publish the static site of one audience
+    (or several), holding only what that audience may see.
 
     Prints one line per step (collect, render, write, mkdocs, publish) with its timing
-    on stderr and, last, where the site is and how many pages it has. Exit code 0: the
+    on stderr and, last, where the site is and how many pages it has. Refuses to build
+    while the migrations and the database do not match the models. Exit code 0: the
     site was published; 1: nothing was published (the previous site is untouched).
     """
-    from espresso_static.build import BuildOptions, build_site, build_summary
+    from espresso_static.build import BuildOptions, build_sites, build_summary
 
     config = open_project(project)
-    options = BuildOptions(audience=audience, strict=strict, quiet=quiet)
-    click.echo(build_summary(build_site(config, out=out, options=options)))
+    options = BuildOptions(strict=strict, quiet=quiet, allow_drift=allow_drift)
+    for result in build_sites(config, list(audiences), out=out, options=options):
+        click.echo(build_summary(result))
 
 
 @cli.command()
@@ -394,10 +457,21 @@ def info(project):
 
 @cli.command()
 @common_options
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Report format.")
-@click.option("--tag", "tags", multiple=True, type=click.Choice(["django", "migrations", "data"]),
-              help="Run only these checks (repeatable) [all].")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    type=click.Choice(["django", "migrations", "data"]),
+    help="Run only these checks (repeatable) [all].",
+)
 def check(project, output_format, tags):
     """Django's system checks, migration drift and data health; exit 1 on errors."""
     import json

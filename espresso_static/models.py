@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import connections, models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -265,18 +265,22 @@ class Base(models.Model):
 
         Returns ``(instance, created)``.
         """
-        with transaction.atomic(using=cls.objects.db):
-            return cls._get_or_create_node(dict(parameters), dict(tree or {}), dry_run)
+        alias = cls.objects.db
+        with transaction.atomic(using=alias):
+            author = _Author(alias)
+            return cls._get_or_create_node(dict(parameters), dict(tree or {}), dry_run, author)
 
     @classmethod
-    def _get_or_create_node(cls, parameters: dict, tree: dict, dry_run: bool) -> tuple[Base, bool]:
+    def _get_or_create_node(
+        cls, parameters: dict, tree: dict, dry_run: bool, author: _Author
+    ) -> tuple[Base, bool]:
         values, many = {}, {}
         for field in cls.get_open_fields():
             if field.many_to_many:
                 if field.name in parameters:
                     many[field] = [getattr(item, "pk", item) for item in parameters[field.name]]
             elif isinstance(field, models.ForeignKey):
-                related = _related_instance(cls, field, parameters, tree, dry_run)
+                related = _related_instance(cls, field, parameters, tree, dry_run, author)
                 if related is not None:
                     values[field.name] = related
                 elif not field.null:
@@ -305,6 +309,7 @@ class Base(models.Model):
             for field, pks in many.items():
                 instance._check_m2m_addition(field, pks)
             return instance, True
+        instance.user = author.user  # one user look-up per call, not one per row created
         instance.save()
         for field, pks in many.items():
             getattr(instance, field.name).set(pks)
@@ -362,7 +367,7 @@ def _fk_target(field, tree: dict) -> type | None:
     return None if related._meta.abstract else related
 
 
-def _related_instance(cls, field, parameters: dict, tree: dict, dry_run: bool):
+def _related_instance(cls, field, parameters: dict, tree: dict, dry_run: bool, author: _Author):
     given = parameters.get(field.name)
     if isinstance(given, models.Model):
         return given
@@ -378,7 +383,8 @@ def _related_instance(cls, field, parameters: dict, tree: dict, dry_run: bool):
         return None
     nested = {key: value for key, value in parameters.items() if "." not in key}
     nested.update(cls.get_sub_info(field.name, parameters))
-    instance, _ = target._get_or_create_node(nested, cls.get_sub_info(field.name, tree), dry_run)
+    sub_tree = cls.get_sub_info(field.name, tree)
+    instance, _ = target._get_or_create_node(nested, sub_tree, dry_run, author)
     return instance
 
 
@@ -390,16 +396,78 @@ def _find_existing(model, values: dict, many: dict):
     """The row with these column values (and exactly these m2m members), if stored."""
     if any(getattr(value, "pk", 0) is None for value in values.values()):
         return None  # depends on a row that would be created: cannot exist yet
-    candidates = model.objects.filter(**values)
     if not many:
-        return candidates.get() if candidates.exists() else None
-    for candidate in candidates:
+        found = _lookup(model, values)  # one query; a second row means the values are ambiguous
+        if len(found) > 1:
+            raise model.MultipleObjectsReturned(
+                f"More than one {model.__name__} has the values {values}: add parameters "
+                "that tell them apart."
+            )
+        return found[0] if found else None
+    for candidate in model.objects.filter(**values):
         if all(
             set(getattr(candidate, field.name).values_list("pk", flat=True)) == set(pks)
             for field, pks in many.items()
         ):
             return candidate
     return None
+
+
+#: SQL of ``filter(**values)[:2]`` per (model, database, columns, which are NULL).
+_LOOKUP_SQL: dict[tuple, tuple[str, list[str]] | None] = {}
+
+
+def _lookup(model, values: dict) -> list:
+    """``list(model.objects.filter(**values)[:2])`` with the SQL compiled once per shape.
+
+    Population scripts run the same look-ups thousands of times and compiling the query
+    costs more than running it. The cached SQL is used only where the parameters we
+    compute matched Django's own for the first call; other shapes go through the ORM.
+    """
+    alias = model.objects.db
+    names = sorted(values)
+    key = (model, alias, tuple(names), tuple(values[name] is None for name in names))
+    if key not in _LOOKUP_SQL:
+        queryset = model._base_manager.using(alias).filter(**values)[:2]
+        sql, params = queryset.query.sql_with_params()
+        given = [name for name in names if values[name] is not None]
+        ours = _lookup_params(model, given, values, alias)
+        _LOOKUP_SQL[key] = (sql, given) if ours == list(params) else None
+        return list(queryset)
+    compiled = _LOOKUP_SQL[key]
+    if compiled is None:
+        return list(model._base_manager.using(alias).filter(**values)[:2])
+    sql, given = compiled
+    attnames = [f.attname for f in model._meta.concrete_fields]
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, _lookup_params(model, given, values, alias))
+        return [model.from_db(alias, attnames, row) for row in cursor.fetchall()]
+
+
+def _lookup_params(model, names: list[str], values: dict, alias: str) -> list:
+    connection = connections[alias]
+    params = []
+    for name in names:
+        field = model._meta.get_field(name)
+        value = values[name]
+        if field.is_relation:
+            value, field = getattr(value, "pk", value), field.target_field
+        params.append(field.get_db_prep_value(field.get_prep_value(value), connection))
+    return params
+
+
+class _Author:
+    """The user of :func:`_current_user`, looked up once and only when first needed."""
+
+    def __init__(self, alias: str):
+        self.alias = alias
+        self._user = None
+
+    @property
+    def user(self):
+        if self._user is None:
+            self._user = _current_user(self.alias)
+        return self._user
 
 
 def _current_user(alias: str):
@@ -428,11 +496,15 @@ class Notification(models.Model):
     title = models.CharField(max_length=200, help_text="One-line summary.")
     content = models.TextField(blank=True, help_text="Body in Markdown (sanitized on the site).")
     level = models.PositiveSmallIntegerField(choices=LEVELS, default=20, help_text="Severity.")
-    tag = models.CharField(max_length=200, blank=True, default="", help_text="Free tag, e.g. `nightly-sync`.")
+    tag = models.CharField(
+        max_length=200, blank=True, default="", help_text="Free tag, e.g. `nightly-sync`."
+    )
     audiences = models.JSONField(
         default=list, blank=True, help_text='Audiences that see it, e.g. `["internal"]`.'
     )
-    timestamp = models.DateTimeField(default=timezone.now, db_index=True, help_text="When it was sent.")
+    timestamp = models.DateTimeField(
+        default=timezone.now, db_index=True, help_text="When it was sent."
+    )
     author = models.CharField(max_length=150, blank=True, default="", help_text="Who sent it.")
 
     class Meta:
@@ -447,7 +519,9 @@ class ProgressSnapshot(models.Model):
     one group, at one time (written by ``espresso-static snapshot``; plotted by
     ``build-site`` and ``espresso-static plot``)."""
 
-    model = models.CharField(max_length=200, help_text="`app_label.ModelName` of the counted table.")
+    model = models.CharField(
+        max_length=200, help_text="`app_label.ModelName` of the counted table."
+    )
     taken_at = models.DateTimeField(db_index=True, help_text="When the rows were counted.")
     group = models.JSONField(
         default=dict, blank=True, help_text='The group\'s values, e.g. `{"ensemble": "a12m310"}`.'
