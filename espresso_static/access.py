@@ -12,6 +12,7 @@ One database, several builds. Each build is for one **audience**, configured in
 
     [tool.espresso-static.audiences.internal]
     default = "allow"                    # sees everything not hidden from it
+    health = true                        # the "Data health" page (default: allow-audiences)
 
 Without that table the audiences are ``public`` (deny) and ``internal`` (allow).
 
@@ -33,6 +34,9 @@ and only the rows of ``rows``. Relations to models it cannot see are hidden too.
 An **allow** audience sees every model, column and row, except a model listing it in
 ``hidden_from``, the columns of ``hidden_fields`` and the rows of ``rows``.
 Inherited access: a subclass without its own ``access`` uses its parent's.
+
+Notifications (the news) follow one rule, :meth:`AudienceView.sees_notification`: one
+naming audiences goes to those; one naming none goes only to allow-audiences.
 """
 
 from __future__ import annotations
@@ -70,6 +74,8 @@ class Audience:
     name: str
     default: str  # "deny" or "allow"
     site_dir: Path
+    #: Whether its builds publish the "Data health" page (default: allow-audiences).
+    health: bool = False
 
     @property
     def denies_by_default(self) -> bool:
@@ -139,7 +145,11 @@ class AudienceView:
         return rows
 
     def sees_notification(self, notification) -> bool:
-        return self.name in (notification.audiences or [])
+        """A notification naming audiences goes to those; one naming none is
+        "unaddressed" and goes only to allow-audiences, so nothing reaches a
+        deny-audience (public) by omission."""
+        named = notification.audiences or []
+        return self.name in named if named else not self.audience.denies_by_default
 
 
 def _related_model(model, name: str):
@@ -168,10 +178,38 @@ def configured_audiences(table: Mapping, root: Path, site_dir: Path) -> dict[str
             folder = site_dir
         else:
             folder = site_dir.with_name(f"{site_dir.name}-{name}")
-        audiences[name] = Audience(name, default, folder)
+        health = options.get("health", default == "allow")
+        if not isinstance(health, bool):
+            raise ConfigError(f"Audience {name!r}: health must be true or false, not {health!r}.")
+        audiences[name] = Audience(name, default, folder, health)
     if default_audience not in audiences:
         raise ConfigError(
             f"default_audience {default_audience!r} is not among the audiences "
             f"({', '.join(audiences)})."
         )
     return audiences
+
+
+ALL_AUDIENCES = "all"
+
+
+def audience_view(audiences: Mapping[str, Audience], name: str) -> AudienceView:
+    """The view of the configured audience ``name`` (a one-line error naming the
+    configured ones when it is unknown)."""
+    if name not in audiences:
+        raise ConfigError(
+            f"Unknown audience {name!r}: the configured audiences are {', '.join(audiences)} "
+            f"(or {ALL_AUDIENCES!r} for every one)."
+        )
+    return AudienceView(audiences[name])
+
+
+def selected_audiences(audiences: Mapping[str, Audience], names: Sequence[str]) -> list[str]:
+    """The audience names of ``--audience`` options: each may be comma-separated, and
+    ``all`` means every configured audience; unknown names are an error."""
+    wanted = [part.strip() for name in names for part in name.split(",") if part.strip()]
+    if ALL_AUDIENCES in wanted:
+        return list(audiences)
+    for name in wanted:
+        audience_view(audiences, name)
+    return list(dict.fromkeys(wanted))

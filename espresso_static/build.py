@@ -1,5 +1,11 @@
 """``build-site``: collect → render → write → MkDocs → publish, one timed line per step.
 
+A build is for one audience (:mod:`espresso_static.access`): the collect step reads
+only what it may see (models, columns, rows, news, status data, downloads, data
+health), so nothing else can reach its site. :func:`build_sites` builds several.
+A build refuses to start while migrations and database do not match the models
+(``allow_drift`` overrides).
+
 The MkDocs build runs through its Python API with the project's ``mkdocs.yml``; what
 the site needs (the generated navigation, math, diagrams, the provenance footer) is
 merged into that configuration in memory, the file itself is never rewritten. The
@@ -9,13 +15,13 @@ build succeeded: a failed build leaves the published site untouched.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import shutil
 import subprocess
-import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,10 +30,19 @@ from pathlib import Path
 
 import click
 
+from espresso_static.access import ALL_AUDIENCES, AudienceView, audience_view, selected_audiences
 from espresso_static.collect import SiteModel, collect_site
 from espresso_static.config import ProjectConfig
+from espresso_static.datapage import DATA_EXTRA, DOWNLOADS, collect_open_data
 from espresso_static.exceptions import EspressoStaticError
-from espresso_static.news import NEWS_EXTRA, THEME_EXTRA, collect_build_news, theme_extra
+from espresso_static.healthpage import HEALTH_EXTRA, collect_health, health_models
+from espresso_static.news import (
+    NEWS_EXTRA,
+    THEME_EXTRA,
+    collect_news,
+    copy_feed_to_root,
+    theme_extra,
+)
 from espresso_static.render import (
     GENERATED,
     PARTIALS,
@@ -40,10 +55,15 @@ from espresso_static.render import (
     format_time,
     render_site,
 )
-from espresso_static.write import hand_written_pages, write_generated
+from espresso_static.snapshot_read import consistent_read
+from espresso_static.staging import make_staging, remove_stale_staging, swap_in
+from espresso_static.statusdata import STATUS_EXTRA, collect_status_pages
+from espresso_static.write import hand_written_pages, pages_not_for, write_generated
 
 #: Loops over at least this many items show a progress bar.
 PROGRESS_BAR_FROM = 50
+#: Work over at least this many rows shows a progress bar.
+ROWS_BAR_FROM = 20_000
 #: mkdocs-material defaults when the project's mkdocs.yml names no theme.
 DEFAULT_THEME = {
     "name": "material",
@@ -74,6 +94,7 @@ class BuildResult:
     site_dir: Path
     pages: int
     seconds: float
+    audience: str = ""
 
 
 class Reporter:
@@ -100,10 +121,47 @@ class Reporter:
             return items
         return _progress_bar(items, label)
 
+    @contextmanager
+    def counter(self, total: int, label: str) -> Iterator[Callable[[int], None]]:
+        """A progress bar of ``total`` rows, advanced by the ``update(n)`` it yields."""
+        if self.quiet or total < ROWS_BAR_FROM:
+            yield lambda done: None
+            return
+        stream = click.get_text_stream("stderr")
+        with click.progressbar(length=total, label=label, file=stream) as bar:
+            yield bar.update
+
 
 def _progress_bar(items: list, label: str) -> Iterator:
     with click.progressbar(items, label=label, file=click.get_text_stream("stderr")) as bar:
         yield from bar
+
+
+def build_sites(
+    config: ProjectConfig,
+    audiences: list[str],
+    out: Path | None = None,
+    options: BuildOptions | None = None,
+    reporter: Reporter | None = None,
+) -> list[BuildResult]:
+    """Build the site of each audience of ``audiences`` (names, comma-separated names or
+    ``all``; empty: the default audience). Each goes to its audience's ``site_dir``;
+    with ``out``, to ``out`` for one audience and to ``out/<name>`` for several."""
+    options = options or BuildOptions()
+    names = selected_audiences(config.audiences, audiences) or [config.default_audience]
+    separate = len(names) > 1 or ALL_AUDIENCES in audiences
+    if not options.allow_drift:
+        refuse_drift(config)
+    results = []
+    for name in names:
+        reporter_for = reporter or Reporter(options.quiet)
+        if len(names) > 1:
+            reporter_for.echo(f"audience {name}")
+        target = out / name if out is not None and separate else out
+        # Drift was checked once above, for every audience.
+        once = dataclasses.replace(options, audience=name, allow_drift=True)
+        results.append(build_site(config, target, once, reporter_for))
+    return results
 
 
 def build_site(
@@ -112,49 +170,130 @@ def build_site(
     options: BuildOptions | None = None,
     reporter: Reporter | None = None,
 ) -> BuildResult:
-    """Build the site of ``config`` (Django set up) and publish it to ``out``
-    (default: the project's ``site_dir``)."""
+    """Build the site of one audience (``options.audience``, default: the project's
+    default audience) of ``config`` (Django set up) and publish it to ``out`` (default:
+    the audience's ``site_dir``)."""
     options = options or BuildOptions()
     reporter = reporter or Reporter(options.quiet)
-    target = Path(out or config.site_dir).resolve()
+    view = audience_view(config.audiences, options.audience or config.default_audience)
+    if not options.allow_drift:
+        refuse_drift(config)
+    target = Path(out or view.audience.site_dir).resolve()
     _check_target(config, target)
+    _clean_after_dead_builds(target, reporter)
     started = time.perf_counter()
+    # Downloads are written as they are read, beside the target, and moved into the
+    # built site: they can be large and never pass through memory or the docs folder.
+    downloads = make_staging(target.parent)
+    try:
+        # Collect and render read the database: one snapshot, so the pages' counts agree.
+        with consistent_read():
+            with reporter.step("collect") as summary:
+                site, context = collect_build(config, view, options, downloads, reporter, summary)
+            with reporter.step("render") as summary:
+                contributions = render_site(site, context)
+                summary.append(f"{sum(isinstance(c, Page) for c in contributions)} pages")
+        with reporter.step("write") as summary:
+            written = write_generated(config.docs_dir, contributions)
+            summary.append(f"{written.pages} pages, {written.assets} files in {written.folder}")
+            if written.created_home:
+                summary.append(f"created {config.docs_dir / 'index.md'}")
+        with reporter.step("mkdocs") as summary:
+            staging = make_staging(target.parent)
+            try:
+                with mkdocs_messages() as warnings:
+                    mkdocs_config = load_mkdocs_config(
+                        config, site, contributions, staging, context
+                    )
+                    run_mkdocs(mkdocs_config, warnings)
+                downloads.rename(staging / GENERATED / DOWNLOADS)
+                copy_feed_to_root(staging, context)
+            except BaseException:  # MkDocs' Abort is a SystemExit
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            for warning in warnings:
+                reporter.echo(f"  warning: {warning}")
+            summary.append(f"{len(warnings)} warnings")
+    finally:
+        shutil.rmtree(downloads, ignore_errors=True)  # still there only when the build failed
+    with reporter.step("publish"):
+        publish(staging, target)
+    pages = count_pages(target)
+    return BuildResult(target, pages, time.perf_counter() - started, view.name)
 
-    with reporter.step("collect") as summary:
-        site = collect_site(config, progress=lambda todo: reporter.iterate(todo, "models"))
-        apps = f"{len(site.apps)} app" + ("s" if len(site.apps) != 1 else "")
-        summary.append(f"{len(site.models)} models in {apps}")
+
+def collect_build(
+    config: ProjectConfig,
+    view: AudienceView,
+    options: BuildOptions,
+    downloads: Path,
+    reporter: Reporter,
+    summary: list[str],
+) -> tuple[SiteModel, RenderContext]:
+    """Everything ``view`` sees, read from the database: the schema and counts, status
+    data, news, downloads (written to ``downloads``) and, if its audience has the page,
+    data health; ``summary`` gets a line about each."""
+    site = collect_site(config, progress=lambda todo: reporter.iterate(todo, "models"), view=view)
+    apps = f"{len(site.apps)} app" + ("s" if len(site.apps) != 1 else "")
+    summary.append(f"{len(site.models)} models in {apps} for audience {view.name}")
     provenance = Provenance(
         built_at=datetime.now(UTC).replace(microsecond=0),
         snapshot=site.last_modified,
         git_commit=git_commit(config.root),
     )
     context = RenderContext(config=config, options=options, provenance=provenance)
-    context.extras[NEWS_EXTRA] = collect_build_news(config, options.audience, provenance.built_at)
-    with reporter.step("render") as summary:
-        contributions = render_site(site, context)
-        summary.append(f"{sum(isinstance(c, Page) for c in contributions)} pages")
-    with reporter.step("write") as summary:
-        written = write_generated(config.docs_dir, contributions)
-        summary.append(f"{written.pages} pages, {written.assets} files in {written.folder}")
-        if written.created_home:
-            summary.append(f"created {config.docs_dir / 'index.md'}")
-    with reporter.step("mkdocs") as summary:
-        staging = Path(tempfile.mkdtemp(prefix=".espresso-static-build-", dir=target.parent))
-        try:
-            with mkdocs_messages() as warnings:
-                mkdocs_config = load_mkdocs_config(config, site, contributions, staging, context)
-                run_mkdocs(mkdocs_config, warnings)
-        except BaseException:  # MkDocs' Abort is a SystemExit
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        for warning in warnings:
-            reporter.echo(f"  warning: {warning}")
-        summary.append(f"{len(warnings)} warnings")
-    with reporter.step("publish"):
-        publish(staging, target)
-    pages = count_pages(target)
-    return BuildResult(target, pages, time.perf_counter() - started)
+    context.extras[STATUS_EXTRA] = collect_status_pages(view)
+    context.extras[NEWS_EXTRA] = collect_news(view, now=provenance.built_at)
+    rows = sum(model.row_count for model in site.models)
+    with reporter.counter(rows, "writing downloads") as update:
+        open_data = collect_open_data(config, view, downloads, progress=update)
+    context.extras[DATA_EXTRA] = open_data
+    size = sum(file.size for file in open_data.files)
+    summary.append(f"downloads {len(open_data.files)} files, {size / 1e6:.1f} MB")
+    if view.audience.health:
+        from espresso_static.health import count_rows
+
+        models = health_models(_app_labels(config), view)
+        with reporter.counter(count_rows(models), "checking stored rows") as update:
+            results = collect_health(models, view, progress=update)
+        context.extras[HEALTH_EXTRA] = results
+        failing = sum(1 for result in results if result.failing)
+        summary.append(f"data health {len(results)} checks, {failing} failing")
+    return site, context
+
+
+def refuse_drift(config: ProjectConfig) -> None:
+    """Raise a one-line error when the models, their migrations and the database do
+    not match (missing, unapplied or conflicting migrations): the site would
+    document tables that are not what the database holds."""
+    from espresso_static.checks import migration_drift
+
+    labels = [label for label in _app_labels(config) if _has_migrations_enabled(label)]
+    problems = [finding for finding in migration_drift(labels) if finding.is_error]
+    if problems:
+        first = problems[0]
+        more = f" ({len(problems) - 1} more problem(s): `espresso-static check`)"
+        raise EspressoStaticError(
+            f"Not building: {first.message} {first.hint} Or build anyway with --allow-drift."
+            + (more if len(problems) > 1 else "")
+        )
+
+
+def _app_labels(config: ProjectConfig) -> list[str]:
+    from django.apps import apps
+
+    by_name = {app.name: app.label for app in apps.get_app_configs()}
+    return [by_name.get(name, name) for name in config.apps]
+
+
+def _has_migrations_enabled(label: str) -> bool:
+    """False for an app whose migrations the Django settings disable (``MIGRATION_MODULES
+    = {label: None}``, as a host project or pytest-django's ``--no-migrations`` may do):
+    Django creates its tables from the models, so they cannot drift from them."""
+    from django.db.migrations.loader import MigrationLoader
+
+    module, _ = MigrationLoader.migrations_module(label)
+    return module is not None
 
 
 def git_commit(root: Path) -> str | None:
@@ -223,10 +362,11 @@ def load_mkdocs_config(
         overrides = {
             "docs_dir": str(config.docs_dir),
             "site_dir": str(site_dir),
-            "nav": site_nav(contributions, hand_written_pages(config.docs_dir), raw.get("nav")),
+            "nav": site_nav(
+                contributions, hand_written_pages(config.docs_dir, site.audience), raw.get("nav")
+            ),
             "strict": context.options.strict,
-            # Fragments are included by pages, never pages themselves.
-            "exclude_docs": f"{raw.get('exclude_docs') or ''}\n/{GENERATED}/{PARTIALS}/\n",
+            "exclude_docs": _exclude_docs(raw.get("exclude_docs"), config.docs_dir, site.audience),
             "site_name": raw.get("site_name") or site.name,
             "theme": raw.get("theme") or DEFAULT_THEME,
         }
@@ -246,6 +386,18 @@ def load_mkdocs_config(
     mkdocs_config.extra["espresso_static"] = _provenance_extra(context.provenance)
     mkdocs_config.extra[THEME_EXTRA] = theme_extra(context)
     return mkdocs_config
+
+
+def _exclude_docs(user_patterns: str | None, docs_dir: Path, audience: str) -> str:
+    """The user's ``exclude_docs``, the fragments of generated pages (included by
+    pages, never pages themselves) and the hand-written pages not for ``audience``
+    (excluded pages are not built: not in the site, its search index or sitemap)."""
+    not_for = [f"/{_gitignore_escape(page)}" for page in pages_not_for(docs_dir, audience)]
+    return "\n".join([user_patterns or "", f"/{GENERATED}/{PARTIALS}/", *not_for, ""])
+
+
+def _gitignore_escape(path: str) -> str:
+    return "".join(f"\\{char}" if char in "\\*?[!# " else char for char in path)
 
 
 def _merge_extensions(mkdocs_config, docs_dir: Path) -> None:
@@ -357,20 +509,20 @@ def _check_target(config: ProjectConfig, target: Path) -> None:
 
 
 def publish(staging: Path, target: Path) -> None:
-    """Swap the freshly built ``staging`` in for ``target`` (renames in one folder)."""
-    backup = None
-    if target.exists():
-        backup = staging.with_name(staging.name + "-previous")
-        target.rename(backup)
+    """Swap the freshly built ``staging`` in for ``target`` (atomically where possible)."""
     try:
-        staging.rename(target)
+        swap_in(staging, target)
     except OSError:
-        if backup is not None:
-            backup.rename(target)
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    if backup is not None:
-        shutil.rmtree(backup)
+
+
+def _clean_after_dead_builds(target: Path, reporter: Reporter) -> None:
+    cleanup = remove_stale_staging(target)
+    if cleanup.restored:
+        reporter.echo(f"restored the previous site {target} (a killed build had moved it)")
+    if cleanup.removed:
+        reporter.echo(f"removed {len(cleanup.removed)} staging folder(s) of killed builds")
 
 
 def count_pages(site_dir: Path) -> int:
@@ -378,4 +530,8 @@ def count_pages(site_dir: Path) -> int:
 
 
 def build_summary(result: BuildResult) -> str:
-    return f"Site published to {result.site_dir}: {result.pages} pages in {result.seconds:.1f} s."
+    audience = f" (audience {result.audience})" if result.audience else ""
+    return (
+        f"Site published to {result.site_dir}: {result.pages} pages "
+        f"in {result.seconds:.1f} s{audience}."
+    )

@@ -3,6 +3,10 @@
 Everything the later steps need is gathered here, once: the render step never
 touches Django. Django's own metadata (``verbose_name``, ``help_text``, docstrings,
 ``Meta`` constraints) is reused as it is, never restated.
+
+Collection is for one audience (:class:`~espresso_static.access.AudienceView`): only
+the models, columns, relations and rows it may see are collected, so nothing hidden
+can reach a page, the navigation, the search index or a diagram.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from django.apps import apps as django_apps
 from django.db import models
 from django.db.models import Count, Max
 
+from espresso_static.access import AudienceView, audience_view
 from espresso_static.config import ProjectConfig
 from espresso_static.exceptions import EspressoStaticError
 
@@ -108,6 +113,9 @@ class ModelInfo:
     last_modified: datetime | None
     #: Values the model suggests for its population example (``example_parameters``).
     example_parameters: tuple[tuple[str, object], ...] = ()
+    #: False when a column a new row needs is not shown to the audience: no
+    #: population example can be written from what the site shows.
+    creatable: bool = True
 
     @property
     def open_fields(self) -> tuple[FieldInfo, ...]:
@@ -137,6 +145,8 @@ class SiteModel:
     apps: tuple[AppInfo, ...]
     #: Latest ``last_modified`` over all documented tables: the database snapshot time.
     last_modified: datetime | None
+    #: The audience the site is collected for.
+    audience: str = ""
     models_by_label: dict[str, ModelInfo] = field(default_factory=dict, compare=False)
 
     @property
@@ -148,20 +158,30 @@ class SiteModel:
 
 
 def collect_site(
-    config: ProjectConfig, progress: Callable[[Iterable], Iterable] | None = None
+    config: ProjectConfig,
+    progress: Callable[[Iterable], Iterable] | None = None,
+    view: AudienceView | None = None,
 ) -> SiteModel:
-    """Introspect every model of ``config.apps`` (Django must be set up)."""
+    """Introspect the models of ``config.apps`` that ``view`` (default: the project's
+    default audience) may see (Django must be set up)."""
+    view = view or audience_view(config.audiences, config.default_audience)
     app_configs = [_app_config(name) for name in config.apps]
     documented = {
         model._meta.label
         for app in app_configs
-        for model in app.get_models()
-        if not model._meta.proxy
+        for model in _sorted_models(app)
+        if view.sees_model(model)
     }
-    todo = [(app, model) for app in app_configs for model in _sorted_models(app)]
+    todo = [
+        (app, model)
+        for app in app_configs
+        for model in _sorted_models(app)
+        if model._meta.label in documented
+    ]
     collected: dict[str, list[ModelInfo]] = {app.label: [] for app in app_configs}
     for app, model in progress(todo) if progress else todo:
-        collected[app.label].append(collect_model(model, documented))
+        collected[app.label].append(collect_model(model, documented, view))
+    # An app none of whose models the audience sees is left out, its description too.
     apps = tuple(
         AppInfo(
             label=app.label,
@@ -171,6 +191,7 @@ def collect_site(
             models=tuple(collected[app.label]),
         )
         for app in app_configs
+        if collected[app.label]
     )
     stamps = [m.last_modified for a in apps for m in a.models if m.last_modified]
     return SiteModel(
@@ -178,6 +199,7 @@ def collect_site(
         description=config.description,
         apps=apps,
         last_modified=max(stamps) if stamps else None,
+        audience=view.name,
         models_by_label={m.label: m for a in apps for m in a.models},
     )
 
@@ -199,12 +221,15 @@ def _module_doc(app) -> str:
     return inspect.cleandoc(module.__doc__) if module is not None and module.__doc__ else ""
 
 
-def collect_model(model: type[models.Model], documented: set[str]) -> ModelInfo:
-    """The :class:`ModelInfo` of one concrete model, with its row count."""
+def collect_model(model: type[models.Model], documented: set[str], view: AudienceView) -> ModelInfo:
+    """The :class:`ModelInfo` of one concrete model as ``view`` sees it (only the
+    visible columns and relations, the count of the visible rows)."""
     from espresso_static.models import Base
 
     meta = model._meta
-    row_count, last_modified = _count_rows(model)
+    row_count, last_modified = _count_rows(model, view)
+    columns = [f for f in _columns(model) if view.sees_field(model, f.name)]
+    visible = {f.name for f in columns}
     return ModelInfo(
         label=meta.label,
         app_label=meta.app_label,
@@ -215,9 +240,13 @@ def collect_model(model: type[models.Model], documented: set[str]) -> ModelInfo:
         module=model.__module__,
         doc=model_doc(model),
         is_base=issubclass(model, Base),
-        fields=tuple(_sorted_fields(model, [_field_info(model, f) for f in _columns(model)])),
-        relations=tuple(_relations(model, documented)),
-        parents=tuple(parent._meta.label for parent in meta.get_parent_list()),
+        fields=tuple(_sorted_fields(model, [_field_info(model, f, documented) for f in columns])),
+        relations=tuple(_relations(model, documented, view)),
+        parents=tuple(
+            parent._meta.label
+            for parent in meta.get_parent_list()
+            if parent._meta.label in documented
+        ),
         children=tuple(
             sorted(
                 other._meta.label
@@ -228,17 +257,39 @@ def collect_model(model: type[models.Model], documented: set[str]) -> ModelInfo:
         abstract_bases=tuple(
             f"{base.__module__}.{base.__name__}" for base in _abstract_bases(model)
         ),
-        unique_together=tuple(tuple(group) for group in meta.unique_together)
-        + tuple(
-            tuple(c.fields)
-            for c in meta.constraints
-            if isinstance(c, models.UniqueConstraint) and c.fields
+        unique_together=_visible_groups(
+            [
+                *meta.unique_together,
+                *(
+                    c.fields
+                    for c in meta.constraints
+                    if isinstance(c, models.UniqueConstraint) and c.fields
+                ),
+            ],
+            visible,
         ),
-        indexes=tuple(tuple(index.fields) for index in meta.indexes),
+        indexes=_visible_groups([index.fields for index in meta.indexes], visible),
         checks=tuple(_checks(model)),
         row_count=row_count,
         last_modified=last_modified,
-        example_parameters=_example_parameters(model),
+        example_parameters=tuple(
+            (name, value) for name, value in _example_parameters(model) if name in visible
+        ),
+        creatable=_creatable(model, visible),
+    )
+
+
+def _visible_groups(groups, visible: set[str]) -> tuple[tuple[str, ...], ...]:
+    """Column groups (constraints, indexes) whose columns are all visible."""
+    return tuple(tuple(group) for group in groups if set(group) <= visible)
+
+
+def _creatable(model, visible: set[str]) -> bool:
+    """Whether every column a new row needs is visible (else its example would be wrong)."""
+    return all(
+        f.name in visible
+        for f in _columns(model)
+        if _is_required(f) and not (f.is_relation and f.remote_field.parent_link)
     )
 
 
@@ -249,12 +300,12 @@ def model_doc(model: type[models.Model]) -> str:
     return "" if doc == generated else inspect.cleandoc(doc)
 
 
-def _count_rows(model) -> tuple[int, datetime | None]:
-    """Row count and latest ``last_modified`` in one query."""
+def _count_rows(model, view: AudienceView) -> tuple[int, datetime | None]:
+    """Count and latest visible ``last_modified`` of the visible rows, in one query."""
     aggregates = {"rows": Count("pk")}
-    if any(f.name == "last_modified" for f in model._meta.concrete_fields):
+    if any(f.name == "last_modified" for f in view.visible_fields(model)):
         aggregates["latest"] = Max("last_modified")
-    result = model._base_manager.aggregate(**aggregates)
+    result = view.queryset(model).aggregate(**aggregates)
     return result["rows"], result.get("latest")
 
 
@@ -263,7 +314,7 @@ def _columns(model) -> list:
     return [*meta.concrete_fields, *meta.many_to_many]
 
 
-def _field_info(model, f) -> FieldInfo:
+def _field_info(model, f, documented: set[str]) -> FieldInfo:
     has_default = f.has_default()
     default_value = f.default if has_default and not callable(f.default) else None
     return FieldInfo(
@@ -287,7 +338,7 @@ def _field_info(model, f) -> FieldInfo:
         max_length=getattr(f, "max_length", None) if not f.is_relation else None,
         related_model=f.related_model._meta.label if f.is_relation else None,
         relation=_relation_kind(f),
-        inherited_from=_origin(model, f),
+        inherited_from=_origin(model, f, documented),
         parent_link=bool(f.is_relation and f.remote_field.parent_link),
     )
 
@@ -324,10 +375,11 @@ def _relation_kind(f) -> str:
     return ""
 
 
-def _origin(model, f) -> str | None:
-    """Where an inherited field was declared: a concrete parent or an abstract base."""
+def _origin(model, f, documented: set[str]) -> str | None:
+    """Where an inherited field was declared: a concrete parent or an abstract base
+    (a parent the audience does not see is not named)."""
     if f.model is not model:
-        return f.model._meta.label
+        return f.model._meta.label if f.model._meta.label in documented else None
     # An abstract child re-declares its parents' fields: the farthest base declared it.
     for base in reversed(_abstract_bases(model)):
         if any(local.name == f.name for local in base._meta.local_fields):
@@ -361,8 +413,9 @@ def _abstract_bases(model) -> list[type]:
     ]
 
 
-def _relations(model, documented: set[str]) -> list[RelationInfo]:
-    """Relations to documented models, both directions, without inheritance links."""
+def _relations(model, documented: set[str], view: AudienceView) -> list[RelationInfo]:
+    """Relations to documented models through visible fields, both directions,
+    without inheritance links."""
     relations = []
     for f in model._meta.get_fields(include_hidden=False):
         if not f.is_relation or f.related_model is None:
@@ -371,7 +424,7 @@ def _relations(model, documented: set[str]) -> list[RelationInfo]:
         if target not in documented or f.model is not model:  # inherited: on the parent's page
             continue
         if not isinstance(f, models.ForeignObjectRel):
-            if getattr(f.remote_field, "parent_link", False):
+            if getattr(f.remote_field, "parent_link", False) or not view.sees_field(model, f.name):
                 continue
             relations.append(
                 RelationInfo(
@@ -387,6 +440,8 @@ def _relations(model, documented: set[str]) -> list[RelationInfo]:
         else:
             remote = f.remote_field  # the field on the other model
             if getattr(remote.remote_field, "parent_link", False):
+                continue
+            if not view.sees_field(f.related_model, remote.name):
                 continue
             relations.append(
                 RelationInfo(

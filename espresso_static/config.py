@@ -11,6 +11,18 @@ table::
     site_dir = "site"                     # where build-site publishes
     docs_dir = "site_src"                 # MkDocs docs_dir: hand-written + generated pages
     mkdocs_config = "mkdocs.yml"
+    license = "CC-BY-4.0"                 # licence of the published data (Data page, datapackage.json)
+    citation = "Who (2026): what."        # how to cite the data (Data page, datapackage.json)
+    default_audience = "internal"         # what plain `build-site` builds
+
+    [tool.espresso-static.audiences.public]   # default: public (deny) and internal (allow)
+    default = "deny"                      # sees only what models declare for it
+    site_dir = "site-public"              # default: "<site_dir>-<name>"
+    health = false                        # the "Data health" page (default: allow-audiences)
+
+Who sees which models, columns and rows is declared on the models
+(:mod:`espresso_static.access`); ``build-site --audience NAME`` builds one audience's
+site, ``--audience all`` every one.
 
 The environment variable ``DATABASE_URL`` overrides ``database``. Supported URLs:
 ``sqlite:///relative/path.sqlite3``, ``sqlite:////absolute/path.sqlite3`` and

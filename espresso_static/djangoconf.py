@@ -128,7 +128,9 @@ def check_database(alias: str = "default") -> None:
             str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         )
         raise ConfigError(
-            f"Cannot connect to the database {describe_database(connection.settings_dict)}: {first_line}"
+            f"Cannot connect to the database {describe_database(connection.settings_dict)}: "
+            f"{first_line} (is the server running, and the address right? It comes from "
+            "DATABASE_URL or database in pyproject.toml.)"
         ) from error
 
 

@@ -67,22 +67,27 @@ def count_rows(models: list) -> int:
 
 
 def audit_data(
-    models: list, batch_size: int = 2_000, progress: Callable[[int], None] | None = None
+    models: list,
+    batch_size: int = 2_000,
+    progress: Callable[[int], None] | None = None,
+    rows_of: Callable | None = None,
 ) -> list[CheckResult]:
-    """Run the checks of ``models`` over all stored rows; ``progress(n)`` after each batch."""
+    """Run the checks of ``models`` over all stored rows (or the queryset
+    ``rows_of(model)``, e.g. the rows an audience sees); ``progress(n)`` after each batch."""
+    rows_of = rows_of or (lambda model: model._default_manager.all())
     results = []
     for model in models:
         if _overrides(model, "check_consistency"):
-            results.append(_audit_rows(model, batch_size, progress))
+            results.append(_audit_rows(model, rows_of(model), batch_size, progress))
         for m2m in _m2m_fields(model):
-            results.append(_audit_m2m(model, m2m, batch_size, progress))
+            results.append(_audit_m2m(model, m2m, rows_of(model), batch_size, progress))
     return results
 
 
-def _audit_rows(model, batch_size: int, progress) -> CheckResult:
+def _audit_rows(model, queryset, batch_size: int, progress) -> CheckResult:
     result = CheckResult(model._meta.label, "check_consistency", _doc(model.check_consistency))
     # select_related(): checks commonly follow non-null foreign keys; avoid a query per row.
-    rows = model._default_manager.select_related().order_by("pk")
+    rows = queryset.select_related().order_by("pk")
     for instance in _counted(rows.iterator(chunk_size=batch_size), batch_size, progress):
         result.checked += 1
         try:
@@ -92,11 +97,11 @@ def _audit_rows(model, batch_size: int, progress) -> CheckResult:
     return result
 
 
-def _audit_m2m(model, m2m, batch_size: int, progress) -> CheckResult:
+def _audit_m2m(model, m2m, queryset, batch_size: int, progress) -> CheckResult:
     result = CheckResult(
         model._meta.label, f"check_m2m_consistency({m2m.name})", _doc(model.check_m2m_consistency)
     )
-    rows = model._default_manager.prefetch_related(m2m.name).order_by("pk")
+    rows = queryset.prefetch_related(m2m.name).order_by("pk")
     for instance in _counted(rows.iterator(chunk_size=batch_size), batch_size, progress):
         result.checked += 1
         members = getattr(instance, m2m.name).all()

@@ -2,17 +2,19 @@
 banner (recent warnings and errors) and the Atom feed, for one audience.
 
 :func:`collect_news` reads the notifications once into :class:`News`; the render
-functions never touch Django. A notification is in a build when it names the build's
-audience. One naming no audience is "unaddressed": it is in the builds of audiences
-that see everything not hidden from them (``default = "allow"``, e.g. internal), not
-in those that see only what is declared for them (``"deny"``, e.g. public), so nothing
-reaches a public site by omission. A build without an audience shows everything.
+functions never touch Django. Which notifications a build shows is decided by one
+rule, :meth:`espresso_static.access.AudienceView.sees_notification`: one naming
+audiences is in their builds; one naming none ("unaddressed") only in the builds of
+audiences that see everything not hidden from them (``default = "allow"``, e.g.
+internal), so nothing reaches a public site by omission. Without a view (``None``)
+every notification is collected.
 """
 
 from __future__ import annotations
 
 import html
 import posixpath
+import re
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -32,6 +34,8 @@ BANNER_AGE = timedelta(days=7)
 BANNER_ITEMS = 3
 HOME_ITEMS = 3
 ATOM = "http://www.w3.org/2005/Atom"
+#: ``<updated>`` of an empty feed of an empty database (a fixed time: same database,
+#: same feed).
 EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
 #: Characters Python-Markdown treats specially unless backslash-escaped.
 MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!")
@@ -117,29 +121,17 @@ class NewsPaths:
         return posixpath.relpath(target, posixpath.dirname(source) or ".")
 
 
-def collect_news(
-    audience: str | None = None, unaddressed: bool = False, now: datetime | None = None
-) -> News:
-    """The notifications ``audience`` may see (all of them for ``None``), newest first;
-    ``unaddressed``: whether it sees those naming no audience (allow-audiences do)."""
+def collect_news(view=None, now: datetime | None = None) -> News:
+    """The notifications the :class:`~espresso_static.access.AudienceView` ``view`` sees
+    (all of them for ``None``), newest first."""
     from django.utils import timezone
 
     from espresso_static.models import Notification
 
     rows = Notification.objects.order_by("-timestamp", "-id")
-    items = tuple(
-        _news_item(row)
-        for row in rows
-        if is_visible(list(row.audiences or []), audience, unaddressed)
-    )
+    items = tuple(_news_item(row) for row in rows if view is None or view.sees_notification(row))
+    audience = view.name if view is not None else None
     return News(audience=audience, items=items, collected_at=now or timezone.now())
-
-
-def is_visible(audiences: list[str], audience: str | None, unaddressed: bool) -> bool:
-    """Whether a notification for ``audiences`` belongs in the build for ``audience``."""
-    if audience is None:
-        return True
-    return audience in audiences if audiences else unaddressed
 
 
 def _news_item(row) -> NewsItem:
@@ -220,10 +212,15 @@ def banner_context(news: News, paths: NewsPaths = NewsPaths()) -> list[dict]:
 
 
 def render_atom_feed(
-    news: News, project_name: str, paths: NewsPaths = NewsPaths(), site_url: str | None = None
+    news: News,
+    project_name: str,
+    paths: NewsPaths = NewsPaths(),
+    site_url: str | None = None,
+    snapshot: datetime | None = None,
 ) -> str:
     """An Atom 1.0 feed of ``news`` (RFC 4287). Links are absolute with ``site_url``,
-    else relative to the feed's own location (feed readers resolve them)."""
+    else relative to the feed's own location (feed readers resolve them). An empty
+    feed was last updated at the database ``snapshot`` time."""
     ET.register_namespace("", ATOM)
     feed_path = paths.feed(news.audience)
     site_base = site_url.rstrip("/") + "/" if site_url else "../" * feed_path.count("/")
@@ -231,9 +228,9 @@ def render_atom_feed(
     audience = news.audience or "everyone"
     _text(feed, "title", f"{project_name}: news for {audience}")
     _text(feed, "id", _urn(project_name, f"feed/{audience}"))
-    # Without entries nothing significant ever changed: a fixed time keeps builds
-    # of the same database identical.
-    updated = news.items[0].timestamp if news.items else EMPTY_FEED_UPDATED
+    # Without entries the feed is as new as the data (never the build time): builds
+    # of the same database are identical.
+    updated = news.items[0].timestamp if news.items else snapshot or EMPTY_FEED_UPDATED
     _text(feed, "updated", _rfc3339(updated))
     _link(feed, site_base + paths.page_url, "alternate", "text/html")
     if site_url:
@@ -256,7 +253,7 @@ def _entry(item: NewsItem, project_name: str, page_url: str) -> ET.Element:
     _link(entry, f"{page_url}#{item.anchor}", "alternate", "text/html")
     ET.SubElement(entry, _atom("category"), term=item.level, label=item.level.upper())
     if item.tag:
-        ET.SubElement(entry, _atom("category"), term=item.tag)
+        ET.SubElement(entry, _atom("category"), term=_NOT_XML.sub("", item.tag))
     content = _text(entry, "content", item.html)
     content.set("type", "html")
     return entry
@@ -266,9 +263,14 @@ def _atom(name: str) -> str:
     return f"{{{ATOM}}}{name}"
 
 
+#: Characters XML 1.0 forbids (NUL, most C0 controls, lone surrogates, U+FFFE/F): a
+#: feed holding one is not XML at all, so they are dropped.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _text(parent: ET.Element, name: str, text: str) -> ET.Element:
     element = ET.SubElement(parent, _atom(name))
-    element.text = text
+    element.text = _NOT_XML.sub("", text)
     return element
 
 
@@ -291,6 +293,10 @@ def _rfc3339(moment: datetime) -> str:
 NEWS_EXTRA = "news"
 #: The key of the banner and feed data in MkDocs' ``extra`` (read by overrides/main.html).
 THEME_EXTRA = "espresso_static_news"
+#: A copy of the build's feed at the root of the site, for the ``<link rel="alternate">``
+#: of every page: mkdocs-material fetches ``sitemap.xml`` beside each alternate link's
+#: target, which exists only at the root.
+ROOT_FEED = "feed.xml"
 
 
 def build_paths() -> NewsPaths:
@@ -300,20 +306,13 @@ def build_paths() -> NewsPaths:
     return NewsPaths(page=f"{GENERATED}/news.md", feed_folder=f"{GENERATED}/feeds")
 
 
-def collect_build_news(config, audience: str | None, now: datetime | None = None) -> News:
-    """The news of one build: for ``audience`` (default: the project's default audience),
-    with unaddressed notifications only when that audience allows by default."""
-    name = audience or config.default_audience
-    known = config.audiences.get(name)
-    return collect_news(name, unaddressed=bool(known and not known.denies_by_default), now=now)
-
-
 def build_news(context) -> News:
-    """The news collected by the build's collect step, else collected now."""
+    """The news collected by the build's collect step (none when it collected none:
+    render never reads the database)."""
     news = context.extras.get(NEWS_EXTRA)
     if news is None:
-        news = collect_build_news(
-            context.config, context.options.audience, context.provenance.built_at
+        news = News(
+            audience=context.options.audience, items=(), collected_at=context.provenance.built_at
         )
     return news
 
@@ -324,7 +323,7 @@ def news_pages(site, context) -> list:
     from espresso_static.render import GENERATED, Asset, Page
 
     news, paths = build_news(context), build_paths()
-    feed = render_atom_feed(news, context.config.name, paths)
+    feed = render_atom_feed(news, context.config.name, paths, snapshot=context.provenance.snapshot)
     return [
         Page(paths.page.removeprefix(f"{GENERATED}/"), render_news_page(news, paths), "News"),
         Asset(paths.feed(news.audience).removeprefix(f"{GENERATED}/"), feed.encode()),
@@ -347,6 +346,14 @@ def theme_extra(context) -> dict:
     news, paths = build_news(context), build_paths()
     return {
         "banner": banner_context(news, paths),
-        "feed": paths.feed(news.audience),
+        "feed": ROOT_FEED,
         "feed_title": f"{context.config.name}: news",
     }
+
+
+def copy_feed_to_root(site_dir, context) -> None:
+    """Copy the built feed to :data:`ROOT_FEED` of the built site ``site_dir``."""
+    import shutil
+
+    feed = build_paths().feed(build_news(context).audience)
+    shutil.copyfile(site_dir / feed, site_dir / ROOT_FEED)

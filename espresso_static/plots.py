@@ -16,6 +16,7 @@ The rate is a least-squares fit of the done count over the snapshots of the last
 from __future__ import annotations
 
 import io
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -85,8 +86,12 @@ class History:
         return self.done[group], self.total[group]
 
 
-def history_by(item: DeclaredProgress, by: str | None) -> History:
-    """The snapshots of ``item`` summed per value of the group column ``by`` (None: all)."""
+def history_by(
+    item: DeclaredProgress, by: str | None, groups: Collection[str] | None = None
+) -> History:
+    """The snapshots of ``item`` summed per value of the group column ``by`` (None: all),
+    only of the values ``groups`` when given (a build shows only groups its audience
+    sees whole)."""
     if by is not None and by not in item.progress.group_by:
         choices = ", ".join(item.progress.group_by) or "none"
         raise EspressoStaticError(
@@ -98,6 +103,10 @@ def history_by(item: DeclaredProgress, by: str | None) -> History:
             f"No progress snapshot of {item.label} yet: run `espresso-static snapshot` first."
         )
     frame["group"] = frame[by].astype(str) if by else ALL
+    if groups is not None:
+        frame = frame[frame["group"].isin(list(groups))].copy()
+        if frame.empty:
+            return History(done=pd.DataFrame(), total=pd.DataFrame())
     frame["done"] = frame["count"].where(frame["category"] == "done", 0)
     table = frame.pivot_table(
         index="taken_at", columns="group", values=["done", "count"], aggfunc="sum", fill_value=0
@@ -126,11 +135,14 @@ def _trend(group: str, done: pd.Series, total: pd.Series, window_days: int) -> T
     return Trend(group, int(done.iloc[-1]), int(total.iloc[-1]), rate, completion)
 
 
-def progress_figure(model, by: str | None = None, window_days: int = WINDOW_DAYS) -> Figure:
+def progress_figure(
+    model, by: str | None = None, window_days: int = WINDOW_DAYS, history: History | None = None
+) -> Figure:
     """Share of rows done over time, one line per value of ``by`` (None: all rows),
-    each labelled with its rate and estimated completion date."""
+    each labelled with its rate and estimated completion date (of ``history`` when
+    given, else of every snapshot)."""
     item = model if isinstance(model, DeclaredProgress) else declared(model)
-    history = history_by(item, by)
+    history = history_by(item, by) if history is None else history
     figure = Figure(figsize=(8, 4.5), layout="constrained")
     axes = figure.subplots()
     times = history.done.index.tz_convert(None)
@@ -168,6 +180,8 @@ def figure_bytes(figure: Figure, kind: str, name: str | None = None) -> bytes:
     # No creation date in the files: the same data gives the same bytes.
     metadata = {"CreationDate": None} if kind == "pdf" else {"Date": None} if kind == "svg" else {}
     buffer = io.BytesIO()
-    with matplotlib.rc_context({"svg.hashsalt": "espresso-static"}):
+    # SVG text as text, not glyph outlines: smaller, searchable, selectable, and a test
+    # can check what a published plot says.
+    with matplotlib.rc_context({"svg.hashsalt": "espresso-static", "svg.fonttype": "none"}):
         figure.savefig(buffer, format=kind, dpi=150, metadata=metadata)
     return buffer.getvalue()

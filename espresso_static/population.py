@@ -10,6 +10,10 @@ fits the column type. Comments repeat the ``help_text``.
 
 The test suite runs every script of the demo against an empty database, so the
 examples cannot drift from the models.
+
+A site built for an audience that does not see every column a new row needs (or
+the rows it depends on) shows no example for that model: one written from the
+visible columns alone would fail.
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ PLACEHOLDERS: dict[str, object] = {
 #: Nesting deeper than this means a cycle of required foreign keys (or a script
 #: nobody would read): the model gets no example.
 MAX_DEPTH = 20
+#: Why a model has no example in a build that does not show all it needs; neutral
+#: words, naming nothing the audience does not see.
+NOT_PUBLISHED = "creating a row needs information that is not published on this site."
 
 
 class PopulationError(EspressoStaticError):
@@ -152,6 +159,8 @@ def _add_level(
         raise PopulationError(
             f"its required foreign keys nest deeper than {MAX_DEPTH} levels (or form a cycle)."
         )
+    if not model.creatable:
+        raise PopulationError(NOT_PUBLISHED)
     examples = dict(model.example_parameters)
     top = not prefix
     columns = [f for f in model.open_fields if not f.relation]
@@ -234,7 +243,7 @@ def _entry(key: str, value: object) -> str:
 
 def _literal(value: object) -> str:
     """Python source of ``value``, strings in double quotes when that needs no escape."""
-    if isinstance(value, str) and not any(c in value for c in "\"'\\\n"):
+    if isinstance(value, str) and value.isprintable() and not any(c in value for c in "\"'\\"):
         return f'"{value}"'
     return repr(value)
 
@@ -252,7 +261,8 @@ def _comment(f: FieldInfo, prefix: str) -> str:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    # Control and bidi characters would end the comment or hide code (Trojan Source).
+    return " ".join("".join(c if c.isprintable() else " " for c in str(text)).split())
 
 
 def _format_call(call: _Call, created: bool) -> str:

@@ -28,6 +28,8 @@ from markupsafe import Markup
 from espresso_static import __version__
 from espresso_static.collect import AppInfo, FieldInfo, ModelInfo, SiteModel
 from espresso_static.config import ProjectConfig
+from espresso_static.datapage import data_page, download_links
+from espresso_static.healthpage import health_page
 from espresso_static.news import latest_news_markdown, news_pages
 from espresso_static.population import PopulationError, population_script, script_filename
 from espresso_static.statusdata import status_pages
@@ -78,9 +80,12 @@ class Provenance:
 
 @dataclass(frozen=True)
 class BuildOptions:
+    #: The audience to build for (None: the project's default audience).
     audience: str | None = None
     strict: bool = False
     quiet: bool = False
+    #: Build even when the migrations and the database do not match the models.
+    allow_drift: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,8 @@ _PLAIN_PATTERN = re.compile("|".join(re.escape(c) for c in _PLAIN_ESCAPES))
 #: In ``<code>`` values nothing is Markdown: emphasis, math and escapes go too.
 _CODE_ESCAPES = {**_PLAIN_ESCAPES, "*": "&#42;", "_": "&#95;", "`": "&#96;", "$": "&#36;"}
 _CODE_ESCAPES["\\"] = "&#92;"
+# A line break would end the table row the value sits in.
+_CODE_ESCAPES.update({"\n": "&#10;", "\r": "&#13;"})
 _CODE_PATTERN = re.compile("|".join(re.escape(c) for c in _CODE_ESCAPES))
 
 
@@ -258,13 +265,16 @@ def app_pages(site: SiteModel, context: RenderContext) -> list[Contribution]:
             )
         )
         for model in app.models:
-            contributions.extend(model_contributions(site, model, section))
+            downloads = download_links(site, context, model_page_path(model)).get(model.label)
+            contributions.extend(model_contributions(site, model, section, downloads))
     return contributions
 
 
 def model_contributions(
-    site: SiteModel, model: ModelInfo, section: tuple[str, ...]
+    site: SiteModel, model: ModelInfo, section: tuple[str, ...], downloads: str | None = None
 ) -> list[Contribution]:
+    """The page of ``model`` (``downloads``: link to its files on the Data page) and
+    its population script."""
     path = model_page_path(model)
     script, no_script = None, ""
     try:
@@ -282,6 +292,7 @@ def model_contributions(
         choices_of=lambda f: Markup(field_choices(f)),  # built from escaped pieces
         script=script,
         no_script=no_script,
+        downloads=downloads,
         # Verbatim in a fenced block, which escapes it; the fence outruns any backticks.
         code=Markup(script.code) if script else "",
         fence=_fence_for(script.code) if script else "```",
@@ -337,6 +348,8 @@ DEFAULT_CONTRIBUTORS: tuple[Contributor, ...] = (
     style_assets,
     status_pages,
     news_pages,
+    data_page,
+    health_page,
 )
 
 

@@ -35,6 +35,7 @@ Types are ``text``, ``int``, ``float``, ``bool``, ``datetime`` (seconds since
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 from collections.abc import Callable
@@ -47,6 +48,7 @@ import numpy as np
 import pandas as pd
 from django.db import models
 
+from espresso_static.access import AudienceView
 from espresso_static.progress import (
     Column,
     DeclaredProgress,
@@ -323,29 +325,81 @@ class StatusPageData:
 
 
 def collect_status_pages(
-    items: list[DeclaredProgress] | None = None, progress: Callable[[str], None] | None = None
+    view: AudienceView,
+    items: list[DeclaredProgress] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> list[StatusPageData]:
-    """Read the data of every declared model's status page (the Django part of the build)."""
+    """Read the data of the status pages ``view`` may see (the Django part of the build):
+    its rows, its columns, summaries of its rows, plots of groups it sees whole."""
     pages = []
     for item in declared_models() if items is None else items:
+        shown = visible_declaration(view, item)
+        if shown is None:
+            continue
         if progress:
             progress(item.label)
+        rows = view.queryset(item.model)
         plot_by = item.progress.group_by[0] if item.progress.group_by else None
-        plots, trends = _history_plots(item, plot_by)
+        plots, trends = {}, []
+        if shown.progress.group_by == item.progress.group_by:  # no plot over hidden groups
+            plots, trends = _history_plots(shown, plot_by, _whole_groups(shown, plot_by, rows))
         pages.append(
-            StatusPageData(summarize(item), encode_status_data(item), plot_by, trends, plots)
+            StatusPageData(
+                summarize(shown, rows), encode_status_data(shown, rows), plot_by, trends, plots
+            )
         )
     return pages
 
 
-def _history_plots(item: DeclaredProgress, by: str | None) -> tuple[dict[str, bytes], list]:
+def visible_declaration(view: AudienceView, item: DeclaredProgress) -> DeclaredProgress | None:
+    """``item`` reduced to the columns ``view`` sees (None: no status page for it).
+
+    A foreign key column shows the related row's name: it is kept only when that
+    name (or, without one, the related id) is visible too.
+    """
+    model = item.model
+    if not view.sees_model(model) or not view.sees_field(model, item.progress.status):
+        return None
+
+    def visible(column: Column) -> bool:
+        if not view.sees_field(model, column.name):
+            return False
+        shows_related = column.lookup != column.name  # e.g. ensemble__name
+        return not shows_related or view.sees_field(column.field.model, column.field.name)
+
+    columns = [column.name for column in item.columns if visible(column)]
+    groups = [column.name for column in item.group_columns if visible(column)]
+    progress = dataclasses.replace(item.progress, columns=columns, group_by=groups)
+    return dataclasses.replace(item, progress=progress)
+
+
+def _whole_groups(item: DeclaredProgress, by: str | None, rows) -> set[str]:
+    """The values of ``by`` (``all`` without one) whose rows the audience sees all of:
+    a plot of any other group would count hidden rows."""
+    from espresso_static.plots import ALL
+
+    per_group = dataclasses.replace(item.progress, group_by=[by] if by else [], columns=None)
+    single = dataclasses.replace(item, progress=per_group)
+    everything = {group.group: group.total for group in summarize(single).groups}
+    seen = {group.group: group.total for group in summarize(single, rows).groups}
+    return {
+        str(key[0]) if by else ALL for key, total in seen.items() if everything.get(key) == total
+    }
+
+
+def _history_plots(
+    item: DeclaredProgress, by: str | None, groups: set[str]
+) -> tuple[dict[str, bytes], list]:
     from espresso_static.plots import figure_bytes, history_by, progress_figure, trends
 
-    if not _has_snapshots(item):
+    if not groups or not _has_snapshots(item):
         return {}, []
-    figure = progress_figure(item, by=by)
+    history = history_by(item, by, groups=groups)
+    if history.done.empty:
+        return {}, []
+    figure = progress_figure(item, by=by, history=history)
     plots = {name: figure_bytes(figure, name.rsplit(".", 1)[-1]) for name in PLOT_FILES}
-    return plots, trends(history_by(item, by))
+    return plots, trends(history)
 
 
 def _has_snapshots(item: DeclaredProgress) -> bool:
@@ -359,9 +413,8 @@ def status_pages(site, context) -> list:
     its data files, history plot, and the page's script and stylesheet."""
     from espresso_static.render import Asset, Page, model_page_path, relative_link, render_template
 
-    collected = context.extras.get(STATUS_EXTRA)
-    if collected is None:  # a render without the collect step's status data
-        collected = collect_status_pages()
+    # Collected by the collect step (render never reads the database).
+    collected = context.extras.get(STATUS_EXTRA, [])
     shown = [page for page in collected if site.model(page.declared.label) is not None]
     if not shown:
         return []

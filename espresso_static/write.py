@@ -70,6 +70,10 @@ def _clear(folder: Path) -> None:
             f"{folder} exists and was not written by espresso-static: move it away, "
             f"build-site writes its generated pages there."
         )
+    # The marker goes last: a build killed half way through still finds it next time.
+    for child in folder.iterdir():
+        if child.name != MARKER:
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
     shutil.rmtree(folder)
 
 
@@ -82,11 +86,48 @@ def ensure_home_page(docs_dir: Path) -> bool:
     return True
 
 
-def hand_written_pages(docs_dir: Path) -> list[str]:
-    """Markdown pages of the docs folder outside ``generated/``, the home page first."""
+def hand_written_pages(docs_dir: Path, audience: str | None = None) -> list[str]:
+    """Markdown pages of the docs folder outside ``generated/``, the home page first;
+    with ``audience``, only the pages for it (see :func:`page_audiences`)."""
     pages = sorted(
         path.relative_to(docs_dir).as_posix()
         for path in docs_dir.rglob("*.md")
         if GENERATED not in path.relative_to(docs_dir).parts[:1]
     )
+    if audience is not None:
+        pages = [page for page in pages if is_for(docs_dir / page, audience)]
     return sorted(pages, key=lambda page: page != HOME_PAGE)
+
+
+def pages_not_for(docs_dir: Path, audience: str) -> list[str]:
+    """The hand-written pages whose front matter keeps them out of ``audience``'s builds."""
+    everything = set(hand_written_pages(docs_dir))
+    return sorted(everything - set(hand_written_pages(docs_dir, audience)))
+
+
+def is_for(page: Path, audience: str) -> bool:
+    """Whether the hand-written ``page`` is in the builds of ``audience``."""
+    wanted = page_audiences(page)
+    return wanted is None or audience in wanted
+
+
+def page_audiences(page: Path) -> list[str] | None:
+    """The audiences a hand-written page names in its front matter, e.g.
+    ``audiences: [internal]`` (None: every build has it)."""
+    from mkdocs.utils.meta import get_data
+
+    try:
+        _, meta = get_data(page.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as error:
+        raise EspressoStaticError(f"{page} is not UTF-8 text: {error}") from None
+    wanted = meta.get("audiences")
+    if wanted is None:
+        return None
+    if isinstance(wanted, str):
+        wanted = [wanted]
+    if not isinstance(wanted, list) or not all(isinstance(name, str) for name in wanted):
+        raise EspressoStaticError(
+            f"{page}: front matter `audiences` must be a list of audience names, "
+            f"e.g. audiences: [internal], not {wanted!r}."
+        )
+    return wanted

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TEST_APPS = ["tests.baseapp", "tests.siteapp"]
+TEST_APPS = ["tests.baseapp", "tests.siteapp", "tests.hostileapp", "tests.leakapp"]
 
 
 def pytest_configure(config):

@@ -14,6 +14,7 @@ import markdown
 import pytest
 from bs4 import BeautifulSoup
 
+from espresso_static.access import Audience, AudienceView
 from espresso_static.build import build_site
 from espresso_static.config import load_config
 from espresso_static.news import (
@@ -64,12 +65,16 @@ def page_soup(page_markdown: str) -> BeautifulSoup:
     return BeautifulSoup(markdown.markdown(page_markdown, extensions=["extra"]), "html.parser")
 
 
+def view(name: str, default: str) -> AudienceView:
+    return AudienceView(Audience(name, default, Path("site")))
+
+
 def public_news(now=NOW):
-    return collect_news("public", unaddressed=False, now=now)
+    return collect_news(view("public", "deny"), now=now)
 
 
 def internal_news(now=NOW):
-    return collect_news("internal", unaddressed=True, now=now)
+    return collect_news(view("internal", "allow"), now=now)
 
 
 def test_a_notification_is_only_in_the_builds_of_its_audiences(notifications):
@@ -85,8 +90,8 @@ def test_a_notification_is_only_in_the_builds_of_its_audiences(notifications):
     ]
     assert len(everything.items) == 5
     # Unaddressed ("Synced ...") only reaches allow-audiences.
-    assert titles(collect_news("operators", unaddressed=True, now=NOW)) == ["Synced 1204 files"]
-    assert titles(collect_news("operators", unaddressed=False, now=NOW)) == []
+    assert titles(collect_news(view("operators", "allow"), now=NOW)) == ["Synced 1204 files"]
+    assert titles(collect_news(view("operators", "deny"), now=NOW)) == []
 
 
 def test_banner_shows_recent_warnings_and_errors_only(notifications):

@@ -1,0 +1,48 @@
+"""The "Data health" page of a build: every consistency check re-run over the rows
+the audience sees, with the counts and the first failing rows of each.
+
+Published in the builds of audiences with ``health = true`` (by default those whose
+default is "allow", e.g. internal): a failing row is shown as its ``str()`` and the
+check's message, which may name any of its values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from espresso_static.access import AudienceView
+from espresso_static.health import KEEP_ROWS, CheckResult, audit_data, audited_models
+
+#: ``RenderContext.extras`` key of the check results (absent: no page).
+HEALTH_EXTRA = "health"
+HEALTH_PAGE = "health/index.md"
+
+
+def health_models(app_labels: list[str], view: AudienceView) -> list:
+    """The audited models ``view`` sees."""
+    return [model for model in audited_models(app_labels) if view.sees_model(model)]
+
+
+def collect_health(
+    models: list, view: AudienceView, progress: Callable[[int], None] | None = None
+) -> list[CheckResult]:
+    """Run the checks of ``models`` over the rows ``view`` sees."""
+    return audit_data(models, progress=progress, rows_of=view.queryset)
+
+
+def health_page(site, context) -> list:
+    """``build-site`` contributor: the Data health page (when the collect step ran the checks)."""
+    from espresso_static.render import Page, model_page_path, relative_link, render_template
+
+    results: list[CheckResult] | None = context.extras.get(HEALTH_EXTRA)
+    if results is None:
+        return []
+    links = {m.label: relative_link(HEALTH_PAGE, model_page_path(m)) for m in site.models}
+    markdown = render_template(
+        "health.md.j2",
+        results=[result for result in results if result.model in links],
+        links=links,
+        keep=KEEP_ROWS,
+        provenance=context.provenance,
+    )
+    return [Page(HEALTH_PAGE, markdown, "Data health")]

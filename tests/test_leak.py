@@ -1,0 +1,151 @@
+"""Hidden means hidden everywhere: a public and an internal build of tests/leakproject,
+every output file scanned for canary strings (after decompressing gzip, reading
+Parquet and dumping SQLite). No canary may be in the public site; every canary must
+be in the internal one — so the scan provably looks where the canaries would be."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import sqlite3
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from bs4 import BeautifulSoup
+from click.testing import CliRunner
+
+from espresso_static.cli import cli
+from espresso_static.notify import Notifier
+from espresso_static.progress import declared
+from espresso_static.snapshot import take_snapshot
+
+LEAK_PROJECT = Path(__file__).resolve().parent / "leakproject"
+#: Canary → where it is planted.
+CANARIES = {
+    "cnrymodelalpha": "name of a private model",
+    "cnrydocbeta": "docstring of a private model",
+    "cnryfieldgamma": "column name in a private model",
+    "cnryhelpdelta": "help text in a private model",
+    "cnryvalueepsilon": "value in a private model",
+    "cnryprivfield": "private column name of a public model",
+    "cnryprivhelp": "help text of a private column",
+    "cnryprivvalue": "value of a private column in a public row",
+    "cnryhiddenrow": "value of a hidden row",
+    "cnryhiddenbatch": "progress group of hidden rows only",
+    "cnrynoteinternal": "notification for internal",
+    "cnrynoteunaddressed": "notification naming no audience",
+    "cnrypageinternal": "hand-written page for internal",
+}
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def leak_rows():
+    from tests.leakapp.models import Cnrymodelalpha, Sample
+
+    origin = Cnrymodelalpha.objects.create(cnryfieldgamma="cnryvalueepsilon")
+    # Bulk writes skip the checks: a row the internal Data health page must report.
+    Cnrymodelalpha.objects.bulk_create([Cnrymodelalpha(cnryfieldgamma="bad")])
+    Sample.objects.create(name="visible-1", batch="b1", status="done", released=True)
+    Sample.objects.create(
+        name="visible-2", batch="b1", released=True, cnryprivfield="cnryprivvalue", origin=origin
+    )
+    Sample.objects.create(name="cnryhiddenrow", batch="b2", status="done")
+    Sample.objects.create(name="hidden-2", batch="cnryhiddenbatch")
+    item = declared(Sample)
+    take_snapshot(item, now=START)
+    Sample.objects.filter(name="visible-2").update(status="done")
+    take_snapshot(item, now=START + timedelta(days=1))
+    Notifier().info("Recalibration cnrynoteinternal", audience="internal", timestamp=START)
+    Notifier().warning("Disk cnrynoteunaddressed", audience=None, timestamp=START)
+    Notifier().info("Public release of b1", audience="public", timestamp=START)
+
+
+def file_texts(path: Path) -> list[str]:
+    """What ``path`` says, in every form a reader could get at: its bytes as text,
+    decompressed when gzip, read as Parquet or dumped as SQLite."""
+    raw = path.read_bytes()
+    texts = [raw.decode("latin-1")]
+    if raw[:2] == b"\x1f\x8b":
+        texts.append(gzip.decompress(raw).decode("utf-8", errors="replace"))
+    if path.suffix == ".parquet":
+        table = pq.read_table(path)
+        texts.append(str(table.schema) + str(table.to_pylist()))
+    if raw[:16] == b"SQLite format 3\x00":
+        with sqlite3.connect(path) as database:
+            texts.append("\n".join(database.iterdump()))
+    return [text.lower() for text in texts]
+
+
+def canaries_in(site: Path) -> dict[str, list[str]]:
+    """``{canary: [files it is in]}`` over every file of ``site``."""
+    found: dict[str, list[str]] = {canary: [] for canary in CANARIES}
+    files = [path for path in sorted(site.rglob("*")) if path.is_file()]
+    assert len(files) > 20, "the scan must see the whole site"
+    for path in files:
+        texts = file_texts(path)
+        relative = path.relative_to(site).as_posix()
+        for canary in CANARIES:
+            if any(canary in text for text in texts) or canary in relative.lower():
+                found[canary].append(relative)
+    return found
+
+
+@pytest.mark.django_db
+def test_public_build_holds_no_canary_and_internal_holds_all(tmp_path, leak_rows):
+    project = tmp_path / "project"
+    shutil.copytree(LEAK_PROJECT, project)
+    result = CliRunner().invoke(
+        cli,
+        ["build-site", "--project", str(project), "--audience", "all", "--out", str(tmp_path)],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    public, internal = tmp_path / "public", tmp_path / "internal"
+
+    leaks = {canary: files for canary, files in canaries_in(public).items() if files}
+    assert leaks == {}, f"hidden strings in the public site: {leaks}"
+    found = canaries_in(internal)
+    missing = [f"{canary} ({CANARIES[canary]})" for canary, files in found.items() if not files]
+    assert missing == [], "the internal site must show every canary"
+
+    # The scan covered the kinds of files a leak could hide in, in both builds.
+    for site in (public, internal):
+        names = {path.name for path in site.rglob("*")}
+        assert {"search_index.json", "sitemap.xml", "sitemap.xml.gz", "SHA256SUMS"} <= names
+        assert any(name.endswith(".parquet") for name in names)
+        assert any(name.endswith(".sqlite") for name in names)
+        assert any(name.endswith(".json.gz") for name in names)  # status data chunks
+        assert (site / "generated/feeds").is_dir()
+    assert list(internal.rglob("progress.svg")), "the internal status page has its plot"
+    health = BeautifulSoup((internal / "generated/health/index.html").read_text(), "html.parser")
+    assert "1 of 2 rows fail" in health.find("article").get_text(" ")
+    assert "bad value" in health.find("article").get_text()
+    # The public plot shows the one batch it sees whole (b1), not the hidden ones.
+    plot = ET.parse(next(public.rglob("progress.svg"))).getroot()
+    texts = ["".join(text.itertext()) for text in plot.iter("{http://www.w3.org/2000/svg}text")]
+    legend = [text.split(":")[0] for text in texts if "% done" in text]
+    assert legend == ["b1"]
+
+
+@pytest.mark.django_db
+def test_public_pages_show_what_public_may_see(tmp_path, leak_rows):
+    project = tmp_path / "project"
+    shutil.copytree(LEAK_PROJECT, project)
+    out = tmp_path / "public"
+    args = ["build-site", "--project", str(project), "--audience", "public", "--out", str(out)]
+    result = CliRunner().invoke(cli, [*args, "--strict"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    page = BeautifulSoup((out / "generated/leakapp/sample/index.html").read_text(), "html.parser")
+    fields = [code.get_text() for code in page.select("article table td:first-child > code")]
+    assert fields == ["name", "batch", "status", "id", "last_modified"]
+    assert "2 rows" in page.get_text()  # the released ones
+    # Its example sets only visible columns (the hidden ones are optional).
+    script = (out / "generated/leakapp/populate_sample.py").read_text()
+    assert '"name":' in script and "released" not in script and "origin" not in script
+    nav = {a.get_text(strip=True) for a in page.select("nav.md-nav--primary a")}
+    assert "About" in nav and "Internal notes" not in nav
+    assert not (out / "generated/health").exists()  # the health page is for internal
