@@ -5,27 +5,69 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.AutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(help_text='One-line summary.', max_length=200)),
-                ('content', models.TextField(blank=True, help_text='Body in Markdown (sanitized on the site).')),
-                ('level', models.PositiveSmallIntegerField(choices=[(10, 'DEBUG'), (20, 'INFO'), (30, 'WARNING'), (40, 'ERROR')], default=20, help_text='Severity.')),
-                ('tag', models.CharField(blank=True, default='', help_text='Free tag, e.g. `nightly-sync`.', max_length=200)),
-                ('audiences', models.JSONField(blank=True, default=list, help_text='Audiences that see it, e.g. `["internal"]`.')),
-                ('timestamp', models.DateTimeField(db_index=True, default=django.utils.timezone.now, help_text='When it was sent.')),
-                ('author', models.CharField(blank=True, default='', help_text='Who sent it.', max_length=150)),
+                (
+                    "id",
+                    models.AutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(help_text="One-line summary.", max_length=200)),
+                (
+                    "content",
+                    models.TextField(
+                        blank=True, help_text="Body in Markdown (sanitized on the site)."
+                    ),
+                ),
+                (
+                    "level",
+                    models.PositiveSmallIntegerField(
+                        choices=[(10, "DEBUG"), (20, "INFO"), (30, "WARNING"), (40, "ERROR")],
+                        default=20,
+                        help_text="Severity.",
+                    ),
+                ),
+                (
+                    "tag",
+                    models.CharField(
+                        blank=True,
+                        default="",
+                        help_text="Free tag, e.g. `nightly-sync`.",
+                        max_length=200,
+                    ),
+                ),
+                (
+                    "audiences",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text='Audiences that see it, e.g. `["internal"]`.',
+                    ),
+                ),
+                (
+                    "timestamp",
+                    models.DateTimeField(
+                        db_index=True,
+                        default=django.utils.timezone.now,
+                        help_text="When it was sent.",
+                    ),
+                ),
+                (
+                    "author",
+                    models.CharField(
+                        blank=True, default="", help_text="Who sent it.", max_length=150
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-timestamp', '-id'],
+                "ordering": ["-timestamp", "-id"],
             },
         ),
     ]

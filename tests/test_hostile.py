@@ -1,0 +1,410 @@
+"""Hostile text everywhere user text lands: row values, notifications, docstrings, help
+texts, choices, verbose names, defaults. The site must build, show every payload as
+text, and run none of it in a real headless Chromium.
+
+The escaping functions are fuzzed with Hypothesis (a bounded number of examples); the
+built site is checked with the fixed payloads of :mod:`tests.hostileapp.payloads`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import re
+import threading
+import unicodedata
+import xml.etree.ElementTree as ET
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import markdown
+import pytest
+from bs4 import BeautifulSoup
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from espresso_static.config import load_config
+from espresso_static.render import code_html, markdown_text, mermaid_id, mermaid_label
+from espresso_static.sanitize import markdown_to_html
+from espresso_static.statusdata import read_status_data
+from tests.conftest import REPO
+from tests.hostileapp.payloads import LONG, PAYLOADS
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+STATUS_PAGE = "generated/status/demo/datafile/"
+#: Fragments the fuzzer strings together: the characters and words escaping is about.
+FRAGMENTS = [
+    "<",
+    ">",
+    '"',
+    "'",
+    "&",
+    "[",
+    "]",
+    "(",
+    ")",
+    "{",
+    "}",
+    "|",
+    "`",
+    "$",
+    "\\",
+    "*",
+    "_",
+    "#",
+    "\n",
+    " ",
+    "\x00",
+    "\u202e",
+    "<script>",
+    "</script>",
+    "javascript:",
+    "onerror=",
+    "<img src=x ",
+    "](",
+    "{{",
+    "{%",
+    "%}",
+    "--8<--",
+    "%%",
+    "-->",
+    "<!--",
+    "&lt;",
+    "alert(1)",
+    "\x02wzxhzdk:0\x03",  # Python-Markdown's placeholder of stashed raw HTML
+    "x",
+]
+hostile_text = st.lists(
+    st.sampled_from(FRAGMENTS) | st.text(max_size=4), min_size=1, max_size=25
+).map("".join)
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def normalized(text: str) -> str:
+    """Text as a reader sees it: whitespace collapsed, control characters gone (HTML
+    and Markdown drop NUL, STX, ETX...)."""
+    visible = "".join(c for c in text if c.isspace() or unicodedata.category(c) != "Cc")
+    return " ".join(visible.replace("\ufffd", "").split())
+
+
+def html_of(path: Path) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def page_text(path: Path) -> str:
+    return normalized(html_of(path).get_text())
+
+
+# -- the escaping functions, fuzzed --------------------------------------------------------
+
+
+def render_markdown(text: str) -> BeautifulSoup:
+    html = markdown.markdown(
+        text,
+        extensions=["tables", "attr_list", "md_in_html", "pymdownx.arithmatex"],
+        extension_configs={"pymdownx.arithmatex": {"generic": True}},  # as build-site
+    )
+    return BeautifulSoup(html, "html.parser")
+
+
+def assert_inert(soup: BeautifulSoup, allowed_tags: set[str]) -> None:
+    """No element outside ``allowed_tags``, no event handler, no script URL."""
+    for element in soup.find_all(True):
+        assert element.name in allowed_tags, element
+        for name, value in element.attrs.items():
+            assert not name.lower().startswith("on"), element
+            text = " ".join(value) if isinstance(value, list) else value
+            assert "javascript:" not in text.lower().replace(" ", ""), element
+
+
+CELL_TAGS = {"table", "thead", "tbody", "tr", "th", "td", "p", "code", "em", "strong", "br"}
+CELL_TAGS |= {"span", "div"}  # arithmatex wraps math in them
+
+
+@FUZZ
+@given(hostile_text)
+def test_table_cell_text_is_inert_and_shown_as_written(text):
+    cell = markdown_text(text, inline=True)
+    soup = render_markdown(f"| head |\n| --- |\n| {cell} |\n")
+    assert_inert(soup, CELL_TAGS)
+    cells = soup.find_all("td")
+    assert len(cells) == 1, "the value split the table row"
+    if not any(c in text for c in "`$*_\\"):  # no code span, math or emphasis: plain text
+        assert normalized(cells[0].get_text()) == normalized(text)
+
+
+@FUZZ
+@given(hostile_text)
+def test_prose_is_inert(text):
+    assert_inert(
+        render_markdown(markdown_text(text, inline=False)),
+        CELL_TAGS | {"ul", "ol", "li", "hr", "pre", "blockquote"},
+    )
+
+
+@FUZZ
+@given(hostile_text)
+def test_code_values_are_shown_exactly_even_in_a_table(text):
+    soup = render_markdown(f"| head |\n| --- |\n| {code_html(text)} |\n")
+    assert_inert(soup, CELL_TAGS)
+    code = soup.find_all("code")
+    assert len(code) == 1
+    assert normalized(code[0].get_text()) == normalized(text)
+
+
+@FUZZ
+@given(hostile_text)
+def test_notification_markdown_is_sanitized(text):
+    soup = BeautifulSoup(markdown_to_html(text), "html.parser")
+    for element in soup.find_all(True):
+        assert element.name not in {"script", "style", "iframe", "object", "embed"}
+        for name, value in element.attrs.items():
+            assert not name.lower().startswith("on"), element
+            if name in ("href", "src"):
+                assert value.split(":")[0].lower() in {"http", "https", "mailto"} or (
+                    ":" not in value.split("/")[0]
+                ), element
+
+
+@FUZZ
+@given(st.text())
+def test_mermaid_names_and_labels_cannot_break_the_diagram(text):
+    assert mermaid_id(text).isascii() and all(c.isalnum() or c == "_" for c in mermaid_id(text))
+    assert all(c.isascii() and (c.isalnum() or c in "_ .-") for c in mermaid_label(text))
+
+
+# -- the built site -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class HostileSite:
+    folder: Path
+    #: Values as the database stores them (PostgreSQL: no NUL, within max_length).
+    ensembles: list[str]
+    files: list[str]
+    sources: list[str]
+    titles: list[str]
+    tags: list[str]
+
+
+def storable(value: str, max_length: int | None, vendor: str) -> str:
+    """``value`` as the database can hold it: PostgreSQL refuses NUL and long varchars
+    (SQLite stores anything)."""
+    if vendor != "postgresql":
+        return value
+    value = value.replace("\x00", "")
+    return value[:max_length] if max_length else value
+
+
+def fill_hostile_rows(vendor: str) -> dict[str, list[str]]:
+    """Demo rows with payloads in their text columns, written past the checks."""
+    from espresso_static.models import Notification
+    from models.demo import data
+    from models.demo.models import DataFile, Ensemble
+    from tests.hostileapp.models import Sample
+
+    data.generate(files=120, seed=7)
+    payloads = [*PAYLOADS.values(), LONG]
+    ensembles = []
+    for ensemble, payload in zip(Ensemble.objects.order_by("pk"), payloads, strict=False):
+        name = storable(f"{payload}{ensemble.pk}", 40, vendor)
+        Ensemble.objects.filter(pk=ensemble.pk).update(name=name)
+        ensembles.append(name)
+    files, sources = [], []
+    for index, row in enumerate(DataFile.objects.order_by("pk")[: len(payloads)]):
+        payload = payloads[index]
+        values = {
+            "file_name": storable(f"{payload}{index}.h5", 200, vendor),
+            "source": storable(payload, 20, vendor),
+            "stream": storable(payload, 4, vendor),
+        }
+        DataFile.objects.filter(pk=row.pk).update(**values)
+        files.append(values["file_name"])
+        sources.append(values["source"])
+    notifications = [
+        Notification(
+            title=storable(payload, 200, vendor),
+            content=storable(payload, None, vendor),
+            tag=storable(payload, 200, vendor),
+            level=30,
+            audiences=[],
+        )
+        for payload in payloads
+    ]
+    Notification.objects.bulk_create(notifications)
+    Sample.objects.bulk_create([Sample(name=storable(PAYLOADS["script"], 40, vendor))])
+    with_files = set(DataFile.objects.values_list("ensemble__name", flat=True))
+    return {
+        "ensembles": [name for name in ensembles if name in with_files],
+        "files": files,
+        "sources": sources,
+        "titles": [n.title for n in notifications],
+        "tags": [n.tag for n in notifications],
+    }
+
+
+@pytest.fixture
+def hostile_site(tmp_path, django_db_blocker) -> HostileSite:
+    from django.db import connection
+
+    from espresso_static.build import Reporter, build_site
+
+    config = dataclasses.replace(
+        load_config(REPO),
+        name="Hostile <b>campaign</b> & {{ 7*7 }}",
+        description=" ".join(PAYLOADS.values()),
+        apps=("tests.hostileapp", "models.demo"),
+        docs_dir=tmp_path / "docs",
+        mkdocs_config=tmp_path / "mkdocs.yml",
+    )
+    values = fill_hostile_rows(connection.vendor)
+    folder = build_site(config, out=tmp_path / "site", reporter=Reporter(quiet=True)).site_dir
+    return HostileSite(folder, **values)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_payloads_are_shown_as_text(hostile_site):
+    site = hostile_site.folder
+    sample = page_text(site / "generated/hostileapp/sample/index.html")
+    for payload in [*PAYLOADS.values(), LONG]:
+        assert normalized(payload) in sample, payload[:40]
+    model = html_of(site / "generated/hostileapp/sample/index.html")
+    assert not model.select("article script, article img, article iframe")
+    assert not [a for a in model.select("a[href]") if "javascript" in a["href"].lower()]
+
+    # Mermaid diagrams only hold sanitized names: a payload cannot end or extend them.
+    diagram = html_of(site / "generated/hostileapp/index.html").select_one(".mermaid")
+    for line in diagram.get_text().splitlines()[1:]:
+        assert re.fullmatch(r'\s*[\w{}|o .-]*(: "[\w .-]*")?\s*', line, re.ASCII), line
+
+    home = page_text(site / "index.html")
+    for payload in PAYLOADS.values():
+        assert normalized(payload) in home, payload  # the project's description
+
+    news = page_text(site / "generated/news/index.html")
+    for text in hostile_site.titles + hostile_site.tags:
+        assert normalized(text) in news, text[:40]
+
+    status = read_status_data(site / STATUS_PAGE / "data")
+    assert set(hostile_site.files) <= set(status["file_name"])
+    assert set(hostile_site.sources) <= set(status["source"])
+    assert set(hostile_site.ensembles) <= set(status["ensemble"])
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_data_files_and_feeds_are_well_formed(hostile_site):
+    site = hostile_site.folder
+    meta = json.loads((site / STATUS_PAGE / "data/meta.json").read_text(encoding="utf-8"))
+    assert meta["model"] == "demo.DataFile"
+    for feed in (site / "generated/feeds").glob("*.xml"):
+        root = ET.fromstring(feed.read_bytes())  # NUL or control characters break XML
+        titles = [e.text or "" for e in root.iter("{http://www.w3.org/2005/Atom}title")]
+        for title in hostile_site.titles:
+            assert normalized(title) in {normalized(t) for t in titles}, title[:40]
+    for script in (site / "generated/hostileapp").glob("populate_*.py"):
+        # Help texts, choices and defaults stay comments and literals: nothing runs.
+        compile(script.read_text(encoding="utf-8"), script.name, "exec")
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture
+def served():
+    servers = []
+
+    def serve(folder: Path) -> str:
+        handler = functools.partial(QuietHandler, directory=str(folder))
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}/"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+#: Elements a payload would have created: inline scripts in the content, event
+#: handler attributes, script URLs.
+INJECTED = """() => [...document.querySelectorAll("*")].filter((element) =>
+    (element.tagName === "SCRIPT" && !element.src && element.closest("article")) ||
+    [...element.attributes].some((attribute) =>
+        attribute.name.startsWith("on") || attribute.name === "srcdoc" ||
+        (["href", "src", "action", "formaction", "xlink:href"].includes(attribute.name) &&
+         /^\\s*(javascript|vbscript):/i.test(attribute.value)))
+).map((element) => element.outerHTML.slice(0, 200))"""
+
+
+def is_network_failure(text: str) -> bool:
+    """Resources that did not load: the sanitized ``<img src=x>`` of a notification,
+    Mermaid from its CDN (no network here), Material's sitemap probe. Not a payload
+    running, which is what this test is about."""
+    return text.startswith("Failed to load resource") or text.startswith("Invalid script: https://")
+
+
+def site_pages(site: Path) -> list[str]:
+    """Every page of the site (home, apps, models, status, news, data...) as URL paths."""
+    pages = []
+    for page in sorted(site.rglob("index.html")):
+        relative = page.parent.relative_to(site).as_posix()
+        pages.append("" if relative == "." else f"{relative}/")
+    return pages
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"needs Debian's chromium at {CHROMIUM}")
+@pytest.mark.django_db
+def test_no_payload_runs_in_chromium(hostile_site, served):
+    from playwright.sync_api import sync_playwright
+
+    base = served(hostile_site.folder)
+    pages = site_pages(hostile_site.folder)
+    assert {"", STATUS_PAGE, "generated/news/", "generated/hostileapp/sample/"} <= set(pages)
+    dialogs, errors = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.on(
+            "dialog", lambda dialog: (dialogs.append((page.url, dialog.message)), dialog.dismiss())
+        )
+        page.on(
+            "pageerror",
+            lambda error: (
+                None if is_network_failure(str(error)) else errors.append((page.url, str(error)))
+            ),
+        )
+        page.on(
+            "console",
+            lambda message: (
+                errors.append((page.url, message.text))
+                if message.type == "error" and not is_network_failure(message.text)
+                else None
+            ),
+        )
+        for path in pages:
+            page.goto(base + path, wait_until="load")
+            if path == STATUS_PAGE:
+                page.wait_for_selector(".es-status[data-state=ready]", timeout=15_000)
+                shown = normalized(page.locator(".es-table").inner_text())
+                for name in hostile_site.files[:5]:
+                    assert normalized(name) in shown, name[:40]
+            page.wait_for_timeout(100)  # let onerror handlers of broken images fire
+            assert page.evaluate(INJECTED) == [], path
+        browser.close()
+    assert dialogs == []
+    assert errors == [], "\n".join(map(str, errors))
