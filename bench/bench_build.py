@@ -1,11 +1,21 @@
-"""How long ``build-site`` takes for a schema of many models (bar: 200 models < 30 s).
+"""How long ``build-site`` takes: for a schema of many models, and for the demo with
+~1M rows, built from scratch and rebuilt with no data change.
 
-Writes a throwaway project whose app has ``--models`` generated models (chains of
-up to ten foreign keys, choices, unique constraints, an inheritance family every tenth model,
-a many-to-many every seventh), creates its tables in a fresh SQLite file and times
-the real ``build-site`` command, which runs in its own process like in CI.
+``models`` case: a throwaway project whose app has ``--models`` generated models
+(chains of up to ten foreign keys, choices, unique constraints, an inheritance family
+every tenth model, a many-to-many every seventh); its tables in a fresh SQLite file;
+the real ``build-site`` command timed in its own process, as in CI. Bar: < 30 s.
 
-    python bench/bench_build.py [--models 200] [--keep]
+``demo`` case: the repository's demo project with ``espresso-static demo --rows N``
+(400,000 file rows, ~950,000 rows in all) in a fresh SQLite file; ``--runs`` times a
+full build (empty cache) then a rebuild with no data change, each in its own process
+with its peak RSS. Bars: full build < 60 s and < 1.5 GB, rebuild <= 20% of the full
+build (medians).
+
+    python bench/bench_build.py [--case all|models|demo] [--models 200] [--rows 400000]
+                                [--runs 3] [--smoke] [--keep]
+
+Exits non-zero when a bar is missed (``--smoke``: tiny sizes, bars not enforced).
 """
 
 from __future__ import annotations
@@ -13,14 +23,25 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common
+
 BAR_SECONDS = 30.0
+DEMO_BAR_SECONDS = 60.0
+DEMO_BAR_RSS_MB = 1500.0
+REBUILD_BAR_RATIO = 0.20
+SMOKE_MODELS = 20
+SMOKE_ROWS = 2_000
+CACHE_DIR = ".espresso-static-cache"
 
 
 def model_source(index: int) -> str:
@@ -78,47 +99,175 @@ def write_project(folder: Path, count: int) -> None:
     (folder / "site_src").mkdir()
 
 
-def run(folder: Path, *command: str) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "DATABASE_URL": f"sqlite:///{folder / 'bench.sqlite3'}"}
-    return subprocess.run(
-        command, cwd=folder, env=environment, capture_output=True, text=True, check=False
-    )
+@dataclass(frozen=True)
+class Run:
+    """One command in its own process: wall time, peak RSS, exit code, stderr."""
+
+    seconds: float
+    peak_rss_mb: float
+    returncode: int
+    stderr: str
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=int, default=200)
-    parser.add_argument("--keep", action="store_true", help="Keep the project folder.")
-    arguments = parser.parse_args()
+def run(folder: Path, *command: str) -> Run:
+    """``command`` in ``folder`` on its SQLite file, with its own peak RSS (``wait4``)."""
+    # The repository on the path: the demo project's app is the repository's models.demo.
+    path = os.pathsep.join(filter(None, [str(common.REPO), os.environ.get("PYTHONPATH")]))
+    environment = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{folder / 'bench.sqlite3'}",
+        "PYTHONPATH": path,
+    }
+    with tempfile.TemporaryFile() as output:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command, cwd=folder, env=environment, stdout=output, stderr=subprocess.STDOUT
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        output.seek(0)
+        text = output.read().decode("utf-8", "replace")
+    # Progress bars redraw with carriage returns: keep the lines a reader wants.
+    lines = [line.split("\r")[-1] for line in text.splitlines()]
+    return Run(seconds, usage.ru_maxrss / 1024, process.returncode, "\n".join(lines))
+
+
+def espresso_static(folder: Path, *args: str) -> Run:
+    return run(folder, sys.executable, "-m", "espresso_static", *args)
+
+
+def models_case(count: int, keep: bool) -> bool:
+    """Build the generated schema once; True when the bar is met."""
     folder = Path(tempfile.mkdtemp(prefix="bench-build-"))
     try:
-        write_project(folder, arguments.models)
+        write_project(folder, count)
         migrate = (
             "import espresso_static; from django.core.management import call_command; "
             "espresso_static.setup(); call_command('migrate', run_syncdb=True, verbosity=0)"
         )
         prepared = run(folder, sys.executable, "-c", migrate)
         if prepared.returncode:
-            print(prepared.stderr, file=sys.stderr)
-            return 1
-        started = time.perf_counter()
-        built = run(folder, sys.executable, "-m", "espresso_static", "build-site")
-        seconds = time.perf_counter() - started
+            raise SystemExit(prepared.stderr)
+        built = espresso_static(folder, "build-site")
         print(built.stderr.strip())
-        print(built.stdout.strip())
         if built.returncode:
-            return 1
+            raise SystemExit("build-site failed")
         size = sum(p.stat().st_size for p in (folder / "site").rglob("*") if p.is_file())
         print(
-            f"{arguments.models} models: build-site {seconds:.1f} s (bar {BAR_SECONDS:.0f} s), "
-            f"site {size / 1e6:.1f} MB"
+            f"{count} models: build-site {built.seconds:.1f} s (bar {BAR_SECONDS:.0f} s), "
+            f"site {size / 1e6:.1f} MB, peak RSS {built.peak_rss_mb:.0f} MB"
         )
-        return 0 if seconds < BAR_SECONDS else 1
+        return built.seconds < BAR_SECONDS
     finally:
-        if arguments.keep:
-            print(f"Project kept in {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
+        _finish(folder, keep)
+
+
+def demo_project(folder: Path) -> None:
+    """The repository's demo project (configuration, mkdocs.yml, hand-written pages)."""
+    for name in ("pyproject.toml", "mkdocs.yml"):
+        shutil.copy(common.REPO / name, folder / name)
+    ignore = shutil.ignore_patterns("generated")
+    shutil.copytree(common.REPO / "site_src", folder / "site_src", ignore=ignore)
+
+
+def demo_case(rows: int, runs: int, smoke: bool, keep: bool) -> bool:
+    """Full builds and unchanged rebuilds of the demo; True when every bar is met."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-build-demo-"))
+    try:
+        demo_project(folder)
+        filled = espresso_static(folder, "demo", "--rows", str(rows))
+        if filled.returncode:
+            raise SystemExit(filled.stderr)
+        print(filled.stderr.strip().splitlines()[-3], f"({filled.seconds:.1f} s wall)")
+        full, rebuild = [], []
+        for _ in range(runs):
+            shutil.rmtree(folder / CACHE_DIR, ignore_errors=True)
+            full.append(_build(folder))
+            rebuild.append(_build(folder))
+        return _report_demo(rows, full, rebuild, smoke)
+    finally:
+        _finish(folder, keep)
+
+
+def _build(folder: Path) -> Run:
+    built = espresso_static(folder, "build-site")
+    if built.returncode:
+        raise SystemExit(f"build-site failed:\n{built.stderr}")
+    return built
+
+
+def _report_demo(rows: int, full: list[Run], rebuild: list[Run], smoke: bool) -> bool:
+    print(f"\nLast full build:\n{_steps(full[-1])}\n\nLast rebuild:\n{_steps(rebuild[-1])}")
+    full_median = statistics.median(r.seconds for r in full)
+    rebuild_median = statistics.median(r.seconds for r in rebuild)
+    ratio = rebuild_median / full_median
+    rss = max(r.peak_rss_mb for r in full + rebuild)
+    checks = {
+        "full": full_median < DEMO_BAR_SECONDS and rss < DEMO_BAR_RSS_MB,
+        "rebuild": ratio <= REBUILD_BAR_RATIO,
+    }
+    common.print_table(
+        f"demo, {rows:,} file rows, {len(full)} runs each — {common.machine()}",
+        ["case", "s min / median", "peak RSS MB (max)", "bar"],
+        [
+            [
+                "full build (empty cache)",
+                _seconds(full),
+                f"{max(r.peak_rss_mb for r in full):.0f}",
+                f"< {DEMO_BAR_SECONDS:.0f} s, < {DEMO_BAR_RSS_MB:.0f} MB: {_verdict(checks['full'], smoke)}",
+            ],
+            [
+                "rebuild, no data change",
+                _seconds(rebuild),
+                f"{max(r.peak_rss_mb for r in rebuild):.0f}",
+                f"{ratio:.0%} of full (≤ {REBUILD_BAR_RATIO:.0%}): {_verdict(checks['rebuild'], smoke)}",
+            ],
+        ],
+    )
+    return all(checks.values())
+
+
+def _steps(built: Run) -> str:
+    keep = ("collect", "render", "write", "mkdocs", "publish", "Site published")
+    return "\n".join(line for line in built.stderr.splitlines() if line.startswith(keep))
+
+
+def _seconds(runs: list[Run]) -> str:
+    seconds = [r.seconds for r in runs]
+    return f"{min(seconds):.2f} / {statistics.median(seconds):.2f}"
+
+
+def _verdict(met: bool, smoke: bool) -> str:
+    if smoke:
+        return "not enforced (smoke)"
+    return "met" if met else "**missed**"
+
+
+def _finish(folder: Path, keep: bool) -> None:
+    if keep:
+        print(f"Project kept in {folder}")
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", choices=("all", "models", "demo"), default="all")
+    parser.add_argument("--models", type=int, default=None, help="models (default 200)")
+    parser.add_argument("--rows", type=int, default=None, help="demo file rows (default 400,000)")
+    parser.add_argument("--runs", type=int, default=3, help="demo runs per case (≥ 3)")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, bars not enforced")
+    parser.add_argument("--keep", action="store_true", help="Keep the project folders.")
+    arguments = parser.parse_args()
+    models = arguments.models or (SMOKE_MODELS if arguments.smoke else 200)
+    rows = arguments.rows or (SMOKE_ROWS if arguments.smoke else 400_000)
+    met = True
+    if arguments.case in ("all", "models"):
+        met &= models_case(models, arguments.keep)
+    if arguments.case in ("all", "demo"):
+        met &= demo_case(rows, max(arguments.runs, 3), arguments.smoke, arguments.keep)
+    return 0 if met or arguments.smoke else 1
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ A build is for one audience (:mod:`espresso_static.access`): the collect step re
 only what it may see (models, columns, rows, news, status data, downloads, data
 health), so nothing else can reach its site. :func:`build_sites` builds several.
 A build refuses to start while migrations and database do not match the models
-(``allow_drift`` overrides).
+(``allow_drift`` overrides). The collect step's expensive outputs are reused from the
+project's cache when their inputs did not change (:mod:`espresso_static.buildcache`).
 
 The MkDocs build runs through its Python API with the project's ``mkdocs.yml``; what
 the site needs (the generated navigation, math, diagrams, the provenance footer) is
@@ -31,11 +32,12 @@ from pathlib import Path
 import click
 
 from espresso_static.access import ALL_AUDIENCES, AudienceView, audience_view, selected_audiences
+from espresso_static.buildcache import BuildCache, open_cache, tables_read
 from espresso_static.collect import SiteModel, collect_site
 from espresso_static.config import ProjectConfig
 from espresso_static.datapage import DATA_EXTRA, DOWNLOADS, collect_open_data
 from espresso_static.exceptions import EspressoStaticError
-from espresso_static.healthpage import HEALTH_EXTRA, collect_health, health_models
+from espresso_static.healthpage import HEALTH_EXTRA, collect_health, health_key, health_models
 from espresso_static.news import (
     NEWS_EXTRA,
     THEME_EXTRA,
@@ -57,7 +59,12 @@ from espresso_static.render import (
 )
 from espresso_static.snapshot_read import consistent_read
 from espresso_static.staging import make_staging, remove_stale_staging, swap_in
-from espresso_static.statusdata import STATUS_EXTRA, collect_status_pages
+from espresso_static.statusdata import (
+    STATUS_EXTRA,
+    status_sources,
+    status_tables,
+    with_history_plots,
+)
 from espresso_static.write import hand_written_pages, pages_not_for, write_generated
 
 #: Loops over at least this many items show a progress bar.
@@ -152,6 +159,7 @@ def build_sites(
     separate = len(names) > 1 or ALL_AUDIENCES in audiences
     if not options.allow_drift:
         refuse_drift(config)
+    cache = open_cache(config.root, options.use_cache)
     results = []
     for name in names:
         reporter_for = reporter or Reporter(options.quiet)
@@ -160,7 +168,7 @@ def build_sites(
         target = out / name if out is not None and separate else out
         # Drift was checked once above, for every audience.
         once = dataclasses.replace(options, audience=name, allow_drift=True)
-        results.append(build_site(config, target, once, reporter_for))
+        results.append(build_site(config, target, once, reporter_for, cache))
     return results
 
 
@@ -169,12 +177,15 @@ def build_site(
     out: Path | None = None,
     options: BuildOptions | None = None,
     reporter: Reporter | None = None,
+    cache: BuildCache | None = None,
 ) -> BuildResult:
     """Build the site of one audience (``options.audience``, default: the project's
     default audience) of ``config`` (Django set up) and publish it to ``out`` (default:
-    the audience's ``site_dir``)."""
+    the audience's ``site_dir``), reusing the outputs ``cache`` (default: the project's,
+    unless ``options.use_cache`` is off) holds for unchanged inputs."""
     options = options or BuildOptions()
     reporter = reporter or Reporter(options.quiet)
+    cache = cache or open_cache(config.root, options.use_cache)
     view = audience_view(config.audiences, options.audience or config.default_audience)
     if not options.allow_drift:
         refuse_drift(config)
@@ -188,8 +199,11 @@ def build_site(
     try:
         # Collect and render read the database: one snapshot, so the pages' counts agree.
         with consistent_read():
+            cache.new_snapshot()  # fingerprints of what this transaction sees
             with reporter.step("collect") as summary:
-                site, context = collect_build(config, view, options, downloads, reporter, summary)
+                site, context = collect_build(
+                    config, view, options, downloads, reporter, summary, cache
+                )
             with reporter.step("render") as summary:
                 contributions = render_site(site, context)
                 summary.append(f"{sum(isinstance(c, Page) for c in contributions)} pages")
@@ -229,37 +243,94 @@ def collect_build(
     downloads: Path,
     reporter: Reporter,
     summary: list[str],
+    cache: BuildCache | None = None,
 ) -> tuple[SiteModel, RenderContext]:
     """Everything ``view`` sees, read from the database: the schema and counts, status
-    data, news, downloads (written to ``downloads``) and, if its audience has the page,
-    data health; ``summary`` gets a line about each."""
-    site = collect_site(config, progress=lambda todo: reporter.iterate(todo, "models"), view=view)
-    apps = f"{len(site.apps)} app" + ("s" if len(site.apps) != 1 else "")
-    summary.append(f"{len(site.models)} models in {apps} for audience {view.name}")
+    data and plots, news, downloads (written to ``downloads``) and, if its audience has
+    the page, data health; ``summary`` gets a line about each, with its time and what
+    ``cache`` supplied."""
+    cache = cache or BuildCache(None)
+    with _part(summary, cache) as line:
+        site = collect_site(
+            config, progress=lambda todo: reporter.iterate(todo, "models"), view=view
+        )
+        apps = f"{len(site.apps)} app" + ("s" if len(site.apps) != 1 else "")
+        line.append(f"{len(site.models)} models in {apps} for audience {view.name}")
+    if cache.enabled:
+        with _part(summary, cache) as line:
+            tables = _project_tables(config)
+            before = len(cache.fingerprints)
+            for model in tables:
+                cache.fingerprint(model)
+            line.append(f"fingerprints of {len(cache.fingerprints) - before} tables")
     provenance = Provenance(
         built_at=datetime.now(UTC).replace(microsecond=0),
         snapshot=site.last_modified,
         git_commit=git_commit(config.root),
     )
     context = RenderContext(config=config, options=options, provenance=provenance)
-    context.extras[STATUS_EXTRA] = collect_status_pages(view)
-    context.extras[NEWS_EXTRA] = collect_news(view, now=provenance.built_at)
+    sources = status_sources(view, config.apps)
+    with _part(summary, cache) as line:
+        pages = status_tables(view, sources, cache=cache)
+        line.append(f"status data of {len(pages)} models")
+    with _part(summary, cache) as line:
+        pages = with_history_plots(view, sources, pages, cache)
+        line.append(f"{sum(1 for page in pages if page.plots)} plots")
+    context.extras[STATUS_EXTRA] = pages
+    with _part(summary, cache) as line:
+        context.extras[NEWS_EXTRA] = news = collect_news(view, now=provenance.built_at)
+        line.append(f"news {len(news.items)} items")
     rows = sum(model.row_count for model in site.models)
-    with reporter.counter(rows, "writing downloads") as update:
-        open_data = collect_open_data(config, view, downloads, progress=update)
-    context.extras[DATA_EXTRA] = open_data
-    size = sum(file.size for file in open_data.files)
-    summary.append(f"downloads {len(open_data.files)} files, {size / 1e6:.1f} MB")
+    with _part(summary, cache) as line:
+        with reporter.counter(rows, "writing downloads") as update:
+            open_data = collect_open_data(config, view, downloads, progress=update, cache=cache)
+        context.extras[DATA_EXTRA] = open_data
+        size = sum(file.size for file in open_data.files)
+        line.append(f"downloads {len(open_data.files)} files, {size / 1e6:.1f} MB")
     if view.audience.health:
-        from espresso_static.health import count_rows
-
-        models = health_models(_app_labels(config), view)
-        with reporter.counter(count_rows(models), "checking stored rows") as update:
-            results = collect_health(models, view, progress=update)
-        context.extras[HEALTH_EXTRA] = results
-        failing = sum(1 for result in results if result.failing)
-        summary.append(f"data health {len(results)} checks, {failing} failing")
+        with _part(summary, cache) as line:
+            context.extras[HEALTH_EXTRA] = results = _collect_health(config, view, reporter, cache)
+            failing = sum(1 for result in results if result.failing)
+            line.append(f"data health {len(results)} checks, {failing} failing")
     return site, context
+
+
+@contextmanager
+def _part(summary: list[str], cache: BuildCache) -> Iterator[list[str]]:
+    """Time one part of the collect step: its line (appended to the list it yields)
+    gets the time and, when the cache supplied outputs, how many."""
+    started, hits, misses = time.perf_counter(), cache.hits, cache.misses
+    line: list[str] = []
+    yield line
+    reused, built = cache.hits - hits, cache.misses - misses
+    note = f"reused {reused} of {reused + built}, " if reused else ""
+    summary.append(f"{' '.join(line)} ({note}{time.perf_counter() - started:.1f} s)")
+
+
+def _collect_health(config: ProjectConfig, view: AudienceView, reporter, cache: BuildCache):
+    """The data-health results (checks may read any table: all of them are its input)."""
+    from espresso_static.health import count_rows
+
+    models = health_models(_app_labels(config), view)
+    tables = _project_tables(config)
+    key = health_key(models, view, cache, tables)
+    if cache.has(key):
+        return collect_health(models, view, cache=cache, tables=tables)
+    with reporter.counter(count_rows(models), "checking stored rows") as update:
+        return collect_health(models, view, progress=update, cache=cache, tables=tables)
+
+
+def _project_tables(config: ProjectConfig) -> list:
+    """Every table the project's outputs may read: its models, what they point to, and
+    the progress snapshots."""
+    from django.apps import apps
+
+    from espresso_static.models import ProgressSnapshot
+
+    models = [
+        model for label in _app_labels(config) for model in apps.get_app_config(label).get_models()
+    ]
+    return tables_read([*models, ProgressSnapshot])
 
 
 def refuse_drift(config: ProjectConfig) -> None:

@@ -144,7 +144,10 @@ def migrate(project):
 @cli.command()
 @common_options
 @click.option(
-    "--rows", default=None, type=click.IntRange(min=0), help="Number of file rows [2000]."
+    "--rows",
+    default=None,
+    type=click.IntRange(min=0),
+    help="Number of file rows [2000]; the other tables grow with it (400000: ~1M rows in all).",
 )
 @click.option("--seed", default=2019, show_default=True, help="Random seed (same seed, same data).")
 def demo(project, rows, seed):
@@ -161,13 +164,15 @@ def demo(project, rows, seed):
     call_command("migrate", interactive=False, verbosity=0)
     rows = data.DEFAULT_FILES if rows is None else rows
     started = time.perf_counter()
-    with click.progressbar(length=rows, label="Writing demo file rows", file=sys.stderr) as bar:
+    planned = data.planned_rows(rows)
+    with click.progressbar(length=planned, label="Writing demo rows", file=sys.stderr) as bar:
         summary = data.generate(files=rows, seed=seed, progress=bar.update)
     click.echo(
-        f"Demo data written in {time.perf_counter() - started:.1f} s: {summary.ensembles} ensembles, "
-        f"{summary.gauge_configs} gauge configurations, {summary.actions} fermion actions, "
-        f"{summary.propagators} propagators, {summary.correlators} correlators, "
-        f"{summary.files} data files."
+        f"Demo data written in {time.perf_counter() - started:.1f} s: {summary.rows:,} rows: "
+        f"{summary.ensembles} ensembles, {summary.gauge_configs:,} gauge configurations, "
+        f"{summary.actions} fermion actions, {summary.propagators:,} propagators, "
+        f"{summary.correlators:,} correlators ({summary.links:,} propagator links), "
+        f"{summary.files:,} data files."
     )
     _demo_history(data)
     written = data.generate_notifications()
@@ -382,19 +387,29 @@ def ingest_command(project, model, file, keys, file_format, batch_size):
     is_flag=True,
     help="Build even when migrations are missing, unapplied or conflicting.",
 )
-def build_site_command(project, out, audiences, strict, quiet, allow_drift):
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Build every output anew, not reusing those of unchanged tables from "
+    ".espresso-static-cache/ in the project.",
+)
+def build_site_command(project, out, audiences, strict, quiet, allow_drift, no_cache):
     """Introspect the models and the data and publish the static site of one audience
     (or several), holding only what that audience may see.
 
     Prints one line per step (collect, render, write, mkdocs, publish) with its timing
-    on stderr and, last, where the site is and how many pages it has. Refuses to build
+    on stderr and, last, where the site is and how many pages it has. Status data,
+    plots, downloads and the data-health audit of unchanged tables are reused from the
+    project's .espresso-static-cache/ (--no-cache: build them anew). Refuses to build
     while the migrations and the database do not match the models. Exit code 0: the
     site was published; 1: nothing was published (the previous site is untouched).
     """
     from espresso_static.build import BuildOptions, build_sites, build_summary
 
     config = open_project(project)
-    options = BuildOptions(strict=strict, quiet=quiet, allow_drift=allow_drift)
+    options = BuildOptions(
+        strict=strict, quiet=quiet, allow_drift=allow_drift, use_cache=not no_cache
+    )
     for result in build_sites(config, list(audiences), out=out, options=options):
         click.echo(build_summary(result))
 

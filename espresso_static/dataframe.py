@@ -14,8 +14,10 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 from django.db.models.functions import Cast
 
-INTEGER_FIELDS = (models.IntegerField, models.AutoField, models.BigAutoField, models.SmallAutoField)
-TEXT_FIELDS = (models.CharField, models.TextField)
+from espresso_static.fieldkinds import field_kind
+
+#: Kinds converted column-wise from the driver's raw values (no per-value Python).
+VECTORISED_KINDS = frozenset({"bool", "int", "float", "datetime", "date", "text"})
 
 
 def queryset_to_dataframe(queryset, fieldnames=None) -> pd.DataFrame:
@@ -32,7 +34,7 @@ def queryset_to_dataframe(queryset, fieldnames=None) -> pd.DataFrame:
 
 def _read_frame(rows_query, names: list[str], fields: dict) -> pd.DataFrame:
     """The raw rows as a DataFrame (the list of rows is freed on return)."""
-    if all(_column_kind(field) for field, _ in fields.values()):
+    if all(field_kind(field) in VECTORISED_KINDS for field, _ in fields.values()):
         rows = _fetch_raw(rows_query)  # vectorised conversion afterwards; no per-value Python
     else:
         rows = list(rows_query)  # Django's converters for JSON, UUID, durations, ...
@@ -66,7 +68,7 @@ def _with_dates_as_text(queryset, names: list[str], fields: dict):
         return queryset.values_list(*names)
     selected = []
     for position, name in enumerate(names):
-        if _column_kind(fields[name][0]) in ("datetime", "date"):
+        if field_kind(fields[name][0]) in ("datetime", "date"):
             alias = f"es_text_{position}"
             queryset = queryset.annotate(**{alias: Cast(name, models.TextField())})
             selected.append(alias)
@@ -85,24 +87,8 @@ def _fetch_raw(query) -> list:
         return cursor.fetchall()
 
 
-def _column_kind(field) -> str | None:
-    if isinstance(field, models.BooleanField):
-        return "bool"
-    if isinstance(field, INTEGER_FIELDS):
-        return "int"
-    if isinstance(field, (models.FloatField, models.DecimalField)):
-        return "float"
-    if isinstance(field, models.DateTimeField):
-        return "datetime"
-    if isinstance(field, models.DateField):
-        return "date"
-    if isinstance(field, TEXT_FIELDS):
-        return "text"
-    return None
-
-
 def _convert(column: pd.Series, field, nullable: bool) -> pd.Series:
-    kind = _column_kind(field)
+    kind = field_kind(field)
     if kind == "int":
         return column.astype("Int64" if nullable else np.int64)
     if kind == "bool":

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from espresso_static.access import AudienceView
+from espresso_static.buildcache import BuildCache
 from espresso_static.opendata import OpenData, write_open_data
 
 #: ``RenderContext.extras`` key of the :class:`~espresso_static.opendata.OpenData`.
@@ -25,9 +26,14 @@ FORMAT_LABELS = {"csv.gz": "CSV (gzip)", "parquet": "Parquet", "json": "JSON"}
 
 
 def collect_open_data(
-    config, view: AudienceView, out_dir: Path, progress: Callable[[int], None] | None = None
+    config,
+    view: AudienceView,
+    out_dir: Path,
+    progress: Callable[[int], None] | None = None,
+    cache: BuildCache | None = None,
 ) -> OpenData:
-    """Write the downloads of every model of ``config.apps`` ``view`` sees into ``out_dir``."""
+    """Write the downloads of every model of ``config.apps`` ``view`` sees into ``out_dir``
+    (reusing the files ``cache`` holds for unchanged tables)."""
     from django.apps import apps
 
     models = [
@@ -46,6 +52,7 @@ def collect_open_data(
         license=config.license,
         citation=config.citation,
         progress=progress,
+        cache=cache,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from espresso_static.access import AudienceView
+from espresso_static.buildcache import BuildCache
 from espresso_static.health import KEEP_ROWS, CheckResult, audit_data, audited_models
 
 #: ``RenderContext.extras`` key of the check results (absent: no page).
@@ -24,10 +25,27 @@ def health_models(app_labels: list[str], view: AudienceView) -> list:
 
 
 def collect_health(
-    models: list, view: AudienceView, progress: Callable[[int], None] | None = None
+    models: list,
+    view: AudienceView,
+    progress: Callable[[int], None] | None = None,
+    cache: BuildCache | None = None,
+    tables: list | None = None,
 ) -> list[CheckResult]:
-    """Run the checks of ``models`` over the rows ``view`` sees."""
-    return audit_data(models, progress=progress, rows_of=view.queryset)
+    """Run the checks of ``models`` over the rows ``view`` sees, or reuse the results
+    from ``cache`` when none of ``tables`` (default: ``models``) changed. Checks are
+    code that may read any table: pass every table of the project."""
+    cache = cache or BuildCache(None)
+    key = health_key(models, view, cache, tables)
+    results = cache.load(key)
+    if results is None:
+        results = audit_data(models, progress=progress, rows_of=view.queryset)
+        cache.store(f"health {view.name}", key, results)
+    return results
+
+
+def health_key(models: list, view: AudienceView, cache: BuildCache, tables=None) -> str:
+    """The cache key of the audit of ``models`` (reading ``tables`` too)."""
+    return cache.key("health", view, [*models, *(tables or [])], [m._meta.label for m in models])
 
 
 def health_page(site, context) -> list:

@@ -30,7 +30,7 @@ related row's first unique text column (e.g. the ensemble's ``name``), else its 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.db import models
@@ -240,14 +240,17 @@ def check_declaration(item: DeclaredProgress) -> None:
     item.group_columns  # noqa: B018
 
 
-def declared_models() -> list[DeclaredProgress]:
-    """Every installed concrete model with a :class:`Progress` declaration, checked."""
+def declared_models(app_names: Iterable[str] | None = None) -> list[DeclaredProgress]:
+    """Every installed concrete model with a :class:`Progress` declaration, checked
+    (only those of the apps ``app_names`` when given)."""
     from django.apps import apps
 
+    wanted = None if app_names is None else set(app_names)
     return [
         declared(model)
         for model in apps.get_models()
         if isinstance(getattr(model, "progress", None), Progress)
+        and (wanted is None or model._meta.app_config.name in wanted)
     ]
 
 

@@ -86,6 +86,8 @@ class BuildOptions:
     quiet: bool = False
     #: Build even when the migrations and the database do not match the models.
     allow_drift: bool = False
+    #: Reuse outputs of unchanged inputs from the project's cache (``--no-cache``: off).
+    use_cache: bool = True
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -49,6 +49,8 @@ import pandas as pd
 from django.db import models
 
 from espresso_static.access import AudienceView
+from espresso_static.buildcache import BuildCache
+from espresso_static.fieldkinds import field_kind
 from espresso_static.progress import (
     Column,
     DeclaredProgress,
@@ -141,18 +143,9 @@ def read_frame(queryset, columns: list[Column]) -> pd.DataFrame:
 
 
 def column_type(field: models.Field) -> str:
-    """The ``type`` a field's values get in ``meta.json``."""
-    if isinstance(field, models.BooleanField):
-        return "bool"
-    if isinstance(field, models.DateTimeField):
-        return "datetime"
-    if isinstance(field, models.DateField):
-        return "date"
-    if isinstance(field, (models.IntegerField, models.AutoField, models.BigAutoField)):
-        return "int"
-    if isinstance(field, (models.FloatField, models.DecimalField)):
-        return "float"
-    return "text"
+    """The ``type`` a field's values get in ``meta.json`` (anything else is text)."""
+    kind = field_kind(field)
+    return kind if kind in ("bool", "datetime", "date", "int", "float") else "text"
 
 
 def encode_column(column: Column, series: pd.Series) -> EncodedColumn:
@@ -324,31 +317,83 @@ class StatusPageData:
         return f"{quote(progress.status)}={','.join(quote(str(v), safe='') for v in values)}"
 
 
-def collect_status_pages(
-    view: AudienceView,
-    items: list[DeclaredProgress] | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> list[StatusPageData]:
-    """Read the data of the status pages ``view`` may see (the Django part of the build):
-    its rows, its columns, summaries of its rows, plots of groups it sees whole."""
-    pages = []
-    for item in declared_models() if items is None else items:
+@dataclass(frozen=True)
+class StatusSource:
+    """A declared model and the part of it an audience sees."""
+
+    item: DeclaredProgress
+    shown: DeclaredProgress
+
+    @property
+    def plot_by(self) -> str | None:
+        """The group column of the history plot (the first ``group_by``), if any."""
+        return self.item.progress.group_by[0] if self.item.progress.group_by else None
+
+
+def status_sources(
+    view: AudienceView, app_names: Iterable[str] | None = None
+) -> list[StatusSource]:
+    """The declared models (of ``app_names``; default: all) with a status page for ``view``."""
+    sources = []
+    for item in declared_models(app_names):
         shown = visible_declaration(view, item)
-        if shown is None:
-            continue
+        if shown is not None:
+            sources.append(StatusSource(item, shown))
+    return sources
+
+
+def status_tables(
+    view: AudienceView,
+    sources: list[StatusSource],
+    progress: Callable[[str], None] | None = None,
+    cache: BuildCache | None = None,
+) -> list[StatusPageData]:
+    """The summary and the encoded rows of each status page (no plot yet)."""
+    cache = cache or BuildCache(None)
+    pages = []
+    for source in sources:
         if progress:
-            progress(item.label)
-        rows = view.queryset(item.model)
-        plot_by = item.progress.group_by[0] if item.progress.group_by else None
-        plots, trends = {}, []
-        if shown.progress.group_by == item.progress.group_by:  # no plot over hidden groups
-            plots, trends = _history_plots(shown, plot_by, _whole_groups(shown, plot_by, rows))
-        pages.append(
-            StatusPageData(
-                summarize(shown, rows), encode_status_data(shown, rows), plot_by, trends, plots
-            )
-        )
+            progress(source.item.label)
+        key = cache.key("status", view, [source.item.model], source.shown, CHUNK_ROWS)
+        page = cache.load(key)
+        if page is None:
+            rows = view.queryset(source.item.model)
+            summary, data = summarize(source.shown, rows), encode_status_data(source.shown, rows)
+            page = StatusPageData(summary, data, source.plot_by, [], {})
+            cache.store(f"status {view.name} {source.item.label}", key, page)
+        pages.append(page)
     return pages
+
+
+def with_history_plots(
+    view: AudienceView,
+    sources: list[StatusSource],
+    pages: list[StatusPageData],
+    cache: BuildCache | None = None,
+) -> list[StatusPageData]:
+    """``pages`` with the history plot and trends of the groups ``view`` sees whole."""
+    from espresso_static.models import ProgressSnapshot
+
+    cache = cache or BuildCache(None)
+    plotted = []
+    for source, page in zip(sources, pages, strict=True):
+        model = source.item.model
+        key = cache.key("plot", view, [model, ProgressSnapshot], source.shown)
+        plot = cache.load(key)
+        if plot is None:
+            plot = _plot_of(view, source)
+            cache.store(f"plot {view.name} {source.item.label}", key, plot)
+        plots, trends = plot
+        plotted.append(dataclasses.replace(page, plots=plots, trends=trends))
+    return plotted
+
+
+def _plot_of(view: AudienceView, source: StatusSource) -> tuple[dict[str, bytes], list]:
+    if source.shown.progress.group_by != source.item.progress.group_by:
+        return {}, []  # no plot over hidden groups
+    rows = view.queryset(source.item.model)
+    groups = _whole_groups(source.shown, source.plot_by, rows)
+    return _history_plots(source.shown, source.plot_by, groups)
 
 
 def visible_declaration(view: AudienceView, item: DeclaredProgress) -> DeclaredProgress | None:

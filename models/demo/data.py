@@ -3,8 +3,16 @@
 ``generate(files=N)`` replaces the demo tables' content with the same rows for the
 same ``files`` and ``seed``: six ensembles in three streams, their gauge
 configurations, a few fermion actions (one of each specialization), propagators and
-correlators on the first configurations, and ``files`` output-file rows whose status
-is mostly done on old configurations and mostly missing on the newest ones.
+correlators on every second configuration that has files, and ``files`` output-file
+rows whose status is mostly done on old configurations and mostly missing on the
+newest ones.
+
+Everything but the files grows with ``files`` (one configuration per stream for every
+144 files): ``files=400_000`` writes ~950,000 rows in all (50,000 configurations,
+150,000 propagators, 50,000 correlators with 300,000 propagator links), the default
+2,000 files ~14,000. Rows go in with ``bulk_create`` in batches, which skips the
+save-time checks: the data are made to pass them (``espresso-static check --data``
+and the build's Data health page say so).
 """
 
 from __future__ import annotations
@@ -34,8 +42,29 @@ ENSEMBLES = [
 ]
 STREAMS = ("a", "b", "c")
 SOURCES_PER_CONFIG = 8
+FILES_PER_TRAJECTORY = len(ENSEMBLES) * len(STREAMS) * SOURCES_PER_CONFIG
+#: At least this many configurations per stream (generated ahead of the measurements).
 GAUGE_CONFIGS_PER_STREAM = 60
+FIRST_TRAJECTORY = 300
+TRAJECTORY_STEP = 6
+#: Propagators are computed on every this-many-th measured configuration.
+PROPAGATOR_EVERY = 2
+#: Propagators on a configuration: three fermion actions, two source time slices each.
+PROPAGATORS_PER_CONFIG = 3 * 2
+#: Interpolators of the correlators on each configuration with propagators.
+CORRELATOR_INTERPOLATORS = 2
+#: Configurations whose propagators and correlators are written together.
+CONFIGS_PER_BATCH = 500
 BATCH = 5_000
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """Rows written on the configurations with propagators."""
+
+    propagators: int
+    correlators: int
+    links: int
 
 
 @dataclass(frozen=True)
@@ -46,14 +75,46 @@ class DemoSummary:
     propagators: int
     correlators: int
     files: int
+    #: Rows of the correlator ↔ propagator relation.
+    links: int = 0
+
+    @property
+    def rows(self) -> int:
+        return (
+            self.ensembles
+            + self.gauge_configs
+            + self.actions
+            + self.propagators
+            + self.correlators
+            + self.files
+            + self.links
+        )
+
+
+def measured_trajectories(files: int) -> int:
+    """How many trajectories per stream ``files`` output files cover."""
+    return max(1, -(-files // FILES_PER_TRAJECTORY))
+
+
+def planned_rows(files: int) -> int:
+    """About how many rows :func:`generate` writes for ``files`` (for a progress bar)."""
+    measured = measured_trajectories(files)
+    streams = len(ENSEMBLES) * len(STREAMS)
+    configs = streams * max(GAUGE_CONFIGS_PER_STREAM, measured)
+    with_propagators = streams * -(-measured // PROPAGATOR_EVERY)
+    # Each correlator links every propagator of its configuration.
+    per_config = PROPAGATORS_PER_CONFIG * (1 + CORRELATOR_INTERPOLATORS) + CORRELATOR_INTERPOLATORS
+    return configs + with_propagators * per_config + files
 
 
 def generate(
     files: int = DEFAULT_FILES, seed: int = 2019, progress: Callable[[int], None] | None = None
 ) -> DemoSummary:
-    """Replace the demo tables' rows with generated ones, in one transaction."""
+    """Replace the demo tables' rows with generated ones, in one transaction;
+    ``progress(n)`` after every batch of ``n`` rows."""
     rng = random.Random(seed)
     user = _current_user("default")
+    advance = progress or (lambda done: None)
     with transaction.atomic():
         clear()
         ensembles = [
@@ -69,38 +130,38 @@ def generate(
             )
             for name, beta, nx, nt, a, mpi, released in ENSEMBLES
         ]
-        configs = demo.GaugeConfig.objects.bulk_create(
-            demo.GaugeConfig(
-                ensemble=ensemble,
-                stream=stream,
-                trajectory=trajectory,
-                plaquette=round(0.55 + 0.01 * ensemble.beta + rng.gauss(0, 1e-4), 6),
-                user=user,
-            )
-            for ensemble in ensembles
-            for stream in STREAMS
-            for trajectory in range(300, 300 + 6 * GAUGE_CONFIGS_PER_STREAM, 6)
-        )
+        measured = measured_trajectories(files)
+        configs = _gauge_configs(ensembles, max(GAUGE_CONFIGS_PER_STREAM, measured), rng, user)
+        written_configs = 0
+        for batch in _batches(configs, BATCH):
+            demo.GaugeConfig.objects.bulk_create(batch)
+            written_configs += len(batch)
+            advance(len(batch))
         actions = [
             demo.MobiusDomainWall.objects.create(quark_mass=0.0126, l5=8, m5=1.3, b5=1.5, c5=0.5),
             demo.DomainWall.objects.create(quark_mass=0.0102, l5=12, m5=1.2),
             demo.Hisq.objects.create(quark_mass=0.0102, naik_epsilon=0.0),
         ]
-        propagators = _propagators(configs[:: GAUGE_CONFIGS_PER_STREAM // 4], actions, user)
-        correlators = _correlators(propagators, user)
+        measurements = _measurements(ensembles, measured, actions, user, advance)
         written = 0
         for batch in _batches(_data_files(ensembles, files, rng, user), BATCH):
             demo.DataFile.objects.bulk_create(batch)
             written += len(batch)
-            if progress:
-                progress(len(batch))
+            advance(len(batch))
     return DemoSummary(
-        len(ensembles), len(configs), len(actions), len(propagators), correlators, written
+        ensembles=len(ensembles),
+        gauge_configs=written_configs,
+        actions=len(actions),
+        propagators=measurements.propagators,
+        correlators=measurements.correlators,
+        files=written,
+        links=measurements.links,
     )
 
 
 def clear() -> None:
     """Delete every demo row (children first, so protected relations allow it)."""
+    demo.Correlator.propagators.through.objects.all().delete()
     for model in (
         demo.DataFile,
         demo.Correlator,
@@ -112,39 +173,77 @@ def clear() -> None:
         model.objects.all().delete()
 
 
-def _propagators(configs, actions, user) -> list:
-    return demo.Propagator.objects.bulk_create(
-        demo.Propagator(gaugeconfig=config, action=action, source_t=t, user=user)
-        for config in configs
-        for action in actions
-        for t in (0, config.ensemble.nt // 2)
+def _gauge_configs(ensembles, per_stream: int, rng: random.Random, user) -> Iterator:
+    for ensemble in ensembles:
+        for stream in STREAMS:
+            for index in range(per_stream):
+                yield demo.GaugeConfig(
+                    ensemble=ensemble,
+                    stream=stream,
+                    trajectory=FIRST_TRAJECTORY + TRAJECTORY_STEP * index,
+                    plaquette=round(0.55 + 0.01 * ensemble.beta + rng.gauss(0, 1e-4), 6),
+                    user=user,
+                )
+
+
+def _measurements(ensembles, measured: int, actions, user, advance) -> Measurements:
+    """Propagators (every action, two source times) and correlators (the first
+    interpolators, each contracting all propagators of its configuration) on every
+    ``PROPAGATOR_EVERY``-th measured configuration, a batch of configurations at a time
+    so that memory stays flat."""
+    nt = {ensemble.pk: ensemble.nt for ensemble in ensembles}
+    measured_configs = (
+        demo.GaugeConfig.objects.filter(
+            trajectory__lt=FIRST_TRAJECTORY + TRAJECTORY_STEP * measured
+        )
+        .order_by("pk")
+        .values_list("pk", "ensemble_id", "trajectory")
     )
-
-
-def _correlators(propagators, user) -> int:
-    """One correlator per interpolator and configuration, through the checked m2m add."""
-    by_config: dict[int, list] = {}
-    for propagator in propagators:
-        by_config.setdefault(propagator.gaugeconfig_id, []).append(propagator)
-    count = 0
-    for group in by_config.values():
-        for interpolator, _ in demo.Correlator.INTERPOLATORS[:2]:
-            correlator = demo.Correlator.objects.create(interpolator=interpolator, user=user)
-            correlator.propagators.add(*group)
-            count += 1
-    return count
+    configs = [
+        (pk, ensemble)
+        for pk, ensemble, trajectory in measured_configs
+        if (trajectory - FIRST_TRAJECTORY) // TRAJECTORY_STEP % PROPAGATOR_EVERY == 0
+    ]
+    propagators = correlators = links = 0
+    for batch in _batches(configs, CONFIGS_PER_BATCH):
+        made = demo.Propagator.objects.bulk_create(
+            demo.Propagator(gaugeconfig_id=config, action=action, source_t=t, user=user)
+            for config, ensemble in batch
+            for action in actions
+            for t in (0, nt[ensemble] // 2)
+        )
+        by_config: dict[int, list[int]] = {}
+        for propagator in made:
+            by_config.setdefault(propagator.gaugeconfig_id, []).append(propagator.pk)
+        interpolators = [code for code, _ in demo.Correlator.INTERPOLATORS]
+        made_correlators = demo.Correlator.objects.bulk_create(
+            demo.Correlator(interpolator=interpolator, user=user)
+            for _ in by_config
+            for interpolator in interpolators[:CORRELATOR_INTERPOLATORS]
+        )
+        members = [group for group in by_config.values() for _ in range(CORRELATOR_INTERPOLATORS)]
+        Link = demo.Correlator.propagators.through
+        made_links = Link.objects.bulk_create(
+            Link(correlator_id=correlator.pk, propagator_id=propagator)
+            for correlator, group in zip(made_correlators, members, strict=True)
+            for propagator in group
+        )
+        propagators += len(made)
+        correlators += len(made_correlators)
+        links += len(made_links)
+        advance(len(made) + len(made_correlators) + len(made_links))
+    return Measurements(propagators, correlators, links)
 
 
 def _data_files(ensembles, files: int, rng: random.Random, user) -> Iterator[demo.DataFile]:
     """``files`` file rows, configuration by configuration, so the newest
     configurations are the least finished, as in a running campaign."""
-    per_config = len(ensembles) * len(STREAMS) * SOURCES_PER_CONFIG
-    n_configs = max(1, -(-files // per_config))
+    n_configs = measured_trajectories(files)
     machines = [code for code, _ in demo.DataFile.MACHINES]
     made = 0
     for index in range(n_configs):
         age = 1 - index / n_configs  # 1 for the oldest configuration, ~0 for the newest
-        trajectory = 300 + 6 * index
+        trajectory = FIRST_TRAJECTORY + TRAJECTORY_STEP * index
         for ensemble in ensembles:
             for stream in STREAMS:
                 for source in range(SOURCES_PER_CONFIG):

@@ -204,7 +204,8 @@ class Correlator(Base):
         if column != "propagators":
             return
         configs = {p.gaugeconfig_id for p in instances}
-        configs |= set(self.propagators.values_list("gaugeconfig_id", flat=True))
+        # .all(), not a query of its own: the data-health audit has prefetched them.
+        configs |= {p.gaugeconfig_id for p in self.propagators.all()}
         if len(configs) > 1:
             raise ValidationError(f"propagators on {len(configs)} gauge configurations.")
 

@@ -1,0 +1,358 @@
+"""Reuse of a build's expensive outputs whose inputs did not change.
+
+The collect step's expensive outputs — the data of each status page (with its plot),
+the downloads of each table and the download package, the data-health audit — are
+stored in ``<project>/.espresso-static-cache/`` under a **key**: a hash of everything
+that decides their content:
+
+* the content of every table the output reads: a fingerprint of all rows and all
+  columns, read raw from the database (so an ``UPDATE`` in raw SQL counts, not only
+  ``last_modified``);
+* how the audience sees those tables: its name and kind, the visible columns and the
+  SQL selecting the visible rows (the access declarations, row filters included);
+* the schema: each model's fields, names and documentation, its ``progress`` and
+  the source of the module that defines it (checks, example parameters);
+* the code: espresso-static's version, a hash of its sources and templates, and the
+  versions of the libraries that write the files.
+
+An output reads the tables of its model, of its parents, many-to-many relations and,
+transitively, of the models its foreign keys point to; a status page also reads the
+progress snapshots. The data-health audit runs arbitrary check code, which may query
+any table: it depends on all tables of the project.
+
+Each output has one **slot** (kind, audience, model): storing a new entry replaces the
+slot's previous one, so the cache holds one version of every output. Entries are
+written to a temporary name and renamed: a killed build leaves no half entry.
+``build-site --no-cache`` bypasses the cache; deleting the folder is always safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import metadata, resources
+from pathlib import Path
+
+from django.db import connections, models
+
+from espresso_static import __version__
+
+#: The cache folder inside the project (gitignored).
+CACHE_DIR = ".espresso-static-cache"
+#: Bumped when the layout of the stored entries changes.
+LAYOUT = 1
+#: Libraries whose version changes the bytes of an output.
+LIBRARIES = ("django", "numpy", "pandas", "pyarrow", "matplotlib")
+#: Packages whose files (code, templates, scripts) decide the outputs.
+CODE_PACKAGES = ("espresso_static", "espresso_static.templates")
+FETCH_ROWS = 20_000
+VALUE = "value.pickle"
+FILES = "files"
+#: Memory addresses in a ``repr`` differ from process to process.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+@dataclass
+class BuildCache:
+    """The cache of one project; ``folder`` None: disabled (every output is built)."""
+
+    folder: Path | None
+    #: Table fingerprints of the database snapshot being read (see :meth:`new_snapshot`).
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    hits: int = 0
+    misses: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.folder is not None
+
+    # -- keys -------------------------------------------------------------------------
+
+    def key(self, kind: str, view, models_read: Iterable, *extra) -> str:
+        """The key of an output of ``kind`` that ``view`` sees and that reads the tables
+        of ``models_read`` (and their dependencies); ``extra``: other inputs."""
+        if not self.enabled:
+            return ""
+        digest = hashlib.blake2b(digest_size=20)
+        for part in (LAYOUT, kind, code_fingerprint(), _audience_signature(view), *extra):
+            _update(digest, part)
+        for model in sorted(tables_read(models_read), key=lambda m: m._meta.db_table):
+            _update(digest, model_signature(model))
+            _update(digest, self.fingerprint(model))
+            _update(digest, visibility_signature(view, model))
+        return digest.hexdigest()
+
+    def new_snapshot(self) -> None:
+        """Forget the fingerprints: a new read transaction may see other data."""
+        self.fingerprints.clear()
+
+    def fingerprint(self, model) -> str:
+        """The content fingerprint of ``model``'s table (once per build)."""
+        table = model._meta.db_table
+        if table not in self.fingerprints:
+            self.fingerprints[table] = table_fingerprint(model)
+        return self.fingerprints[table]
+
+    # -- entries ----------------------------------------------------------------------
+
+    def load(self, key: str):
+        """The value stored under ``key`` (None: not stored, or the cache is off)."""
+        if not self.enabled:
+            return None
+        try:
+            value = pickle.loads((self._entry(key) / VALUE).read_bytes())
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            self.misses += 1
+            return None
+        self.hits += 1
+        return value
+
+    def has(self, key: str) -> bool:
+        """Whether a value is stored under ``key`` (not counted as a use)."""
+        return self.enabled and (self._entry(key) / VALUE).is_file()
+
+    def files(self, key: str) -> Path:
+        """The folder of files stored with the value of ``key``."""
+        return self._entry(key) / FILES
+
+    def store(self, slot: str, key: str, value, files: Path | None = None) -> None:
+        """Store ``value`` (and a copy of the folder ``files``) under ``key``, replacing
+        the entry ``slot`` held before."""
+        if not self.enabled:
+            return
+        with _NewEntry(self, slot, key) as folder:
+            if files is not None:
+                link_tree(files, folder / FILES)
+            # The value last: an entry with a value is complete.
+            (folder / VALUE).write_bytes(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+
+    # -- layout -----------------------------------------------------------------------
+
+    def _entry(self, key: str) -> Path:
+        return self.folder / "entries" / key[:2] / key
+
+    def _replace_slot(self, slot: str, key: str) -> None:
+        """Point ``slot`` to ``key`` and remove the entry it pointed to before."""
+        slots = self.folder / "slots"
+        slots.mkdir(parents=True, exist_ok=True)
+        pointer = slots / hashlib.blake2b(slot.encode(), digest_size=16).hexdigest()
+        previous = pointer.read_text().strip() if pointer.is_file() else ""
+        _write_atomic(pointer, key.encode())
+        if previous and previous != key:
+            shutil.rmtree(self._entry(previous), ignore_errors=True)
+
+
+class _NewEntry:
+    """Build an entry in a temporary folder; on success rename it into place."""
+
+    def __init__(self, cache: BuildCache, slot: str, key: str):
+        self.cache, self.slot, self.key = cache, slot, key
+
+    def __enter__(self) -> Path:
+        final = self.cache._entry(self.key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        self.temporary = Path(tempfile.mkdtemp(prefix=".new-", dir=final.parent))
+        return self.temporary
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if kind is not None:
+            shutil.rmtree(self.temporary, ignore_errors=True)
+            return
+        final = self.cache._entry(self.key)
+        shutil.rmtree(final, ignore_errors=True)  # an entry another build just wrote
+        try:
+            self.temporary.rename(final)
+        except OSError:  # a concurrent build renamed the same entry in: keep theirs
+            shutil.rmtree(self.temporary, ignore_errors=True)
+        self.cache._replace_slot(self.slot, self.key)
+
+
+def open_cache(root: Path, enabled: bool = True) -> BuildCache:
+    """The cache of the project at ``root`` (disabled: ``--no-cache``)."""
+    return BuildCache(root / CACHE_DIR if enabled else None)
+
+
+def link_tree(source: Path, target: Path) -> None:
+    """Copy the files of ``source`` into ``target`` as hard links (copies across file
+    systems). Outputs are never changed in place, so sharing their bytes is safe."""
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.rglob("*")):
+        destination = target / path.relative_to(source)
+        if path.is_dir():
+            destination.mkdir(exist_ok=True)
+        else:
+            link_file(path, destination)
+
+
+def link_file(source: Path, destination: Path) -> None:
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copyfile(source, destination)
+
+
+def _write_atomic(path: Path, content: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    temporary.write_bytes(content)
+    temporary.replace(path)
+
+
+# -- what an output reads ----------------------------------------------------------------
+
+
+def tables_read(models_read: Iterable) -> list:
+    """``models_read``, their concrete parents, many-to-many tables and, transitively,
+    the models their foreign keys point to."""
+    found: dict[str, type[models.Model]] = {}
+    todo = list(models_read)
+    while todo:
+        model = todo.pop()
+        if model._meta.label in found:
+            continue
+        found[model._meta.label] = model
+        todo.extend(model._meta.get_parent_list())
+        todo.extend(f.related_model for f in model._meta.concrete_fields if f.related_model)
+        for m2m in model._meta.many_to_many:
+            todo.extend((m2m.remote_field.through, m2m.related_model))
+    return list(found.values())
+
+
+def table_fingerprint(model) -> str:
+    """A hash of every row and column of ``model``'s own table, in primary-key order."""
+    connection = connections[model._default_manager.db]
+    meta = model._meta
+    quote = connection.ops.quote_name
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    if connection.vendor == "postgresql":
+        # Hashed in the server (64-bit hashes of each row's text, two seeds): no transfer.
+        sql = (
+            f"SELECT count(*), sum(hashtextextended(t::text, 0)::numeric), "
+            f"sum(hashtextextended(t::text, 1)::numeric) FROM {table} AS t"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            return repr(cursor.fetchone())
+    # SQLite's quote() is an unambiguous literal of any value (NULL, text, number, blob);
+    # text, not values: the driver would parse every date in Python.
+    row = " || ',' || ".join(f"quote({quote(f.column)})" for f in meta.local_concrete_fields)
+    digest = hashlib.blake2b(digest_size=20)
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(f"SELECT {row} FROM {table} ORDER BY {pk}")
+        while rows := cursor.fetchmany(FETCH_ROWS):
+            digest.update("\n".join(text for (text,) in rows).encode())
+            digest.update(b"\n")
+    return digest.hexdigest()
+
+
+# -- signatures ---------------------------------------------------------------------------
+
+
+def model_signature(model) -> str:
+    """What of a model's definition an output may show or depend on."""
+    meta = model._meta
+    fields = [
+        (
+            f.name,
+            f.column,
+            type(f).__name__,
+            f.null,
+            f.blank,
+            f.unique,
+            f.primary_key,
+            getattr(f, "max_length", None),
+            str(f.verbose_name),
+            str(f.help_text),
+            [(str(value), str(label)) for value, label in f.flatchoices] if f.choices else [],
+            f.related_model._meta.label if f.related_model else None,
+            _default(f),
+        )
+        for f in [*meta.concrete_fields, *meta.many_to_many]
+    ]
+    parts = (
+        meta.label,
+        meta.db_table,
+        str(meta.verbose_name),
+        str(meta.verbose_name_plural),
+        model.__doc__ or "",
+        fields,
+        repr(getattr(model, "progress", None)),
+        # Checks, declarations and examples: the source of every module of its classes.
+        sorted({_module_fingerprint(cls.__module__) for cls in model.__mro__}),
+    )
+    return _ADDRESS.sub("", repr(parts))
+
+
+def _default(f) -> str:
+    if not f.has_default():
+        return ""
+    default = f.default
+    return getattr(default, "__qualname__", None) or repr(default)
+
+
+def visibility_signature(view, model) -> str:
+    """The columns and the SQL of the rows of ``model`` that ``view`` sees."""
+    if view is None:
+        return ""
+    if not model._meta.auto_created and not view.sees_model(model):
+        return "hidden"
+    columns = [f.name for f in view.visible_fields(model)] if not model._meta.auto_created else []
+    queryset = model._default_manager.all() if model._meta.auto_created else view.queryset(model)
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except Exception as error:  # EmptyResultSet: no row can match
+        sql, params = type(error).__name__, ()
+    return _ADDRESS.sub("", repr((columns, sql, [repr(p) for p in params])))
+
+
+def _audience_signature(view) -> str:
+    if view is None:
+        return ""
+    audience = view.audience
+    return repr((audience.name, audience.default, audience.health))
+
+
+@cache
+def code_fingerprint() -> str:
+    """espresso-static's version, sources and templates, and the library versions."""
+    digest = hashlib.blake2b(digest_size=20)
+    _update(digest, __version__)
+    for name in LIBRARIES:
+        _update(digest, f"{name}={_version(name)}")
+    for package in CODE_PACKAGES:
+        folder = Path(str(resources.files(package)))
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                _update(digest, f"{package}/{path.relative_to(folder).as_posix()}")
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "-"
+
+
+@cache
+def _module_fingerprint(module_name: str) -> str:
+    import sys
+
+    module = sys.modules.get(module_name)
+    source = getattr(module, "__file__", None)
+    if not source or not Path(source).is_file():
+        return module_name
+    return hashlib.blake2b(Path(source).read_bytes(), digest_size=20).hexdigest()
+
+
+def _update(digest, part) -> None:
+    text = part if isinstance(part, str) else _ADDRESS.sub("", repr(part))
+    digest.update(text.encode())
+    digest.update(b"\0")

@@ -1,0 +1,187 @@
+"""The build cache: an unchanged rebuild reuses every expensive output and publishes
+the same site; a changed row, a changed access declaration and another audience each
+rebuild what they decide, never serving stale output; ``--no-cache`` bypasses it."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from click.testing import CliRunner
+from django.db import connection
+
+from espresso_static.access import ALL, Access
+from espresso_static.buildcache import CACHE_DIR
+from espresso_static.cli import cli
+from espresso_static.statusdata import read_status_data
+from models.demo import data
+from models.demo.models import Correlator, DataFile
+
+REPO = Path(__file__).resolve().parents[1]
+DOWNLOADS = "generated/data/downloads"
+STATUS = "generated/status/demo/datafile/data"
+#: The parts of the collect step whose outputs are cached.
+CACHED_PARTS = ("status data", "plots", "downloads", "data health")
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """The repository's demo project, with a little data."""
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    for name in ("pyproject.toml", "mkdocs.yml"):
+        shutil.copy(REPO / name, folder / name)
+    shutil.copytree(
+        REPO / "site_src", folder / "site_src", ignore=shutil.ignore_patterns("generated")
+    )
+    data.generate(files=300, seed=5)
+    return folder
+
+
+def build(project: Path, out: Path, *args: str) -> dict[str, str]:
+    """Build; the parts of the collect line by name (``status data``: ``... (reused 1 of 1, 0.0 s)``)."""
+    result = CliRunner().invoke(
+        cli, ["build-site", "--project", str(project), "--out", str(out), *args]
+    )
+    assert result.exit_code == 0, result.output
+    collect = next(line for line in result.output.splitlines() if line.startswith("collect"))
+    parts = collect.removeprefix("collect").strip().split("; ")
+    return {_part_name(part): part for part in parts}
+
+
+def _part_name(part: str) -> str:
+    for name in (*CACHED_PARTS, "fingerprints", "news"):
+        if name in part:
+            return name
+    return "models"
+
+
+def reused(part: str) -> tuple[int, int]:
+    """(reused, outputs) of one part of the collect line ((0, -1): nothing reused)."""
+    match = re.search(r"reused (\d+) of (\d+)", part)
+    return (int(match[1]), int(match[2])) if match else (0, -1)
+
+
+def all_reused(part: str) -> bool:
+    done, outputs = reused(part)
+    return done == outputs
+
+
+def some_rebuilt(part: str) -> bool:
+    done, outputs = reused(part)
+    return done < outputs or outputs == -1
+
+
+def site_files(site: Path) -> dict[str, bytes]:
+    """Every file of a built site; pages without their provenance (build time)."""
+    files = {}
+    for path in sorted(p for p in site.rglob("*") if p.is_file()):
+        content = path.read_bytes()
+        if path.suffix == ".html":
+            page = BeautifulSoup(content, "html.parser")
+            for provenance in page.select(".espresso-static-provenance"):
+                provenance.decompose()
+            content = str(page).encode()
+        files[path.relative_to(site).as_posix()] = content
+    return files
+
+
+def csv_header(site: Path, resource: str) -> list[str]:
+    import gzip
+
+    with gzip.open(site / DOWNLOADS / f"{resource}.csv.gz", "rt", encoding="utf-8") as text:
+        return text.readline().strip().split(",")
+
+
+def test_unchanged_rebuild_reuses_every_output_and_publishes_the_same_site(project, tmp_path):
+    first = build(project, tmp_path / "first")
+    assert all(reused(first[name]) == (0, -1) for name in CACHED_PARTS)
+    assert (project / CACHE_DIR).is_dir()
+    again = build(project, tmp_path / "again")
+    for name in CACHED_PARTS:
+        done, outputs = reused(again[name])
+        assert done == outputs >= 1, again[name]
+    fresh = build(project, tmp_path / "fresh", "--no-cache")
+    assert all(reused(fresh[name]) == (0, -1) for name in CACHED_PARTS)
+    assert "fingerprints" not in fresh  # no cache, no fingerprints to take
+    files = site_files(tmp_path / "first")
+    assert any(name.endswith(".sqlite") for name in files)
+    assert site_files(tmp_path / "again") == files
+    assert site_files(tmp_path / "fresh") == files
+
+
+def test_no_cache_neither_reads_nor_writes_the_cache(project, tmp_path):
+    build(project, tmp_path / "site", "--no-cache")
+    assert not (project / CACHE_DIR).exists()
+
+
+def test_a_row_changed_in_raw_sql_rebuilds_what_reads_its_table(project, tmp_path):
+    build(project, tmp_path / "before")
+    row = DataFile.objects.filter(status="on_disk").order_by("pk").first()
+    with connection.cursor() as cursor:  # last_modified stays: only the content tells
+        cursor.execute("UPDATE demo_datafile SET size = %s WHERE id = %s", [123_456_789, row.pk])
+    after = build(project, tmp_path / "after")
+    assert some_rebuilt(after["status data"])
+    assert some_rebuilt(after["data health"])
+    done, outputs = reused(after["downloads"])
+    assert 0 < done < outputs, after["downloads"]  # the other tables' downloads are reused
+    sizes = read_status_data(tmp_path / "after" / STATUS)["size"]
+    assert 123_456_789 in sizes
+    fresh = build(project, tmp_path / "fresh", "--no-cache")
+    assert site_files(tmp_path / "after") == site_files(tmp_path / "fresh")
+    assert fresh
+
+
+def test_a_table_no_status_page_reads_leaves_the_status_data_reused(project, tmp_path):
+    build(project, tmp_path / "before")
+    Correlator.objects.filter(pk=Correlator.objects.order_by("pk").first().pk).update(momentum=1)
+    after = build(project, tmp_path / "after")
+    assert all_reused(after["status data"])
+    assert all_reused(after["plots"])
+    assert some_rebuilt(after["data health"])  # checks may read any table
+    assert site_files(tmp_path / "after") == site_files(_fresh(project, tmp_path / "fresh"))
+
+
+def test_a_changed_access_declaration_rebuilds_that_audiences_outputs(
+    project, tmp_path, monkeypatch
+):
+    build(project, tmp_path / "before", "--audience", "public")
+    assert "size" in csv_header(tmp_path / "before", "demo_datafile")
+    without_size = dict(DataFile.access.fields)
+    without_size["public"] = [name for name in without_size["public"] if name != "size"]
+    monkeypatch.setattr(DataFile, "access", Access(audiences=["public"], fields=without_size))
+    after = build(project, tmp_path / "after", "--audience", "public")
+    assert some_rebuilt(after["status data"])
+    assert "size" not in csv_header(tmp_path / "after", "demo_datafile")
+    assert "size" not in read_status_data(tmp_path / "after" / STATUS)
+    # Tables whose declaration did not change keep their downloads.
+    assert reused(after["downloads"])[0] > 0
+    everything = Access(audiences=["public"], fields={"public": ALL})
+    monkeypatch.setattr(DataFile, "access", everything)
+    exposed = build(project, tmp_path / "exposed", "--audience", "public")
+    assert some_rebuilt(exposed["status data"])
+    assert "machine" in csv_header(tmp_path / "exposed", "demo_datafile")
+
+
+def test_each_audience_has_its_own_outputs(project, tmp_path):
+    internal = build(project, tmp_path / "internal")
+    public = build(project, tmp_path / "public", "--audience", "public")
+    assert some_rebuilt(public["status data"])
+    assert reused(public["downloads"]) == (0, -1)
+    assert "machine" in csv_header(tmp_path / "internal", "demo_datafile")
+    assert "machine" not in csv_header(tmp_path / "public", "demo_datafile")
+    # The public build did not evict the internal one's outputs.
+    again = build(project, tmp_path / "again")
+    assert all_reused(again["status data"])
+    assert all_reused(again["downloads"])
+    assert internal
+
+
+def _fresh(project: Path, out: Path) -> Path:
+    build(project, out, "--no-cache")
+    return out
