@@ -9,13 +9,10 @@ built site is checked with the fixed payloads of :mod:`tests.hostileapp.payloads
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import re
-import threading
 import unicodedata
 import xml.etree.ElementTree as ET
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import markdown
@@ -28,17 +25,10 @@ from espresso_static.config import load_config
 from espresso_static.render import code_html, markdown_text, mermaid_id, mermaid_label
 from espresso_static.sanitize import markdown_to_html
 from espresso_static.statusdata import read_status_data
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from tests.conftest import REPO
 from tests.hostileapp.payloads import LONG, PAYLOADS
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 STATUS_PAGE = "generated/status/demo/datafile/"
 #: Fragments the fuzzer strings together: the characters and words escaping is about.
 FRAGMENTS = [
@@ -316,28 +306,6 @@ def test_data_files_and_feeds_are_well_formed(hostile_site):
         compile(script.read_text(encoding="utf-8"), script.name, "exec")
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
-
-
-@pytest.fixture
-def served():
-    servers = []
-
-    def serve(folder: Path) -> str:
-        handler = functools.partial(QuietHandler, directory=str(folder))
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_port}/"
-
-    yield serve
-    for server in servers:
-        server.shutdown()
-        server.server_close()
-
-
 #: Elements a payload would have created: inline scripts in the content, event
 #: handler attributes, script URLs.
 INJECTED = """() => [...document.querySelectorAll("*")].filter((element) =>
@@ -367,7 +335,7 @@ def site_pages(site: Path) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.browser
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"needs Debian's chromium at {CHROMIUM}")
+@needs_chromium
 @pytest.mark.django_db
 def test_no_payload_runs_in_chromium(hostile_site, served):
     from playwright.sync_api import sync_playwright

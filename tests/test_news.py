@@ -28,6 +28,7 @@ from espresso_static.news import (
 from espresso_static.notify import Notifier
 from espresso_static.render import BuildOptions
 from models.demo.data import NOTIFICATIONS, generate_notifications
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -202,7 +203,7 @@ def test_feeds_differ_per_audience_and_ids_are_stable(notifications):
 
 @pytest.mark.slow
 @pytest.mark.browser
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium")
+@needs_chromium
 def test_filters_hide_and_show_entries_in_a_real_browser(notifications, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -213,10 +214,7 @@ def test_filters_hide_and_show_entries_in_a_real_browser(notifications, tmp_path
         f"<!doctype html><html><body>{body}<script>{script}</script></body></html>"
     )
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=shutil.which("chromium"),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.goto(f"{page_file.as_uri()}?tag=nightly-sync")
 

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import functools
 import io
 import re
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,16 +18,9 @@ from espresso_static.progress import find_declared
 from espresso_static.snapshot import backfill_history
 from models.demo import data
 from models.demo.models import DataFile
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 PAGE = "generated/status/demo/datafile/"
 PAGE_ROWS = 50
 #: Where the screenshots of the last run are kept (for a human to look at).
@@ -39,9 +29,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[1] / ".pytest_cache" / "status-sc
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason=f"needs Debian's chromium at {CHROMIUM}"
-    ),
+    needs_chromium,
 ]
 
 
@@ -57,29 +45,6 @@ def build_demo_site(tmp_path: Path, files: int) -> Path:
         mkdocs_config=tmp_path / "mkdocs.yml",
     )
     return build_site(config, reporter=Reporter(quiet=True)).site_dir
-
-
-@pytest.fixture
-def served():
-    """Serve a folder on 127.0.0.1 (fetch() needs http://, not file://)."""
-    servers = []
-
-    def serve(folder: Path) -> str:
-        handler = functools.partial(QuietHandler, directory=str(folder))
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_port}/"
-
-    yield serve
-    for server in servers:
-        server.shutdown()
-        server.server_close()
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
 
 
 def legend_counts(page) -> dict[str, int]:
