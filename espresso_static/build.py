@@ -339,8 +339,7 @@ def refuse_drift(config: ProjectConfig) -> None:
     document tables that are not what the database holds."""
     from espresso_static.checks import migration_drift
 
-    labels = [label for label in _app_labels(config) if _has_migrations_enabled(label)]
-    problems = [finding for finding in migration_drift(labels) if finding.is_error]
+    problems = [finding for finding in migration_drift(_app_labels(config)) if finding.is_error]
     if problems:
         first = problems[0]
         more = f" ({len(problems) - 1} more problem(s): `espresso-static check`)"
@@ -355,16 +354,6 @@ def _app_labels(config: ProjectConfig) -> list[str]:
 
     by_name = {app.name: app.label for app in apps.get_app_configs()}
     return [by_name.get(name, name) for name in config.apps]
-
-
-def _has_migrations_enabled(label: str) -> bool:
-    """False for an app whose migrations the Django settings disable (``MIGRATION_MODULES
-    = {label: None}``, as a host project or pytest-django's ``--no-migrations`` may do):
-    Django creates its tables from the models, so they cannot drift from them."""
-    from django.db.migrations.loader import MigrationLoader
-
-    module, _ = MigrationLoader.migrations_module(label)
-    return module is not None
 
 
 def git_commit(root: Path) -> str | None:

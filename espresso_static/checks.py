@@ -105,10 +105,36 @@ def migration_drift(app_labels: list[str], **_) -> Iterator[Finding]:
     from django.db.migrations.loader import MigrationLoader
 
     loader = MigrationLoader(connection, ignore_no_migrations=True)
-    labels = set(app_labels)
+    labels = {label for label in app_labels if migrations_enabled(label)}
     yield from _conflicts(loader, labels)
+    yield from _apps_without_migrations(loader, labels)
     yield from _unmigrated_changes(loader, labels)
     yield from _database_versus_code(loader, labels)
+
+
+def migrations_enabled(label: str) -> bool:
+    """False for an app whose migrations the Django settings disable (``MIGRATION_MODULES
+    = {label: None}``, as a host project or pytest-django's ``--no-migrations`` may do):
+    Django creates its tables from the models, so they cannot drift from them."""
+    from django.db.migrations.loader import MigrationLoader
+
+    module, _ = MigrationLoader.migrations_module(label)
+    return module is not None
+
+
+def _apps_without_migrations(loader, labels: set[str]) -> Iterator[Finding]:
+    from django.apps import apps
+
+    for label in sorted(labels & loader.unmigrated_apps):
+        if list(apps.get_app_config(label).get_models()):
+            yield Finding(
+                "ES-M001",
+                ERROR,
+                f"App {label!r} has models but no migrations (no migrations folder): "
+                "its tables are never created.",
+                "Run `espresso-static makemigrations`, then `espresso-static migrate`.",
+                label,
+            )
 
 
 def _conflicts(loader, labels: set[str]) -> Iterator[Finding]:

@@ -136,3 +136,19 @@ def test_register_app_without_apps_is_a_clear_error(tmp_path):
 def test_bad_app_names_are_refused(project, name):
     result = run("startapp", name, cwd=project, ok=False)
     assert result.returncode == 1 and "Invalid app name" in result.stderr
+
+
+def test_app_without_migrations_folder(project):
+    run("startapp", "jobs", cwd=project)
+    models_py = project / "models" / "jobs" / "models.py"
+    models_py.write_text(
+        models_py.read_text() + "\n\nclass Job(Base):\n    name = models.CharField(max_length=9)\n"
+    )
+    shutil.rmtree(project / "models" / "jobs" / "migrations")
+    result = run("check", cwd=project, ok=False)
+    assert result.returncode == 1 and "has models but no migrations" in result.stdout
+    refused = run("build-site", cwd=project, ok=False)
+    assert refused.returncode == 1 and "Not building" in refused.stderr
+    run("makemigrations", cwd=project)
+    run("migrate", cwd=project)
+    assert check_ids(project) == (0, set())
