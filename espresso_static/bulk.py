@@ -755,12 +755,8 @@ def _jsonl_rows(path) -> Iterator[dict]:
 
 
 def _parquet_rows(path) -> Iterator[dict]:
-    try:
-        import pyarrow.parquet as parquet
-    except ImportError:
-        raise EspressoStaticError(
-            "Reading Parquet needs pyarrow: pip install 'espresso-static[parquet]'."
-        ) from None
+    import pyarrow.parquet as parquet
+
     for record_batch in parquet.ParquetFile(path).iter_batches(batch_size=DEFAULT_BATCH_SIZE):
         yield from record_batch.to_pylist()
 

@@ -149,7 +149,8 @@ def test_downloads_round_trip(demo_rows, tmp_path):
 
 
 def test_datapackage_and_checksums(demo_rows, tmp_path):
-    frictionless = pytest.importorskip("frictionless")
+    import frictionless
+
     result, out = written(INTERNAL, tmp_path)
     package = json.loads((out / "datapackage.json").read_text())
     names = [r["name"] for r in package["resources"]]
