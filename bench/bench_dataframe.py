@@ -60,9 +60,7 @@ def main() -> int:
     if args.worker:
         worker(args)
         return 0
-    database_url = (
-        args.database_url or common.os.environ.get("DATABASE_URL") or common.fresh_sqlite_url()
-    )
+    database_url = common.database_url(args)
     fill(database_url, args.rows)
     script = Path(__file__).resolve()
     cases = {

@@ -35,6 +35,11 @@ def setup_django(database_url: str | None = None) -> None:
     call_command("migrate", interactive=False, verbosity=0)
 
 
+def database_url(args) -> str:
+    """``--database-url``, else ``DATABASE_URL``, else a fresh SQLite file."""
+    return args.database_url or os.environ.get("DATABASE_URL") or fresh_sqlite_url()
+
+
 def fresh_sqlite_url() -> str:
     folder = Path(tempfile.mkdtemp(prefix="espresso-static-bench-"))
     return f"sqlite:///{folder / 'bench.sqlite3'}"
