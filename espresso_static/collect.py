@@ -423,37 +423,23 @@ def _relations(model, documented: set[str], view: AudienceView) -> list[Relation
         target = f.related_model._meta.label
         if target not in documented or f.model is not model:  # inherited: on the parent's page
             continue
-        if not isinstance(f, models.ForeignObjectRel):
-            if getattr(f.remote_field, "parent_link", False) or not view.sees_field(model, f.name):
-                continue
-            relations.append(
-                RelationInfo(
-                    name=f.name,
-                    kind=_relation_kind(f),
-                    direction="forward",
-                    target=target,
-                    field_name=f.name,
-                    help_text=str(f.help_text or ""),
-                    null=f.null,
-                )
+        forward = not isinstance(f, models.ForeignObjectRel)
+        declared = f if forward else f.remote_field  # the field that defines the relation
+        if getattr(declared.remote_field, "parent_link", False):
+            continue
+        if not view.sees_field(model if forward else f.related_model, declared.name):
+            continue
+        relations.append(
+            RelationInfo(
+                name=f.name if forward else (f.get_accessor_name() or f.name),
+                kind=_relation_kind(declared),
+                direction="forward" if forward else "reverse",
+                target=target,
+                field_name=declared.name,
+                help_text=str(declared.help_text or ""),
+                null=declared.null,
             )
-        else:
-            remote = f.remote_field  # the field on the other model
-            if getattr(remote.remote_field, "parent_link", False):
-                continue
-            if not view.sees_field(f.related_model, remote.name):
-                continue
-            relations.append(
-                RelationInfo(
-                    name=f.get_accessor_name() or f.name,
-                    kind=_relation_kind(remote),
-                    direction="reverse",
-                    target=target,
-                    field_name=remote.name,
-                    help_text=str(remote.help_text or ""),
-                    null=remote.null,
-                )
-            )
+        )
     return sorted(relations, key=lambda r: (r.direction, r.name))
 
 
