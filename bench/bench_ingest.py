@@ -50,7 +50,7 @@ def prepare_database() -> tuple[int, int]:
     """An empty file table and one ensemble; returns (ensemble id, user id)."""
     from django.db import connection
 
-    from espresso_static.models import _current_user
+    from espresso_static.models.parameters import current_user
     from models.demo.models import DataFile, Ensemble
 
     DataFile.objects.all().delete()
@@ -61,7 +61,7 @@ def prepare_database() -> tuple[int, int]:
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("VACUUM")
-    return ensemble.pk, _current_user("default").pk
+    return ensemble.pk, current_user("default").pk
 
 
 def run_raw(rows: int) -> dict:

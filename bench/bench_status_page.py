@@ -63,10 +63,10 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
 def build(rows: int, folder: Path) -> tuple[Path, float]:
     """Demo data with its back-dated history, then the site; returns (site, seconds)."""
-    from espresso_static.build import Reporter, build_site
-    from espresso_static.config import load_config
-    from espresso_static.progress import find_declared
-    from espresso_static.snapshot import backfill_history
+    from espresso_static.data.snapshot import backfill_history
+    from espresso_static.declare.progress import find_declared
+    from espresso_static.project.config import load_config
+    from espresso_static.site.pipeline import Reporter, build_site
     from models.demo import data
 
     data.generate(files=rows)

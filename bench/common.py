@@ -27,8 +27,8 @@ def setup_django(database_url: str | None = None) -> None:
     ``DATABASE_URL``, else a fresh SQLite file in a temporary folder) and migrate."""
     from django.core.management import call_command
 
-    from espresso_static.config import load_config
-    from espresso_static.djangoconf import setup_django as configure
+    from espresso_static.project.config import load_config
+    from espresso_static.project.django_setup import setup_django as configure
 
     url = database_url or os.environ.get("DATABASE_URL") or fresh_sqlite_url()
     configure(load_config(REPO, environ={"DATABASE_URL": url}))

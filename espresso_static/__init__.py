@@ -8,8 +8,8 @@ def setup(project=None):
     nearest folder at or above the current one with a ``[tool.espresso-static]``
     table), so a script can use the models: ``espresso_static.setup()`` first, then
     import them. Returns the project's configuration."""
-    from espresso_static.config import load_config
-    from espresso_static.djangoconf import setup_django
+    from espresso_static.project.config import load_config
+    from espresso_static.project.django_setup import setup_django
 
     config = load_config(project)
     setup_django(config)
@@ -19,7 +19,7 @@ def setup(project=None):
 def __getattr__(name: str):
     # Lazy: importing the ingest (and the models it uses) needs Django set up first.
     if name == "ingest":
-        from espresso_static.bulk import ingest
+        from espresso_static.data.ingest import ingest
 
         globals()["ingest"] = ingest
         return ingest

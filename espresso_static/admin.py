@@ -9,7 +9,7 @@ edit shows the check's message and saves nothing; a check that only runs on savi
 (many-to-many additions) rolls the whole edit back and shows its message too.
 
 This module is also the admin's URLconf (``ROOT_URLCONF``, see
-:func:`espresso_static.djangoconf.admin_settings`). The static site never needs it.
+:func:`espresso_static.project.django_setup.admin_settings`). The static site never needs it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from django.http import HttpResponseRedirect
 from django.urls import path
 
 from espresso_static.exceptions import ConfigError, ConsistencyError
-from espresso_static.models import Base, Notification, _concrete_children
+from espresso_static.models import Base, Notification
+from espresso_static.models.hierarchy import concrete_children
 
 #: At most this many columns in a changelist (the id included).
 MAX_COLUMNS = 8
@@ -87,7 +88,7 @@ def list_columns(model: type[models.Model]) -> list:
     come first when picking which fit."""
     base_model = issubclass(model, Base)
     columns: list = ["id" if base_model else model._meta.pk.name]
-    if base_model and _concrete_children(model):
+    if base_model and concrete_children(model):
         columns.append(_type_column())
     # Base's free tag is rarely worth a column (it is searchable); long text never is.
     candidates = [
@@ -211,7 +212,7 @@ def register_project_models(site: admin.AdminSite = admin.site) -> list[type[mod
     if not apps.is_installed("django.contrib.admin"):
         raise ConfigError(
             "The admin needs django.contrib.admin, sessions, messages and staticfiles "
-            "installed (see espresso_static.djangoconf.admin_settings)."
+            "installed (see espresso_static.project.django_setup.admin_settings)."
         )
     admin.autodiscover()
     registered = []

@@ -8,5 +8,6 @@ class EspressoStaticConfig(AppConfig):
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self):
-        # Connect the consistency-check signal handlers.
-        from espresso_static import signals  # noqa: F401
+        # Connect the consistency-check signal handlers and register the data checks.
+        from espresso_static.checks import data_health  # noqa: F401
+        from espresso_static.models import signals  # noqa: F401

@@ -17,8 +17,8 @@ from pathlib import Path
 import click
 
 from espresso_static import __version__
-from espresso_static.config import ProjectConfig, load_config, redact
 from espresso_static.exceptions import EspressoStaticError
+from espresso_static.project.config import ProjectConfig, load_config, redact
 
 
 def _report_errors(function):
@@ -91,7 +91,7 @@ def _database_advice(text: str) -> str:
 def _database_name() -> str:
     from django.db import connection
 
-    from espresso_static.djangoconf import describe_database
+    from espresso_static.project.django_setup import describe_database
 
     try:
         return describe_database(connection.settings_dict)
@@ -115,7 +115,7 @@ def common_options(function):
 def open_project(project: Path | None, database: bool = True, admin: bool = False) -> ProjectConfig:
     """Load the configuration, set Django up (with ``admin``, including the admin GUI's
     apps) and (optionally) check the database."""
-    from espresso_static.djangoconf import check_database, setup_django
+    from espresso_static.project.django_setup import check_database, setup_django
 
     config = load_config(project)
     setup_django(config, admin=admin)
@@ -182,8 +182,8 @@ def demo(project, rows, seed):
 def _demo_history(data) -> None:
     """Back-dated progress snapshots from the files' production times, so the demo's
     history plot has a curve."""
-    from espresso_static.progress import declared
-    from espresso_static.snapshot import backfill_history
+    from espresso_static.data.snapshot import backfill_history
+    from espresso_static.declare.progress import declared
 
     points = backfill_history(declared(data.demo.DataFile), "produced", points=12)
     click.echo(f"Recorded {points} back-dated progress snapshots of the data files.")
@@ -208,7 +208,7 @@ def _demo_history(data) -> None:
 @click.argument("message")
 def notify(project, level, title, tag, audience, message):
     """Publish MESSAGE (Markdown; `-` reads standard input) on the site's news."""
-    from espresso_static.notify import Notifier
+    from espresso_static.data.notify import Notifier
 
     open_project(project)
     if message == "-":
@@ -232,11 +232,11 @@ def admin_command(project, port, create_superuser):
     """Serve Django's admin for the project's tables on 127.0.0.1 (an optional GUI)."""
     config = open_project(project, admin=True)
     from espresso_static import admin
-    from espresso_static.models import _login_name
+    from espresso_static.models.parameters import login_name
 
     admin.prepare_admin_database()
     if create_superuser:
-        username = click.prompt("Username", default=_login_name())
+        username = click.prompt("Username", default=login_name())
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
         user, created = admin.ensure_superuser(username, password)
         click.echo(f"Superuser {user.username} {'created' if created else 'updated'}.")
@@ -257,8 +257,8 @@ def admin_command(project, port, create_superuser):
 def snapshot(project, names):
     """Record the progress counts per model, group and status (run after each sync;
     counts equal to the latest snapshot's are not stored again)."""
-    from espresso_static.progress import find_declared
-    from espresso_static.snapshot import take_snapshots
+    from espresso_static.data.snapshot import take_snapshots
+    from espresso_static.declare.progress import find_declared
 
     open_project(project)
     for result in take_snapshots([find_declared(name) for name in names] or None):
@@ -281,8 +281,8 @@ def snapshot(project, names):
 )
 def plot(project, model, by, out):
     """Plot the progress of MODEL over time from its snapshots."""
-    from espresso_static.plots import progress_figure, write_figure
-    from espresso_static.progress import find_declared
+    from espresso_static.data.plots import progress_figure, write_figure
+    from espresso_static.declare.progress import find_declared
 
     open_project(project)
     write_figure(progress_figure(find_declared(model), by=by), out)
@@ -310,8 +310,8 @@ def plot(project, model, by, out):
 )
 def todo(project, model, statuses, fmt, out):
     """List the rows of MODEL that are not done, e.g. to generate the next jobs."""
-    from espresso_static.progress import find_declared
-    from espresso_static.todo import todo_list, write_todo
+    from espresso_static.data.todo import todo_list, write_todo
+    from espresso_static.declare.progress import find_declared
 
     open_project(project)
     wanted = [name.strip() for value in statuses for name in value.split(",") if name.strip()]
@@ -351,7 +351,7 @@ def ingest_command(project, model, file, keys, file_format, batch_size):
     """Insert new and update changed rows of MODEL (e.g. demo.DataFile) from a CSV,
     JSON Lines or Parquet FILE, running the model's checks on every row; all or
     nothing."""
-    from espresso_static.bulk import RowConsistencyError, find_model, ingest, read_file
+    from espresso_static.data.ingest import RowConsistencyError, find_model, ingest, read_file
 
     open_project(project)
     model_class = find_model(model)
@@ -404,7 +404,7 @@ def build_site_command(project, out, audiences, strict, quiet, allow_drift, no_c
     while the migrations and the database do not match the models. Exit code 0: the
     site was published; 1: nothing was published (the previous site is untouched).
     """
-    from espresso_static.build import BuildOptions, build_sites, build_summary
+    from espresso_static.site.pipeline import BuildOptions, build_sites, build_summary
 
     config = open_project(project)
     options = BuildOptions(
@@ -422,7 +422,7 @@ def build_site_command(project, out, audiences, strict, quiet, allow_drift, no_c
 @_report_errors
 def startproject(name, app, title):
     """Write a new, working project into the folder NAME."""
-    from espresso_static.scaffold import start_project
+    from espresso_static.project.scaffold import start_project
 
     target = Path(name).resolve()
     written = start_project(target, title or target.name, app)
@@ -435,8 +435,8 @@ def startproject(name, app, title):
 @click.argument("name")
 def startapp(project, name):
     """Add the app models/NAME to the project and register it in its apps."""
-    from espresso_static.config import load_config
-    from espresso_static.scaffold import start_app
+    from espresso_static.project.config import load_config
+    from espresso_static.project.scaffold import start_app
 
     config = load_config(project)
     written = start_app(config.root, name)
@@ -461,8 +461,8 @@ def makemigrations(project, django_args):
 @common_options
 def info(project):
     """Print versions, the database in use (password hidden), apps, models and row counts."""
-    from espresso_static.djangoconf import describe_database
-    from espresso_static.info import project_info
+    from espresso_static.project.django_setup import describe_database
+    from espresso_static.project.info import project_info
 
     config = open_project(project)
     from django.db import connection
@@ -491,8 +491,8 @@ def check(project, output_format, tags):
     """Django's system checks, migration drift and data health; exit 1 on errors."""
     import json
 
-    from espresso_static.checks import format_text, run_checks
-    from espresso_static.health import audited_models, count_rows
+    from espresso_static.checks.registry import format_text, run_checks
+    from espresso_static.data.audit import audited_models, count_rows
 
     config = open_project(project)
     labels = _app_labels(config)

@@ -21,8 +21,8 @@ def pytest_configure(config):
     import django
     from django.conf import settings
 
-    from espresso_static.config import load_config
-    from espresso_static.djangoconf import admin_settings
+    from espresso_static.project.config import load_config
+    from espresso_static.project.django_setup import admin_settings
 
     project = load_config(REPO)
     django_config = admin_settings(project)

@@ -228,8 +228,8 @@ def test_database_url_wins_over_the_pyproject_database(tmp_path):
 
 
 CHECK_MIGRATIONS = """
-from espresso_static.config import load_config
-from espresso_static.djangoconf import setup_django
+from espresso_static.project.config import load_config
+from espresso_static.project.django_setup import setup_django
 setup_django(load_config())
 from django.core.management import call_command
 call_command("makemigrations", "demo", "espresso_static", check=True, dry_run=True)

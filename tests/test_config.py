@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from espresso_static.config import ProjectConfig, load_config, parse_database_url, redact
-from espresso_static.djangoconf import describe_database, django_settings
 from espresso_static.exceptions import ConfigError, EspressoStaticError
+from espresso_static.project.config import ProjectConfig, load_config, parse_database_url, redact
+from espresso_static.project.django_setup import describe_database, django_settings
 
 PG_URL = "postgresql://alice:s3cret@db.example.org:6543/campaign"
 

@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 from django.db import connection
 
-from espresso_static.checks import run_checks
+from espresso_static.checks.registry import run_checks
 from espresso_static.cli import cli
-from espresso_static.health import audit_data, audited_models
+from espresso_static.data.audit import audit_data, audited_models
 from models.demo import data
 from models.demo.models import Correlator, DataFile, Ensemble, GaugeConfig, Propagator
 

@@ -21,10 +21,10 @@ from bs4 import BeautifulSoup
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from espresso_static.config import load_config
-from espresso_static.render import code_html, markdown_text, mermaid_id, mermaid_label
-from espresso_static.sanitize import markdown_to_html
-from espresso_static.statusdata import read_status_data
+from espresso_static.project.config import load_config
+from espresso_static.site.features.status import read_status_data
+from espresso_static.site.render import code_html, markdown_text, mermaid_id, mermaid_label
+from espresso_static.site.sanitize import markdown_to_html
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from tests.conftest import REPO
 from tests.hostileapp.payloads import LONG, PAYLOADS
@@ -245,7 +245,7 @@ def fill_hostile_rows(vendor: str) -> dict[str, list[str]]:
 def hostile_site(tmp_path, django_db_blocker) -> HostileSite:
     from django.db import connection
 
-    from espresso_static.build import Reporter, build_site
+    from espresso_static.site.pipeline import Reporter, build_site
 
     config = dataclasses.replace(
         load_config(REPO),

@@ -12,8 +12,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 import espresso_static
-from espresso_static.bulk import IngestReport, RowConsistencyError
 from espresso_static.cli import cli
+from espresso_static.data.ingest import IngestReport, RowConsistencyError
 from espresso_static.exceptions import ConsistencyError, EspressoStaticError
 from models.demo.models import (
     DataFile,

@@ -18,9 +18,9 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
 from espresso_static.cli import cli
+from espresso_static.data.snapshot import take_snapshot
 from espresso_static.notify import Notifier
 from espresso_static.progress import declared
-from espresso_static.snapshot import take_snapshot
 
 LEAK_PROJECT = Path(__file__).resolve().parent / "leakproject"
 #: Canary → where it is planted.

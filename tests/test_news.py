@@ -15,9 +15,9 @@ import pytest
 from bs4 import BeautifulSoup
 
 from espresso_static.access import Audience, AudienceView
-from espresso_static.build import build_site
-from espresso_static.config import load_config
-from espresso_static.news import (
+from espresso_static.notify import Notifier
+from espresso_static.project.config import load_config
+from espresso_static.site.features.news import (
     NewsPaths,
     banner_context,
     collect_news,
@@ -25,8 +25,8 @@ from espresso_static.news import (
     render_latest_news,
     render_news_page,
 )
-from espresso_static.notify import Notifier
-from espresso_static.render import BuildOptions
+from espresso_static.site.pipeline import build_site
+from espresso_static.site.render import BuildOptions
 from models.demo.data import NOTIFICATIONS, generate_notifications
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 

@@ -10,7 +10,8 @@ from django.db import connection
 
 from espresso_static.cli import cli
 from espresso_static.exceptions import EspressoStaticError
-from espresso_static.models import Notification, _login_name
+from espresso_static.models import Notification
+from espresso_static.models.parameters import login_name
 from espresso_static.notify import Notifier, audience_list, level_number, split_message
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,9 +48,9 @@ def test_without_title_the_first_line_is_the_title_and_the_rest_the_content():
 
 
 @pytest.mark.django_db
-def test_author_is_the_database_user_else_the_login_name():
+def test_author_is_the_database_user_else_thelogin_name():
     row = Notifier().info("hello")
-    expected = connection.settings_dict.get("USER") or _login_name()
+    expected = connection.settings_dict.get("USER") or login_name()
     assert row.author == expected
     assert Notifier(author="cron").info("hello").author == "cron"
 

@@ -101,7 +101,7 @@ def test_the_demo_history_plot_shows_several_snapshots(tmp_path):
     data.generate(files=400, seed=5)
     result = CliRunner().invoke(cli, ["snapshot", "--project", str(REPO)])
     assert result.exit_code == 0
-    from espresso_static.snapshot import backfill_history
+    from espresso_static.data.snapshot import backfill_history
 
     backfill_history(find_declared("DataFile"), "produced", points=8)
     figure = progress_figure(DataFile, by="ensemble")

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from espresso_static.cli import cli
+from espresso_static.data.todo import todo_list, write_todo
 from espresso_static.exceptions import ConfigError, EspressoStaticError
 from espresso_static.progress import (
     DeclaredProgress,
@@ -20,7 +21,6 @@ from espresso_static.progress import (
     find_declared,
     summarize,
 )
-from espresso_static.todo import todo_list, write_todo
 from models.demo import data
 from models.demo.models import DataFile
 

@@ -10,10 +10,10 @@ import markdown
 import pytest
 from bs4 import BeautifulSoup
 
-from espresso_static.collect import collect_site
-from espresso_static.config import load_config
-from espresso_static.population import population_scripts
-from espresso_static.render import (
+from espresso_static.project.config import load_config
+from espresso_static.site.collect import collect_site
+from espresso_static.site.population import population_scripts
+from espresso_static.site.render import (
     Asset,
     BuildOptions,
     Page,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from espresso_static.exceptions import EspressoStaticError
-from espresso_static.scaffold import register_app
+from espresso_static.project.scaffold import register_app
 
 
 def run(*args, cwd: Path, ok: bool = True) -> subprocess.CompletedProcess:

@@ -11,9 +11,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from espresso_static.cli import cli
+from espresso_static.data.snapshot import backfill_history, load_history, take_snapshot
 from espresso_static.models import ProgressSnapshot
 from espresso_static.progress import find_declared
-from espresso_static.snapshot import backfill_history, load_history, take_snapshot
 from models.demo import data
 from models.demo.models import DataFile
 

@@ -25,7 +25,7 @@ from itertools import islice
 
 from django.db import transaction
 
-from espresso_static.models import _current_user
+from espresso_static.models.parameters import current_user
 
 from . import models as demo
 
@@ -113,7 +113,7 @@ def generate(
     """Replace the demo tables' rows with generated ones, in one transaction;
     ``progress(n)`` after every batch of ``n`` rows."""
     rng = random.Random(seed)
-    user = _current_user("default")
+    user = current_user("default")
     advance = progress or (lambda done: None)
     with transaction.atomic():
         clear()

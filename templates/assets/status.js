@@ -3,7 +3,7 @@
  *
  * Every <div class="es-status" data-meta="data/meta.json"> on a page becomes a table.
  * The data format (dictionary / delta / front coding, gzip chunks) is documented in
- * espresso_static/statusdata.py. Written for this project; no third-party code. */
+ * espresso_static/site/features/status.py. Written for this project; no third-party code. */
 (function () {
   "use strict";
 

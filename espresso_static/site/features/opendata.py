@@ -31,10 +31,10 @@ import pyarrow.parquet as pq
 from django.db.models import Exists, OuterRef
 from django.utils.text import slugify
 
-from espresso_static.access import AudienceView
-from espresso_static.buildcache import BuildCache, link_file, link_tree
-from espresso_static.fieldkinds import field_kind
-from espresso_static.staging import make_staging
+from espresso_static.declare.access import AudienceView
+from espresso_static.site.cache import BuildCache, link_file, link_tree
+from espresso_static.data.fieldkinds import field_kind
+from espresso_static.site.publish import make_staging
 
 CHUNK_ROWS = 20_000
 FORMATS = ("csv.gz", "parquet", "json")

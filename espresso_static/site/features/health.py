@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from espresso_static.access import AudienceView
-from espresso_static.buildcache import BuildCache
-from espresso_static.health import KEEP_ROWS, CheckResult, audit_data, audited_models
+from espresso_static.declare.access import AudienceView
+from espresso_static.site.cache import BuildCache
+from espresso_static.data.audit import KEEP_ROWS, CheckResult, audit_data, audited_models
 
 #: ``RenderContext.extras`` key of the check results (absent: no page).
 HEALTH_EXTRA = "health"
@@ -50,7 +50,7 @@ def health_key(models: list, view: AudienceView, cache: BuildCache, tables=None)
 
 def health_page(site, context) -> list:
     """``build-site`` contributor: the Data health page (when the collect step ran the checks)."""
-    from espresso_static.render import Page, model_page_path, relative_link, render_template
+    from espresso_static.site.render import Page, model_page_path, relative_link, render_template
 
     results: list[CheckResult] | None = context.extras.get(HEALTH_EXTRA)
     if results is None:

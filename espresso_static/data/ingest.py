@@ -395,9 +395,9 @@ def _defaults(model, written, alias: str, is_base: bool) -> tuple[dict, list]:
         elif model_field.has_default() or model_field.null:
             static[model_field.attname] = model_field.get_default()
     if is_base:
-        from espresso_static.models import _current_user
+        from espresso_static.models.parameters import current_user
 
-        static["user_id"] = _current_user(alias).pk
+        static["user_id"] = current_user(alias).pk
     return static, per_row
 
 

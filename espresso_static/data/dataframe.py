@@ -14,7 +14,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 from django.db.models.functions import Cast
 
-from espresso_static.fieldkinds import field_kind
+from espresso_static.data.fieldkinds import field_kind
 
 #: Kinds converted column-wise from the driver's raw values (no per-value Python).
 VECTORISED_KINDS = frozenset({"bool", "int", "float", "datetime", "date", "text"})

@@ -26,13 +26,13 @@ import jinja2
 from markupsafe import Markup
 
 from espresso_static import __version__
-from espresso_static.collect import AppInfo, FieldInfo, ModelInfo, SiteModel
-from espresso_static.config import ProjectConfig
-from espresso_static.datapage import data_page, download_links
-from espresso_static.healthpage import health_page
-from espresso_static.news import latest_news_markdown, news_pages
-from espresso_static.population import PopulationError, population_script, script_filename
-from espresso_static.statusdata import status_pages
+from espresso_static.site.collect import AppInfo, FieldInfo, ModelInfo, SiteModel
+from espresso_static.project.config import ProjectConfig
+from espresso_static.site.features.datapage import data_page, download_links
+from espresso_static.site.features.health import health_page
+from espresso_static.site.features.news import latest_news_markdown, news_pages
+from espresso_static.site.population import PopulationError, population_script, script_filename
+from espresso_static.site.features.status import status_pages
 
 #: Where the generated pages live inside the docs folder (gitignored).
 GENERATED = "generated"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 from importlib.metadata import PackageNotFoundError, version
 
-from espresso_static.config import ProjectConfig
+from espresso_static.project.config import ProjectConfig
 
 PACKAGES = ("espresso-static", "Django", "pandas", "mkdocs", "mkdocs-material", "matplotlib")
 

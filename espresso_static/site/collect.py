@@ -4,7 +4,7 @@ Everything the later steps need is gathered here, once: the render step never
 touches Django. Django's own metadata (``verbose_name``, ``help_text``, docstrings,
 ``Meta`` constraints) is reused as it is, never restated.
 
-Collection is for one audience (:class:`~espresso_static.access.AudienceView`): only
+Collection is for one audience (:class:`~espresso_static.declare.access.AudienceView`): only
 the models, columns, relations and rows it may see are collected, so nothing hidden
 can reach a page, the navigation, the search index or a diagram.
 """
@@ -21,8 +21,8 @@ from django.apps import apps as django_apps
 from django.db import models
 from django.db.models import Count, Max
 
-from espresso_static.access import AudienceView, audience_view
-from espresso_static.config import ProjectConfig
+from espresso_static.declare.access import AudienceView, audience_view
+from espresso_static.project.config import ProjectConfig
 from espresso_static.exceptions import EspressoStaticError
 
 #: The consistency hooks of :class:`espresso_static.models.Base` documented in words.

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from django.db import models
 
+from espresso_static.models.hierarchy import most_specialized
+
 
 class BaseQuerySet(models.QuerySet):
     def to_dataframe(self, fieldnames=None):
         """The rows as a :class:`pandas.DataFrame` (see
-        :func:`espresso_static.dataframe.queryset_to_dataframe`)."""
+        :func:`espresso_static.data.dataframe.queryset_to_dataframe`)."""
         # Imported here: pandas takes ~0.5 s to import and most commands never need it.
-        from espresso_static.dataframe import queryset_to_dataframe
+        from espresso_static.data.dataframe import queryset_to_dataframe
 
         return queryset_to_dataframe(self, fieldnames)
 
     def specialized(self) -> list:
         """The most specialized row of each row, in a constant number of queries."""
-        from espresso_static.models import most_specialized
-
         paths = self.model.specialization_paths()
         return [most_specialized(row) for row in self.select_related(*paths)]
 

@@ -1,4 +1,4 @@
-"""Configure Django from a :class:`~espresso_static.config.ProjectConfig`.
+"""Configure Django from a :class:`~espresso_static.project.config.ProjectConfig`.
 
 A user never writes a Django settings file: the package configures Django itself.
 When Django is already configured (espresso-static used as a library inside an
@@ -15,8 +15,8 @@ import sys
 import django
 from django.conf import settings
 
-from espresso_static.config import ProjectConfig, redact
 from espresso_static.exceptions import ConfigError
+from espresso_static.project.config import ProjectConfig, redact
 
 BUILTIN_APPS = ("django.contrib.contenttypes", "django.contrib.auth", "espresso_static")
 

@@ -8,22 +8,31 @@ difference is named in the docstring of the method concerned.
 
 from __future__ import annotations
 
-import getpass
 from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connections, models, transaction
-from django.utils import timezone
+from django.db import models, transaction
 from django.utils.text import slugify
 
 from espresso_static.exceptions import ConsistencyError
-from espresso_static.queryset import BaseManager
+from espresso_static.models.hierarchy import concrete_children, descendants, most_specialized
+from espresso_static.models.parameters import (
+    Author,
+    current_user,
+    find_existing,
+    fk_target,
+)
+from espresso_static.models.queryset import BaseManager
 
 
 class Base(models.Model):
     """Abstract base of every table: an id, who wrote the row and when, a free tag,
     and consistency checks that run before every write."""
+
+    # The public import path (``from espresso_static.models import Base``) is the name
+    # pages and error messages show, not the module that happens to define it.
+    __module__ = "espresso_static.models"
 
     #: Run ``check_consistency`` before saving and ``check_m2m_consistency`` before m2m adds.
     run_checks: ClassVar[bool] = True
@@ -103,7 +112,7 @@ class Base(models.Model):
         instance is always what is saved, as a parent row here never carries the
         columns of its specialization."""
         if self.user_id is None:
-            self.user = _current_user(kwargs.get("using") or self._state.db or "default")
+            self.user = current_user(kwargs.get("using") or self._state.db or "default")
         super().save(*args, **kwargs)
         return self
 
@@ -185,7 +194,7 @@ class Base(models.Model):
     def specialization_paths(cls) -> list[str]:
         """``select_related`` paths that reach every concrete multi-table descendant."""
         paths = []
-        for child, link in _concrete_children(cls):
+        for child, link in concrete_children(cls):
             name = link.related_query_name()
             deeper = child.specialization_paths() if issubclass(child, Base) else []
             paths.extend(f"{name}__{path}" for path in deeper)
@@ -197,7 +206,7 @@ class Base(models.Model):
     def _get_child_by_name(cls, class_name: str) -> type[Base]:
         """The class named ``class_name`` among ``cls`` and all its descendants (at any
         depth; EspressoDB looks only one level down)."""
-        family = [cls, *_descendants(cls)]
+        family = [cls, *descendants(cls)]
         matches = [model for model in family if model.__name__ == class_name]
         if len(matches) != 1:
             options = ", ".join(model.__name__ for model in family if not model._meta.abstract)
@@ -224,7 +233,7 @@ class Base(models.Model):
         columns: dict[str, list[str]] = {}
         for field in model.get_open_fields():
             if isinstance(field, models.ForeignKey):
-                target = _fk_target(field, tree)
+                target = fk_target(field, tree)
                 # Like get_or_create_from_parameters: an optional key not in the tree
                 # stays empty unless parameters address it.
                 optional = field.null and field.name not in tree
@@ -267,12 +276,12 @@ class Base(models.Model):
         """
         alias = cls.objects.db
         with transaction.atomic(using=alias):
-            author = _Author(alias)
+            author = Author(alias)
             return cls._get_or_create_node(dict(parameters), dict(tree or {}), dry_run, author)
 
     @classmethod
     def _get_or_create_node(
-        cls, parameters: dict, tree: dict, dry_run: bool, author: _Author
+        cls, parameters: dict, tree: dict, dry_run: bool, author: Author
     ) -> tuple[Base, bool]:
         values, many = {}, {}
         for field in cls.get_open_fields():
@@ -300,7 +309,7 @@ class Base(models.Model):
                     f"parameters have no key {field.name!r}. Given keys: {given}."
                 )
 
-        existing = _find_existing(cls, values, many)
+        existing = find_existing(cls, values, many)
         if existing is not None:
             return existing, False
         instance = cls(**values)
@@ -327,51 +336,11 @@ class Base(models.Model):
             raise ConsistencyError(error, self, data=data) from error
 
 
-def most_specialized(row: models.Model) -> models.Model:
-    """Walk reverse parent links down to the deepest existing child. With the links
-    loaded by ``select_related(*specialization_paths())`` this runs no query."""
-    for child, link in _concrete_children(type(row)):
-        try:
-            return most_specialized(getattr(row, link.remote_field.get_accessor_name()))
-        except child.DoesNotExist:
-            continue
-    return row
-
-
-def _concrete_children(model) -> list:
-    """``(child, parent_link)`` for each concrete model inheriting from ``model`` directly."""
-    children = []
-    for child in model.__subclasses__():
-        if child._meta.abstract or child._meta.proxy:
-            children.extend(_concrete_children(child))
-            continue
-        link = child._meta.parents.get(model)
-        if link is not None:
-            children.append((child, link))
-    return children
-
-
-def _descendants(model) -> list:
-    found = []
-    for child in model.__subclasses__():
-        found.append(child)
-        found.extend(_descendants(child))
-    return found
-
-
-def _fk_target(field, tree: dict) -> type | None:
-    """The class a foreign key takes: named in ``tree`` or, if concrete, its own model."""
-    related = field.related_model
-    if field.name in tree:
-        return related._get_child_by_name(tree[field.name])
-    return None if related._meta.abstract else related
-
-
-def _related_instance(cls, field, parameters: dict, tree: dict, dry_run: bool, author: _Author):
+def _related_instance(cls, field, parameters: dict, tree: dict, dry_run: bool, author: Author):
     given = parameters.get(field.name)
     if isinstance(given, models.Model):
         return given
-    target = _fk_target(field, tree)
+    target = fk_target(field, tree)
     if target is None:
         return None
     if not issubclass(target, Base):
@@ -390,151 +359,3 @@ def _related_instance(cls, field, parameters: dict, tree: dict, dry_run: bool, a
 
 def _has_sub_keys(name: str, parameters: dict) -> bool:
     return any(key.startswith(f"{name}.") for key in parameters)
-
-
-def _find_existing(model, values: dict, many: dict):
-    """The row with these column values (and exactly these m2m members), if stored."""
-    if any(getattr(value, "pk", 0) is None for value in values.values()):
-        return None  # depends on a row that would be created: cannot exist yet
-    if not many:
-        found = _lookup(model, values)  # one query; a second row means the values are ambiguous
-        if len(found) > 1:
-            raise model.MultipleObjectsReturned(
-                f"More than one {model.__name__} has the values {values}: add parameters "
-                "that tell them apart."
-            )
-        return found[0] if found else None
-    for candidate in model.objects.filter(**values):
-        if all(
-            set(getattr(candidate, field.name).values_list("pk", flat=True)) == set(pks)
-            for field, pks in many.items()
-        ):
-            return candidate
-    return None
-
-
-#: SQL of ``filter(**values)[:2]`` per (model, database, columns, which are NULL).
-_LOOKUP_SQL: dict[tuple, tuple[str, list[str]] | None] = {}
-
-
-def _lookup(model, values: dict) -> list:
-    """``list(model.objects.filter(**values)[:2])`` with the SQL compiled once per shape.
-
-    Population scripts run the same look-ups thousands of times and compiling the query
-    costs more than running it. The cached SQL is used only where the parameters we
-    compute matched Django's own for the first call; other shapes go through the ORM.
-    """
-    alias = model.objects.db
-    names = sorted(values)
-    key = (model, alias, tuple(names), tuple(values[name] is None for name in names))
-    if key not in _LOOKUP_SQL:
-        queryset = model._base_manager.using(alias).filter(**values)[:2]
-        sql, params = queryset.query.sql_with_params()
-        given = [name for name in names if values[name] is not None]
-        ours = _lookup_params(model, given, values, alias)
-        _LOOKUP_SQL[key] = (sql, given) if ours == list(params) else None
-        return list(queryset)
-    compiled = _LOOKUP_SQL[key]
-    if compiled is None:
-        return list(model._base_manager.using(alias).filter(**values)[:2])
-    sql, given = compiled
-    attnames = [f.attname for f in model._meta.concrete_fields]
-    with connections[alias].cursor() as cursor:
-        cursor.execute(sql, _lookup_params(model, given, values, alias))
-        return [model.from_db(alias, attnames, row) for row in cursor.fetchall()]
-
-
-def _lookup_params(model, names: list[str], values: dict, alias: str) -> list:
-    connection = connections[alias]
-    params = []
-    for name in names:
-        field = model._meta.get_field(name)
-        value = values[name]
-        if field.is_relation:
-            value, field = getattr(value, "pk", value), field.target_field
-        params.append(field.get_db_prep_value(field.get_prep_value(value), connection))
-    return params
-
-
-class _Author:
-    """The user of :func:`_current_user`, looked up once and only when first needed."""
-
-    def __init__(self, alias: str):
-        self.alias = alias
-        self._user = None
-
-    @property
-    def user(self):
-        if self._user is None:
-            self._user = _current_user(self.alias)
-        return self._user
-
-
-def _current_user(alias: str):
-    """The auth user rows are attributed to: the database user, else the login name."""
-    from django.contrib.auth import get_user_model
-    from django.db import connections
-
-    username = connections[alias].settings_dict.get("USER") or _login_name()
-    user, _ = get_user_model()._default_manager.db_manager(alias).get_or_create(username=username)
-    return user
-
-
-def _login_name() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name in some containers
-        return "anonymous"
-
-
-class Notification(models.Model):
-    """A message for the project's readers: shown on the News page, the home page,
-    the announcement banner (warnings and errors) and the Atom feed of its audiences."""
-
-    LEVELS = [(10, "DEBUG"), (20, "INFO"), (30, "WARNING"), (40, "ERROR")]
-
-    title = models.CharField(max_length=200, help_text="One-line summary.")
-    content = models.TextField(blank=True, help_text="Body in Markdown (sanitized on the site).")
-    level = models.PositiveSmallIntegerField(choices=LEVELS, default=20, help_text="Severity.")
-    tag = models.CharField(
-        max_length=200, blank=True, default="", help_text="Free tag, e.g. `nightly-sync`."
-    )
-    audiences = models.JSONField(
-        default=list, blank=True, help_text='Audiences that see it, e.g. `["internal"]`.'
-    )
-    timestamp = models.DateTimeField(
-        default=timezone.now, db_index=True, help_text="When it was sent."
-    )
-    author = models.CharField(max_length=150, blank=True, default="", help_text="Who sent it.")
-
-    class Meta:
-        ordering = ["-timestamp", "-id"]
-
-    def __str__(self) -> str:
-        return f"[{self.get_level_display()}] {self.title}"
-
-
-class ProgressSnapshot(models.Model):
-    """How many rows of a model with a progress declaration had one status value, in
-    one group, at one time (written by ``espresso-static snapshot``; plotted by
-    ``build-site`` and ``espresso-static plot``)."""
-
-    model = models.CharField(
-        max_length=200, help_text="`app_label.ModelName` of the counted table."
-    )
-    taken_at = models.DateTimeField(db_index=True, help_text="When the rows were counted.")
-    group = models.JSONField(
-        default=dict, blank=True, help_text='The group\'s values, e.g. `{"ensemble": "a12m310"}`.'
-    )
-    status = models.CharField(max_length=200, blank=True, help_text="The status value (text).")
-    category = models.CharField(
-        max_length=20, help_text="done, in_progress, missing, failed or other."
-    )
-    count = models.BigIntegerField(help_text="Rows of the group with this status.")
-
-    class Meta:
-        ordering = ["model", "taken_at", "id"]
-        indexes = [models.Index(fields=["model", "taken_at"])]
-
-    def __str__(self) -> str:
-        return f"{self.model} {self.group} {self.status}: {self.count} at {self.taken_at:%Y-%m-%d %H:%M}"

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from espresso_static.checks import ERROR, Finding, register
-
 #: How many failing rows a result keeps (the count covers all of them).
 KEEP_ROWS = 20
 
@@ -110,23 +108,6 @@ def _audit_m2m(model, m2m, queryset, batch_size: int, progress) -> CheckResult:
         except Exception as error:
             result.record_failure(instance, error)
     return result
-
-
-@register("data")
-def data_health(app_labels: list[str], progress=None, **_) -> Iterator[Finding]:
-    """ES-D001 / ES-D002: stored rows failing their checks."""
-    for result in audit_data(audited_models(app_labels), progress=progress):
-        if not result.failing:
-            continue
-        is_m2m = result.check.startswith("check_m2m")
-        yield Finding(
-            "ES-D002" if is_m2m else "ES-D001",
-            ERROR,
-            f"{result.failing} of {result.checked} {result.model} rows fail {result.check}.",
-            "Fix the rows (they bypassed the save-time checks) or the check.",
-            result.model,
-            {"rows": [row.__dict__ for row in result.rows], "failing": result.failing},
-        )
 
 
 def _counted(rows, batch_size: int, progress) -> Iterator:

@@ -1,6 +1,6 @@
 """The Data page of a build: open-data downloads of what its audience sees.
 
-The collect step writes the downloads (:func:`espresso_static.opendata.write_open_data`)
+The collect step writes the downloads (:func:`espresso_static.site.features.opendata.write_open_data`)
 into a folder of their own, streaming from the database; they can be large, so they
 never pass through memory or the docs folder. After MkDocs built the site the folder
 is moved into it as ``generated/data/downloads/``, beside the Data page
@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from espresso_static.access import AudienceView
-from espresso_static.buildcache import BuildCache
-from espresso_static.opendata import OpenData, write_open_data
+from espresso_static.declare.access import AudienceView
+from espresso_static.site.cache import BuildCache
+from espresso_static.site.features.opendata import OpenData, write_open_data
 
-#: ``RenderContext.extras`` key of the :class:`~espresso_static.opendata.OpenData`.
+#: ``RenderContext.extras`` key of the :class:`~espresso_static.site.features.opendata.OpenData`.
 DATA_EXTRA = "open_data"
 DATA_PAGE = "data/index.md"
 #: Where the downloads go, relative to the generated pages (beside the Data page).
@@ -63,7 +63,7 @@ def model_resource(model) -> str:
 
 def download_links(site, context, source: str) -> dict[str, str]:
     """``{model label: link to its row on the Data page}`` from the page ``source``."""
-    from espresso_static.render import relative_link
+    from espresso_static.site.render import relative_link
 
     open_data = context.extras.get(DATA_EXTRA)
     if open_data is None:
@@ -79,7 +79,7 @@ def download_links(site, context, source: str) -> dict[str, str]:
 
 def data_page(site, context) -> list:
     """``build-site`` contributor: the Data page (when the collect step wrote downloads)."""
-    from espresso_static.render import Page, model_page_path, relative_link, render_template
+    from espresso_static.site.render import Page, model_page_path, relative_link, render_template
 
     open_data: OpenData | None = context.extras.get(DATA_EXTRA)
     if open_data is None:

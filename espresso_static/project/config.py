@@ -21,7 +21,7 @@ table::
     health = false                        # the "Data health" page (default: allow-audiences)
 
 Who sees which models, columns and rows is declared on the models
-(:mod:`espresso_static.access`); ``build-site --audience NAME`` builds one audience's
+(:mod:`espresso_static.declare.access`); ``build-site --audience NAME`` builds one audience's
 site, ``--audience all`` every one.
 
 The environment variable ``DATABASE_URL`` overrides ``database``. Supported URLs:
@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
-from espresso_static.access import DEFAULT_AUDIENCE, configured_audiences
+from espresso_static.declare.access import DEFAULT_AUDIENCE, configured_audiences
 from espresso_static.exceptions import ConfigError
 
 CONFIG_TABLE = "espresso-static"
@@ -72,7 +72,7 @@ class ProjectConfig:
     site_dir: Path
     docs_dir: Path
     mkdocs_config: Path
-    #: Audiences by name (see :mod:`espresso_static.access`).
+    #: Audiences by name (see :mod:`espresso_static.declare.access`).
     audiences: dict = field(default_factory=dict)
     #: The audience plain ``build-site`` builds.
     default_audience: str = "internal"

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from espresso_static.collect import FieldInfo, ModelInfo, SiteModel
+from espresso_static.site.collect import FieldInfo, ModelInfo, SiteModel
 from espresso_static.exceptions import EspressoStaticError
 
 #: Placeholder values by Django internal type; each passes ``Field.to_python``.

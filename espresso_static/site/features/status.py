@@ -48,10 +48,10 @@ import numpy as np
 import pandas as pd
 from django.db import models
 
-from espresso_static.access import AudienceView
-from espresso_static.buildcache import BuildCache
-from espresso_static.fieldkinds import field_kind
-from espresso_static.progress import (
+from espresso_static.declare.access import AudienceView
+from espresso_static.site.cache import BuildCache
+from espresso_static.data.fieldkinds import field_kind
+from espresso_static.declare.progress import (
     Column,
     DeclaredProgress,
     ProgressSummary,
@@ -421,7 +421,7 @@ def visible_declaration(view: AudienceView, item: DeclaredProgress) -> DeclaredP
 def _whole_groups(item: DeclaredProgress, by: str | None, rows) -> set[str]:
     """The values of ``by`` (``all`` without one) whose rows the audience sees all of:
     a plot of any other group would count hidden rows."""
-    from espresso_static.plots import ALL
+    from espresso_static.data.plots import ALL
 
     per_group = dataclasses.replace(item.progress, group_by=[by] if by else [], columns=None)
     single = dataclasses.replace(item, progress=per_group)
@@ -435,7 +435,7 @@ def _whole_groups(item: DeclaredProgress, by: str | None, rows) -> set[str]:
 def _history_plots(
     item: DeclaredProgress, by: str | None, groups: set[str]
 ) -> tuple[dict[str, bytes], list]:
-    from espresso_static.plots import figure_bytes, history_by, progress_figure, trends
+    from espresso_static.data.plots import figure_bytes, history_by, progress_figure, trends
 
     if not groups or not _has_snapshots(item):
         return {}, []
@@ -456,7 +456,7 @@ def _has_snapshots(item: DeclaredProgress) -> bool:
 def status_pages(site, context) -> list:
     """``build-site`` contributor: one status page per declared model the site shows,
     its data files, history plot, and the page's script and stylesheet."""
-    from espresso_static.render import Asset, Page, model_page_path, relative_link, render_template
+    from espresso_static.site.render import Asset, Page, model_page_path, relative_link, render_template
 
     # Collected by the collect step (render never reads the database).
     collected = context.extras.get(STATUS_EXTRA, [])

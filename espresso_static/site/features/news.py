@@ -3,7 +3,7 @@ banner (recent warnings and errors) and the Atom feed, for one audience.
 
 :func:`collect_news` reads the notifications once into :class:`News`; the render
 functions never touch Django. Which notifications a build shows is decided by one
-rule, :meth:`espresso_static.access.AudienceView.sees_notification`: one naming
+rule, :meth:`espresso_static.declare.access.AudienceView.sees_notification`: one naming
 audiences is in their builds; one naming none ("unaddressed") only in the builds of
 audiences that see everything not hidden from them (``default = "allow"``, e.g.
 internal), so nothing reaches a public site by omission. Without a view (``None``)
@@ -24,7 +24,7 @@ from importlib.resources import files
 
 import jinja2
 
-from espresso_static.sanitize import markdown_to_html
+from espresso_static.site.sanitize import markdown_to_html
 
 LEVEL_NAMES = {10: "debug", 20: "info", 30: "warning", 40: "error"}
 #: mkdocs-material admonition styles for the levels (colour and icon come from the theme).
@@ -122,7 +122,7 @@ class NewsPaths:
 
 
 def collect_news(view=None, now: datetime | None = None) -> News:
-    """The notifications the :class:`~espresso_static.access.AudienceView` ``view`` sees
+    """The notifications the :class:`~espresso_static.declare.access.AudienceView` ``view`` sees
     (all of them for ``None``), newest first."""
     from django.utils import timezone
 
@@ -301,7 +301,7 @@ ROOT_FEED = "feed.xml"
 
 def build_paths() -> NewsPaths:
     """Where build-site puts the News page and the feeds (from the docs folder's root)."""
-    from espresso_static.render import GENERATED
+    from espresso_static.site.render import GENERATED
 
     return NewsPaths(page=f"{GENERATED}/news.md", feed_folder=f"{GENERATED}/feeds")
 
@@ -320,7 +320,7 @@ def build_news(context) -> News:
 def news_pages(site, context) -> list:
     """``build-site`` contributor: the News page, the audience's Atom feed, the script
     of the page's filters and the stylesheet of the filters and the banner."""
-    from espresso_static.render import GENERATED, Asset, Page
+    from espresso_static.site.render import GENERATED, Asset, Page
 
     news, paths = build_news(context), build_paths()
     feed = render_atom_feed(news, context.config.name, paths, snapshot=context.provenance.snapshot)

@@ -18,8 +18,8 @@ from typing import TextIO
 
 from django.db.models import Q
 
+from espresso_static.declare.progress import CATEGORIES, DeclaredProgress
 from espresso_static.exceptions import EspressoStaticError
-from espresso_static.progress import CATEGORIES, DeclaredProgress
 
 FORMATS = ("csv", "json")
 BATCH = 5_000

@@ -1,7 +1,7 @@
 """Progress snapshots: the counts per declared model, group and status, over time.
 
 ``espresso-static snapshot`` (run after each nightly sync) stores the current counts
-of every model with a :class:`~espresso_static.progress.Progress` declaration as
+of every model with a :class:`~espresso_static.declare.progress.Progress` declaration as
 :class:`~espresso_static.models.ProgressSnapshot` rows. It costs one aggregate query
 per model, and records nothing when the counts equal the latest snapshot's, so
 running it twice on the same state is harmless. The history feeds the progress plots.
@@ -18,8 +18,13 @@ import pandas as pd
 from django.db import models, transaction
 from django.utils import timezone
 
+from espresso_static.declare.progress import (
+    DeclaredProgress,
+    ProgressSummary,
+    declared_models,
+    summarize,
+)
 from espresso_static.exceptions import EspressoStaticError
-from espresso_static.progress import DeclaredProgress, ProgressSummary, declared_models, summarize
 
 #: A snapshot's content: ``{(group as sorted JSON, status): count}``.
 Counts = dict[tuple[str, str], int]
@@ -43,7 +48,7 @@ def take_snapshots(
     if not items:
         raise EspressoStaticError(
             "No model declares its progress: add `progress = Progress(...)` to a model "
-            "(see espresso_static.progress)."
+            "(see espresso_static.declare.progress)."
         )
     now = now or timezone.now()
     return [take_snapshot(item, now) for item in items]

@@ -1,11 +1,11 @@
 """``build-site``: collect → render → write → MkDocs → publish, one timed line per step.
 
-A build is for one audience (:mod:`espresso_static.access`): the collect step reads
+A build is for one audience (:mod:`espresso_static.declare.access`): the collect step reads
 only what it may see (models, columns, rows, news, status data, downloads, data
 health), so nothing else can reach its site. :func:`build_sites` builds several.
 A build refuses to start while migrations and database do not match the models
 (``allow_drift`` overrides). The collect step's expensive outputs are reused from the
-project's cache when their inputs did not change (:mod:`espresso_static.buildcache`).
+project's cache when their inputs did not change (:mod:`espresso_static.site.cache`).
 
 The MkDocs build runs through its Python API with the project's ``mkdocs.yml``; what
 the site needs (the generated navigation, math, diagrams, the provenance footer) is
@@ -31,21 +31,21 @@ from pathlib import Path
 
 import click
 
-from espresso_static.access import ALL_AUDIENCES, AudienceView, audience_view, selected_audiences
-from espresso_static.buildcache import BuildCache, open_cache, tables_read
-from espresso_static.collect import SiteModel, collect_site
-from espresso_static.config import ProjectConfig
-from espresso_static.datapage import DATA_EXTRA, DOWNLOADS, collect_open_data
+from espresso_static.declare.access import ALL_AUDIENCES, AudienceView, audience_view, selected_audiences
+from espresso_static.site.cache import BuildCache, open_cache, tables_read
+from espresso_static.site.collect import SiteModel, collect_site
+from espresso_static.project.config import ProjectConfig
+from espresso_static.site.features.datapage import DATA_EXTRA, DOWNLOADS, collect_open_data
 from espresso_static.exceptions import EspressoStaticError
-from espresso_static.healthpage import HEALTH_EXTRA, collect_health, health_key, health_models
-from espresso_static.news import (
+from espresso_static.site.features.health import HEALTH_EXTRA, collect_health, health_key, health_models
+from espresso_static.site.features.news import (
     NEWS_EXTRA,
     THEME_EXTRA,
     collect_news,
     copy_feed_to_root,
     theme_extra,
 )
-from espresso_static.render import (
+from espresso_static.site.render import (
     GENERATED,
     PARTIALS,
     Asset,
@@ -57,15 +57,15 @@ from espresso_static.render import (
     format_time,
     render_site,
 )
-from espresso_static.snapshot_read import consistent_read
-from espresso_static.staging import make_staging, remove_stale_staging, swap_in
-from espresso_static.statusdata import (
+from espresso_static.data.consistent_read import consistent_read
+from espresso_static.site.publish import make_staging, remove_stale_staging, swap_in
+from espresso_static.site.features.status import (
     STATUS_EXTRA,
     status_sources,
     status_tables,
     with_history_plots,
 )
-from espresso_static.write import hand_written_pages, pages_not_for, write_generated
+from espresso_static.site.write import hand_written_pages, pages_not_for, write_generated
 
 #: Loops over at least this many items show a progress bar.
 PROGRESS_BAR_FROM = 50
@@ -309,7 +309,7 @@ def _part(summary: list[str], cache: BuildCache) -> Iterator[list[str]]:
 
 def _collect_health(config: ProjectConfig, view: AudienceView, reporter, cache: BuildCache):
     """The data-health results (checks may read any table: all of them are its input)."""
-    from espresso_static.health import count_rows
+    from espresso_static.data.audit import count_rows
 
     models = health_models(_app_labels(config), view)
     tables = _project_tables(config)
@@ -337,7 +337,7 @@ def refuse_drift(config: ProjectConfig) -> None:
     """Raise a one-line error when the models, their migrations and the database do
     not match (missing, unapplied or conflicting migrations): the site would
     document tables that are not what the database holds."""
-    from espresso_static.checks import migration_drift
+    from espresso_static.checks.registry import migration_drift
 
     problems = [finding for finding in migration_drift(_app_labels(config)) if finding.is_error]
     if problems:

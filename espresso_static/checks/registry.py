@@ -67,8 +67,6 @@ def register(tag: str):
 
 def run_checks(app_labels: list[str], tags: list[str] | None = None, **options) -> list[Finding]:
     """Run the registered checks with ``tags`` (default: all) for ``app_labels``."""
-    import espresso_static.health  # noqa: F401  (registers the data checks)
-
     findings: list[Finding] = []
     for tag in tags or list(REGISTRY):
         if tag == "data" and any(f.is_error and f.id.startswith("ES-M") for f in findings):

@@ -1,0 +1,1 @@
+"""Project checks run by `espresso-static check` and before every build."""

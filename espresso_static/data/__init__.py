@@ -1,0 +1,1 @@
+"""Data tools: ingest, DataFrames, snapshots, the consistency audit, plots, notifications, to-do lists."""

@@ -1,0 +1,187 @@
+"""Progress plots from snapshots: share done over time per group, the current rate and
+an estimated completion date.
+
+For reports::
+
+    from espresso_static.data.plots import progress_figure
+    figure = progress_figure(DataFile, by="ensemble")   # a matplotlib Figure
+    figure.savefig("report.pdf")
+
+``build-site`` puts the same figure on each status page (SVG, PNG beside it) and
+``espresso-static plot MODEL --by COLUMN --out report.pdf`` writes PDF, PNG or SVG.
+The rate is a least-squares fit of the done count over the snapshots of the last
+``window`` days (at least the last two snapshots).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a window: works on servers and in CI
+
+import numpy as np
+import pandas as pd
+from matplotlib import dates as mdates
+from matplotlib.figure import Figure
+
+from espresso_static.data.snapshot import load_history
+from espresso_static.declare.progress import DeclaredProgress, declared
+from espresso_static.exceptions import EspressoStaticError
+
+FORMATS = ("pdf", "png", "svg")
+WINDOW_DAYS = 14
+ALL = "all"
+
+
+@dataclass(frozen=True)
+class Trend:
+    """Progress of one group (or of all rows) at the latest snapshot."""
+
+    group: str
+    done: int
+    total: int
+    #: Done rows per day over the recent snapshots (None with a single snapshot).
+    rate_per_day: float | None
+    #: When the group will be done at that rate (None when done, or not moving).
+    completion: datetime | None
+
+    @property
+    def percent_done(self) -> float:
+        return 100.0 * self.done / self.total if self.total else 0.0
+
+    def describe(self) -> str:
+        text = f"{self.percent_done:.0f} % done ({self.done:,} of {self.total:,})"
+        if self.rate_per_day is not None:
+            text += f", {self.rate_per_day:,.0f}/day"
+        if self.done >= self.total:
+            return text + ", complete"
+        if self.completion is not None:
+            return text + f", done ~{self.completion:%Y-%m-%d}"
+        return text + ", no recent progress"
+
+
+@dataclass(frozen=True)
+class History:
+    """Done and total counts per snapshot time (rows) and group (columns)."""
+
+    done: pd.DataFrame
+    total: pd.DataFrame
+
+    @property
+    def groups(self) -> list[str]:
+        """The groups, then ``all`` when there are several."""
+        names = [str(name) for name in self.done.columns]
+        return [*names, ALL] if len(names) > 1 else names
+
+    def series(self, group: str) -> tuple[pd.Series, pd.Series]:
+        """Done and total counts of ``group`` over time (``all``: summed over groups)."""
+        if group == ALL and ALL not in self.done:
+            return self.done.sum(axis=1), self.total.sum(axis=1)
+        return self.done[group], self.total[group]
+
+
+def history_by(
+    item: DeclaredProgress, by: str | None, groups: Collection[str] | None = None
+) -> History:
+    """The snapshots of ``item`` summed per value of the group column ``by`` (None: all),
+    only of the values ``groups`` when given (a build shows only groups its audience
+    sees whole)."""
+    if by is not None and by not in item.progress.group_by:
+        choices = ", ".join(item.progress.group_by) or "none"
+        raise EspressoStaticError(
+            f"{item.model.__name__} is not grouped by {by!r}; group columns: {choices}."
+        )
+    frame = load_history(item)
+    if frame.empty:
+        raise EspressoStaticError(
+            f"No progress snapshot of {item.label} yet: run `espresso-static snapshot` first."
+        )
+    frame["group"] = frame[by].astype(str) if by else ALL
+    if groups is not None:
+        frame = frame[frame["group"].isin(list(groups))].copy()
+        if frame.empty:
+            return History(done=pd.DataFrame(), total=pd.DataFrame())
+    frame["done"] = frame["count"].where(frame["category"] == "done", 0)
+    table = frame.pivot_table(
+        index="taken_at", columns="group", values=["done", "count"], aggfunc="sum", fill_value=0
+    )
+    return History(done=table["done"], total=table["count"])
+
+
+def trends(history: History, window_days: int = WINDOW_DAYS) -> list[Trend]:
+    """The latest state, rate and completion estimate of every group, then of all rows."""
+    return [_trend(group, *history.series(group), window_days) for group in history.groups]
+
+
+def _trend(group: str, done: pd.Series, total: pd.Series, window_days: int) -> Trend:
+    latest_time = done.index[-1]
+    recent = done[done.index >= latest_time - pd.Timedelta(days=window_days)]
+    if len(recent) < 2:
+        recent = done.iloc[-2:]
+    rate = None
+    if len(recent) >= 2:
+        days = (recent.index - recent.index[0]) / pd.Timedelta(days=1)
+        rate = float(np.polyfit(np.asarray(days, dtype=float), recent.to_numpy(float), 1)[0])
+    remaining = int(total.iloc[-1]) - int(done.iloc[-1])
+    completion = None
+    if remaining > 0 and rate and rate > 0:
+        completion = latest_time.to_pydatetime() + timedelta(days=remaining / rate)
+    return Trend(group, int(done.iloc[-1]), int(total.iloc[-1]), rate, completion)
+
+
+def progress_figure(
+    model, by: str | None = None, window_days: int = WINDOW_DAYS, history: History | None = None
+) -> Figure:
+    """Share of rows done over time, one line per value of ``by`` (None: all rows),
+    each labelled with its rate and estimated completion date (of ``history`` when
+    given, else of every snapshot)."""
+    item = model if isinstance(model, DeclaredProgress) else declared(model)
+    history = history_by(item, by) if history is None else history
+    figure = Figure(figsize=(8, 4.5), layout="constrained")
+    axes = figure.subplots()
+    times = history.done.index.tz_convert(None)
+    for trend in trends(history, window_days):
+        done, total = history.series(trend.group)
+        share = 100 * done / total.replace(0, np.nan)
+        style = {"color": "black", "linewidth": 2.4} if trend.group == ALL else {"linewidth": 1.4}
+        axes.plot(times, share.to_numpy(), marker="o", markersize=3,
+                  label=f"{trend.group}: {trend.describe()}", **style)  # fmt: skip
+    axes.set_ylim(0, 100)
+    axes.set_ylabel("done (%)")
+    axes.set_title(f"{item.model.__name__}: progress" + (f" by {by}" if by else ""))
+    axes.grid(True, alpha=0.3)
+    locator = mdates.AutoDateLocator()
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    axes.legend(fontsize="small", loc="upper left", frameon=False)
+    return figure
+
+
+def write_figure(figure: Figure, path: Path) -> Path:
+    """Save ``figure`` as PDF, PNG or SVG, chosen by the suffix of ``path``."""
+    content = figure_bytes(figure, path.suffix.lower().lstrip("."), name=path.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+def figure_bytes(figure: Figure, kind: str, name: str | None = None) -> bytes:
+    """``figure`` as a PDF, PNG or SVG file's bytes."""
+    if kind not in FORMATS:
+        raise EspressoStaticError(
+            f"Cannot write {name or kind}: use a .pdf, .png or .svg file name."
+        )
+    # No creation date in the files: the same data gives the same bytes.
+    metadata = {"CreationDate": None} if kind == "pdf" else {"Date": None} if kind == "svg" else {}
+    buffer = io.BytesIO()
+    # SVG text as text, not glyph outlines: smaller, searchable, selectable, and a test
+    # can check what a published plot says.
+    with matplotlib.rc_context({"svg.hashsalt": "espresso-static", "svg.fonttype": "none"}):
+        figure.savefig(buffer, format=kind, dpi=150, metadata=metadata)
+    return buffer.getvalue()

@@ -1,0 +1,1 @@
+"""A project: its configuration, Django set-up, scaffolding and description."""

@@ -1,0 +1,1 @@
+"""The build-site pipeline: collect, render, write, MkDocs, publish, cache."""

@@ -1,0 +1,1 @@
+"""The kinds of output a site has besides the model pages."""
