@@ -112,7 +112,7 @@ def run_ingest(rows: int, resync: bool) -> dict:
         espresso_static.ingest(DataFile, file_rows(rows, ensemble_id), key=("file_name",))
     started = time.perf_counter()
     report = espresso_static.ingest(
-        DataFile, file_rows(rows, ensemble_id, changed=resync), key=("file_name",), progress=False
+        DataFile, file_rows(rows, ensemble_id, changed=resync), key=("file_name",)
     )
     seconds = time.perf_counter() - started
     expected = (

@@ -26,6 +26,7 @@ from django.urls import path
 from espresso_static.exceptions import ConfigError, ConsistencyError
 from espresso_static.models import Base, Notification
 from espresso_static.models.hierarchy import concrete_children
+from espresso_static.project.apps import project_app
 
 #: At most this many columns in a changelist (the id included).
 MAX_COLUMNS = 8
@@ -200,9 +201,8 @@ def project_models() -> list[type[models.Model]]:
     """The notifications and every model of the configured apps."""
     config = settings.ESPRESSO_STATIC_PROJECT
     found = [Notification]
-    for app_config in apps.get_app_configs():
-        if app_config.name in config.apps:
-            found.extend(app_config.get_models())
+    for name in config.apps:
+        found.extend(project_app(name).get_models())
     return found
 
 

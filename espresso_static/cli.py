@@ -7,6 +7,7 @@ failed check or build: one line on stderr, the traceback with ``--debug``);
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -18,6 +19,7 @@ import click
 
 from espresso_static import __version__
 from espresso_static.exceptions import EspressoStaticError
+from espresso_static.project.apps import app_labels
 from espresso_static.project.config import ProjectConfig, load_config, redact
 
 
@@ -97,6 +99,34 @@ def _database_name() -> str:
         return describe_database(connection.settings_dict)
     except Exception:  # Django not configured: the error came before it
         return "in use"
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, label: str):
+    """click's progress bar on stderr: what the library's progress callbacks draw."""
+    with click.progressbar(length=total, label=label, file=click.get_text_stream("stderr")) as bar:
+        yield bar.update
+
+
+@contextlib.contextmanager
+def row_counter(label: str):
+    """Rows done so far, on one line of stderr when it is a terminal (a stream of rows
+    has no length for a bar)."""
+    done = 0
+
+    def advance(rows: int) -> None:
+        nonlocal done
+        done += rows
+        click.echo(f"\r{label}: {done:,} rows", nl=False, err=True)
+
+    if not sys.stderr.isatty():
+        yield lambda rows: None
+        return
+    try:
+        yield advance
+    finally:
+        if done:
+            click.echo(err=True)
 
 
 def common_options(function):
@@ -358,7 +388,8 @@ def ingest_command(project, model, file, keys, file_format, batch_size):
     rows = read_file(file, model_class, file_format)
     key = [name.strip() for value in keys for name in value.split(",") if name.strip()]
     try:
-        report = ingest(model_class, rows, key=key, batch_size=batch_size)
+        with row_counter(f"Ingesting {model_class._meta.label}") as advance:
+            report = ingest(model_class, rows, key=key, batch_size=batch_size, progress=advance)
     except RowConsistencyError as error:
         raise EspressoStaticError(f"Nothing ingested. {error.one_line}") from error
     click.echo(str(report))
@@ -404,13 +435,15 @@ def build_site_command(project, out, audiences, strict, quiet, allow_drift, no_c
     while the migrations and the database do not match the models. Exit code 0: the
     site was published; 1: nothing was published (the previous site is untouched).
     """
-    from espresso_static.site.pipeline import BuildOptions, build_sites, build_summary
+    from espresso_static.site.context import BuildOptions
+    from espresso_static.site.pipeline import Reporter, build_sites, build_summary
 
     config = open_project(project)
     options = BuildOptions(
         strict=strict, quiet=quiet, allow_drift=allow_drift, use_cache=not no_cache
     )
-    for result in build_sites(config, list(audiences), out=out, options=options):
+    reporter = Reporter(quiet, echo=lambda message: click.echo(message, err=True), bar=progress_bar)
+    for result in build_sites(config, list(audiences), out=out, options=options, reporter=reporter):
         click.echo(build_summary(result))
 
 
@@ -451,7 +484,7 @@ def makemigrations(project, django_args):
     from django.core.management import call_command
 
     config = open_project(project, database=False)
-    labels = _app_labels(config)
+    labels = app_labels(config.apps)
     named = [arg for arg in django_args if not arg.startswith("-")]
     options = [arg for arg in django_args if arg.startswith("-")]
     call_command("makemigrations", *(named or labels), *options)
@@ -495,7 +528,7 @@ def check(project, output_format, tags):
     from espresso_static.data.audit import audited_models, count_rows
 
     config = open_project(project)
-    labels = _app_labels(config)
+    labels = app_labels(config.apps)
     total = count_rows(audited_models(labels)) if not tags or "data" in tags else 0
     if total:
         with click.progressbar(length=total, label="Checking stored rows", file=sys.stderr) as bar:
@@ -508,13 +541,6 @@ def check(project, output_format, tags):
         click.echo(format_text(findings))
     if any(finding.is_error for finding in findings):
         sys.exit(1)
-
-
-def _app_labels(config: ProjectConfig) -> list[str]:
-    from django.apps import apps
-
-    by_name = {app_config.name: app_config.label for app_config in apps.get_app_configs()}
-    return [by_name[name] for name in config.apps]
 
 
 def main() -> None:

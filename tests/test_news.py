@@ -17,6 +17,7 @@ from bs4 import BeautifulSoup
 from espresso_static.access import Audience, AudienceView
 from espresso_static.notify import Notifier
 from espresso_static.project.config import load_config
+from espresso_static.site.context import BuildOptions
 from espresso_static.site.features.news import (
     NewsPaths,
     banner_context,
@@ -26,7 +27,6 @@ from espresso_static.site.features.news import (
     render_news_page,
 )
 from espresso_static.site.pipeline import build_site
-from espresso_static.site.render import BuildOptions
 from models.demo.data import NOTIFICATIONS, generate_notifications
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 

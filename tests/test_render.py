@@ -12,18 +12,11 @@ from bs4 import BeautifulSoup
 
 from espresso_static.project.config import load_config
 from espresso_static.site.collect import collect_site
+from espresso_static.site.context import Asset, BuildOptions, Page, Provenance, RenderContext
+from espresso_static.site.feature import Feature, render_features
+from espresso_static.site.features.docs import ModelDocs, er_diagram
 from espresso_static.site.population import population_scripts
-from espresso_static.site.render import (
-    Asset,
-    BuildOptions,
-    Page,
-    Provenance,
-    RenderContext,
-    code_html,
-    er_diagram,
-    markdown_text,
-    render_site,
-)
+from espresso_static.site.render import code_html, markdown_text
 
 SITE_PROJECT = Path(__file__).parent / "siteproject"
 HOSTILE = (
@@ -101,7 +94,7 @@ def context():
 
 @pytest.mark.django_db
 def test_every_model_gets_a_page_and_a_script(site, context):
-    contributions = render_site(site, context)
+    contributions = render_features(site, context, [(ModelDocs(), None)])
     paths = {item.path for item in contributions}
     for model in site.models:
         assert f"siteapp/{model.slug}.md" in paths
@@ -115,7 +108,7 @@ def test_every_model_gets_a_page_and_a_script(site, context):
 def test_user_text_is_not_template_code(site, context):
     page = next(
         item
-        for item in render_site(site, context)
+        for item in render_features(site, context, [(ModelDocs(), None)])
         if isinstance(item, Page) and item.path == "siteapp/instrument.md"
     )
     soup = to_html(page.markdown)
@@ -141,14 +134,15 @@ def test_er_diagram_names_every_relation(site):
 
 
 def test_render_refuses_two_contributions_to_one_path(context):
-    def one(site, context):
-        return [Asset("x.js", b"")]
+    class One(Feature):
+        def on_files(self, site, context, data):
+            return [Asset("x.js", b"")]
 
-    def other(site, context):
-        return [Asset("x.js", b"")]
+    class Other(One):
+        pass
 
-    with pytest.raises(ValueError, match=r"both write x\.js"):
-        render_site(None, context, contributors=[one, other])
+    with pytest.raises(ValueError, match=r"Other and One both write x\.js"):
+        render_features(None, context, [(One(), None), (Other(), None)])
 
 
 @pytest.mark.django_db

@@ -37,13 +37,11 @@ Semantics, in short:
 from __future__ import annotations
 
 import operator
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import click
 from django.db import connections, models, router, transaction
 from django.db.models.base import ModelState
 from django.utils import timezone
@@ -179,7 +177,7 @@ def ingest(
     rows: Iterable[dict],
     key: Iterable[str],
     batch_size: int = DEFAULT_BATCH_SIZE,
-    progress: bool = True,
+    progress: Callable[[int], None] | None = None,
     using: str | None = None,
 ) -> IngestReport:
     """Insert new rows, update changed rows and leave identical rows of ``model``
@@ -188,8 +186,8 @@ def ingest(
 
     ``rows`` is any iterable of dicts and is read ``batch_size`` rows at a time.
     Everything happens in one transaction; a failing row raises
-    :class:`RowConsistencyError` and nothing is written. A progress bar is shown
-    on stderr when ``progress`` is true and stderr is a terminal.
+    :class:`RowConsistencyError` and nothing is written. ``progress(n)`` is called
+    after each batch of ``n`` rows (the command line draws a progress bar with it).
 
     Multi-table-inheritance children (a model stored in several tables, e.g. a
     subclass of a concrete model) are refused with a :class:`EspressoStaticError`:
@@ -198,7 +196,8 @@ def ingest(
     started = time.perf_counter()
     alias = using or router.db_for_write(model)
     counts = [0, 0, 0]
-    with transaction.atomic(using=alias), _ProgressBar(rows, progress, model) as advance:
+    advance = progress or _ignore
+    with transaction.atomic(using=alias):
         plan = _make_plan(model, tuple(key), alias)
         cursor = connections[alias].connection.cursor()
         for batch in _batches(plan, rows, max(1, batch_size)):
@@ -790,39 +789,6 @@ def _text_converter(model, name: str) -> Callable | None:
         return None if text == "" else target.to_python(text)
 
     return convert
-
-
-# -- progress ------------------------------------------------------------------------------
-
-
-class _ProgressBar:
-    """A click progress bar on stderr when it is a terminal; silent otherwise."""
-
-    def __init__(self, rows, enabled: bool, model):
-        self.enabled = enabled and sys.stderr.isatty()
-        self.length = len(rows) if hasattr(rows, "__len__") else None
-        self.label = f"Ingesting {model._meta.label}"
-        self.bar = None
-        self.done = 0
-
-    def __enter__(self) -> Callable[[int], None]:
-        if not self.enabled:
-            return _ignore
-        if self.length is not None:
-            self.bar = click.progressbar(length=self.length, label=self.label, file=sys.stderr)
-            self.bar.__enter__()
-            return self.bar.update
-        return self._count
-
-    def _count(self, rows: int) -> None:
-        self.done += rows
-        click.echo(f"\r{self.label}: {self.done:,} rows", nl=False, err=True)
-
-    def __exit__(self, *exc_info) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc_info)
-        elif self.enabled and self.done:
-            click.echo(err=True)
 
 
 def _ignore(rows: int) -> None:

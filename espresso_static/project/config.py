@@ -14,6 +14,7 @@ table::
     license = "CC-BY-4.0"                 # licence of the published data (Data page, datapackage.json)
     citation = "Who (2026): what."        # how to cite the data (Data page, datapackage.json)
     default_audience = "internal"         # what plain `build-site` builds
+    features = ["mypkg.features:LargestFiles"]  # the project's own site features
 
     [tool.espresso-static.audiences.public]   # default: public (deny) and internal (allow)
     default = "deny"                      # sees only what models declare for it
@@ -55,6 +56,7 @@ KNOWN_KEYS = {
     "default_audience",
     "license",
     "citation",
+    "features",
 }
 
 
@@ -80,6 +82,9 @@ class ProjectConfig:
     license: str = ""
     #: How to cite the data, for the Data pages.
     citation: str = ""
+    #: The project's own site features, ``"package.module:Class"`` each
+    #: (see :mod:`espresso_static.site.feature`).
+    features: tuple[str, ...] = ()
 
     @property
     def database(self) -> dict:
@@ -149,6 +154,9 @@ def _config_from_table(root: Path, table: dict, environ) -> ProjectConfig:
         database_url, source = DEFAULT_DATABASE, "default"
     parse_database_url(database_url, root)  # fail early on a malformed URL
     site_dir = root / table.get("site_dir", "site")
+    features = table.get("features", [])
+    if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+        raise ConfigError(f'{where}: `features` must be a list like ["package.module:Class"].')
     return ProjectConfig(
         root=root,
         name=str(table.get("name") or root.name),
@@ -163,6 +171,7 @@ def _config_from_table(root: Path, table: dict, environ) -> ProjectConfig:
         default_audience=table.get("default_audience", DEFAULT_AUDIENCE),
         license=str(table.get("license", "")),
         citation=str(table.get("citation", "")),
+        features=tuple(features),
     )
 
 

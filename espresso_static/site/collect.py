@@ -22,8 +22,9 @@ from django.db import models
 from django.db.models import Count, Max
 
 from espresso_static.declare.access import AudienceView, audience_view
-from espresso_static.project.config import ProjectConfig
 from espresso_static.exceptions import EspressoStaticError
+from espresso_static.project.apps import project_app
+from espresso_static.project.config import ProjectConfig
 
 #: The consistency hooks of :class:`espresso_static.models.Base` documented in words.
 CHECK_METHODS = ("check_consistency", "check_m2m_consistency")
@@ -165,7 +166,7 @@ def collect_site(
     """Introspect the models of ``config.apps`` that ``view`` (default: the project's
     default audience) may see (Django must be set up)."""
     view = view or audience_view(config.audiences, config.default_audience)
-    app_configs = [_app_config(name) for name in config.apps]
+    app_configs = [project_app(name) for name in config.apps]
     documented = {
         model._meta.label
         for app in app_configs
@@ -202,13 +203,6 @@ def collect_site(
         audience=view.name,
         models_by_label={m.label: m for a in apps for m in a.models},
     )
-
-
-def _app_config(name: str):
-    for app in django_apps.get_app_configs():
-        if name in (app.name, app.label):
-            return app
-    raise EspressoStaticError(f"App {name!r} is not installed in Django.")
 
 
 def _sorted_models(app) -> list[type[models.Model]]:

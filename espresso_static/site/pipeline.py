@@ -1,5 +1,10 @@
 """``build-site``: collect → render → write → MkDocs → publish, one timed line per step.
 
+What a site shows comes from its *features* (:mod:`espresso_static.site.feature`): the
+built-in ones (:data:`espresso_static.site.features.FEATURES`) and the project's
+own, whose steps this pipeline calls in order — each feature's collect step, then
+each one's render step, and after MkDocs built the site each one's post-build step.
+
 A build is for one audience (:mod:`espresso_static.declare.access`): the collect step reads
 only what it may see (models, columns, rows, news, status data, downloads, data
 health), so nothing else can reach its site. :func:`build_sites` builds several.
@@ -7,93 +12,56 @@ A build refuses to start while migrations and database do not match the models
 (``allow_drift`` overrides). The collect step's expensive outputs are reused from the
 project's cache when their inputs did not change (:mod:`espresso_static.site.cache`).
 
-The MkDocs build runs through its Python API with the project's ``mkdocs.yml``; what
-the site needs (the generated navigation, math, diagrams, the provenance footer) is
-merged into that configuration in memory, the file itself is never rewritten. The
-site is built into a temporary folder beside the target and swapped in only when the
-build succeeded: a failed build leaves the published site untouched.
+MkDocs builds with the project's ``mkdocs.yml`` and what the site needs merged in
+(:mod:`espresso_static.site.mkdocs_build`). The site is built into a temporary folder
+beside the target and swapped in only when the build succeeded: a failed build leaves
+the published site untouched.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
-import logging
+import functools
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 
-import click
-
-from espresso_static.declare.access import ALL_AUDIENCES, AudienceView, audience_view, selected_audiences
+from espresso_static.data.consistent_read import consistent_read
+from espresso_static.declare.access import (
+    ALL_AUDIENCES,
+    AudienceView,
+    audience_view,
+    selected_audiences,
+)
+from espresso_static.exceptions import EspressoStaticError
+from espresso_static.project.apps import app_labels, project_models
+from espresso_static.project.config import ProjectConfig
 from espresso_static.site.cache import BuildCache, open_cache, tables_read
 from espresso_static.site.collect import SiteModel, collect_site
-from espresso_static.project.config import ProjectConfig
-from espresso_static.site.features.datapage import DATA_EXTRA, DOWNLOADS, collect_open_data
-from espresso_static.exceptions import EspressoStaticError
-from espresso_static.site.features.health import HEALTH_EXTRA, collect_health, health_key, health_models
-from espresso_static.site.features.news import (
-    NEWS_EXTRA,
-    THEME_EXTRA,
-    collect_news,
-    copy_feed_to_root,
-    theme_extra,
+from espresso_static.site.context import BuildOptions, Page, Provenance, RenderContext
+from espresso_static.site.feature import (
+    Build,
+    Collected,
+    Feature,
+    ProgressBar,
+    project_features,
+    render_features,
 )
-from espresso_static.site.render import (
-    GENERATED,
-    PARTIALS,
-    Asset,
-    BuildOptions,
-    Contribution,
-    Page,
-    Provenance,
-    RenderContext,
-    format_time,
-    render_site,
-)
-from espresso_static.data.consistent_read import consistent_read
+from espresso_static.site.features import FEATURES
+from espresso_static.site.mkdocs_build import load_mkdocs_config, mkdocs_messages, run_mkdocs
 from espresso_static.site.publish import make_staging, remove_stale_staging, swap_in
-from espresso_static.site.features.status import (
-    STATUS_EXTRA,
-    status_sources,
-    status_tables,
-    with_history_plots,
-)
-from espresso_static.site.write import hand_written_pages, pages_not_for, write_generated
+from espresso_static.site.write import write_generated
 
 #: Loops over at least this many items show a progress bar.
 PROGRESS_BAR_FROM = 50
 #: Work over at least this many rows shows a progress bar.
 ROWS_BAR_FROM = 20_000
-#: mkdocs-material defaults when the project's mkdocs.yml names no theme.
-DEFAULT_THEME = {
-    "name": "material",
-    "font": False,
-    "features": ["navigation.indexes", "navigation.prune", "content.code.copy", "search.suggest"],
-}
-#: In strict mode every link problem is a warning, and warnings fail the build.
-STRICT_VALIDATION = {
-    "omitted_files": "warn",
-    "absolute_links": "warn",
-    "unrecognized_links": "warn",
-    "anchors": "warn",
-}
-#: Markdown extensions the generated pages use: (name, settings merged into the user's).
-REQUIRED_EXTENSIONS = (
-    ("tables", {}),
-    ("attr_list", {}),
-    ("md_in_html", {}),
-    ("pymdownx.arithmatex", {"generic": True}),
-    ("pymdownx.highlight", {}),
-    ("pymdownx.superfences", {}),
-    ("pymdownx.snippets", {"check_paths": True}),
-)
 
 
 @dataclass(frozen=True)
@@ -105,14 +73,24 @@ class BuildResult:
 
 
 class Reporter:
-    """One line per step on stderr with its timing; progress bars for long loops."""
+    """One line per step with its timing; progress bars for long loops. Where they go
+    is the caller's: ``echo`` (default: standard error) and ``bar`` (a
+    :data:`~espresso_static.site.feature.ProgressBar`; default: none) — the command
+    line passes click's."""
 
-    def __init__(self, quiet: bool = False):
+    def __init__(
+        self,
+        quiet: bool = False,
+        echo: Callable[[str], None] | None = None,
+        bar: ProgressBar | None = None,
+    ):
         self.quiet = quiet
+        self._echo = echo or _to_stderr
+        self._bar = bar
 
     def echo(self, message: str) -> None:
         if not self.quiet:
-            click.echo(message, err=True)
+            self._echo(message)
 
     @contextmanager
     def step(self, name: str) -> Iterator[list[str]]:
@@ -124,24 +102,31 @@ class Reporter:
         self.echo(f"{name:<8} {details}({time.perf_counter() - started:.2f} s)")
 
     def iterate(self, items: list, label: str) -> Iterable:
-        if self.quiet or len(items) < PROGRESS_BAR_FROM:
+        if len(items) < PROGRESS_BAR_FROM:
             return items
-        return _progress_bar(items, label)
+        return self._iterate(items, label)
+
+    def _iterate(self, items: list, label: str) -> Iterator:
+        with self.counter(len(items), label, at_least=0) as update:
+            for item in items:
+                yield item
+                update(1)
 
     @contextmanager
-    def counter(self, total: int, label: str) -> Iterator[Callable[[int], None]]:
-        """A progress bar of ``total`` rows, advanced by the ``update(n)`` it yields."""
-        if self.quiet or total < ROWS_BAR_FROM:
+    def counter(
+        self, total: int, label: str, at_least: int = ROWS_BAR_FROM
+    ) -> Iterator[Callable[[int], None]]:
+        """A progress bar of ``total`` units (shown from ``at_least``), advanced by the
+        ``update(n)`` it yields."""
+        if self.quiet or self._bar is None or total < at_least:
             yield lambda done: None
             return
-        stream = click.get_text_stream("stderr")
-        with click.progressbar(length=total, label=label, file=stream) as bar:
-            yield bar.update
+        with self._bar(total, label) as update:
+            yield update
 
 
-def _progress_bar(items: list, label: str) -> Iterator:
-    with click.progressbar(items, label=label, file=click.get_text_stream("stderr")) as bar:
-        yield from bar
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def build_sites(
@@ -193,19 +178,20 @@ def build_site(
     _check_target(config, target)
     _clean_after_dead_builds(target, reporter)
     started = time.perf_counter()
-    # Downloads are written as they are read, beside the target, and moved into the
-    # built site: they can be large and never pass through memory or the docs folder.
-    downloads = make_staging(target.parent)
+    features = [*FEATURES, *project_features(config)]
+    # Large outputs (downloads) are written beside the target as they are read and
+    # moved into the built site: they never pass through memory or the docs folder.
+    work_dir = make_staging(target.parent)
     try:
         # Collect and render read the database: one snapshot, so the pages' counts agree.
         with consistent_read():
             cache.new_snapshot()  # fingerprints of what this transaction sees
             with reporter.step("collect") as summary:
-                site, context = collect_build(
-                    config, view, options, downloads, reporter, summary, cache
+                site, context, collected = collect_build(
+                    config, view, options, features, work_dir, reporter, summary, cache
                 )
             with reporter.step("render") as summary:
-                contributions = render_site(site, context)
+                contributions = render_features(site, context, collected)
                 summary.append(f"{sum(isinstance(c, Page) for c in contributions)} pages")
         with reporter.step("write") as summary:
             written = write_generated(config.docs_dir, contributions)
@@ -217,11 +203,11 @@ def build_site(
             try:
                 with mkdocs_messages() as warnings:
                     mkdocs_config = load_mkdocs_config(
-                        config, site, contributions, staging, context
+                        config, site, contributions, staging, context, collected
                     )
                     run_mkdocs(mkdocs_config, warnings)
-                downloads.rename(staging / GENERATED / DOWNLOADS)
-                copy_feed_to_root(staging, context)
+                for feature, data in collected:
+                    feature.on_post_build(staging, context, data)
             except BaseException:  # MkDocs' Abort is a SystemExit
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
@@ -229,7 +215,7 @@ def build_site(
                 reporter.echo(f"  warning: {warning}")
             summary.append(f"{len(warnings)} warnings")
     finally:
-        shutil.rmtree(downloads, ignore_errors=True)  # still there only when the build failed
+        shutil.rmtree(work_dir, ignore_errors=True)
     with reporter.step("publish"):
         publish(staging, target)
     pages = count_pages(target)
@@ -240,15 +226,16 @@ def collect_build(
     config: ProjectConfig,
     view: AudienceView,
     options: BuildOptions,
-    downloads: Path,
+    features: list[Feature],
+    work_dir: Path,
     reporter: Reporter,
     summary: list[str],
     cache: BuildCache | None = None,
-) -> tuple[SiteModel, RenderContext]:
-    """Everything ``view`` sees, read from the database: the schema and counts, status
-    data and plots, news, downloads (written to ``downloads``) and, if its audience has
-    the page, data health; ``summary`` gets a line about each, with its time and what
-    ``cache`` supplied."""
+) -> tuple[SiteModel, RenderContext, list[Collected]]:
+    """Everything ``view`` sees, read from the database: the schema and counts, then
+    what each of ``features`` collects (large files into folders of ``work_dir``);
+    ``summary`` gets a line about each part, with its time and what ``cache``
+    supplied."""
     cache = cache or BuildCache(None)
     with _part(summary, cache) as line:
         site = collect_site(
@@ -256,9 +243,9 @@ def collect_build(
         )
         apps = f"{len(site.apps)} app" + ("s" if len(site.apps) != 1 else "")
         line.append(f"{len(site.models)} models in {apps} for audience {view.name}")
+    tables = tuple(_project_tables(config))
     if cache.enabled:
         with _part(summary, cache) as line:
-            tables = _project_tables(config)
             before = len(cache.fingerprints)
             for model in tables:
                 cache.fingerprint(model)
@@ -269,30 +256,24 @@ def collect_build(
         git_commit=git_commit(config.root),
     )
     context = RenderContext(config=config, options=options, provenance=provenance)
-    sources = status_sources(view, config.apps)
-    with _part(summary, cache) as line:
-        pages = status_tables(view, sources, cache=cache)
-        line.append(f"status data of {len(pages)} models")
-    with _part(summary, cache) as line:
-        pages = with_history_plots(view, sources, pages, cache)
-        line.append(f"{sum(1 for page in pages if page.plots)} plots")
-    context.extras[STATUS_EXTRA] = pages
-    with _part(summary, cache) as line:
-        context.extras[NEWS_EXTRA] = news = collect_news(view, now=provenance.built_at)
-        line.append(f"news {len(news.items)} items")
-    rows = sum(model.row_count for model in site.models)
-    with _part(summary, cache) as line:
-        with reporter.counter(rows, "writing downloads") as update:
-            open_data = collect_open_data(config, view, downloads, progress=update, cache=cache)
-        context.extras[DATA_EXTRA] = open_data
-        size = sum(file.size for file in open_data.files)
-        line.append(f"downloads {len(open_data.files)} files, {size / 1e6:.1f} MB")
-    if view.audience.health:
-        with _part(summary, cache) as line:
-            context.extras[HEALTH_EXTRA] = results = _collect_health(config, view, reporter, cache)
-            failing = sum(1 for result in results if result.failing)
-            line.append(f"data health {len(results)} checks, {failing} failing")
-    return site, context
+    collected = []
+    for number, feature in enumerate(features):
+        feature_dir = work_dir / f"{number:02d}"
+        feature_dir.mkdir()
+        build = Build(
+            config=config,
+            view=view,
+            site=site,
+            options=options,
+            provenance=provenance,
+            cache=cache,
+            work_dir=feature_dir,
+            tables=tables,
+            part=functools.partial(_part, summary, cache),
+            counter=reporter.counter,
+        )
+        collected.append((feature, feature.on_collect(build)))
+    return site, context, collected
 
 
 @contextmanager
@@ -307,30 +288,12 @@ def _part(summary: list[str], cache: BuildCache) -> Iterator[list[str]]:
     summary.append(f"{' '.join(line)} ({note}{time.perf_counter() - started:.1f} s)")
 
 
-def _collect_health(config: ProjectConfig, view: AudienceView, reporter, cache: BuildCache):
-    """The data-health results (checks may read any table: all of them are its input)."""
-    from espresso_static.data.audit import count_rows
-
-    models = health_models(_app_labels(config), view)
-    tables = _project_tables(config)
-    key = health_key(models, view, cache, tables)
-    if cache.has(key):
-        return collect_health(models, view, cache=cache, tables=tables)
-    with reporter.counter(count_rows(models), "checking stored rows") as update:
-        return collect_health(models, view, progress=update, cache=cache, tables=tables)
-
-
 def _project_tables(config: ProjectConfig) -> list:
     """Every table the project's outputs may read: its models, what they point to, and
     the progress snapshots."""
-    from django.apps import apps
-
     from espresso_static.models import ProgressSnapshot
 
-    models = [
-        model for label in _app_labels(config) for model in apps.get_app_config(label).get_models()
-    ]
-    return tables_read([*models, ProgressSnapshot])
+    return tables_read([*project_models(config.apps), ProgressSnapshot])
 
 
 def refuse_drift(config: ProjectConfig) -> None:
@@ -339,7 +302,7 @@ def refuse_drift(config: ProjectConfig) -> None:
     document tables that are not what the database holds."""
     from espresso_static.checks.registry import migration_drift
 
-    problems = [finding for finding in migration_drift(_app_labels(config)) if finding.is_error]
+    problems = [finding for finding in migration_drift(app_labels(config.apps)) if finding.is_error]
     if problems:
         first = problems[0]
         more = f" ({len(problems) - 1} more problem(s): `espresso-static check`)"
@@ -347,13 +310,6 @@ def refuse_drift(config: ProjectConfig) -> None:
             f"Not building: {first.message} {first.hint} Or build anyway with --allow-drift."
             + (more if len(problems) > 1 else "")
         )
-
-
-def _app_labels(config: ProjectConfig) -> list[str]:
-    from django.apps import apps
-
-    by_name = {app.name: app.label for app in apps.get_app_configs()}
-    return [by_name.get(name, name) for name in config.apps]
 
 
 def git_commit(root: Path) -> str | None:
@@ -370,183 +326,6 @@ def _git(root: Path, *args: str) -> str:
     return subprocess.run(
         ["git", "-C", str(root), *args], capture_output=True, text=True, check=True, timeout=30
     ).stdout.strip()
-
-
-# -- MkDocs -------------------------------------------------------------------------------
-
-
-def site_nav(contributions: Iterable[Contribution], hand_written: list[str], user_nav) -> list:
-    """The navigation: home, the generated pages by section, then the hand-written pages.
-    A nav written in mkdocs.yml is kept as it is, the generated sections appended."""
-    generated: list = []
-    for item in contributions:
-        if isinstance(item, Page) and item.section is not None:
-            entries = _section(generated, item.section)
-            entries.append({item.title: f"{GENERATED}/{item.path}"})
-    if user_nav:
-        return [*user_nav, *generated]
-    home, others = hand_written[:1], hand_written[1:]
-    return [*({"Home": page} for page in home), *generated, *others]
-
-
-def _section(nav: list, section: tuple[str, ...]) -> list:
-    """The entry list of ``section`` in ``nav``, created in order of first use."""
-    entries = nav
-    for title in section:
-        for entry in entries:
-            if isinstance(entry, dict) and isinstance(entry.get(title), list):
-                entries = entry[title]
-                break
-        else:
-            entries.append({title: []})
-            entries = entries[-1][title]
-    return entries
-
-
-def load_mkdocs_config(
-    config: ProjectConfig,
-    site: SiteModel,
-    contributions: list[Contribution],
-    site_dir: Path,
-    context: RenderContext,
-):
-    """The project's MkDocs configuration with the generated site merged in."""
-    from mkdocs.config import load_config
-    from mkdocs.exceptions import ConfigurationError, MkDocsException
-    from mkdocs.utils.yaml import yaml_load
-
-    path = config.mkdocs_config
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    try:
-        raw = yaml_load(io.StringIO(text)) or {}
-        overrides = {
-            "docs_dir": str(config.docs_dir),
-            "site_dir": str(site_dir),
-            "nav": site_nav(
-                contributions, hand_written_pages(config.docs_dir, site.audience), raw.get("nav")
-            ),
-            "strict": context.options.strict,
-            "exclude_docs": _exclude_docs(raw.get("exclude_docs"), config.docs_dir, site.audience),
-            "site_name": raw.get("site_name") or site.name,
-            "theme": raw.get("theme") or DEFAULT_THEME,
-        }
-        if context.options.strict:
-            overrides["validation"] = STRICT_VALIDATION
-        source = io.StringIO(text) if text else io.StringIO("{}")
-        mkdocs_config = load_config(config_file=source, config_file_path=str(path), **overrides)
-    except ConfigurationError as error:
-        raise EspressoStaticError(f"{path}: {error}") from error
-    except MkDocsException as error:
-        raise EspressoStaticError(
-            f"{path} is not a usable MkDocs configuration: {error}"
-        ) from error
-    _merge_extensions(mkdocs_config, config.docs_dir)
-    _merge_includes(mkdocs_config, contributions)
-    _add_theme_overrides(mkdocs_config)
-    mkdocs_config.extra["espresso_static"] = _provenance_extra(context.provenance)
-    mkdocs_config.extra[THEME_EXTRA] = theme_extra(context)
-    return mkdocs_config
-
-
-def _exclude_docs(user_patterns: str | None, docs_dir: Path, audience: str) -> str:
-    """The user's ``exclude_docs``, the fragments of generated pages (included by
-    pages, never pages themselves) and the hand-written pages not for ``audience``
-    (excluded pages are not built: not in the site, its search index or sitemap)."""
-    not_for = [f"/{_gitignore_escape(page)}" for page in pages_not_for(docs_dir, audience)]
-    return "\n".join([user_patterns or "", f"/{GENERATED}/{PARTIALS}/", *not_for, ""])
-
-
-def _gitignore_escape(path: str) -> str:
-    return "".join(f"\\{char}" if char in "\\*?[!# " else char for char in path)
-
-
-def _merge_extensions(mkdocs_config, docs_dir: Path) -> None:
-    from pymdownx.superfences import fence_code_format
-
-    extensions, settings = mkdocs_config.markdown_extensions, mkdocs_config.mdx_configs
-    for name, defaults in REQUIRED_EXTENSIONS:
-        if name not in extensions:
-            extensions.append(name)
-        settings[name] = {**defaults, **settings.get(name, {})}
-    # Snippets resolve paths from the working directory unless told the docs folder.
-    snippets = settings["pymdownx.snippets"]
-    snippets["base_path"] = [*_as_list(snippets.get("base_path")), str(docs_dir)]
-    fences = settings["pymdownx.superfences"].setdefault("custom_fences", [])
-    if not any(fence.get("name") == "mermaid" for fence in fences):
-        fences.append({"name": "mermaid", "class": "mermaid", "format": fence_code_format})
-
-
-def _as_list(value) -> list:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple) else [value]
-
-
-def _merge_includes(mkdocs_config, contributions: list[Contribution]) -> None:
-    for item in contributions:
-        if isinstance(item, Asset) and item.include == "script":
-            mkdocs_config.extra_javascript.append(f"{GENERATED}/{item.path}")
-        elif isinstance(item, Asset) and item.include == "stylesheet":
-            mkdocs_config.extra_css.append(f"{GENERATED}/{item.path}")
-
-
-def _add_theme_overrides(mkdocs_config) -> None:
-    """Our partials (the provenance footer) after the user's custom_dir, before the theme."""
-    overrides = str(resources.files("espresso_static.templates").joinpath("overrides"))
-    dirs = mkdocs_config.theme.dirs
-    position = 1 if mkdocs_config.theme.custom_dir else 0
-    if overrides not in dirs:
-        dirs.insert(position, overrides)
-
-
-def _provenance_extra(provenance: Provenance) -> dict:
-    return {
-        "built_at": format_time(provenance.built_at),
-        "snapshot": format_time(provenance.snapshot) if provenance.snapshot else "no rows yet",
-        "commit": provenance.git_commit or "",
-        "version": provenance.version,
-    }
-
-
-class _MessageCollector(logging.Handler):
-    def __init__(self, messages: list[str]):
-        super().__init__(logging.WARNING)
-        self.messages = messages
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(" ".join(record.getMessage().split()))
-
-
-@contextmanager
-def mkdocs_messages() -> Iterator[list[str]]:
-    """Collect MkDocs' warnings and errors (to show them, and in failure messages)."""
-    messages: list[str] = []
-    handler = _MessageCollector(messages)
-    logger = logging.getLogger("mkdocs")
-    logger.addHandler(handler)
-    try:
-        yield messages
-    finally:
-        logger.removeHandler(handler)
-
-
-def run_mkdocs(mkdocs_config, messages: list[str]) -> None:
-    """Build with MkDocs (in strict mode its warnings fail the build)."""
-    from mkdocs.commands.build import build
-    from mkdocs.exceptions import MkDocsException
-
-    try:
-        mkdocs_config.plugins.on_startup(command="build", dirty=False)
-        try:
-            build(mkdocs_config)
-        finally:
-            mkdocs_config.plugins.on_shutdown()
-    except MkDocsException as error:
-        details = "; ".join(messages[:5])
-        more = f" (and {len(messages) - 5} more)" if len(messages) > 5 else ""
-        raise EspressoStaticError(
-            f"MkDocs build failed: {error}{': ' + details + more if details else ''}"
-        ) from error
 
 
 # -- publishing ---------------------------------------------------------------------------

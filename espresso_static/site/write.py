@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from espresso_static.exceptions import EspressoStaticError
-from espresso_static.site.render import GENERATED, HOME_PARTIAL, Asset, Page
+from espresso_static.site.context import Asset, Page
+from espresso_static.site.render import GENERATED, HOME_PARTIAL
 
 #: Marks a generated folder as ours: only such a folder is ever deleted.
 MARKER = ".espresso-static-generated"

@@ -11,14 +11,17 @@ model pages.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from espresso_static.declare.access import AudienceView
+from espresso_static.project.apps import project_models
 from espresso_static.site.cache import BuildCache
+from espresso_static.site.context import ModelLink, Page, RenderContext
+from espresso_static.site.feature import Build, Feature
 from espresso_static.site.features.opendata import OpenData, write_open_data
+from espresso_static.site.render import GENERATED, model_page_path, relative_link, render_template
 
-#: ``RenderContext.extras`` key of the :class:`~espresso_static.site.features.opendata.OpenData`.
-DATA_EXTRA = "open_data"
 DATA_PAGE = "data/index.md"
 #: Where the downloads go, relative to the generated pages (beside the Data page).
 DOWNLOADS = "data/downloads"
@@ -34,19 +37,9 @@ def collect_open_data(
 ) -> OpenData:
     """Write the downloads of every model of ``config.apps`` ``view`` sees into ``out_dir``
     (reusing the files ``cache`` holds for unchanged tables)."""
-    from django.apps import apps
-
-    models = [
-        model
-        for name in config.apps
-        for app in apps.get_app_configs()
-        if name in (app.name, app.label)
-        for model in app.get_models()
-        if not model._meta.proxy
-    ]
     return write_open_data(
         view,
-        models,
+        project_models(config.apps),
         out_dir,
         title=config.name,
         license=config.license,
@@ -61,29 +54,65 @@ def model_resource(model) -> str:
     return f"{model.app_label}_{model.slug}"
 
 
-def download_links(site, context, source: str) -> dict[str, str]:
-    """``{model label: link to its row on the Data page}`` from the page ``source``."""
-    from espresso_static.site.render import relative_link
+@dataclass(frozen=True)
+class DataCollected:
+    """What the collect step wrote: the downloads, in ``folder`` (outside the site
+    until it is built)."""
 
-    open_data = context.extras.get(DATA_EXTRA)
-    if open_data is None:
-        return {}
-    published = {resource.name for resource in open_data.resources}
-    link = relative_link(source, DATA_PAGE)
-    return {
-        model.label: f"{link}#{model_resource(model)}"
-        for model in site.models
-        if model_resource(model) in published
-    }
+    open_data: OpenData
+    folder: Path
 
 
-def data_page(site, context) -> list:
-    """``build-site`` contributor: the Data page (when the collect step wrote downloads)."""
-    from espresso_static.site.render import Page, model_page_path, relative_link, render_template
+class OpenDataFeature(Feature[DataCollected]):
+    """The downloads of what the audience sees, the Data page listing them and a link
+    to them from each model's page."""
 
-    open_data: OpenData | None = context.extras.get(DATA_EXTRA)
-    if open_data is None:
-        return []
+    name = "open data"
+
+    def on_collect(self, build: Build) -> DataCollected:
+        rows = sum(model.row_count for model in build.site.models)
+        folder = build.work_dir / "downloads"
+        with build.part() as line:
+            with build.counter(rows, "writing downloads") as update:
+                open_data = collect_open_data(
+                    build.config, build.view, folder, progress=update, cache=build.cache
+                )
+            size = sum(file.size for file in open_data.files)
+            line.append(f"downloads {len(open_data.files)} files, {size / 1e6:.1f} MB")
+        return DataCollected(open_data, folder)
+
+    def on_model_links(
+        self, site, context: RenderContext, data: DataCollected | None
+    ) -> dict[str, ModelLink]:
+        """A link to the model's row on the Data page."""
+        if data is None:
+            return {}
+        published = {resource.name for resource in data.open_data.resources}
+        return {
+            model.label: ModelLink(
+                "download the rows",
+                f"{DATA_PAGE}#{model_resource(model)}",
+                note="(CSV, Parquet, JSON)",
+            )
+            for model in site.models
+            if model_resource(model) in published
+        }
+
+    def on_files(self, site, context: RenderContext, data: DataCollected | None) -> list:
+        """The Data page."""
+        return [data_page(site, context, data.open_data)] if data else []
+
+    def on_post_build(
+        self, site_dir: Path, context: RenderContext, data: DataCollected | None
+    ) -> None:
+        """Move the downloads beside the Data page (they can be large: they never pass
+        through memory or the docs folder)."""
+        if data is not None:
+            data.folder.rename(site_dir / GENERATED / DOWNLOADS)
+
+
+def data_page(site, context: RenderContext, open_data: OpenData) -> Page:
+    """The Data page: every download with its size and checksum."""
     pages = {
         model_resource(model): relative_link(DATA_PAGE, model_page_path(model))
         for model in site.models
@@ -114,7 +143,7 @@ def data_page(site, context) -> list:
         downloads="downloads",
         size=human_size,
     )
-    return [Page(DATA_PAGE, markdown, "Data")]
+    return Page(DATA_PAGE, markdown, "Data")
 
 
 def human_size(size: float) -> str:

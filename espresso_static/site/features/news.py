@@ -15,15 +15,20 @@ from __future__ import annotations
 import html
 import posixpath
 import re
+import shutil
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib.resources import files
+from pathlib import Path
 
 import jinja2
 
+from espresso_static.site.context import Asset, Contribution, Page, RenderContext
+from espresso_static.site.feature import Build, Feature
+from espresso_static.site.render import GENERATED, relative_link, template_file
 from espresso_static.site.sanitize import markdown_to_html
 
 LEVEL_NAMES = {10: "debug", 20: "info", 30: "warning", 40: "error"}
@@ -116,10 +121,6 @@ class NewsPaths:
             return path.removesuffix("index")
         return f"{path}/"
 
-    def link(self, target: str, source: str) -> str:
-        """The relative link from the page ``source`` to ``target``."""
-        return posixpath.relpath(target, posixpath.dirname(source) or ".")
-
 
 def collect_news(view=None, now: datetime | None = None) -> News:
     """The notifications the :class:`~espresso_static.declare.access.AudienceView` ``view`` sees
@@ -172,7 +173,10 @@ def markdown_escape(text: str) -> str:
 def render_news_page(news: News, paths: NewsPaths = NewsPaths()) -> str:
     """The Markdown source of the News page."""
     return _render(
-        news, home=False, news_link="", feed_link=paths.link(paths.feed(news.audience), paths.page)
+        news,
+        home=False,
+        news_link="",
+        feed_link=relative_link(paths.page, paths.feed(news.audience)),
     )
 
 
@@ -182,8 +186,8 @@ def render_latest_news(news: News, paths: NewsPaths = NewsPaths(), home: str = "
     return _render(
         news,
         home=True,
-        news_link=paths.link(paths.page, home),
-        feed_link=paths.link(paths.feed(news.audience), home),
+        news_link=relative_link(home, paths.page),
+        feed_link=relative_link(home, paths.feed(news.audience)),
     )
 
 
@@ -289,71 +293,65 @@ def _rfc3339(moment: datetime) -> str:
 
 # -- build-site ----------------------------------------------------------------------
 
-#: The key of the collected :class:`News` in ``RenderContext.extras``.
-NEWS_EXTRA = "news"
 #: The key of the banner and feed data in MkDocs' ``extra`` (read by overrides/main.html).
 THEME_EXTRA = "espresso_static_news"
 #: A copy of the build's feed at the root of the site, for the ``<link rel="alternate">``
 #: of every page: mkdocs-material fetches ``sitemap.xml`` beside each alternate link's
 #: target, which exists only at the root.
 ROOT_FEED = "feed.xml"
+#: Where build-site puts the News page and the feeds (from the docs folder's root).
+BUILD_PATHS = NewsPaths(page=f"{GENERATED}/news.md", feed_folder=f"{GENERATED}/feeds")
 
 
-def build_paths() -> NewsPaths:
-    """Where build-site puts the News page and the feeds (from the docs folder's root)."""
-    from espresso_static.site.render import GENERATED
+class NewsFeature(Feature[News]):
+    """The News page, the latest news on the home page, the banner of every page and
+    the audience's Atom feed (also copied to the site's root)."""
 
-    return NewsPaths(page=f"{GENERATED}/news.md", feed_folder=f"{GENERATED}/feeds")
+    name = "news"
 
+    def on_collect(self, build: Build) -> News:
+        with build.part() as line:
+            news = collect_news(build.view, now=build.provenance.built_at)
+            line.append(f"news {len(news.items)} items")
+        return news
 
-def build_news(context) -> News:
-    """The news collected by the build's collect step (none when it collected none:
-    render never reads the database)."""
-    news = context.extras.get(NEWS_EXTRA)
-    if news is None:
-        news = News(
-            audience=context.options.audience, items=(), collected_at=context.provenance.built_at
+    def on_home_markdown(self, site, context: RenderContext, data: News | None) -> str:
+        """The "Latest news" section (the home page is ``index.md``)."""
+        return render_latest_news(_news(context, data), BUILD_PATHS, home="index.md")
+
+    def on_files(self, site, context: RenderContext, data: News | None) -> list[Contribution]:
+        """The News page, the audience's Atom feed, the script of the page's filters and
+        the stylesheet of the filters and the banner."""
+        news, paths = _news(context, data), BUILD_PATHS
+        feed = render_atom_feed(
+            news, context.config.name, paths, snapshot=context.provenance.snapshot
         )
-    return news
+        return [
+            Page(paths.page.removeprefix(f"{GENERATED}/"), render_news_page(news, paths), "News"),
+            Asset(paths.feed(news.audience).removeprefix(f"{GENERATED}/"), feed.encode()),
+            Asset("assets/news.js", template_file("assets/news.js"), include="script"),
+            Asset("assets/news.css", template_file("assets/news.css"), include="stylesheet"),
+        ]
+
+    def on_config(self, extra: dict, context: RenderContext, data: News | None) -> None:
+        """What the theme override shows on every page: the banner and the feed link."""
+        extra[THEME_EXTRA] = {
+            "banner": banner_context(_news(context, data), BUILD_PATHS),
+            "feed": ROOT_FEED,
+            "feed_title": f"{context.config.name}: news",
+        }
+
+    def on_post_build(self, site_dir: Path, context: RenderContext, data: News | None) -> None:
+        """Copy the built feed to :data:`ROOT_FEED`."""
+        feed = BUILD_PATHS.feed(_news(context, data).audience)
+        shutil.copyfile(site_dir / feed, site_dir / ROOT_FEED)
 
 
-def news_pages(site, context) -> list:
-    """``build-site`` contributor: the News page, the audience's Atom feed, the script
-    of the page's filters and the stylesheet of the filters and the banner."""
-    from espresso_static.site.render import GENERATED, Asset, Page
-
-    news, paths = build_news(context), build_paths()
-    feed = render_atom_feed(news, context.config.name, paths, snapshot=context.provenance.snapshot)
-    return [
-        Page(paths.page.removeprefix(f"{GENERATED}/"), render_news_page(news, paths), "News"),
-        Asset(paths.feed(news.audience).removeprefix(f"{GENERATED}/"), feed.encode()),
-        Asset("assets/news.js", _asset("news.js"), include="script"),
-        Asset("assets/news.css", _asset("news.css"), include="stylesheet"),
-    ]
-
-
-def _asset(name: str) -> bytes:
-    return files("espresso_static.templates").joinpath("assets", name).read_bytes()
-
-
-def latest_news_markdown(context) -> str:
-    """The home page's "Latest news" section (the home page is ``index.md``)."""
-    return render_latest_news(build_news(context), build_paths(), home="index.md")
-
-
-def theme_extra(context) -> dict:
-    """What the theme override shows on every page: the banner and the feed link."""
-    news, paths = build_news(context), build_paths()
-    return {
-        "banner": banner_context(news, paths),
-        "feed": ROOT_FEED,
-        "feed_title": f"{context.config.name}: news",
-    }
-
-
-def copy_feed_to_root(site_dir, context) -> None:
-    """Copy the built feed to :data:`ROOT_FEED` of the built site ``site_dir``."""
-    import shutil
-
-    feed = build_paths().feed(build_news(context).audience)
-    shutil.copyfile(site_dir / feed, site_dir / ROOT_FEED)
+def _news(context: RenderContext, data: News | None) -> News:
+    """The collected news (none when nothing was collected: render never reads the
+    database)."""
+    if data is not None:
+        return data
+    return News(
+        audience=context.options.audience, items=(), collected_at=context.provenance.built_at
+    )

@@ -40,7 +40,6 @@ import gzip
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from urllib.parse import quote
 
@@ -48,15 +47,23 @@ import numpy as np
 import pandas as pd
 from django.db import models
 
-from espresso_static.declare.access import AudienceView
-from espresso_static.site.cache import BuildCache
 from espresso_static.data.fieldkinds import field_kind
+from espresso_static.declare.access import AudienceView
 from espresso_static.declare.progress import (
     Column,
     DeclaredProgress,
     ProgressSummary,
     declared_models,
     summarize,
+)
+from espresso_static.site.cache import BuildCache
+from espresso_static.site.context import Asset, Contribution, Page, RenderContext
+from espresso_static.site.feature import Build, Feature
+from espresso_static.site.render import (
+    model_page_path,
+    relative_link,
+    render_template,
+    template_file,
 )
 
 FORMAT = 1
@@ -282,8 +289,6 @@ def _decode(column: dict, encoded) -> list:
 
 # -- status pages of build-site -------------------------------------------------------------
 
-#: ``RenderContext.extras`` key of the collected status pages.
-STATUS_EXTRA = "status_pages"
 STATUS_SECTION = ("Status",)
 PLOT_FILES = ("progress.svg", "progress.png")
 
@@ -453,39 +458,56 @@ def _has_snapshots(item: DeclaredProgress) -> bool:
     return ProgressSnapshot.objects.filter(model=item.label).exists()
 
 
-def status_pages(site, context) -> list:
-    """``build-site`` contributor: one status page per declared model the site shows,
-    its data files, history plot, and the page's script and stylesheet."""
-    from espresso_static.site.render import Asset, Page, model_page_path, relative_link, render_template
+@dataclass(frozen=True)
+class StatusCollected:
+    """The status pages of a build, read from the database by the collect step."""
 
-    # Collected by the collect step (render never reads the database).
-    collected = context.extras.get(STATUS_EXTRA, [])
-    shown = [page for page in collected if site.model(page.declared.label) is not None]
-    if not shown:
-        return []
-    contributions = [
-        Asset("assets/status.js", _asset("status.js"), include="script"),
-        Asset("assets/status.css", _asset("status.css"), include="stylesheet"),
-    ]
-    for page in shown:
-        path = f"{page.folder}/index.md"
-        info = site.model(page.declared.label)
-        markdown = render_template(
-            "status.md.j2",
-            page=page,
-            model=info,
-            model_link=relative_link(path, model_page_path(info)),
-        )
-        contributions.append(Page(path, markdown, info.name, section=STATUS_SECTION))
-        contributions += [
-            Asset(f"{page.folder}/data/{name}", content)
-            for name, content in page.data.files.items()
+    pages: list[StatusPageData]
+
+
+class StatusPages(Feature[StatusCollected]):
+    """One status page per declared model the site shows: its table (data files the
+    page loads), progress bar and history plot."""
+
+    name = "status"
+
+    def on_collect(self, build: Build) -> StatusCollected:
+        sources = status_sources(build.view, build.config.apps)
+        with build.part() as line:
+            pages = status_tables(build.view, sources, cache=build.cache)
+            line.append(f"status data of {len(pages)} models")
+        with build.part() as line:
+            pages = with_history_plots(build.view, sources, pages, build.cache)
+            line.append(f"{sum(1 for page in pages if page.plots)} plots")
+        return StatusCollected(pages)
+
+    def on_files(
+        self, site, context: RenderContext, data: StatusCollected | None
+    ) -> list[Contribution]:
+        """Each page, its data files and plot, and the pages' script and stylesheet."""
+        collected = data.pages if data else []
+        shown = [page for page in collected if site.model(page.declared.label) is not None]
+        if not shown:
+            return []
+        contributions: list[Contribution] = [
+            Asset("assets/status.js", template_file("assets/status.js"), include="script"),
+            Asset("assets/status.css", template_file("assets/status.css"), include="stylesheet"),
         ]
-        contributions += [
-            Asset(f"{page.folder}/{name}", content) for name, content in page.plots.items()
-        ]
-    return contributions
-
-
-def _asset(name: str) -> bytes:
-    return resources.files("espresso_static.templates").joinpath("assets", name).read_bytes()
+        for page in shown:
+            path = f"{page.folder}/index.md"
+            info = site.model(page.declared.label)
+            markdown = render_template(
+                "status.md.j2",
+                page=page,
+                model=info,
+                model_link=relative_link(path, model_page_path(info)),
+            )
+            contributions.append(Page(path, markdown, info.name, section=STATUS_SECTION))
+            contributions += [
+                Asset(f"{page.folder}/data/{name}", content)
+                for name, content in page.data.files.items()
+            ]
+            contributions += [
+                Asset(f"{page.folder}/{name}", content) for name, content in page.plots.items()
+            ]
+        return contributions

@@ -1,0 +1,173 @@
+"""The seam of ``build-site``: a *feature* is one kind of output (the model
+documentation, status pages, news and feeds, open data, data health, or a project's
+own page), an object whose steps the pipeline (:mod:`espresso_static.site.pipeline`)
+calls in this order, for each build. The steps are named after MkDocs' plugin events;
+each has a default that does nothing, so a feature writes only the steps it needs.
+
+``on_collect(build) -> data``
+    Read what the feature shows from the database (inside the build's one consistent
+    read: every feature sees the same snapshot) into a dataclass of its own, ``data``
+    (None: nothing to show in this build). The only step that may read the database.
+``on_home_markdown(site, context, data) -> str``
+    A section of the home page (Markdown), e.g. the latest news.
+``on_model_links(site, context, data) -> {model label: ModelLink}``
+    A link in the head of model pages, e.g. to the model's downloads.
+``on_files(site, context, data) -> [Page | Asset]``
+    The pages and files (the render step). ``context`` holds every feature's home
+    sections and model links.
+``on_config(extra, context, data)``
+    Entries of MkDocs' ``extra`` (what theme overrides read).
+``on_post_build(site_dir, context, data)``
+    The site is built in ``site_dir`` (its staging folder, published only when every
+    step succeeded): move or copy files into it.
+
+The built-in features are listed once, in :data:`espresso_static.site.features.FEATURES`;
+a project adds its own with ``features = ["package.module:Class"]`` in its
+configuration (:func:`project_features`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from espresso_static.declare.access import AudienceView
+from espresso_static.exceptions import ConfigError
+from espresso_static.project.config import ProjectConfig
+from espresso_static.site.cache import BuildCache
+from espresso_static.site.collect import SiteModel
+from espresso_static.site.context import (
+    BuildOptions,
+    Contribution,
+    ModelLink,
+    Provenance,
+    RenderContext,
+)
+
+T = TypeVar("T")
+#: A progress bar over ``total`` units labelled ``label``: a context manager yielding
+#: ``update(done_since_last_call)``.
+ProgressBar = Callable[[int, str], AbstractContextManager[Callable[[int], None]]]
+
+
+@dataclass(frozen=True)
+class Build:
+    """What a feature's collect step may use."""
+
+    config: ProjectConfig
+    view: AudienceView
+    site: SiteModel
+    options: BuildOptions
+    provenance: Provenance
+    #: Outputs of unchanged inputs (see :mod:`espresso_static.site.cache`).
+    cache: BuildCache
+    #: A folder beside the published site, on the same file system, removed after the
+    #: build: large files are written there and moved into the site by ``on_post_build``.
+    work_dir: Path
+    #: Every table the project's outputs may read (its models, what they point to, the
+    #: progress snapshots): the input of what depends on all of them.
+    tables: tuple
+    #: Times one part of the collect step: ``with build.part() as line:`` — the words
+    #: appended to ``line`` go to the collect step's report, with the time taken and
+    #: what the cache supplied.
+    part: Callable[[], AbstractContextManager[list[str]]]
+    #: A progress bar for long work (shown only when long enough and not quiet).
+    counter: ProgressBar
+
+
+class Feature(Generic[T]):
+    """One kind of output of ``build-site`` (see the module's documentation)."""
+
+    #: Names the feature in messages (default: the class name).
+    name: str = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.name = cls.__dict__.get("name") or cls.__name__
+
+    def on_collect(self, build: Build) -> T | None:
+        return None
+
+    def on_home_markdown(self, site: SiteModel, context: RenderContext, data: T | None) -> str:
+        return ""
+
+    def on_model_links(
+        self, site: SiteModel, context: RenderContext, data: T | None
+    ) -> dict[str, ModelLink]:
+        return {}
+
+    def on_files(
+        self, site: SiteModel, context: RenderContext, data: T | None
+    ) -> list[Contribution]:
+        return []
+
+    def on_config(self, extra: dict, context: RenderContext, data: T | None) -> None:
+        return None
+
+    def on_post_build(self, site_dir: Path, context: RenderContext, data: T | None) -> None:
+        return None
+
+
+#: A feature with what its collect step returned.
+Collected = tuple[Feature, Any]
+
+
+def with_feature_sections(
+    site: SiteModel, context: RenderContext, collected: Iterable[Collected]
+) -> RenderContext:
+    """``context`` with the features' home-page sections and model-page links."""
+    sections, links = [], {}
+    for feature, data in collected:
+        section = feature.on_home_markdown(site, context, data)
+        if section:
+            sections.append(section)
+        for label, link in feature.on_model_links(site, context, data).items():
+            links[label] = (*links.get(label, ()), link)
+    return replace(context, home_sections=tuple(sections), model_links=links)
+
+
+def render_features(
+    site: SiteModel, context: RenderContext, collected: Iterable[Collected]
+) -> list[Contribution]:
+    """The render step: every feature's pages and files, in feature order (the order
+    of the navigation); fails on two contributions to the same path."""
+    collected = list(collected)
+    context = with_feature_sections(site, context, collected)
+    contributions: list[Contribution] = []
+    seen: dict[str, str] = {}
+    for feature, data in collected:
+        for item in feature.on_files(site, context, data):
+            if item.path in seen:
+                raise ValueError(f"{feature.name} and {seen[item.path]} both write {item.path}.")
+            seen[item.path] = feature.name
+            contributions.append(item)
+    return contributions
+
+
+def project_features(config: ProjectConfig) -> list[Feature]:
+    """The features the project registers (``features = ["package.module:Class"]``),
+    each an instance of the named :class:`Feature` subclass, made without arguments."""
+    return [_load_feature(reference, config) for reference in config.features]
+
+
+def _load_feature(reference: str, config: ProjectConfig) -> Feature:
+    where = f"features in {config.root / 'pyproject.toml'}"
+    module_name, colon, attribute = reference.partition(":")
+    if not colon or not module_name or not attribute:
+        raise ConfigError(f'{where}: "{reference}" is not of the form "package.module:Class".')
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ConfigError(f'{where}: cannot import "{module_name}": {error}') from error
+    factory = getattr(module, attribute, None)
+    if factory is None:
+        raise ConfigError(f'{where}: module "{module_name}" has no "{attribute}".')
+    if not (isinstance(factory, type) and issubclass(factory, Feature)):
+        raise ConfigError(
+            f'{where}: "{reference}" is not a subclass of espresso_static.site.feature.Feature.'
+        )
+    return factory()

@@ -1,0 +1,222 @@
+"""The MkDocs step of ``build-site``: the project's ``mkdocs.yml`` with what the
+generated site needs (navigation, Markdown extensions, math and Mermaid, theme
+overrides, the features' ``extra`` values) merged in memory — the file itself is never
+rewritten — and MkDocs' build run through its Python API, its warnings collected.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+from espresso_static.exceptions import EspressoStaticError
+from espresso_static.project.config import ProjectConfig
+from espresso_static.site.collect import SiteModel
+from espresso_static.site.context import Asset, Contribution, Page, Provenance, RenderContext
+from espresso_static.site.feature import Collected
+from espresso_static.site.render import GENERATED, PARTIALS, format_time
+from espresso_static.site.write import hand_written_pages, pages_not_for
+
+#: mkdocs-material defaults when the project's mkdocs.yml names no theme.
+DEFAULT_THEME = {
+    "name": "material",
+    "font": False,
+    "features": ["navigation.indexes", "navigation.prune", "content.code.copy", "search.suggest"],
+}
+#: In strict mode every link problem is a warning, and warnings fail the build.
+STRICT_VALIDATION = {
+    "omitted_files": "warn",
+    "absolute_links": "warn",
+    "unrecognized_links": "warn",
+    "anchors": "warn",
+}
+#: Markdown extensions the generated pages use: (name, settings merged into the user's).
+REQUIRED_EXTENSIONS = (
+    ("tables", {}),
+    ("attr_list", {}),
+    ("md_in_html", {}),
+    ("pymdownx.arithmatex", {"generic": True}),
+    ("pymdownx.highlight", {}),
+    ("pymdownx.superfences", {}),
+    ("pymdownx.snippets", {"check_paths": True}),
+)
+
+
+def site_nav(contributions: Iterable[Contribution], hand_written: list[str], user_nav) -> list:
+    """The navigation: home, the generated pages by section, then the hand-written pages.
+    A nav written in mkdocs.yml is kept as it is, the generated sections appended."""
+    generated: list = []
+    for item in contributions:
+        if isinstance(item, Page) and item.section is not None:
+            entries = _section(generated, item.section)
+            entries.append({item.title: f"{GENERATED}/{item.path}"})
+    if user_nav:
+        return [*user_nav, *generated]
+    home, others = hand_written[:1], hand_written[1:]
+    return [*({"Home": page} for page in home), *generated, *others]
+
+
+def _section(nav: list, section: tuple[str, ...]) -> list:
+    """The entry list of ``section`` in ``nav``, created in order of first use."""
+    entries = nav
+    for title in section:
+        for entry in entries:
+            if isinstance(entry, dict) and isinstance(entry.get(title), list):
+                entries = entry[title]
+                break
+        else:
+            entries.append({title: []})
+            entries = entries[-1][title]
+    return entries
+
+
+def load_mkdocs_config(
+    config: ProjectConfig,
+    site: SiteModel,
+    contributions: list[Contribution],
+    site_dir: Path,
+    context: RenderContext,
+    collected: list[Collected] = (),
+):
+    """The project's MkDocs configuration with the generated site merged in."""
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import ConfigurationError, MkDocsException
+    from mkdocs.utils.yaml import yaml_load
+
+    path = config.mkdocs_config
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    try:
+        raw = yaml_load(io.StringIO(text)) or {}
+        overrides = {
+            "docs_dir": str(config.docs_dir),
+            "site_dir": str(site_dir),
+            "nav": site_nav(
+                contributions, hand_written_pages(config.docs_dir, site.audience), raw.get("nav")
+            ),
+            "strict": context.options.strict,
+            "exclude_docs": _exclude_docs(raw.get("exclude_docs"), config.docs_dir, site.audience),
+            "site_name": raw.get("site_name") or site.name,
+            "theme": raw.get("theme") or DEFAULT_THEME,
+        }
+        if context.options.strict:
+            overrides["validation"] = STRICT_VALIDATION
+        source = io.StringIO(text) if text else io.StringIO("{}")
+        mkdocs_config = load_config(config_file=source, config_file_path=str(path), **overrides)
+    except ConfigurationError as error:
+        raise EspressoStaticError(f"{path}: {error}") from error
+    except MkDocsException as error:
+        raise EspressoStaticError(
+            f"{path} is not a usable MkDocs configuration: {error}"
+        ) from error
+    _merge_extensions(mkdocs_config, config.docs_dir)
+    _merge_includes(mkdocs_config, contributions)
+    _add_theme_overrides(mkdocs_config)
+    mkdocs_config.extra["espresso_static"] = _provenance_extra(context.provenance)
+    for feature, data in collected:
+        feature.on_config(mkdocs_config.extra, context, data)
+    return mkdocs_config
+
+
+def _exclude_docs(user_patterns: str | None, docs_dir: Path, audience: str) -> str:
+    """The user's ``exclude_docs``, the fragments of generated pages (included by
+    pages, never pages themselves) and the hand-written pages not for ``audience``
+    (excluded pages are not built: not in the site, its search index or sitemap)."""
+    not_for = [f"/{_gitignore_escape(page)}" for page in pages_not_for(docs_dir, audience)]
+    return "\n".join([user_patterns or "", f"/{GENERATED}/{PARTIALS}/", *not_for, ""])
+
+
+def _gitignore_escape(path: str) -> str:
+    return "".join(f"\\{char}" if char in "\\*?[!# " else char for char in path)
+
+
+def _merge_extensions(mkdocs_config, docs_dir: Path) -> None:
+    from pymdownx.superfences import fence_code_format
+
+    extensions, settings = mkdocs_config.markdown_extensions, mkdocs_config.mdx_configs
+    for name, defaults in REQUIRED_EXTENSIONS:
+        if name not in extensions:
+            extensions.append(name)
+        settings[name] = {**defaults, **settings.get(name, {})}
+    # Snippets resolve paths from the working directory unless told the docs folder.
+    snippets = settings["pymdownx.snippets"]
+    snippets["base_path"] = [*_as_list(snippets.get("base_path")), str(docs_dir)]
+    fences = settings["pymdownx.superfences"].setdefault("custom_fences", [])
+    if not any(fence.get("name") == "mermaid" for fence in fences):
+        fences.append({"name": "mermaid", "class": "mermaid", "format": fence_code_format})
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _merge_includes(mkdocs_config, contributions: list[Contribution]) -> None:
+    for item in contributions:
+        if isinstance(item, Asset) and item.include == "script":
+            mkdocs_config.extra_javascript.append(f"{GENERATED}/{item.path}")
+        elif isinstance(item, Asset) and item.include == "stylesheet":
+            mkdocs_config.extra_css.append(f"{GENERATED}/{item.path}")
+
+
+def _add_theme_overrides(mkdocs_config) -> None:
+    """Our partials (the provenance footer) after the user's custom_dir, before the theme."""
+    overrides = str(resources.files("espresso_static.templates").joinpath("overrides"))
+    dirs = mkdocs_config.theme.dirs
+    position = 1 if mkdocs_config.theme.custom_dir else 0
+    if overrides not in dirs:
+        dirs.insert(position, overrides)
+
+
+def _provenance_extra(provenance: Provenance) -> dict:
+    return {
+        "built_at": format_time(provenance.built_at),
+        "snapshot": format_time(provenance.snapshot) if provenance.snapshot else "no rows yet",
+        "commit": provenance.git_commit or "",
+        "version": provenance.version,
+    }
+
+
+class _MessageCollector(logging.Handler):
+    def __init__(self, messages: list[str]):
+        super().__init__(logging.WARNING)
+        self.messages = messages
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(" ".join(record.getMessage().split()))
+
+
+@contextmanager
+def mkdocs_messages() -> Iterator[list[str]]:
+    """Collect MkDocs' warnings and errors (to show them, and in failure messages)."""
+    messages: list[str] = []
+    handler = _MessageCollector(messages)
+    logger = logging.getLogger("mkdocs")
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+
+
+def run_mkdocs(mkdocs_config, messages: list[str]) -> None:
+    """Build with MkDocs (in strict mode its warnings fail the build)."""
+    from mkdocs.commands.build import build
+    from mkdocs.exceptions import MkDocsException
+
+    try:
+        mkdocs_config.plugins.on_startup(command="build", dirty=False)
+        try:
+            build(mkdocs_config)
+        finally:
+            mkdocs_config.plugins.on_shutdown()
+    except MkDocsException as error:
+        details = "; ".join(messages[:5])
+        more = f" (and {len(messages) - 5} more)" if len(messages) > 5 else ""
+        raise EspressoStaticError(
+            f"MkDocs build failed: {error}{': ' + details + more if details else ''}"
+        ) from error

@@ -1,0 +1,84 @@
+"""Site features: a project registers its own from its configuration, and it appears
+in the build like a built-in one (the README's example, tests/largest_files.py)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from click.testing import CliRunner
+
+from espresso_static.cli import cli
+from espresso_static.exceptions import ConfigError
+from espresso_static.project.config import load_config
+from espresso_static.site.feature import project_features
+from models.demo import data
+from models.demo.models import DataFile
+
+REPO = Path(__file__).resolve().parents[1]
+FEATURE = "tests.largest_files:LargestFiles"
+
+
+def demo_project(tmp_path: Path, features: str) -> Path:
+    """The repository's demo project registering ``features`` (a TOML list)."""
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    shutil.copy(REPO / "mkdocs.yml", folder / "mkdocs.yml")
+    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    table = "[tool.espresso-static]\n"
+    (folder / "pyproject.toml").write_text(
+        pyproject.replace(table, f"{table}features = {features}\n"), encoding="utf-8"
+    )
+    (folder / "site_src").mkdir()
+    return folder
+
+
+@pytest.mark.django_db
+def test_a_project_feature_appears_in_the_build(tmp_path):
+    data.generate(files=60, seed=3)
+    DataFile.objects.filter(pk=DataFile.objects.order_by("pk").first().pk).update(
+        size=10**15, file_name="<b>huge</b>.h5"
+    )
+    project = demo_project(tmp_path, f'["{FEATURE}"]')
+    out = tmp_path / "site"
+    result = CliRunner().invoke(cli, ["build-site", "--project", str(project), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"largest files 10 \(", result.output), result.output
+    page = BeautifulSoup(
+        (out / "generated" / "largest-files" / "index.html").read_text(encoding="utf-8"),
+        "html.parser",
+    )
+    cells = [row.find_all("td") for row in page.find("article").find("tbody").find_all("tr")]
+    assert len(cells) == 10
+    assert cells[0][0].get_text() == "<b>huge</b>.h5" and not page.find("article").find("b")
+    assert cells[0][1].get_text() == f"{10**15:,}"
+    sizes = [int(size.get_text().replace(",", "")) for _, size in cells]
+    assert sizes == sorted(sizes, reverse=True)
+    nav = BeautifulSoup((out / "index.html").read_text(encoding="utf-8"), "html.parser")
+    assert any(link.get_text(strip=True) == "Largest files" for link in nav.find_all("a"))
+
+
+@pytest.mark.parametrize(
+    ("features", "message"),
+    [
+        ('["tests.largest_files"]', r'"tests\.largest_files" is not of the form'),
+        ('["tests.no_such_module:X"]', r'cannot import "tests\.no_such_module"'),
+        ('["tests.largest_files:Nope"]', r'module "tests\.largest_files" has no "Nope"'),
+        ('["tests.largest_files:Largest"]', r"is not a subclass of espresso_static"),
+        ('"tests.largest_files:LargestFiles"', r"`features` must be a list"),
+    ],
+)
+def test_a_bad_feature_reference_is_one_line_naming_the_key(tmp_path, features, message):
+    project = demo_project(tmp_path, features)
+    with pytest.raises(ConfigError, match=message) as error:
+        project_features(load_config(project))
+    assert "features" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_readme_example_is_the_tested_feature():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    example = (REPO / "tests" / "largest_files.py").read_text(encoding="utf-8")
+    assert f"```python\n{example}```" in readme
