@@ -1,0 +1,38 @@
+"""The ``espresso-static`` command line: a thin layer over plain functions.
+
+Exit codes: 0 success; 1 a reported error (bad configuration, unreachable database,
+failed check or build: one line on stderr, the traceback with ``--debug``);
+2 wrong usage (click's own).
+
+Commands live by subject in :mod:`.project_commands`, :mod:`.data_commands` and
+:mod:`.site_commands`, over what they share (:mod:`.common`).
+"""
+
+from __future__ import annotations
+
+import click
+
+from espresso_static import __version__
+from espresso_static.cli import data_commands, project_commands, site_commands
+from espresso_static.cli.site_commands import build_site_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="espresso-static")
+def cli():
+    """Publish a workflow database described as Django models as a static site."""
+
+
+for module in (project_commands, data_commands, site_commands):
+    for command in vars(module).values():
+        if isinstance(command, click.Command):
+            cli.add_command(command)
+
+
+def main() -> None:
+    cli()
+
+
+def build_site_main() -> None:
+    """The ``build-site`` console script: ``espresso-static build-site``."""
+    build_site_command(prog_name="build-site")

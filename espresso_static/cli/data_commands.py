@@ -1,0 +1,162 @@
+"""Commands about the data: ingest, snapshots, plots, the to-do list and notifications."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from espresso_static.cli.common import common_options, open_project, row_counter
+from espresso_static.exceptions import EspressoStaticError
+
+
+@click.command()
+@common_options
+@click.option(
+    "--level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="info",
+    show_default=True,
+    help="Severity; recent warnings and errors also show in the site's banner.",
+)
+@click.option("--title", default=None, help="One-line summary [first line of MESSAGE].")
+@click.option("--tag", default="", help="Free tag, e.g. nightly-sync.")
+@click.option(
+    "--audience",
+    multiple=True,
+    help="Audience that sees it (repeatable or comma-separated) [the allow-audiences, e.g. internal].",
+)
+@click.argument("message")
+def notify(project, level, title, tag, audience, message):
+    """Publish MESSAGE (Markdown; `-` reads standard input) on the site's news."""
+    from espresso_static.data.notify import Notifier
+
+    open_project(project)
+    if message == "-":
+        message = click.get_text_stream("stdin").read()
+    notification = Notifier(tag=tag).notify(level, message, title=title, audience=audience)
+    audiences = ", ".join(notification.audiences) or "allow-audiences (e.g. internal)"
+    click.echo(
+        f"Notification {notification.pk} [{level.upper()}] for {audiences}: {notification.title}"
+    )
+
+
+@click.command()
+@common_options
+@click.option(
+    "--model",
+    "names",
+    multiple=True,
+    help="Only this model (repeatable) [every model with a progress declaration].",
+)
+def snapshot(project, names):
+    """Record the progress counts per model, group and status (run after each sync;
+    counts equal to the latest snapshot's are not stored again)."""
+    from espresso_static.data.snapshot import take_snapshots
+    from espresso_static.declare.progress import find_declared
+
+    open_project(project)
+    for result in take_snapshots([find_declared(name) for name in names] or None):
+        state = "recorded" if result.recorded else "unchanged since the last snapshot, not stored"
+        click.echo(
+            f"{result.model}: {result.total:,} rows in {result.rows} group/status counts, {state} "
+            f"({result.taken_at:%Y-%m-%d %H:%M} UTC)."
+        )
+
+
+@click.command()
+@common_options
+@click.argument("model")
+@click.option("--by", default=None, help="Group column: one line per value [all rows].")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write: .pdf, .png or .svg.",
+)
+def plot(project, model, by, out):
+    """Plot the progress of MODEL over time from its snapshots."""
+    from espresso_static.data.plots import progress_figure, write_figure
+    from espresso_static.declare.progress import find_declared
+
+    open_project(project)
+    write_figure(progress_figure(find_declared(model), by=by), out)
+    click.echo(f"Wrote {out}.")
+
+
+@click.command()
+@common_options
+@click.argument("model")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    help="Only rows with this status value or category (repeatable or comma-separated) "
+    "[every row not done].",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File to write [standard output].",
+)
+def todo(project, model, statuses, fmt, out):
+    """List the rows of MODEL that are not done, e.g. to generate the next jobs."""
+    from espresso_static.data.todo import todo_list, write_todo
+    from espresso_static.declare.progress import find_declared
+
+    open_project(project)
+    wanted = [name.strip() for value in statuses for name in value.split(",") if name.strip()]
+    todo_rows = todo_list(find_declared(model), wanted)
+    if out is None:
+        try:
+            count = write_todo(todo_rows, click.get_text_stream("stdout"), fmt)
+        except BrokenPipeError:  # `todo ... | head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return
+    else:
+        with out.open("w", encoding="utf-8", newline="") as stream:
+            count = write_todo(todo_rows, stream, fmt)
+    click.echo(f"{count:,} rows not done.", err=True)
+
+
+@click.command("ingest")
+@common_options
+@click.argument("model")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--key",
+    "keys",
+    required=True,
+    multiple=True,
+    help="Column identifying a row (repeatable or comma-separated); a unique constraint.",
+)
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["csv", "jsonl", "parquet"]),
+    default=None,
+    help="Format of FILE [from its extension].",
+)
+@click.option("--batch-size", default=5_000, show_default=True, type=click.IntRange(min=1))
+def ingest_command(project, model, file, keys, file_format, batch_size):
+    """Insert new and update changed rows of MODEL (e.g. demo.DataFile) from a CSV,
+    JSON Lines or Parquet FILE, running the model's checks on every row; all or
+    nothing."""
+    from espresso_static.data.ingest import RowConsistencyError, find_model, ingest, read_file
+
+    open_project(project)
+    model_class = find_model(model)
+    rows = read_file(file, model_class, file_format)
+    key = [name.strip() for value in keys for name in value.split(",") if name.strip()]
+    try:
+        with row_counter(f"Ingesting {model_class._meta.label}") as advance:
+            report = ingest(model_class, rows, key=key, batch_size=batch_size, progress=advance)
+    except RowConsistencyError as error:
+        raise EspressoStaticError(f"Nothing ingested. {error.one_line}") from error
+    click.echo(str(report))

@@ -1,0 +1,195 @@
+"""Commands about the project: its tables, its scaffold, its checks, the demo and the admin."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from espresso_static.cli.common import common_options, open_project, progress_bar, report_errors
+from espresso_static.exceptions import EspressoStaticError
+from espresso_static.project.apps import app_labels
+from espresso_static.project.config import redact
+
+
+@click.command()
+@common_options
+def migrate(project):
+    """Create or update the database tables of the configured apps."""
+    from django.core.management import call_command
+
+    config = open_project(project)
+    call_command("migrate", interactive=False, verbosity=1, stdout=sys.stderr)
+    click.echo(f"Database {redact(config.database_url)} ({config.database_source}) is up to date.")
+
+
+@click.command()
+@common_options
+@click.option(
+    "--rows",
+    default=None,
+    type=click.IntRange(min=0),
+    help="Number of file rows [2000]; the other tables grow with it (400000: ~1M rows in all).",
+)
+@click.option("--seed", default=2019, show_default=True, help="Random seed (same seed, same data).")
+def demo(project, rows, seed):
+    """Migrate and fill the database with deterministic demo data (replacing earlier demo rows)."""
+    from django.core.management import call_command
+
+    config = open_project(project)
+    if "models.demo" not in config.apps:
+        raise EspressoStaticError(
+            '`demo` fills the demo app: add "models.demo" to apps in [tool.espresso-static].'
+        )
+    from models.demo import data
+
+    call_command("migrate", interactive=False, verbosity=0)
+    rows = data.DEFAULT_FILES if rows is None else rows
+    started = time.perf_counter()
+    planned = data.planned_rows(rows)
+    with progress_bar(planned, "Writing demo rows") as update:
+        summary = data.generate(files=rows, seed=seed, progress=update)
+    click.echo(
+        f"Demo data written in {time.perf_counter() - started:.1f} s: {summary.rows:,} rows: "
+        f"{summary.ensembles} ensembles, {summary.gauge_configs:,} gauge configurations, "
+        f"{summary.actions} fermion actions, {summary.propagators:,} propagators, "
+        f"{summary.correlators:,} correlators ({summary.links:,} propagator links), "
+        f"{summary.files:,} data files."
+    )
+    _demo_history(data)
+    written = data.generate_notifications()
+    click.echo(f"Wrote {written} demo notifications (news page, banner, Atom feeds).")
+
+
+def _demo_history(data) -> None:
+    """Back-dated progress snapshots from the files' production times, so the demo's
+    history plot has a curve."""
+    from espresso_static.data.snapshot import backfill_history
+    from espresso_static.declare.progress import declared
+
+    points = backfill_history(declared(data.demo.DataFile), "produced", points=12)
+    click.echo(f"Recorded {points} back-dated progress snapshots of the data files.")
+
+
+@click.command("admin")
+@common_options
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--create-superuser",
+    is_flag=True,
+    help="First create (or reset the password of) a local superuser, prompting for both.",
+)
+def admin_command(project, port, create_superuser):
+    """Serve Django's admin for the project's tables on 127.0.0.1 (an optional GUI)."""
+    config = open_project(project, admin=True)
+    from espresso_static import admin
+    from espresso_static.models.parameters import login_name
+
+    admin.prepare_admin_database()
+    if create_superuser:
+        username = click.prompt("Username", default=login_name())
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        user, created = admin.ensure_superuser(username, password)
+        click.echo(f"Superuser {user.username} {'created' if created else 'updated'}.")
+    elif not admin.has_superuser():
+        click.echo("No superuser yet: rerun with --create-superuser to log in.", err=True)
+    click.echo(f"Admin of {config.name} on http://127.0.0.1:{port}/ (Ctrl-C stops it).")
+    admin.serve(port)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--app", default="campaign", show_default=True, help="Name of the first app.")
+@click.option("--title", default=None, help="Site title [NAME].")
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
+@report_errors
+def startproject(name, app, title):
+    """Write a new, working project into the folder NAME."""
+    from espresso_static.project.scaffold import start_project
+
+    target = Path(name).resolve()
+    written = start_project(target, title or target.name, app)
+    click.echo(f"Created project {target} ({len(written)} files, app models.{app}). Next:")
+    click.echo(f"  cd {name} && espresso-static migrate && build-site")
+
+
+@click.command()
+@common_options
+@click.argument("name")
+def startapp(project, name):
+    """Add the app models/NAME to the project and register it in its apps."""
+    from espresso_static.project.config import load_config
+    from espresso_static.project.scaffold import start_app
+
+    config = load_config(project)
+    written = start_app(config.root, name)
+    click.echo(f"Created app models.{name} ({len(written)} files) and added it to apps.")
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@common_options
+@click.argument("django_args", nargs=-1, type=click.UNPROCESSED)
+def makemigrations(project, django_args):
+    """Create migrations for model changes (Django's makemigrations; extra options pass through)."""
+    from django.core.management import call_command
+
+    config = open_project(project, database=False)
+    labels = app_labels(config.apps)
+    named = [arg for arg in django_args if not arg.startswith("-")]
+    options = [arg for arg in django_args if arg.startswith("-")]
+    call_command("makemigrations", *(named or labels), *options)
+
+
+@click.command()
+@common_options
+def info(project):
+    """Print versions, the database in use (password hidden), apps, models and row counts."""
+    from espresso_static.project.django_setup import describe_database
+    from espresso_static.project.info import project_info
+
+    config = open_project(project)
+    from django.db import connection
+
+    click.echo(project_info(config, describe_database(connection.settings_dict)))
+
+
+@click.command()
+@common_options
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    type=click.Choice(["django", "migrations", "data"]),
+    help="Run only these checks (repeatable) [all].",
+)
+def check(project, output_format, tags):
+    """Django's system checks, migration drift and data health; exit 1 on errors."""
+    import json
+
+    from espresso_static.checks.registry import format_text, run_checks
+    from espresso_static.data.audit import audited_models, count_rows
+
+    config = open_project(project)
+    labels = app_labels(config.apps)
+    total = count_rows(audited_models(labels)) if not tags or "data" in tags else 0
+    if total:
+        with progress_bar(total, "Checking stored rows") as update:
+            findings = run_checks(labels, list(tags) or None, progress=update)
+    else:
+        findings = run_checks(labels, list(tags) or None)
+    if output_format == "json":
+        click.echo(json.dumps([finding.as_dict() for finding in findings], indent=2, default=str))
+    else:
+        click.echo(format_text(findings))
+    if any(finding.is_error for finding in findings):
+        sys.exit(1)

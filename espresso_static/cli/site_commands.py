@@ -1,0 +1,61 @@
+"""``build-site``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from espresso_static.cli.common import common_options, open_project, progress_bar
+
+
+@click.command("build-site")
+@common_options
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to publish the site [the audience's site_dir]; with several audiences, "
+    "each goes to OUT/<audience>.",
+)
+@click.option(
+    "--audience",
+    "audiences",
+    multiple=True,
+    help="Build the site of this audience (repeatable or comma-separated; `all`: every "
+    "configured audience) [default_audience of the project].",
+)
+@click.option("--strict", is_flag=True, help="Fail on warnings and broken links.")
+@click.option("--quiet", is_flag=True, help="Print only errors and the final line.")
+@click.option(
+    "--allow-drift",
+    is_flag=True,
+    help="Build even when migrations are missing, unapplied or conflicting.",
+)
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Build every output anew, not reusing those of unchanged tables from "
+    ".espresso-static-cache/ in the project.",
+)
+def build_site_command(project, out, audiences, strict, quiet, allow_drift, no_cache):
+    """Introspect the models and the data and publish the static site of one audience
+    (or several), holding only what that audience may see.
+
+    Prints one line per step (collect, render, write, mkdocs, publish) with its timing
+    on stderr and, last, where the site is and how many pages it has. Status data,
+    plots, downloads and the data-health audit of unchanged tables are reused from the
+    project's .espresso-static-cache/ (--no-cache: build them anew). Refuses to build
+    while the migrations and the database do not match the models. Exit code 0: the
+    site was published; 1: nothing was published (the previous site is untouched).
+    """
+    from espresso_static.site.context import BuildOptions
+    from espresso_static.site.pipeline import Reporter, build_sites, build_summary
+
+    config = open_project(project)
+    options = BuildOptions(
+        strict=strict, quiet=quiet, allow_drift=allow_drift, use_cache=not no_cache
+    )
+    reporter = Reporter(quiet, echo=lambda message: click.echo(message, err=True), bar=progress_bar)
+    for result in build_sites(config, list(audiences), out=out, options=options, reporter=reporter):
+        click.echo(build_summary(result))

@@ -1,0 +1,128 @@
+"""The package's structure, checked from its source: no import cycles between its
+modules (imports inside functions count too), no module longer than ~500 lines."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "espresso_static"
+#: A module longer than this should be split (the issue's "~500 lines", with the
+#: margin "~" allows).
+MAX_LINES = 520
+#: Modules being split by their owners' issues; each must still be too long (remove
+#: it here once split).
+SPLIT_PENDING = {"espresso_static.data.ingest"}  # issue #17
+
+
+def module_files() -> dict[str, Path]:
+    """``{dotted module name: file}`` of every module, a package's ``__init__`` as the
+    package itself."""
+    modules = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        modules[".".join(parts)] = path
+    return modules
+
+
+def imports_of(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """The package's modules ``name`` imports anywhere in its source (``from a import
+    b`` counts as importing ``a.b`` when that is a module, else ``a``)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([base] if base else [])])
+            for alias in node.names:
+                submodule = f"{base}.{alias.name}"
+                found.add(submodule if submodule in modules else base)
+    return {module for module in found if module in modules and module != name}
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = module_files()
+    return {name: imports_of(name, path, modules) for name, path in modules.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_import_graph_is_read_from_the_source():
+    graph = import_graph()
+    # Module level, inside a function, relative, and "from package import module".
+    assert "espresso_static.site.render" in graph["espresso_static.site.features.docs"]
+    assert "espresso_static.models" in graph["espresso_static.site.features.status"]
+    assert "espresso_static.site.features.news" in graph["espresso_static.site.features"]
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_import_cycles():
+    assert cycles(import_graph()) == []
+
+
+def test_the_renderer_imports_no_feature():
+    graph = import_graph()
+    for name in ("espresso_static.site.render", "espresso_static.site.feature"):
+        assert not {m for m in graph[name] if m.startswith("espresso_static.site.features")}
+
+
+def test_the_library_does_not_import_click():
+    graph_files = module_files()
+    using_click = {
+        name
+        for name, path in graph_files.items()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        and any(
+            (getattr(node, "module", None) or alias.name).split(".")[0] == "click"
+            for alias in node.names
+        )
+    }
+    assert using_click and all(
+        name == "espresso_static.cli" or name.startswith("espresso_static.cli.")
+        for name in using_click
+    ), using_click
+
+
+def test_no_module_is_too_long():
+    lengths = {
+        name: len(path.read_text(encoding="utf-8").splitlines())
+        for name, path in module_files().items()
+    }
+    too_long = {name for name, n in lengths.items() if n > MAX_LINES}
+    assert too_long == SPLIT_PENDING, {name: lengths[name] for name in too_long ^ SPLIT_PENDING}
