@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from espresso_static.cli.common import common_options, open_project, row_counter
+from espresso_static.data.levels import LEVELS
 from espresso_static.exceptions import EspressoStaticError
 
 
@@ -16,7 +17,7 @@ from espresso_static.exceptions import EspressoStaticError
 @common_options
 @click.option(
     "--level",
-    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    type=click.Choice(list(LEVELS), case_sensitive=False),
     default="info",
     show_default=True,
     help="Severity; recent warnings and errors also show in the site's banner.",

@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from espresso_static.data.levels import LEVELS
 from espresso_static.exceptions import EspressoStaticError
 
-LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 TITLE_LENGTH = 200
 
 

@@ -39,6 +39,7 @@ from espresso_static.exceptions import ConfigError
 
 #: Progress categories in display order; ``other`` holds undeclared status values.
 CATEGORIES = ("done", "in_progress", "missing", "failed", "other")
+#: How pages name them (the status page and its script read these).
 CATEGORY_LABELS = {
     "done": "done",
     "in_progress": "in progress",

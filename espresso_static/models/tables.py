@@ -5,12 +5,14 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from espresso_static.data import levels
+
 
 class Notification(models.Model):
     """A message for the project's readers: shown on the News page, the home page,
     the announcement banner (warnings and errors) and the Atom feed of its audiences."""
 
-    LEVELS = [(10, "DEBUG"), (20, "INFO"), (30, "WARNING"), (40, "ERROR")]
+    LEVELS = [(number, name.upper()) for name, number in levels.LEVELS.items()]
 
     title = models.CharField(max_length=200, help_text="One-line summary.")
     content = models.TextField(blank=True, help_text="Body in Markdown (sanitized on the site).")

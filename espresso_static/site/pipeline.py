@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from espresso_static.data.consistent_read import consistent_read
 from espresso_static.declare.access import (
     ALL_AUDIENCES,
     AudienceView,
@@ -44,6 +43,7 @@ from espresso_static.project.apps import app_labels, project_models
 from espresso_static.project.config import ProjectConfig
 from espresso_static.site.cache import BuildCache, open_cache, tables_read
 from espresso_static.site.collect import SiteModel, collect_site
+from espresso_static.site.consistent_read import consistent_read
 from espresso_static.site.context import BuildOptions, Page, Provenance, RenderContext
 from espresso_static.site.feature import (
     Build,

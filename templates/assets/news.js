@@ -4,10 +4,8 @@
 (function () {
   "use strict";
 
-  var LEVELS = ["debug", "info", "warning", "error"];
-
-  function matches(item, wanted) {
-    if (wanted.level && LEVELS.indexOf(item.dataset.level) < LEVELS.indexOf(wanted.level)) {
+  function matches(item, wanted, levels) {
+    if (wanted.level && levels.indexOf(item.dataset.level) < levels.indexOf(wanted.level)) {
       return false;
     }
     return !wanted.tag || item.dataset.tag === wanted.tag;
@@ -16,6 +14,8 @@
   function init() {
     var filters = document.querySelector("[data-news-filters]");
     if (!filters) return;
+    // Least severe first, as the page lists them (one list, in Python).
+    var levels = filters.dataset.levels.split(" ");
     var selects = Array.prototype.slice.call(filters.querySelectorAll("select[data-news-filter]"));
     var items = document.querySelectorAll(".es-news[data-level]");
     var count = filters.querySelector("[data-news-count]");
@@ -30,7 +30,7 @@
       });
       var shown = 0;
       items.forEach(function (item) {
-        var visible = matches(item, wanted);
+        var visible = matches(item, wanted, levels);
         // Not the hidden attribute: the theme's admonition style would override it.
         item.style.display = visible ? "" : "none";
         if (visible) shown += 1;

@@ -7,10 +7,6 @@
 (function () {
   "use strict";
 
-  var CATEGORIES = ["done", "in_progress", "missing", "failed", "other"];
-  var CATEGORY_LABELS = {
-    done: "done", in_progress: "in progress", missing: "missing", failed: "failed", other: "other",
-  };
   // Text columns with at most this many distinct values get a multi-select filter.
   var MULTI_MAX = 60;
   var PAGE_ROWS = 50;
@@ -109,6 +105,11 @@
   function StatusTable(root) {
     this.root = root;
     this.base = new URL(root.dataset.meta, document.baseURI);
+    // [[category, label], ...] in display order, from the page (one list, in Python).
+    var categories = JSON.parse(root.dataset.categories);
+    this.categories = categories.map(function (pair) { return pair[0]; });
+    this.categoryLabels = {};
+    categories.forEach(function (pair) { this.categoryLabels[pair[0]] = pair[1]; }, this);
     this.sort = null; // {column index, descending}
     this.page = 0;
     this.filters = [];
@@ -160,13 +161,13 @@
 
   // Per-row category (done, missing, ...) and filter widgets kinds, computed once.
   StatusTable.prototype.prepare = function () {
-    var meta = this.meta, rows = this.rows;
+    var meta = this.meta, rows = this.rows, categories = this.categories;
     this.statusColumn = this.columns.filter(function (c) { return c.name === meta.status; })[0];
     this.rowCategory = new Uint8Array(rows);
     var status = this.statusColumn;
     var categoryOf = function (value) {
       var name = meta.categories[value === null ? "" : String(value)] || "other";
-      return CATEGORIES.indexOf(name);
+      return categories.indexOf(name);
     };
     var i;
     if (status.codes) {
@@ -378,7 +379,8 @@
     var rows = this.rows, mask = new Uint8Array(rows).fill(1);
     this.filters.forEach(function (filter) { if (filter.active()) filter.apply(mask); });
     var order = this.order, selected = new Int32Array(rows), count = 0;
-    var categoryCounts = [0, 0, 0, 0, 0], rowCategory = this.rowCategory, i, row;
+    var categoryCounts = this.categories.map(function () { return 0; });
+    var rowCategory = this.rowCategory, i, row;
     for (i = 0; i < rows; i++) {
       row = order ? order[i] : i;
       if (mask[row]) { selected[count++] = row; categoryCounts[rowCategory[row]]++; }
@@ -444,8 +446,8 @@
     var counts = this.categoryCounts, total = this.selected.length, bar = this.bar, legend = this.legend;
     bar.textContent = "";
     legend.textContent = "";
-    var parts = [];
-    CATEGORIES.forEach(function (category, index) {
+    var parts = [], labels = this.categoryLabels;
+    this.categories.forEach(function (category, index) {
       var count = counts[index];
       if (category === "other" && count === 0) return;
       var share = total ? (100 * count) / total : 0;
@@ -453,16 +455,16 @@
         bar.appendChild(element("div", {
           className: "es-bar__part es-cat--" + category,
           style: "width:" + share + "%",
-          title: CATEGORY_LABELS[category] + ": " + count.toLocaleString("en"),
+          title: labels[category] + ": " + count.toLocaleString("en"),
         }));
       }
       legend.appendChild(element("span", {
         className: "es-legend__item", "data-category": category, "data-count": String(count),
       }, [
         element("span", { className: "es-swatch es-cat--" + category }),
-        element("span", { text: CATEGORY_LABELS[category] + " " + count.toLocaleString("en") + " (" + share.toFixed(1) + " %)" }),
+        element("span", { text: labels[category] + " " + count.toLocaleString("en") + " (" + share.toFixed(1) + " %)" }),
       ]));
-      parts.push(CATEGORY_LABELS[category] + " " + share.toFixed(1) + " %");
+      parts.push(labels[category] + " " + share.toFixed(1) + " %");
     });
     bar.setAttribute("aria-label", parts.join(", "));
     this.countLine.textContent = total.toLocaleString("en") + " of " + this.rows.toLocaleString("en") + " rows";
@@ -482,7 +484,7 @@
         var td = document.createElement("td");
         var text = formatValue(column, rawAt(column, row), false);
         if (column === self.statusColumn) {
-          td.appendChild(element("span", { className: "es-badge es-cat--" + CATEGORIES[self.rowCategory[row]], text: text }));
+          td.appendChild(element("span", { className: "es-badge es-cat--" + self.categories[self.rowCategory[row]], text: text }));
         } else {
           td.textContent = text;
         }

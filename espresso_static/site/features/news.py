@@ -26,12 +26,12 @@ from pathlib import Path
 
 import jinja2
 
+from espresso_static.data.levels import LEVEL_NAMES, LEVELS
 from espresso_static.site.context import Asset, Contribution, Page, RenderContext
 from espresso_static.site.feature import Build, Feature
 from espresso_static.site.render import GENERATED, relative_link, template_file
 from espresso_static.site.sanitize import markdown_to_html
 
-LEVEL_NAMES = {10: "debug", 20: "info", 30: "warning", 40: "error"}
 #: mkdocs-material admonition styles for the levels (colour and icon come from the theme).
 ADMONITIONS = {"debug": "note", "info": "info", "warning": "warning", "error": "failure"}
 #: Warnings and errors younger than this appear in the announcement banner.
@@ -192,7 +192,11 @@ def render_latest_news(news: News, paths: NewsPaths = NewsPaths(), home: str = "
 
 
 def _render(news: News, **variables) -> str:
-    return template_environment().get_template("news.md.j2").render(news=news, **variables)
+    return (
+        template_environment()
+        .get_template("news.md.j2")
+        .render(news=news, all_levels=list(LEVELS), **variables)
+    )
 
 
 # -- the announcement banner ---------------------------------------------------------

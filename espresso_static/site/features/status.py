@@ -50,6 +50,7 @@ from django.db import models
 from espresso_static.data.fieldkinds import field_kind
 from espresso_static.declare.access import AudienceView
 from espresso_static.declare.progress import (
+    CATEGORY_LABELS,
     Column,
     DeclaredProgress,
     ProgressSummary,
@@ -501,6 +502,7 @@ class StatusPages(Feature[StatusCollected]):
                 page=page,
                 model=info,
                 model_link=relative_link(path, model_page_path(info)),
+                names=CATEGORY_LABELS,
             )
             contributions.append(Page(path, markdown, info.name, section=STATUS_SECTION))
             contributions += [
