@@ -12,7 +12,15 @@ class EspressoStaticError(Exception):
 
 
 class ConfigError(EspressoStaticError):
-    """The project configuration or the database it names is not usable."""
+    """The project configuration or the database it names is not usable.
+
+    ``problems``: every problem found in the configuration (the message names the
+    first), for ``espresso-static check`` to list them all.
+    """
+
+    def __init__(self, message: str, problems: tuple | list = ()):
+        super().__init__(message)
+        self.problems = list(problems)
 
 
 class ConsistencyError(ValidationError):

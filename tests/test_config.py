@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -179,10 +180,10 @@ def test_django_settings_follow_the_configuration(tmp_path):
         (None, "does not exist: not an espresso-static project"),
         ('[project]\nname = "x"\n', "has no [tool.espresso-static] table"),
         ("[tool.espresso-static\napps = [", "is not valid TOML"),
-        ('[tool.espresso-static]\napps = ["a"]\ndatabse = "x"\n', "Unknown key(s) databse"),
-        ("[tool.espresso-static]\nname = 'x'\n", "needs `apps ="),
-        ("[tool.espresso-static]\napps = []\n", "needs `apps ="),
-        ("[tool.espresso-static]\napps = 'models.demo'\n", "needs `apps ="),
+        ('[tool.espresso-static]\napps = ["a"]\ndatabse = "x"\n', "databse: unknown key"),
+        ("[tool.espresso-static]\nname = 'x'\n", "apps: missing"),
+        ("[tool.espresso-static]\napps = []\n", "apps: must not be empty"),
+        ("[tool.espresso-static]\napps = 'models.demo'\n", "apps: must be an array"),
     ],
     ids=[
         "no-pyproject",
@@ -219,3 +220,102 @@ def test_database_url_is_read_from_os_environ_only_when_not_given(tmp_path, monk
     monkeypatch.setenv("DATABASE_URL", PG_URL)
     assert load_config(write_project(tmp_path), environ={}).database_source == "default"
     assert os.environ["DATABASE_URL"] == PG_URL
+
+
+@pytest.mark.parametrize(
+    ("table", "check_id", "named"),
+    [
+        ('apps = ["a"]\nsite_dir = 5\n', "E002", "site_dir: must be a string, not 5"),
+        ('apps = ["a"]\nname = true\n', "E002", "name: must be a string, not True"),
+        ('apps = ["a", 3]\n', "E002", "apps[1]: must be a string"),
+        ('apps = ["a/b"]\n', "E003", "apps[0]: must be an import path"),
+        ('apps = ["a"]\nsite_dir = ""\n', "E003", "site_dir: must name a path"),
+        ('apps = ["a"]\ndatabase = "mysql://x/y"\n', "E003", "database: Unsupported"),
+        ('apps = ["a"]\nhelth = true\n', "E001", "helth: unknown key"),
+        (
+            'apps = ["a"]\n[tool.espresso-static.audiences.internal]\ndefault = "allow"\nhelth = true\n',
+            "E001",
+            "audiences.internal.helth: unknown key (known: default, site_dir, health)",
+        ),
+        (
+            'apps = ["a"]\n[tool.espresso-static.audiences.internal]\nhealth = "yes"\n',
+            "E002",
+            "audiences.internal.health: must be a boolean",
+        ),
+        (
+            'apps = ["a"]\n[tool.espresso-static.audiences.internal]\ndefault = "maybe"\n',
+            "E003",
+            "audiences.internal.default: must be 'deny' or 'allow', not 'maybe'",
+        ),
+        (
+            'apps = ["a"]\ndefault_audience = "x"\n[tool.espresso-static.audiences."../../x"]\n',
+            "E004",
+            'audiences."../../x": an audience name must be a plain identifier',
+        ),
+        (
+            'apps = ["a"]\n[tool.espresso-static.audiences.all]\n',
+            "E004",
+            "audiences.all: an audience name must be a plain identifier",
+        ),
+        ('apps = ["a"]\naudiences = 3\n', "E002", "audiences: must be a table"),
+        ('apps = ["a"]\ndefault_audience = "team"\n', "E003", "default_audience: 'team' is not"),
+        (
+            'apps = ["a"]\nsilenced_checks = ["espresso_static.W999"]\n',
+            "E003",
+            "silenced_checks[0]: 'espresso_static.W999' is not an espresso-static check id",
+        ),
+        (
+            'apps = ["a"]\nsilenced_checks = ["espresso_static.E001"]\n',
+            "E003",
+            "silenced_checks[0]: 'espresso_static.E001' is a configuration error",
+        ),
+        (
+            'apps = ["a"]\nfeatures = ["pages.Largest"]\n',
+            "E003",
+            'features[0]: must be a "module:Class"',
+        ),
+    ],
+)
+def test_each_bad_option_is_one_line_naming_its_key(tmp_path, table, check_id, named):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_project(tmp_path, table), environ={})
+    message = str(caught.value)
+    assert f"[tool.espresso-static] {named}" in message
+    assert "\n" not in message
+    assert caught.value.problems[0].id == f"espresso_static.{check_id}"
+
+
+def test_every_problem_is_collected(tmp_path):
+    table = 'apps = "x"\nsite_dir = 5\nhelth = 1\n'
+    with pytest.raises(
+        ConfigError, match=r"\(and 2 more: `espresso-static check` lists them\)"
+    ) as caught:
+        load_config(write_project(tmp_path, table), environ={})
+    assert {problem.key for problem in caught.value.problems} == {"apps", "site_dir", "helth"}
+
+
+def test_silenced_checks_and_features_are_read(tmp_path):
+    table = (
+        'apps = ["a"]\nsilenced_checks = ["espresso_static.W501", "fields.E304"]\n'
+        'features = ["pages.largest:LargestFiles"]\n'
+    )
+    config = load_config(write_project(tmp_path, table), environ={})
+    assert config.silenced_checks == ("espresso_static.W501", "fields.E304")
+    assert config.features == ("pages.largest:LargestFiles",)
+    assert django_settings(config)["SILENCED_SYSTEM_CHECKS"] == list(config.silenced_checks)
+
+
+def test_the_readme_documents_every_option_of_the_schema():
+    """The README's table of options is the one :func:`options_reference` generates
+    from the schema: every option documented, nothing documented that is not one."""
+    from espresso_static.project.config import AUDIENCE_SCHEMA, SCHEMA, options_reference
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert options_reference() in readme, (
+        "README's configuration table differs from the schema: paste "
+        "`python -c 'from espresso_static.project.config import options_reference as o; print(o())'`"
+    )
+    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([\w.]+)` \|", section, re.MULTILINE))
+    options = {*SCHEMA, *(f"audiences.NAME.{key}" for key in AUDIENCE_SCHEMA)}
+    assert documented == options

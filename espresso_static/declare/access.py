@@ -160,36 +160,6 @@ def _related_model(model, name: str):
     return django_field.related_model if django_field.is_relation else None
 
 
-def configured_audiences(table: Mapping, root: Path, site_dir: Path) -> dict[str, Audience]:
-    """Audiences from ``[tool.espresso-static.audiences]`` (or the defaults)."""
-    raw = table.get("audiences") or {name: {"default": d} for name, d in DEFAULT_AUDIENCES.items()}
-    default_audience = table.get("default_audience", DEFAULT_AUDIENCE)
-    audiences = {}
-    for name, options in raw.items():
-        options = options if isinstance(options, Mapping) else {"default": options}
-        default = options.get("default", "deny")
-        if default not in ("deny", "allow"):
-            raise ConfigError(
-                f'Audience {name!r}: default must be "deny" or "allow", not {default!r}.'
-            )
-        if "site_dir" in options:
-            folder = root / options["site_dir"]
-        elif name == default_audience:
-            folder = site_dir
-        else:
-            folder = site_dir.with_name(f"{site_dir.name}-{name}")
-        health = options.get("health", default == "allow")
-        if not isinstance(health, bool):
-            raise ConfigError(f"Audience {name!r}: health must be true or false, not {health!r}.")
-        audiences[name] = Audience(name, default, folder, health)
-    if default_audience not in audiences:
-        raise ConfigError(
-            f"default_audience {default_audience!r} is not among the audiences "
-            f"({', '.join(audiences)})."
-        )
-    return audiences
-
-
 ALL_AUDIENCES = "all"
 
 

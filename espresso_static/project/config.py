@@ -1,29 +1,13 @@
-"""Project configuration: the one documented place a user configures espresso-static.
+"""Project configuration: the one place a user configures espresso-static, declared
+once in :data:`SCHEMA` — each option with its type, default, validation and help, in
+the manner of MkDocs' ``config_options``. The README's table of options is generated
+from :data:`SCHEMA` (:func:`options_reference`) and tested against it.
 
 A project is a folder whose ``pyproject.toml`` has a ``[tool.espresso-static]``
-table::
-
-    [tool.espresso-static]
-    name = "My campaign"                  # site title (default: folder name)
-    description = "What this database holds."
-    apps = ["models.demo"]                # Django apps (import paths) holding the models
-    database = "sqlite:///espresso.sqlite3"  # default; relative paths are inside the project
-    site_dir = "site"                     # where build-site publishes
-    docs_dir = "site_src"                 # MkDocs docs_dir: hand-written + generated pages
-    mkdocs_config = "mkdocs.yml"
-    license = "CC-BY-4.0"                 # licence of the published data (Data page, datapackage.json)
-    citation = "Who (2026): what."        # how to cite the data (Data page, datapackage.json)
-    default_audience = "internal"         # what plain `build-site` builds
-    features = ["mypkg.features:LargestFiles"]  # the project's own site features
-
-    [tool.espresso-static.audiences.public]   # default: public (deny) and internal (allow)
-    default = "deny"                      # sees only what models declare for it
-    site_dir = "site-public"              # default: "<site_dir>-<name>"
-    health = false                        # the "Data health" page (default: allow-audiences)
-
-Who sees which models, columns and rows is declared on the models
-(:mod:`espresso_static.declare.access`); ``build-site --audience NAME`` builds one audience's
-site, ``--audience all`` every one.
+table; an unknown key, a value of the wrong type or one not allowed is refused with
+one line naming the key (``audiences.internal.helth``). Every problem of the table is
+collected (``ConfigError.problems``, shown by ``espresso-static check``); the error
+names the first.
 
 The environment variable ``DATABASE_URL`` overrides ``database``. Supported URLs:
 ``sqlite:///relative/path.sqlite3``, ``sqlite:////absolute/path.sqlite3`` and
@@ -34,30 +18,353 @@ query parameters are passed to libpq, e.g. ``sslmode=require``).
 from __future__ import annotations
 
 import os
+import re
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
-from espresso_static.declare.access import DEFAULT_AUDIENCE, configured_audiences
+from espresso_static.checks.ids import CHECK_IDS, PREFIX, is_configuration_id
+from espresso_static.declare.access import (
+    ALL_AUDIENCES,
+    DEFAULT_AUDIENCE,
+    DEFAULT_AUDIENCES,
+    Audience,
+)
 from espresso_static.exceptions import ConfigError
 
 CONFIG_TABLE = "espresso-static"
 DEFAULT_DATABASE = "sqlite:///espresso.sqlite3"
-KNOWN_KEYS = {
-    "name",
-    "description",
-    "apps",
-    "database",
-    "site_dir",
-    "docs_dir",
-    "mkdocs_config",
-    "audiences",
-    "default_audience",
-    "license",
-    "citation",
-    "features",
+
+UNKNOWN_KEY, WRONG_TYPE, NOT_ALLOWED, NOT_AN_IDENTIFIER = (
+    f"{PREFIX}E001",
+    f"{PREFIX}E002",
+    f"{PREFIX}E003",
+    f"{PREFIX}E004",
+)
+#: Audience names end up in folder names and URLs: nothing that could leave a folder.
+IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+FEATURE_REFERENCE = re.compile(rf"{IMPORT_PATH.pattern}:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+#: TOML's names of the Python types ``tomllib`` returns.
+TOML_TYPES = {str: "a string", bool: "a boolean", int: "an integer", float: "a float"}
+TOML_TYPES |= {list: "an array", dict: "a table"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the configuration: the check id, the key, what is wrong."""
+
+    id: str
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.message}"
+
+
+class Invalid(Exception):
+    """Raised by an option's validation; becomes a :class:`Problem` naming the key
+    (``suffix`` names the item of a list: ``apps[1]``)."""
+
+    def __init__(self, message: str, check_id: str = NOT_ALLOWED, suffix: str = ""):
+        super().__init__(message)
+        self.id = check_id
+        self.suffix = suffix
+
+
+def _toml_key(name: str) -> str:
+    """``name`` as TOML writes it in a dotted key (quoted unless bare)."""
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else f'"{name}"'
+
+
+def _described(value) -> str:
+    return f"{value!r} ({TOML_TYPES.get(type(value), type(value).__name__)})"
+
+
+# -- Options ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Option:
+    """One key of the configuration: what it holds (``kind``, for the docs), its default
+    (``default_doc`` when the default depends on other keys) and its help."""
+
+    kind: str
+    help: str
+    default: Any = None
+    default_doc: str = ""
+    required: bool = False
+    #: ``validate(value) -> value`` raising :class:`Invalid`.
+    check: Callable[[Any], Any] | None = None
+
+    def validate(self, value):
+        return self.check(value) if self.check else value
+
+    @property
+    def documented_default(self) -> str:
+        if self.default_doc or self.required:
+            return self.default_doc or "(required)"
+        return _toml(self.default)
+
+
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    return str(value)
+
+
+def of_type(python_type: type) -> Callable[[Any], Any]:
+    def check(value):
+        # bool is an int in Python; in TOML they are different types.
+        if not isinstance(value, python_type) or (python_type is int and isinstance(value, bool)):
+            raise Invalid(f"must be {TOML_TYPES[python_type]}, not {_described(value)}", WRONG_TYPE)
+        return value
+
+    return check
+
+
+def text(value) -> str:
+    return of_type(str)(value)
+
+
+def path_text(value) -> str:
+    if not text(value).strip():
+        raise Invalid("must name a path, not an empty string")
+    return value
+
+
+def matching(pattern: re.Pattern, what: str) -> Callable[[str], str]:
+    def check(value):
+        if not pattern.fullmatch(text(value)):
+            raise Invalid(f"must be {what}, not {value!r}")
+        return value
+
+    return check
+
+
+def choice(*choices: str) -> Callable[[str], str]:
+    def check(value):
+        if text(value) not in choices:
+            raise Invalid(f"must be {' or '.join(map(repr, choices))}, not {value!r}")
+        return value
+
+    return check
+
+
+def check_id(value) -> str:
+    """A check id to silence; ours must exist (a misspelt one would silence nothing)."""
+    if text(value).startswith(PREFIX) and value not in CHECK_IDS:
+        raise Invalid(f"{value!r} is not an espresso-static check id (see the README)")
+    if is_configuration_id(value):
+        raise Invalid(f"{value!r} is a configuration error: it cannot be silenced")
+    return value
+
+
+def list_of(item: Callable[[Any], Any], non_empty: bool = False) -> Callable[[Any], tuple]:
+    """A list whose items each pass ``item`` (a bad one is named ``key[index]``)."""
+
+    def check(value):
+        of_type(list)(value)
+        if non_empty and not value:
+            raise Invalid("must not be empty")
+        for index, entry in enumerate(value):
+            try:
+                item(entry)
+            except Invalid as error:
+                raise Invalid(str(error), error.id, f"[{index}]") from None
+        return tuple(value)
+
+    return check
+
+
+def database_url(value) -> str:
+    text(value)
+    try:
+        parse_database_url(value, Path("/"))
+    except ConfigError as error:
+        raise Invalid(str(error)) from None
+    return value
+
+
+#: The options of one audience (``[tool.espresso-static.audiences.NAME]``).
+AUDIENCE_SCHEMA: dict[str, Option] = {
+    "default": Option(
+        "string",
+        '"deny": sees only the models, columns and rows declared for it; "allow": sees '
+        "everything not hidden from it",
+        default="deny",
+        check=choice("deny", "allow"),
+    ),
+    "site_dir": Option(
+        "path",
+        "where its builds publish",
+        default_doc='site_dir for default_audience, else "<site_dir>-<name>"',
+        check=path_text,
+    ),
+    "health": Option(
+        "boolean",
+        'whether its builds publish the "Data health" page',
+        default_doc='true for "allow", false for "deny"',
+        check=of_type(bool),
+    ),
 }
+
+#: Every key of ``[tool.espresso-static]``.
+SCHEMA: dict[str, Option] = {
+    "name": Option("string", "site title", default_doc="the project folder's name", check=text),
+    "description": Option("string", "what the database holds (home page)", "", check=text),
+    "apps": Option(
+        "array of strings",
+        'the Django apps (import paths) holding the models, e.g. ["models.demo"]',
+        required=True,
+        check=list_of(matching(IMPORT_PATH, "an import path such as models.demo"), True),
+    ),
+    "database": Option(
+        "string",
+        "database URL (relative SQLite paths are inside the project); DATABASE_URL overrides it",
+        DEFAULT_DATABASE,
+        check=database_url,
+    ),
+    "site_dir": Option("path", "where build-site publishes", "site", check=path_text),
+    "docs_dir": Option(
+        "path", "MkDocs docs_dir: hand-written and generated pages", "site_src", check=path_text
+    ),
+    "mkdocs_config": Option("path", "the MkDocs configuration", "mkdocs.yml", check=path_text),
+    "license": Option(
+        "string", "licence of the published data (Data page, datapackage.json)", "", check=text
+    ),
+    "citation": Option(
+        "string", "how to cite the data (Data page, datapackage.json)", "", check=text
+    ),
+    "default_audience": Option(
+        "string",
+        "the audience plain `build-site` builds (one of audiences)",
+        DEFAULT_AUDIENCE,
+        check=text,
+    ),
+    "audiences": Option(
+        "table of tables",
+        "the audiences by name, each with the options audiences.NAME.* (a string is "
+        'short for its default: public = "deny")',
+        default_doc="public (deny) and internal (allow)",
+    ),
+    "silenced_checks": Option(
+        "array of strings",
+        "check ids `check` and `build-site` do not report (Django's SILENCED_SYSTEM_CHECKS)",
+        (),
+        check=list_of(check_id),
+    ),
+    "features": Option(
+        "array of strings",
+        'the project\'s own site features, each "package.module:Class" (see "Your own kind '
+        'of page")',
+        (),
+        check=list_of(matching(FEATURE_REFERENCE, 'a "module:Class" reference')),
+    ),
+}
+
+
+# -- Validation ---------------------------------------------------------------------------
+
+
+def validate_table(table: Mapping, schema: Mapping[str, Option], prefix: str = "") -> tuple:
+    """``(values, problems)``: the validated values of ``table`` by key, and every
+    unknown key, missing required key and invalid value (named ``prefix`` + key)."""
+    values: dict[str, Any] = {}
+    problems = [
+        Problem(UNKNOWN_KEY, f"{prefix}{key}", f"unknown key (known: {', '.join(schema)})")
+        for key in table
+        if key not in schema
+    ]
+    for key, option in schema.items():
+        if key not in table:
+            if option.required:
+                problems.append(Problem(NOT_ALLOWED, f"{prefix}{key}", f"missing: {option.help}"))
+            continue
+        try:
+            values[key] = option.validate(table[key])
+        except Invalid as error:
+            problems.append(Problem(error.id, f"{prefix}{key}{error.suffix}", str(error)))
+    return values, problems
+
+
+def validate_audiences(
+    raw, root: Path, site_dir: Path, default_audience: str
+) -> tuple[dict[str, Audience], list[Problem]]:
+    """The audiences of ``audiences`` (default: public and internal), and the problems."""
+    if raw is None:
+        raw = dict(DEFAULT_AUDIENCES)
+    if not isinstance(raw, dict):
+        return {}, [Problem(WRONG_TYPE, "audiences", f"must be a table, not {_described(raw)}")]
+    audiences, problems = {}, []
+    for name, options in raw.items():
+        prefix = f"audiences.{_toml_key(name)}."
+        if not IDENTIFIER.fullmatch(name) or name == ALL_AUDIENCES:
+            problems.append(
+                Problem(
+                    NOT_AN_IDENTIFIER,
+                    prefix[:-1],
+                    "an audience name must be a plain identifier (a letter, then letters, "
+                    f"digits, _ and -) other than {ALL_AUDIENCES!r}",
+                )
+            )
+            continue
+        # A string is short for the audience's default: public = "deny".
+        table = {"default": options} if isinstance(options, str) else options
+        if not isinstance(table, dict):
+            problems.append(
+                Problem(WRONG_TYPE, prefix[:-1], f"must be a table, not {_described(options)}")
+            )
+            continue
+        values, found = validate_table(table, AUDIENCE_SCHEMA, prefix)
+        problems += found
+        default = values.get("default", "deny")
+        if "site_dir" in values:
+            folder = root / values["site_dir"]
+        elif name == default_audience:
+            folder = site_dir
+        else:
+            folder = site_dir.with_name(f"{site_dir.name}-{name}")
+        audiences[name] = Audience(name, default, folder, values.get("health", default == "allow"))
+    if default_audience not in raw:
+        problems.append(
+            Problem(
+                NOT_ALLOWED,
+                "default_audience",
+                f"{default_audience!r} is not among the audiences ({', '.join(raw)})",
+            )
+        )
+    return audiences, problems
+
+
+def configured_audiences(table: Mapping, root: Path, site_dir: Path) -> dict[str, Audience]:
+    """The audiences of a ``[tool.espresso-static]`` table (ConfigError naming the key)."""
+    default_audience = table.get("default_audience", DEFAULT_AUDIENCE)
+    audiences, problems = validate_audiences(
+        table.get("audiences"), root, site_dir, default_audience
+    )
+    if problems:
+        raise ConfigError(f"[tool.{CONFIG_TABLE}] {problems[0]}.", problems)
+    return audiences
+
+
+def options_reference() -> str:
+    """The Markdown table of every option (the README's, tested to be equal)."""
+    lines = ["| key | type | default | what it is |", "| --- | --- | --- | --- |"]
+    rows = [*SCHEMA.items(), *((f"audiences.NAME.{k}", o) for k, o in AUDIENCE_SCHEMA.items())]
+    for key, option in rows:
+        lines.append(f"| `{key}` | {option.kind} | {option.documented_default} | {option.help} |")
+    return "\n".join(lines)
+
+
+# -- The project --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -77,11 +384,13 @@ class ProjectConfig:
     #: Audiences by name (see :mod:`espresso_static.declare.access`).
     audiences: dict = field(default_factory=dict)
     #: The audience plain ``build-site`` builds.
-    default_audience: str = "internal"
+    default_audience: str = DEFAULT_AUDIENCE
     #: Licence of the published data (an SPDX id or a sentence), for the Data pages.
     license: str = ""
     #: How to cite the data, for the Data pages.
     citation: str = ""
+    #: Check ids not reported (Django's ``SILENCED_SYSTEM_CHECKS``).
+    silenced_checks: tuple[str, ...] = ()
     #: The project's own site features, ``"package.module:Class"`` each
     #: (see :mod:`espresso_static.site.feature`).
     features: tuple[str, ...] = ()
@@ -135,43 +444,44 @@ def _read_tool_tables(pyproject: Path) -> dict:
 
 
 def _config_from_table(root: Path, table: dict, environ) -> ProjectConfig:
-    where = f"[tool.{CONFIG_TABLE}] in {root / 'pyproject.toml'}"
-    unknown = sorted(set(table) - KNOWN_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"Unknown key(s) {', '.join(unknown)} in {where}; known: {', '.join(sorted(KNOWN_KEYS))}."
-        )
-    apps = table.get("apps")
-    if not apps or not isinstance(apps, list) or not all(isinstance(a, str) for a in apps):
-        raise ConfigError(
-            f'{where} needs `apps = ["package.app", ...]`, the Django apps to publish.'
-        )
+    values, problems = validate_table(table, SCHEMA)
+    site_dir = root / values.get("site_dir", SCHEMA["site_dir"].default)
+    default_audience = values.get("default_audience", DEFAULT_AUDIENCE)
+    audiences, found = validate_audiences(table.get("audiences"), root, site_dir, default_audience)
+    problems += found
     if environ.get("DATABASE_URL"):
         database_url, source = environ["DATABASE_URL"], "DATABASE_URL"
-    elif "database" in table:
-        database_url, source = str(table["database"]), "pyproject.toml"
+        try:
+            parse_database_url(database_url, root)  # fail early on a malformed URL
+        except ConfigError as error:
+            problems.insert(0, Problem(NOT_ALLOWED, "DATABASE_URL", str(error)))
+    elif "database" in values:
+        database_url, source = values["database"], "pyproject.toml"
     else:
         database_url, source = DEFAULT_DATABASE, "default"
-    parse_database_url(database_url, root)  # fail early on a malformed URL
-    site_dir = root / table.get("site_dir", "site")
-    features = table.get("features", [])
-    if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
-        raise ConfigError(f'{where}: `features` must be a list like ["package.module:Class"].')
+    if problems:
+        more = f" (and {len(problems) - 1} more: `espresso-static check` lists them)"
+        raise ConfigError(
+            f"{root / 'pyproject.toml'} [tool.{CONFIG_TABLE}] {problems[0]}"
+            + (more if len(problems) > 1 else "."),
+            problems,
+        )
     return ProjectConfig(
         root=root,
-        name=str(table.get("name") or root.name),
-        description=str(table.get("description", "")),
-        apps=tuple(apps),
+        name=values.get("name") or root.name,
+        description=values.get("description", ""),
+        apps=values["apps"],
         database_url=database_url,
         database_source=source,
         site_dir=site_dir,
-        docs_dir=root / table.get("docs_dir", "site_src"),
-        mkdocs_config=root / table.get("mkdocs_config", "mkdocs.yml"),
-        audiences=configured_audiences(table, root, site_dir),
-        default_audience=table.get("default_audience", DEFAULT_AUDIENCE),
-        license=str(table.get("license", "")),
-        citation=str(table.get("citation", "")),
-        features=tuple(features),
+        docs_dir=root / values.get("docs_dir", SCHEMA["docs_dir"].default),
+        mkdocs_config=root / values.get("mkdocs_config", SCHEMA["mkdocs_config"].default),
+        audiences=audiences,
+        default_audience=default_audience,
+        license=values.get("license", ""),
+        citation=values.get("citation", ""),
+        silenced_checks=values.get("silenced_checks", ()),
+        features=values.get("features", ()),
     )
 
 

@@ -32,6 +32,7 @@ def django_settings(config: ProjectConfig) -> dict:
         # Only the optional local admin uses sessions; nothing is ever published signed.
         "SECRET_KEY": secrets.token_urlsafe(32),
         "ESPRESSO_STATIC_PROJECT": config,
+        "SILENCED_SYSTEM_CHECKS": list(config.silenced_checks),
     }
 
 
