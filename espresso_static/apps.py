@@ -8,6 +8,11 @@ class EspressoStaticConfig(AppConfig):
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self):
-        # Connect the consistency-check signal handlers and register the data checks.
-        from espresso_static.checks import data_health  # noqa: F401
+        # Connect the consistency-check signal handlers and register the checks.
+        from espresso_static.checks import (  # noqa: F401
+            data_health,
+            declarations,
+            migrations,
+            notifications,
+        )
         from espresso_static.models import signals  # noqa: F401

@@ -23,6 +23,15 @@ class ConfigError(EspressoStaticError):
         self.problems = list(problems)
 
 
+class DeclarationError(ConfigError):
+    """A model's declaration (``Access``, ``Progress``) does not fit the model;
+    ``check_id`` is the id ``espresso-static check`` reports for the condition."""
+
+    def __init__(self, message: str, check_id: str):
+        super().__init__(message)
+        self.check_id = check_id
+
+
 class ConsistencyError(ValidationError):
     """A model's ``check_consistency`` or ``check_m2m_consistency`` failed.
 

@@ -159,7 +159,7 @@ def test_malformed_database_url(tmp_path, url, problem):
     ("table", "problem"),
     [
         ('[project]\nname = "x"\n', "has no [tool.espresso-static] table"),
-        (DEMO_TABLE + 'databse = "sqlite:///x.db"\n', "Unknown key(s) databse"),
+        (DEMO_TABLE + 'databse = "sqlite:///x.db"\n', "databse: unknown key"),
         ("[tool.espresso-static]\napps = [\n", "is not valid TOML"),
     ],
     ids=["missing-table", "unknown-key", "bad-toml"],

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from django.db import connection
 
-from espresso_static.checks.registry import run_checks
+from espresso_static.checks.report import run_project_checks
 from espresso_static.cli import cli
 from espresso_static.data.audit import audit_data, audited_models
+from espresso_static.project.config import load_config
 from models.demo import data
 from models.demo.models import Correlator, DataFile, Ensemble, GaugeConfig, Propagator
 
 pytestmark = pytest.mark.django_db
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -31,7 +34,7 @@ def test_clean_demo_data_passes(demo_rows):
     assert {r.model for r in results} >= {"demo.Ensemble", "demo.DataFile", "demo.Correlator"}
     assert all(r.failing == 0 for r in results)
     assert failing(results, "demo.DataFile").checked == 120
-    assert run_checks(["demo"], ["data"]) == []
+    assert run_project_checks(load_config(REPO), ["data"]) == []
 
 
 def test_rows_from_bulk_create_raw_sql_and_update_are_found(demo_rows):
@@ -83,5 +86,5 @@ def test_check_command_reports_json_and_fails(demo_rows):
     result = CliRunner().invoke(cli, ["check", "--tag", "data", "--format", "json"])
     assert result.exit_code == 1, result.output
     report = json.loads(result.stdout)
-    assert [f["id"] for f in report] == ["ES-D001"]
+    assert [f["id"] for f in report] == ["espresso_static.E201"]
     assert report[0]["obj"] == "demo.Ensemble" and report[0]["details"]["failing"] == 1

@@ -113,9 +113,11 @@ def test_notify_command_writes_a_row():
         ["internal", "operators"],
     )
     assert row.content == "3 files **corrupt** on tape"
-    assert result.output.strip() == (
+    assert result.stdout.strip() == (
         f"Notification {row.pk} [WARNING] for internal, operators: Tape check"
     )
+    # "operators" is not a configured audience: written, with a warning (W501).
+    assert "audience(s) operators are not configured" in result.stderr
 
 
 @pytest.mark.django_db

@@ -84,9 +84,9 @@ def test_model_change_without_migration_then_unapplied_migration(project):
     models_py.write_text(
         models_py.read_text() + "\n    tag2 = models.CharField(max_length=5, default='')\n"
     )
-    assert check_ids(project) == (1, {"ES-M001", "ES-D000"})
+    assert check_ids(project) == (1, {"espresso_static.E102", "espresso_static.W201"})
     run("makemigrations", cwd=project)
-    assert check_ids(project) == (1, {"ES-M002", "ES-D000"})
+    assert check_ids(project) == (1, {"espresso_static.E103", "espresso_static.W201"})
     assert "espresso-static migrate" in run("check", cwd=project, ok=False).stdout
     run("migrate", cwd=project)
     assert check_ids(project) == (0, set())
@@ -100,7 +100,7 @@ def test_database_ahead_of_code(project):
     )
     run("migrate", cwd=project)
     migration.unlink()
-    assert check_ids(project) == (1, {"ES-M003", "ES-D000"})
+    assert check_ids(project) == (1, {"espresso_static.E104", "espresso_static.W201"})
 
 
 def test_conflicting_migrations(project):
@@ -110,7 +110,7 @@ def test_conflicting_migrations(project):
             "    dependencies = [('campaign', '0001_initial')]\n    operations = []\n"
         )
     code, ids = check_ids(project)
-    assert code == 1 and "ES-M004" in ids
+    assert code == 1 and "espresso_static.E105" in ids
 
 
 def test_startapp_registers_the_app_and_keeps_comments(project):

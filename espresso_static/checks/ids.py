@@ -17,6 +17,11 @@ MIGRATIONS = "migrations"
 DATA = "data"
 DECLARATIONS = "declarations"
 NOTIFICATIONS = "notifications"
+#: Django's own checks (models, fields, admin, ...).
+DJANGO = "django"
+#: The tags of ``espresso-static check --tag``, in the order they run (configuration
+#: problems stop the project from loading, so they are reported before any of these).
+CHECK_TAGS = (DJANGO, DECLARATIONS, MIGRATIONS, NOTIFICATIONS, DATA)
 
 #: ``{id: (tag, what it means)}``.
 CHECK_IDS: dict[str, tuple[str, str]] = {
@@ -75,3 +80,10 @@ CHECK_IDS: dict[str, tuple[str, str]] = {
 def is_configuration_id(check_id: str) -> bool:
     """Configuration problems stop loading the project: they cannot be silenced."""
     return CHECK_IDS.get(check_id, ("",))[0] == CONFIGURATION
+
+
+def ids_reference() -> str:
+    """The Markdown table of every id (the README's, tested to be equal)."""
+    lines = ["| id | tag | what it reports |", "| --- | --- | --- |"]
+    lines += [f"| `{check_id}` | {tag} | {text} |" for check_id, (tag, text) in CHECK_IDS.items()]
+    return "\n".join(lines)

@@ -34,10 +34,17 @@ def notify(project, level, title, tag, audience, message):
     """Publish MESSAGE (Markdown; `-` reads standard input) on the site's news."""
     from espresso_static.data.notify import Notifier
 
-    open_project(project)
+    config = open_project(project)
     if message == "-":
         message = click.get_text_stream("stdin").read()
     notification = Notifier(tag=tag).notify(level, message, title=title, audience=audience)
+    unknown = [name for name in notification.audiences if name not in config.audiences]
+    if unknown:  # espresso_static.W501: a warning, as `check` reports such rows
+        click.echo(
+            f"warning: the audience(s) {', '.join(unknown)} are not configured (audiences: "
+            f"{', '.join(config.audiences)}): no build shows this notification to them.",
+            err=True,
+        )
     audiences = ", ".join(notification.audiences) or "allow-audiences (e.g. internal)"
     click.echo(
         f"Notification {notification.pk} [{level.upper()}] for {audiences}: {notification.title}"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from espresso_static.checks.ids import CHECK_TAGS
 from espresso_static.cli.common import common_options, open_project, progress_bar, report_errors
 from espresso_static.exceptions import EspressoStaticError
 from espresso_static.project.apps import app_labels
@@ -169,27 +170,41 @@ def info(project):
     "--tag",
     "tags",
     multiple=True,
-    type=click.Choice(["django", "migrations", "data"]),
+    type=click.Choice(CHECK_TAGS),
     help="Run only these checks (repeatable) [all].",
 )
 def check(project, output_format, tags):
-    """Django's system checks, migration drift and data health; exit 1 on errors."""
-    import json
-
-    from espresso_static.checks.registry import format_text, run_checks
+    """The configuration, Django's system checks, the Access and Progress declarations,
+    migration drift, notifications and data health; exit 1 on errors."""
+    from espresso_static.checks.report import configuration_messages, run_project_checks
     from espresso_static.data.audit import audited_models, count_rows
+    from espresso_static.exceptions import ConfigError
 
-    config = open_project(project)
+    try:
+        config = open_project(project)
+    except ConfigError as error:
+        if not error.problems:
+            raise
+        _report_checks(configuration_messages(error.problems), output_format)
+        return
     labels = app_labels(config.apps)
     total = count_rows(audited_models(labels)) if not tags or "data" in tags else 0
     if total:
         with progress_bar(total, "Checking stored rows") as update:
-            findings = run_checks(labels, list(tags) or None, progress=update)
+            messages = run_project_checks(config, list(tags) or None, progress=update)
     else:
-        findings = run_checks(labels, list(tags) or None)
+        messages = run_project_checks(config, list(tags) or None)
+    _report_checks(messages, output_format)
+
+
+def _report_checks(messages: list, output_format: str) -> None:
+    import json
+
+    from espresso_static.checks.report import as_dict, format_text
+
     if output_format == "json":
-        click.echo(json.dumps([finding.as_dict() for finding in findings], indent=2, default=str))
+        click.echo(json.dumps([as_dict(message) for message in messages], indent=2, default=str))
     else:
-        click.echo(format_text(findings))
-    if any(finding.is_error for finding in findings):
+        click.echo(format_text(messages))
+    if any(message.is_serious() for message in messages):
         sys.exit(1)

@@ -30,12 +30,14 @@ related row's first unique text column (e.g. the ensemble's ``name``), else its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from django.core import checks
 from django.db import models
 
-from espresso_static.exceptions import ConfigError
+from espresso_static.checks.ids import PREFIX
+from espresso_static.exceptions import ConfigError, DeclarationError
 
 #: Progress categories in display order; ``other`` holds undeclared status values.
 CATEGORIES = ("done", "in_progress", "missing", "failed", "other")
@@ -171,12 +173,15 @@ def column_of(model, name: str) -> Column:
         model_field = model._meta.get_field(name)
     except Exception:
         known = ", ".join(f.name for f in model._meta.concrete_fields)
-        raise ConfigError(
+        raise DeclarationError(
             f"{model.__name__}.progress names {name!r}, which is not a column of "
-            f"{model.__name__} (columns: {known})."
+            f"{model.__name__} (columns: {known}).",
+            f"{PREFIX}E402",
         ) from None
     if model_field.many_to_many or model_field.one_to_many:
-        raise ConfigError(f"{model.__name__}.progress: {name!r} is a to-many relation.")
+        raise DeclarationError(
+            f"{model.__name__}.progress: {name!r} is a to-many relation.", f"{PREFIX}E403"
+        )
     label = str(getattr(model_field, "verbose_name", name))
     if model_field.is_relation:
         shown = _display_field(model_field.related_model)
@@ -212,33 +217,75 @@ def declared(model) -> DeclaredProgress:
 
 
 def check_declaration(item: DeclaredProgress) -> None:
-    """Raise :class:`ConfigError` when the declaration does not fit its model."""
+    """Raise :class:`DeclarationError` (the first problem) when the declaration does not
+    fit its model."""
+    for problem in progress_problems(item):
+        raise DeclarationError(problem.msg, problem.id)
+
+
+#: The fields of a Progress that hold lists (a string there would be read letter by letter).
+LIST_FIELDS = (*CATEGORIES[:-1], "group_by", "columns")
+
+
+def progress_problems(item: DeclaredProgress) -> Iterator[checks.CheckMessage]:
+    """Every way the declaration does not fit its model, as Django check errors
+    (``espresso_static.E402`` to ``E408``; see :mod:`espresso_static.checks.ids`)."""
     progress, model = item.progress, item.model
+
+    def error(message: str, number: str) -> checks.Error:
+        return checks.Error(message, obj=model, id=f"{PREFIX}{number}")
+
+    texts = [name for name in LIST_FIELDS if isinstance(getattr(progress, name), str)]
+    for name in texts:
+        value = getattr(progress, name)
+        yield error(
+            f"{model.__name__}.progress {name} must be a list, not the string {value!r} "
+            f"(write {name}=[{value!r}]).",
+            "E408",
+        )
+    if texts:
+        return  # the other checks would read the strings letter by letter
     if not progress.done:
-        raise ConfigError(f"{model.__name__}.progress needs at least one `done` value.")
+        yield error(f"{model.__name__}.progress needs at least one `done` value.", "E404")
     listed = [value for category in CATEGORIES[:-1] for value in progress.values_of(category)]
     twice = sorted({value for value in listed if listed.count(value) > 1})
     if twice:
-        raise ConfigError(
-            f"{model.__name__}.progress lists {', '.join(map(repr, twice))} in more than one category."
+        yield error(
+            f"{model.__name__}.progress lists {', '.join(map(repr, twice))} in more than one "
+            "category.",
+            "E405",
         )
-    status_field = column_of(model, progress.status).field
+    try:
+        status_field = column_of(model, progress.status).field
+    except DeclarationError as problem:
+        yield error(str(problem), problem.check_id.removeprefix(PREFIX))
+    else:
+        yield from _status_value_problems(item, status_field, listed, error)
+    for name in [*(progress.columns or ()), *progress.group_by]:
+        try:
+            column_of(model, name)
+        except DeclarationError as problem:
+            yield error(str(problem), problem.check_id.removeprefix(PREFIX))
+
+
+def _status_value_problems(item, status_field, listed, error) -> Iterator[checks.CheckMessage]:
+    progress, model = item.progress, item.model
     choices = [value for value, _ in status_field.flatchoices] if status_field.choices else []
     unclassified = [value for value in choices if value not in progress.categories]
     if unclassified:
-        raise ConfigError(
+        yield error(
             f"{model.__name__}.progress does not classify the status value(s) "
             f"{', '.join(map(repr, unclassified))} of {model.__name__}.{progress.status}: list "
-            "each under done, in_progress, missing or failed."
+            "each under done, in_progress, missing or failed.",
+            "E406",
         )
     unknown = [value for value in listed if choices and value not in choices]
     if unknown:
-        raise ConfigError(
+        yield error(
             f"{model.__name__}.progress names {', '.join(map(repr, unknown))}, not a choice of "
-            f"{model.__name__}.{progress.status}."
+            f"{model.__name__}.{progress.status}.",
+            "E407",
         )
-    item.columns  # noqa: B018 -- resolving the columns reports unknown names early
-    item.group_columns  # noqa: B018
 
 
 def declared_models(app_names: Iterable[str] | None = None) -> list[DeclaredProgress]:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import importlib.util
 import secrets
 import sys
+from pathlib import Path
 
 import django
 from django.conf import settings
 
+from espresso_static.declare.access import DEFAULT_AUDIENCE
 from espresso_static.exceptions import ConfigError
-from espresso_static.project.config import ProjectConfig, redact
+from espresso_static.project.config import ProjectConfig, redact, validate_audiences
 
 BUILTIN_APPS = ("django.contrib.contenttypes", "django.contrib.auth", "espresso_static")
 
@@ -103,6 +105,17 @@ def setup_django(config: ProjectConfig, admin: bool = False) -> None:
         raise ConfigError(
             f"Loading the Django apps failed: {type(error).__name__}: {error}"
         ) from error
+
+
+def project_audiences() -> dict:
+    """The configured audiences (the default ones when Django was configured without
+    espresso-static's settings, e.g. inside a host Django project)."""
+    project = getattr(settings, "ESPRESSO_STATIC_PROJECT", None)
+    if project is not None:
+        return project.audiences
+    # Only the names and defaults matter to the callers, not where the sites would go.
+    audiences, _ = validate_audiences(None, Path(), Path("site"), DEFAULT_AUDIENCE)
+    return audiences
 
 
 def _check_importable(app: str, config: ProjectConfig) -> None:

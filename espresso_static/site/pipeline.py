@@ -8,8 +8,9 @@ each one's render step, and after MkDocs built the site each one's post-build st
 A build is for one audience (:mod:`espresso_static.declare.access`): the collect step reads
 only what it may see (models, columns, rows, news, status data, downloads, data
 health), so nothing else can reach its site. :func:`build_sites` builds several.
-A build refuses to start while migrations and database do not match the models
-(``allow_drift`` overrides). The collect step's expensive outputs are reused from the
+A build refuses to start, before it writes anything, while a model's declarations are
+wrong or migrations and database do not match the models (``allow_drift`` overrides
+the latter; :mod:`espresso_static.checks.report`). The collect step's expensive outputs are reused from the
 project's cache when their inputs did not change (:mod:`espresso_static.site.cache`).
 
 MkDocs builds with the project's ``mkdocs.yml`` and what the site needs merged in
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from espresso_static.checks.report import refuse_to_build
 from espresso_static.declare.access import (
     ALL_AUDIENCES,
     AudienceView,
@@ -39,7 +41,7 @@ from espresso_static.declare.access import (
     selected_audiences,
 )
 from espresso_static.exceptions import EspressoStaticError
-from espresso_static.project.apps import app_labels, project_models
+from espresso_static.project.apps import project_models
 from espresso_static.project.config import ProjectConfig
 from espresso_static.site.cache import BuildCache, open_cache, tables_read
 from espresso_static.site.collect import SiteModel, collect_site
@@ -143,7 +145,8 @@ def build_sites(
     names = selected_audiences(config.audiences, audiences) or [config.default_audience]
     separate = len(names) > 1 or ALL_AUDIENCES in audiences
     if not options.allow_drift:
-        refuse_drift(config)
+        # Declarations and drift, once; each build checks its declarations again (cheap).
+        refuse_to_build(config)
     cache = open_cache(config.root, options.use_cache)
     results = []
     for name in names:
@@ -172,8 +175,8 @@ def build_site(
     reporter = reporter or Reporter(options.quiet)
     cache = cache or open_cache(config.root, options.use_cache)
     view = audience_view(config.audiences, options.audience or config.default_audience)
-    if not options.allow_drift:
-        refuse_drift(config)
+    for warning in refuse_to_build(config, options.allow_drift):
+        reporter.echo(f"warning: {warning}")
     target = Path(out or view.audience.site_dir).resolve()
     _check_target(config, target)
     _clean_after_dead_builds(target, reporter)
@@ -294,22 +297,6 @@ def _project_tables(config: ProjectConfig) -> list:
     from espresso_static.models import ProgressSnapshot
 
     return tables_read([*project_models(config.apps), ProgressSnapshot])
-
-
-def refuse_drift(config: ProjectConfig) -> None:
-    """Raise a one-line error when the models, their migrations and the database do
-    not match (missing, unapplied or conflicting migrations): the site would
-    document tables that are not what the database holds."""
-    from espresso_static.checks.registry import migration_drift
-
-    problems = [finding for finding in migration_drift(app_labels(config.apps)) if finding.is_error]
-    if problems:
-        first = problems[0]
-        more = f" ({len(problems) - 1} more problem(s): `espresso-static check`)"
-        raise EspressoStaticError(
-            f"Not building: {first.message} {first.hint} Or build anyway with --allow-drift."
-            + (more if len(problems) > 1 else "")
-        )
 
 
 def git_commit(root: Path) -> str | None:

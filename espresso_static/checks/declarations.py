@@ -1,0 +1,167 @@
+"""Declaration checks: every ``Access`` and ``Progress`` a model declares fits the
+model and the configured audiences (``espresso_static.E301`` to ``W301``, ``E401`` to ``E408``).
+
+A wrong declaration would otherwise fail open or silently: a misspelt column in
+``hidden_fields`` leaves the column visible, a string where a list belongs
+(``fields={"public": "beta_nx_name"}``) matches by substring. ``build-site`` runs
+these checks before it writes anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from django.core import checks
+from django.db.models import Q
+
+from espresso_static.checks.ids import DECLARATIONS, PREFIX
+from espresso_static.declare.access import ALL, Access, Audience
+from espresso_static.declare.progress import DeclaredProgress, Progress, progress_problems
+from espresso_static.project.django_setup import project_audiences
+
+
+@checks.register(DECLARATIONS)
+def declarations(app_configs=None, **_) -> list[checks.CheckMessage]:
+    """Access (E301 to E305, W301) and Progress (E401 to E408) of every concrete model."""
+    from django.apps import apps
+
+    configs = app_configs if app_configs is not None else apps.get_app_configs()
+    audiences = project_audiences()
+    problems: list[checks.CheckMessage] = []
+    for config in configs:
+        for model in config.get_models():
+            problems += access_problems(model, audiences)
+            problems += _declared_progress_problems(model)
+    return problems
+
+
+def _declared_attribute(model, name: str):
+    """The class attribute ``name`` of ``model``, None when it is unset or is a field
+    of that name (a column called ``progress`` is not a declaration)."""
+    if any(field.name == name for field in model._meta.get_fields()):
+        return None
+    return getattr(model, name, None)
+
+
+def _declared_progress_problems(model) -> list[checks.CheckMessage]:
+    progress = _declared_attribute(model, "progress")
+    if progress is None:
+        return []
+    if not isinstance(progress, Progress):
+        return [
+            checks.Error(
+                f"{model._meta.label}.progress is {type(progress).__name__}, not a Progress(...).",
+                hint="Declare progress = Progress(status=..., done=[...]) or rename the attribute.",
+                obj=model,
+                id=f"{PREFIX}E401",
+            )
+        ]
+    return list(progress_problems(DeclaredProgress(model, progress)))
+
+
+def access_problems(model, audiences: Mapping[str, Audience]) -> list[checks.CheckMessage]:
+    """Every way ``model``'s Access declaration does not fit the model or the audiences."""
+    access = _declared_attribute(model, "access")
+    if access is None:
+        return []
+    where = f"{model._meta.label}.access"
+    if not isinstance(access, Access):
+        return [
+            checks.Error(
+                f"{where} is {type(access).__name__}, not an Access(...).",
+                hint="Declare access = Access(...) (espresso_static.access) or rename the attribute.",
+                obj=model,
+                id=f"{PREFIX}E301",
+            )
+        ]
+    return list(_AccessChecker(model, where, audiences).problems(access))
+
+
+class _AccessChecker:
+    """The checks of one model's Access, each yielding Django check messages."""
+
+    def __init__(self, model, where: str, audiences: Mapping[str, Audience]):
+        self.model, self.where, self.audiences = model, where, audiences
+        self.columns = [
+            field.name for field in [*model._meta.concrete_fields, *model._meta.many_to_many]
+        ]
+
+    def problems(self, access: Access) -> Iterator[checks.CheckMessage]:
+        yield from self.names(access.audiences, "audiences", only="deny")
+        yield from self.names(access.hidden_from, "hidden_from", only="allow")
+        for attribute, only in (("fields", "deny"), ("hidden_fields", "allow"), ("rows", "")):
+            table = getattr(access, attribute)
+            if not isinstance(table, Mapping):
+                yield self.error(
+                    "E304",
+                    f"{attribute} must be a mapping of audience names (a dict), not "
+                    f"{_shown(table)}",
+                )
+                continue
+            yield from self.names(list(table), attribute, only=only)
+            for audience, value in table.items():
+                if attribute == "rows":
+                    yield from self.row_filter(audience, value)
+                else:
+                    yield from self.columns_of(f"{attribute}[{audience!r}]", value, attribute)
+
+    def names(self, names, attribute: str, only: str) -> Iterator[checks.CheckMessage]:
+        """Audience names: a list, each configured; ``only``: the default of the
+        audiences for which the entry has an effect."""
+        if isinstance(names, str) or not isinstance(names, (list, tuple, set, frozenset)):
+            yield self.error(
+                "E304", f"{attribute} must be a list of audience names, not {_shown(names)}"
+            )
+            return
+        for name in names:
+            audience = self.audiences.get(name) if isinstance(name, str) else None
+            if audience is None:
+                yield self.error(
+                    "E302",
+                    f"{attribute} names the audience {name!r}, which is not configured "
+                    f"(audiences: {', '.join(self.audiences)})",
+                )
+            elif only and audience.default != only:
+                yield checks.Warning(
+                    f"{self.where} {attribute} names {name!r}, "
+                    f"{'an' if audience.default == 'allow' else 'a'} {audience.default}-audience: "
+                    f"it applies only to {only}-audiences, so it has no effect.",
+                    obj=self.model,
+                    id=f"{PREFIX}W301",
+                )
+
+    def columns_of(self, where: str, value, attribute: str) -> Iterator[checks.CheckMessage]:
+        if attribute == "fields" and value == ALL:
+            return
+        if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):
+            yield self.error(
+                "E304",
+                f"{where} must be a list of field names"
+                + (' (or "__all__")' if attribute == "fields" else "")
+                + f", not {_shown(value)}",
+            )
+            return
+        for name in value:
+            if name not in self.columns:
+                yield self.error(
+                    "E303",
+                    f"{where} names {name!r}, which is not a field of {self.model.__name__} "
+                    f"(fields: {', '.join(self.columns)})",
+                )
+
+    def row_filter(self, audience: str, value) -> Iterator[checks.CheckMessage]:
+        if not isinstance(value, Q) and not callable(value):
+            yield self.error(
+                "E305",
+                f"rows[{audience!r}] must be a Q(...) or a function of the queryset, not "
+                f"{_shown(value)}",
+            )
+
+    def error(self, number: str, message: str) -> checks.Error:
+        return checks.Error(f"{self.where} {message}.", obj=self.model, id=f"{PREFIX}{number}")
+
+
+def _shown(value) -> str:
+    return (
+        f"the string {value!r}" if isinstance(value, str) else f"{value!r} ({type(value).__name__})"
+    )

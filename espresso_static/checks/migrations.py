@@ -1,0 +1,115 @@
+"""Migration drift: the models, their migrations and the database out of step
+(``espresso_static.E101`` to ``E105``). Reads the database, so, as Django's own database
+checks, it runs only when the runner names the databases to check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django.core import checks
+
+from espresso_static.checks.ids import MIGRATIONS, PREFIX
+
+
+@checks.register(MIGRATIONS)
+def migration_drift(app_configs=None, databases=None, **_) -> list[checks.CheckMessage]:
+    """Code and database out of step: E101 to E105."""
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    if not databases:
+        return []
+    loader = MigrationLoader(connection, ignore_no_migrations=True)
+    labels = {config.label for config in _configs(app_configs) if migrations_enabled(config.label)}
+    return [
+        *_conflicts(loader, labels),
+        *_apps_without_migrations(loader, labels),
+        *_unmigrated_changes(loader, labels),
+        *_database_versus_code(loader, labels),
+    ]
+
+
+def _configs(app_configs) -> list:
+    from django.apps import apps
+
+    return list(app_configs) if app_configs is not None else list(apps.get_app_configs())
+
+
+def migrations_enabled(label: str) -> bool:
+    """False for an app whose migrations the Django settings disable (``MIGRATION_MODULES
+    = {label: None}``, as a host project or pytest-django's ``--no-migrations`` may do):
+    Django creates its tables from the models, so they cannot drift from them."""
+    from django.db.migrations.loader import MigrationLoader
+
+    module, _ = MigrationLoader.migrations_module(label)
+    return module is not None
+
+
+def _apps_without_migrations(loader, labels: set[str]) -> Iterator[checks.CheckMessage]:
+    from django.apps import apps
+
+    for label in sorted(labels & loader.unmigrated_apps):
+        if list(apps.get_app_config(label).get_models()):
+            yield checks.Error(
+                f"App {label!r} has models but no migrations (no migrations folder): "
+                "its tables are never created.",
+                hint="Run `espresso-static makemigrations`, then `espresso-static migrate`.",
+                obj=label,
+                id=f"{PREFIX}E101",
+            )
+
+
+def _conflicts(loader, labels: set[str]) -> Iterator[checks.CheckMessage]:
+    for label, names in sorted(loader.detect_conflicts().items()):
+        if label in labels:
+            yield checks.Error(
+                f"App {label!r} has conflicting migrations: {', '.join(sorted(names))}.",
+                hint="Run `espresso-static makemigrations --merge`.",
+                obj=label,
+                id=f"{PREFIX}E105",
+            )
+
+
+def _unmigrated_changes(loader, labels: set[str]) -> Iterator[checks.CheckMessage]:
+    from django.apps import apps
+    from django.db.migrations.autodetector import MigrationAutodetector
+    from django.db.migrations.questioner import NonInteractiveMigrationQuestioner
+    from django.db.migrations.state import ProjectState
+
+    autodetector = MigrationAutodetector(
+        loader.project_state(),
+        ProjectState.from_apps(apps),
+        NonInteractiveMigrationQuestioner(specified_apps=labels, dry_run=True),
+    )
+    changes = autodetector.changes(graph=loader.graph, trim_to_apps=labels)
+    for label, migrations in sorted(changes.items()):
+        operations = [op.describe() for migration in migrations for op in migration.operations]
+        yield checks.Error(
+            f"App {label!r} has model changes without a migration: {'; '.join(operations)}.",
+            hint="Run `espresso-static makemigrations`, then `espresso-static migrate`.",
+            obj=label,
+            id=f"{PREFIX}E102",
+        )
+
+
+def _database_versus_code(loader, labels: set[str]) -> Iterator[checks.CheckMessage]:
+    applied = {key for key in loader.applied_migrations if key[0] in labels}
+    on_disk = {key for key in loader.disk_migrations if key[0] in labels}
+    for label, name in sorted(applied - on_disk):
+        yield checks.Error(
+            f"The database has migration {label}.{name} applied, which the code does not have: "
+            "the database is ahead of the code.",
+            hint="Update the code (e.g. git pull) or use a database that matches it.",
+            obj=label,
+            id=f"{PREFIX}E104",
+        )
+    missing = sorted(on_disk - applied)
+    for label in sorted({label for label, _ in missing}):
+        names = [name for app, name in missing if app == label]
+        yield checks.Error(
+            f"App {label!r} has {len(names)} migration(s) not applied to the database: "
+            f"{', '.join(names)}.",
+            hint="Run `espresso-static migrate`.",
+            obj=label,
+            id=f"{PREFIX}E103",
+        )
