@@ -1,6 +1,7 @@
 """Project configuration: the one place a user configures espresso-static, declared
 once in :data:`SCHEMA` — each option with its type, default, validation and help, in
-the manner of MkDocs' ``config_options``. The README's table of options is generated
+the manner of MkDocs' ``config_options`` (the building blocks are in
+:mod:`espresso_static.project.options`). The README's table of options is generated
 from :data:`SCHEMA` (:func:`options_reference`) and tested against it.
 
 A project is a folder whose ``pyproject.toml`` has a ``[tool.espresso-static]``
@@ -20,13 +21,11 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
-from espresso_static.checks.ids import CHECK_IDS, PREFIX, is_configuration_id
 from espresso_static.declare.access import (
     ALL_AUDIENCES,
     DEFAULT_AUDIENCE,
@@ -34,154 +33,32 @@ from espresso_static.declare.access import (
     Audience,
 )
 from espresso_static.exceptions import ConfigError
+from espresso_static.project.options import (
+    NOT_ALLOWED,
+    NOT_AN_IDENTIFIER,
+    WRONG_TYPE,
+    Invalid,
+    Option,
+    Problem,
+    check_id,
+    choice,
+    described,
+    list_of,
+    matching,
+    of_type,
+    path_text,
+    text,
+    toml_key,
+    validate_table,
+)
 
 CONFIG_TABLE = "espresso-static"
 DEFAULT_DATABASE = "sqlite:///espresso.sqlite3"
 
-UNKNOWN_KEY, WRONG_TYPE, NOT_ALLOWED, NOT_AN_IDENTIFIER = (
-    f"{PREFIX}E001",
-    f"{PREFIX}E002",
-    f"{PREFIX}E003",
-    f"{PREFIX}E004",
-)
 #: Audience names end up in folder names and URLs: nothing that could leave a folder.
 IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 FEATURE_REFERENCE = re.compile(rf"{IMPORT_PATH.pattern}:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
-#: TOML's names of the Python types ``tomllib`` returns.
-TOML_TYPES = {str: "a string", bool: "a boolean", int: "an integer", float: "a float"}
-TOML_TYPES |= {list: "an array", dict: "a table"}
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with the configuration: the check id, the key, what is wrong."""
-
-    id: str
-    key: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.key}: {self.message}"
-
-
-class Invalid(Exception):
-    """Raised by an option's validation; becomes a :class:`Problem` naming the key
-    (``suffix`` names the item of a list: ``apps[1]``)."""
-
-    def __init__(self, message: str, check_id: str = NOT_ALLOWED, suffix: str = ""):
-        super().__init__(message)
-        self.id = check_id
-        self.suffix = suffix
-
-
-def _toml_key(name: str) -> str:
-    """``name`` as TOML writes it in a dotted key (quoted unless bare)."""
-    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else f'"{name}"'
-
-
-def _described(value) -> str:
-    return f"{value!r} ({TOML_TYPES.get(type(value), type(value).__name__)})"
-
-
-# -- Options ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Option:
-    """One key of the configuration: what it holds (``kind``, for the docs), its default
-    (``default_doc`` when the default depends on other keys) and its help."""
-
-    kind: str
-    help: str
-    default: Any = None
-    default_doc: str = ""
-    required: bool = False
-    #: ``validate(value) -> value`` raising :class:`Invalid`.
-    check: Callable[[Any], Any] | None = None
-
-    def validate(self, value):
-        return self.check(value) if self.check else value
-
-    @property
-    def documented_default(self) -> str:
-        if self.default_doc or self.required:
-            return self.default_doc or "(required)"
-        return _toml(self.default)
-
-
-def _toml(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(item) for item in value) + "]"
-    return str(value)
-
-
-def of_type(python_type: type) -> Callable[[Any], Any]:
-    def check(value):
-        # bool is an int in Python; in TOML they are different types.
-        if not isinstance(value, python_type) or (python_type is int and isinstance(value, bool)):
-            raise Invalid(f"must be {TOML_TYPES[python_type]}, not {_described(value)}", WRONG_TYPE)
-        return value
-
-    return check
-
-
-def text(value) -> str:
-    return of_type(str)(value)
-
-
-def path_text(value) -> str:
-    if not text(value).strip():
-        raise Invalid("must name a path, not an empty string")
-    return value
-
-
-def matching(pattern: re.Pattern, what: str) -> Callable[[str], str]:
-    def check(value):
-        if not pattern.fullmatch(text(value)):
-            raise Invalid(f"must be {what}, not {value!r}")
-        return value
-
-    return check
-
-
-def choice(*choices: str) -> Callable[[str], str]:
-    def check(value):
-        if text(value) not in choices:
-            raise Invalid(f"must be {' or '.join(map(repr, choices))}, not {value!r}")
-        return value
-
-    return check
-
-
-def check_id(value) -> str:
-    """A check id to silence; ours must exist (a misspelt one would silence nothing)."""
-    if text(value).startswith(PREFIX) and value not in CHECK_IDS:
-        raise Invalid(f"{value!r} is not an espresso-static check id (see the README)")
-    if is_configuration_id(value):
-        raise Invalid(f"{value!r} is a configuration error: it cannot be silenced")
-    return value
-
-
-def list_of(item: Callable[[Any], Any], non_empty: bool = False) -> Callable[[Any], tuple]:
-    """A list whose items each pass ``item`` (a bad one is named ``key[index]``)."""
-
-    def check(value):
-        of_type(list)(value)
-        if non_empty and not value:
-            raise Invalid("must not be empty")
-        for index, entry in enumerate(value):
-            try:
-                item(entry)
-            except Invalid as error:
-                raise Invalid(str(error), error.id, f"[{index}]") from None
-        return tuple(value)
-
-    return check
 
 
 def database_url(value) -> str:
@@ -274,27 +151,6 @@ SCHEMA: dict[str, Option] = {
 # -- Validation ---------------------------------------------------------------------------
 
 
-def validate_table(table: Mapping, schema: Mapping[str, Option], prefix: str = "") -> tuple:
-    """``(values, problems)``: the validated values of ``table`` by key, and every
-    unknown key, missing required key and invalid value (named ``prefix`` + key)."""
-    values: dict[str, Any] = {}
-    problems = [
-        Problem(UNKNOWN_KEY, f"{prefix}{key}", f"unknown key (known: {', '.join(schema)})")
-        for key in table
-        if key not in schema
-    ]
-    for key, option in schema.items():
-        if key not in table:
-            if option.required:
-                problems.append(Problem(NOT_ALLOWED, f"{prefix}{key}", f"missing: {option.help}"))
-            continue
-        try:
-            values[key] = option.validate(table[key])
-        except Invalid as error:
-            problems.append(Problem(error.id, f"{prefix}{key}{error.suffix}", str(error)))
-    return values, problems
-
-
 def validate_audiences(
     raw, root: Path, site_dir: Path, default_audience: str
 ) -> tuple[dict[str, Audience], list[Problem]]:
@@ -302,10 +158,10 @@ def validate_audiences(
     if raw is None:
         raw = dict(DEFAULT_AUDIENCES)
     if not isinstance(raw, dict):
-        return {}, [Problem(WRONG_TYPE, "audiences", f"must be a table, not {_described(raw)}")]
+        return {}, [Problem(WRONG_TYPE, "audiences", f"must be a table, not {described(raw)}")]
     audiences, problems = {}, []
     for name, options in raw.items():
-        prefix = f"audiences.{_toml_key(name)}."
+        prefix = f"audiences.{toml_key(name)}."
         if not IDENTIFIER.fullmatch(name) or name == ALL_AUDIENCES:
             problems.append(
                 Problem(
@@ -320,7 +176,7 @@ def validate_audiences(
         table = {"default": options} if isinstance(options, str) else options
         if not isinstance(table, dict):
             problems.append(
-                Problem(WRONG_TYPE, prefix[:-1], f"must be a table, not {_described(options)}")
+                Problem(WRONG_TYPE, prefix[:-1], f"must be a table, not {described(options)}")
             )
             continue
         values, found = validate_table(table, AUDIENCE_SCHEMA, prefix)
