@@ -272,7 +272,7 @@ def test_database_url_is_read_from_os_environ_only_when_not_given(tmp_path, monk
         (
             'apps = ["a"]\nfeatures = ["pages.Largest"]\n',
             "E003",
-            'features[0]: must be a "module:Class"',
+            'features[0]: must be a "package.module:Class" reference',
         ),
     ],
 )

@@ -64,11 +64,11 @@ def test_a_project_feature_appears_in_the_build(tmp_path):
 @pytest.mark.parametrize(
     ("features", "message"),
     [
-        ('["tests.largest_files"]', r'"tests\.largest_files" is not of the form'),
+        ('["tests.largest_files"]', r'features\[0\]: must be a "package\.module:Class" reference'),
         ('["tests.no_such_module:X"]', r'cannot import "tests\.no_such_module"'),
         ('["tests.largest_files:Nope"]', r'module "tests\.largest_files" has no "Nope"'),
         ('["tests.largest_files:Largest"]', r"is not a subclass of espresso_static"),
-        ('"tests.largest_files:LargestFiles"', r"`features` must be a list"),
+        ('"tests.largest_files:LargestFiles"', r"features: must be an array"),
     ],
 )
 def test_a_bad_feature_reference_is_one_line_naming_the_key(tmp_path, features, message):

@@ -143,7 +143,7 @@ SCHEMA: dict[str, Option] = {
         'the project\'s own site features, each "package.module:Class" (see "Your own kind '
         'of page")',
         (),
-        check=list_of(matching(FEATURE_REFERENCE, 'a "module:Class" reference')),
+        check=list_of(matching(FEATURE_REFERENCE, 'a "package.module:Class" reference')),
     ),
 }
 

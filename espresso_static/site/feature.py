@@ -156,9 +156,8 @@ def project_features(config: ProjectConfig) -> list[Feature]:
 
 def _load_feature(reference: str, config: ProjectConfig) -> Feature:
     where = f"features in {config.root / 'pyproject.toml'}"
-    module_name, colon, attribute = reference.partition(":")
-    if not colon or not module_name or not attribute:
-        raise ConfigError(f'{where}: "{reference}" is not of the form "package.module:Class".')
+    # The configuration schema checked the form "package.module:Class".
+    module_name, _, attribute = reference.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
