@@ -3,12 +3,28 @@
 Rows written by ``bulk_create``, raw SQL, ``QuerySet.update`` or older code never
 went through the save-time checks; this audit finds the ones that fail them now.
 It reads in primary-key order, in batches, and never writes.
+
+``build-site`` keeps an :class:`AuditState` (the failing rows of every check, as of a
+change-log mark) and re-checks only the rows whose inputs changed since. What a
+check reads is bounded by rule (a check reading anything else must say so):
+
+* ``check_consistency``: its row (and its parents' rows), and the rows its foreign
+  keys reach, transitively (what ``select_related`` loads, and what ``self.fk.other``
+  would load);
+* ``check_m2m_consistency`` of a column: the owner as above, its links in the
+  column's table and the linked rows;
+* ``check_reads = ["app.Model", ...]`` on a model names further tables its checks
+  read (counts, look-ups); any change in one re-checks all its rows.
+
+A table the change log does not cover, or whose log restarted, re-checks everything.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+
+from espresso_static.data import changelog
 
 #: How many failing rows a result keeps (the count covers all of them).
 KEEP_ROWS = 20
@@ -141,3 +157,258 @@ def _describe(instance) -> str:
         return str(instance)
     except Exception:  # a broken __str__ must not stop the audit
         return f"{type(instance).__name__}(pk={instance.pk})"
+
+
+# -- incremental audit (build-site) ------------------------------------------------------
+
+#: Rows re-checked per query.
+RECHECK_BATCH = 2_000
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of one model: ``check_consistency`` (``m2m`` None) or the m2m check
+    of one many-to-many column."""
+
+    model: type
+    m2m: object = None
+
+    @property
+    def name(self) -> str:
+        return f"check_m2m_consistency({self.m2m.name})" if self.m2m else "check_consistency"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.model._meta.label, self.name)
+
+    @property
+    def description(self) -> str:
+        method = self.model.check_m2m_consistency if self.m2m else self.model.check_consistency
+        return _doc(method)
+
+
+def checks_of(models: list) -> list[Check]:
+    """The checks of ``models``, in the order the audit reports them."""
+    found = []
+    for model in models:
+        if _overrides(model, "check_consistency"):
+            found.append(Check(model))
+        found.extend(Check(model, m2m) for m2m in _m2m_fields(model))
+    return found
+
+
+@dataclass
+class AuditState:
+    """The failing rows of every check over all stored rows, as of change-log ``mark``."""
+
+    mark: str | None
+    failing: dict[tuple[str, str], set] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditPlan:
+    """What an audit run re-checks: per check, the primary keys (None: every row)."""
+
+    mark: str | None
+    rows: dict[tuple[str, str], set | None]
+
+    @property
+    def size(self) -> int | None:
+        """Rows to re-check when known (None: some check runs over all its rows)."""
+        if any(rows is None for rows in self.rows.values()):
+            return None
+        return sum(len(rows) for rows in self.rows.values())
+
+
+def plan_audit(checks: list[Check], previous: AuditState | None) -> AuditPlan:
+    """The rows of ``checks`` whose inputs changed since ``previous`` (all of them
+    without a usable previous state)."""
+    mark = changelog.current_mark()
+    inputs = {check.key: _inputs(check) for check in checks}
+    tables = {table for reads in inputs.values() for table in reads.tables}
+    changes = changelog.changes_since(previous.mark, tables) if previous is not None else None
+    rows = {}
+    for check in checks:
+        if changes is None or check.key not in previous.failing:
+            rows[check.key] = None
+        else:
+            rows[check.key] = inputs[check.key].changed_rows(changes)
+    return AuditPlan(mark, rows)
+
+
+def run_audit(
+    checks: list[Check],
+    plan: AuditPlan,
+    previous: AuditState | None,
+    progress: Callable[[int], None] | None = None,
+) -> AuditState:
+    """``previous`` brought up to date by re-checking the rows of ``plan``."""
+    state = AuditState(plan.mark)
+    for check in checks:
+        rows = plan.rows[check.key]
+        if rows is None:
+            queryset = check.model._default_manager.all()
+            state.failing[check.key] = _failing(check, queryset, progress)
+            continue
+        failing = previous.failing[check.key] - rows
+        for batch in _batches(sorted(rows), RECHECK_BATCH):
+            queryset = check.model._default_manager.filter(pk__in=batch)
+            failing |= _failing(check, queryset, progress)
+        state.failing[check.key] = failing
+    return state
+
+
+def audit_results(checks: list[Check], state: AuditState, rows_of: Callable) -> list[CheckResult]:
+    """The results over the rows of ``rows_of(model)`` (e.g. those an audience sees):
+    counts, and the first failing rows re-checked for their messages."""
+    results = []
+    for check in checks:
+        visible = rows_of(check.model)
+        failing = sorted(check_failing := state.failing[check.key])
+        if visible.query.has_filters() and check_failing:
+            shown = set()
+            for batch in _batches(failing, RECHECK_BATCH):
+                shown.update(visible.filter(pk__in=batch).values_list("pk", flat=True))
+            failing = [pk for pk in failing if pk in shown]
+        result = CheckResult(check.model._meta.label, check.name, check.description)
+        result.checked, result.failing = visible.count(), len(failing)
+        first = check.model._default_manager.filter(pk__in=failing[:KEEP_ROWS])
+        for instance, error in _checked(check, first):
+            if error is not None:
+                message = " ".join(str(error).split()) or type(error).__name__
+                result.rows.append(FailingRow(instance.pk, _describe(instance), message))
+        results.append(result)
+    return results
+
+
+def _failing(check: Check, queryset, progress) -> set:
+    """The primary keys of the rows of ``queryset`` failing ``check``."""
+    rows = _checked(check, queryset)
+    return {instance.pk for instance, error in _counted_pairs(rows, progress) if error is not None}
+
+
+def _checked(check: Check, queryset) -> Iterator[tuple[object, Exception | None]]:
+    """``(row, error or None)`` of each row of ``queryset``, in primary-key order."""
+    if check.m2m is None:
+        # select_related(): checks commonly follow non-null foreign keys; no query per row.
+        rows = queryset.select_related().order_by("pk")
+    else:
+        rows = queryset.prefetch_related(check.m2m.name).order_by("pk")
+    for instance in rows.iterator(chunk_size=RECHECK_BATCH):
+        try:
+            if check.m2m is None:
+                instance.check_consistency()
+            else:
+                members = getattr(instance, check.m2m.name).all()
+                instance.check_m2m_consistency(members, column=check.m2m.name)
+        except Exception as error:
+            yield instance, error
+        else:
+            yield instance, None
+
+
+def _counted_pairs(rows, progress) -> Iterator:
+    return _counted(rows, RECHECK_BATCH, progress)
+
+
+def _batches(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """The tables a check reads, and how a changed row of each maps to checked rows."""
+
+    check: Check
+    #: Paths from the checked model to each table it reads through foreign keys
+    #: (``""``: the model's own table chain), by table.
+    paths: dict[str, list[tuple[str, type]]]
+    #: Tables any change of which re-checks every row.
+    whole: frozenset[str]
+
+    @property
+    def tables(self) -> set[str]:
+        return {*self.paths, *self.whole}
+
+    def changed_rows(self, changes: dict) -> set | None:
+        """The checked rows to redo (None: all of them)."""
+        if any(changes[table] for table in self.whole):
+            return None
+        model, rows = self.check.model, set()
+        for table, paths in self.paths.items():
+            changed = changes[table]
+            if changed.reset:
+                return None
+            if not changed:
+                continue
+            for path, target in paths:
+                keys = _typed(target, changed.rows)
+                if path == "":
+                    rows |= keys
+                elif path == _LINKS:
+                    rows |= self._owners_of_links(changed, keys)
+                else:
+                    for batch in _batches(sorted(keys), RECHECK_BATCH):
+                        lookup = {f"{path}__in": batch}
+                        rows.update(_pks(model._default_manager.filter(**lookup)))
+        return rows
+
+    def _owners_of_links(self, changed, keys: set) -> set:
+        """Owners of changed links: before the change (the log's tracked value) and now."""
+        model, through = self.check.model, self.check.m2m.remote_field.through
+        owner = self.check.m2m.m2m_field_name()
+        owners = _typed(model, changed.before_values)
+        for batch in _batches(sorted(keys), RECHECK_BATCH):
+            links = through._default_manager.filter(pk__in=batch)
+            owners.update(links.values_list(owner, flat=True))
+        return owners
+
+
+#: The path of a many-to-many check's links table.
+_LINKS = "<links>"
+
+
+def _inputs(check: Check) -> _Inputs:
+    model = check.model
+    paths: dict[str, list[tuple[str, type]]] = {}
+
+    def add(table_model, path: str) -> None:
+        for chain_model in [table_model, *table_model._meta.get_parent_list()]:
+            paths.setdefault(chain_model._meta.db_table, []).append((path, chain_model))
+
+    add(model, "")
+    for path, target in _reached(model):
+        add(target, path)
+    if check.m2m is not None:
+        through = check.m2m.remote_field.through
+        paths.setdefault(through._meta.db_table, []).append((_LINKS, through))
+        add(check.m2m.related_model, check.m2m.name)
+    from django.apps import apps
+
+    declared = getattr(model, "check_reads", ())
+    whole = frozenset(apps.get_model(label)._meta.db_table for label in declared)
+    return _Inputs(check, paths, whole)
+
+
+def _reached(model, prefix: str = "", seen: frozenset = frozenset()) -> Iterator[tuple[str, type]]:
+    """``(lookup path, model)`` of every model ``model``'s foreign keys reach."""
+    for fk in model._meta.concrete_fields:
+        target = fk.related_model
+        if target is None or fk.many_to_many or target in seen or target is model:
+            continue
+        if fk.remote_field.parent_link:
+            continue  # the parent's row: already the model's own chain
+        path = f"{prefix}{fk.name}"
+        yield path, target
+        yield from _reached(target, f"{path}__", seen | {model})
+
+
+def _typed(model, keys: Iterable[str]) -> set:
+    """Primary keys from the log's text, as the model's values."""
+    to_python = model._meta.pk.to_python
+    return {to_python(key) for key in keys}
+
+
+def _pks(queryset) -> Iterator:
+    return queryset.values_list("pk", flat=True).iterator(chunk_size=RECHECK_BATCH)

@@ -1,4 +1,4 @@
-"""espresso-static's own tables: notifications and progress snapshots."""
+"""espresso-static's own tables: notifications, progress snapshots and the change log."""
 
 from __future__ import annotations
 
@@ -59,3 +59,35 @@ class ProgressSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model} {self.group} {self.status}: {self.count} at {self.taken_at:%Y-%m-%d %H:%M}"
+
+
+class Change(models.Model):
+    """One row written to a table of the project: appended by database triggers on
+    every insert, update and delete, whoever wrote it (ORM, ingest, raw SQL); read by
+    ``build-site`` to redo only what changed (see :mod:`espresso_static.data.changelog`)."""
+
+    KINDS = [("I", "inserted"), ("U", "updated"), ("D", "deleted"), ("R", "reset")]
+
+    id = models.BigAutoField(primary_key=True)
+    table = models.CharField(max_length=200, help_text="Database table of the row.")
+    row = models.CharField(max_length=200, null=True, help_text="Primary key of the row (text).")
+    kind = models.CharField(
+        max_length=1,
+        choices=KINDS,
+        help_text="What happened; `R`: the log was (re)started, anything may have changed.",
+    )
+    before = models.CharField(
+        max_length=200,
+        null=True,
+        help_text="The tracked column before the change: the status (tables with a "
+        "progress declaration) or the owner's id (many-to-many tables).",
+    )
+    txid = models.BigIntegerField(
+        null=True, help_text="PostgreSQL: the writing transaction (to tell what a snapshot saw)."
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["table", "id"]), models.Index(fields=["txid"])]
+
+    def __str__(self) -> str:
+        return f"{self.table} {self.row} {self.kind}"

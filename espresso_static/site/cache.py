@@ -5,9 +5,10 @@ the downloads of each table and the download package, the data-health audit — 
 stored in ``<project>/.espresso-static-cache/`` under a **key**: a hash of everything
 that decides their content:
 
-* the content of every table the output reads: a fingerprint of all rows and all
-  columns, read raw from the database (so an ``UPDATE`` in raw SQL counts, not only
-  ``last_modified``);
+* the content of every table the output reads: a digest of the table's rows in the
+  change log (:mod:`espresso_static.data.changelog`: kept by triggers, so an
+  ``UPDATE`` in raw SQL counts, not only ``last_modified``), or, for a table the
+  triggers do not cover, of all its rows and columns read raw from the database;
 * how the audience sees those tables: its name and kind, the visible columns and the
   SQL selecting the visible rows (the access declarations, row filters included);
 * the schema: each model's fields, names and documentation, its ``progress`` and
@@ -43,6 +44,7 @@ from pathlib import Path
 from django.db import connections, models
 
 from espresso_static import __version__
+from espresso_static.data import changelog
 
 #: The cache folder inside the project (gitignored).
 CACHE_DIR = ".espresso-static-cache"
@@ -66,6 +68,8 @@ class BuildCache:
     folder: Path | None
     #: Table fingerprints of the database snapshot being read (see :meth:`new_snapshot`).
     fingerprints: dict[str, str] = field(default_factory=dict)
+    #: The tables the change log covers (None: not looked up yet in this snapshot).
+    logged: frozenset[str] | None = None
     hits: int = 0
     misses: int = 0
 
@@ -75,9 +79,11 @@ class BuildCache:
 
     # -- keys -------------------------------------------------------------------------
 
-    def key(self, kind: str, view, models_read: Iterable, *extra) -> str:
+    def key(self, kind: str, view, models_read: Iterable, *extra, content: bool = True) -> str:
         """The key of an output of ``kind`` that ``view`` sees and that reads the tables
-        of ``models_read`` (and their dependencies); ``extra``: other inputs."""
+        of ``models_read`` (and their dependencies); ``extra``: other inputs. Without
+        ``content`` the tables' data is left out: the key of an output that is brought
+        up to date from the change log rather than rebuilt."""
         if not self.enabled:
             return ""
         digest = hashlib.blake2b(digest_size=20)
@@ -85,33 +91,41 @@ class BuildCache:
             _update(digest, part)
         for model in sorted(tables_read(models_read), key=lambda m: m._meta.db_table):
             _update(digest, model_signature(model))
-            _update(digest, self.fingerprint(model))
+            _update(digest, self.fingerprint(model) if content else "")
             _update(digest, visibility_signature(view, model))
         return digest.hexdigest()
 
     def new_snapshot(self) -> None:
         """Forget the fingerprints: a new read transaction may see other data."""
         self.fingerprints.clear()
+        self.logged = None
 
     def fingerprint(self, model) -> str:
-        """The content fingerprint of ``model``'s table (once per build)."""
+        """The content fingerprint of ``model``'s table (once per build): a digest of
+        its change log when the triggers log it, else of all its rows."""
         table = model._meta.db_table
         if table not in self.fingerprints:
-            self.fingerprints[table] = table_fingerprint(model)
+            if self.logged is None:
+                self.logged = changelog.logged_tables(model._default_manager.db)
+            if table in self.logged:
+                self.fingerprints[table] = changelog.log_fingerprint(table)
+            else:
+                self.fingerprints[table] = table_fingerprint(model)
         return self.fingerprints[table]
 
     # -- entries ----------------------------------------------------------------------
 
-    def load(self, key: str):
-        """The value stored under ``key`` (None: not stored, or the cache is off)."""
+    def load(self, key: str, counted: bool = True):
+        """The value stored under ``key`` (None: not stored, or the cache is off);
+        ``counted``: it is an output reused as it is (not a state to bring up to date)."""
         if not self.enabled:
             return None
         try:
             value = pickle.loads((self._entry(key) / VALUE).read_bytes())
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-            self.misses += 1
+            self.misses += counted
             return None
-        self.hits += 1
+        self.hits += counted
         return value
 
     def has(self, key: str) -> bool:

@@ -9,20 +9,24 @@ check's message, which may name any of its values.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from espresso_static.data.audit import (
     KEEP_ROWS,
     CheckResult,
-    audit_data,
+    audit_results,
     audited_models,
+    checks_of,
     count_rows,
+    plan_audit,
+    run_audit,
 )
 from espresso_static.declare.access import AudienceView
 from espresso_static.project.apps import app_labels
 from espresso_static.site.cache import BuildCache
 from espresso_static.site.context import Page, RenderContext
-from espresso_static.site.feature import Build, Feature
+from espresso_static.site.feature import Build, Feature, ProgressBar
 from espresso_static.site.render import model_page_path, relative_link, render_template
 
 HEALTH_PAGE = "health/index.md"
@@ -36,25 +40,36 @@ def health_models(app_labels: list[str], view: AudienceView) -> list:
 def collect_health(
     models: list,
     view: AudienceView,
-    progress: Callable[[int], None] | None = None,
+    counter: ProgressBar | None = None,
     cache: BuildCache | None = None,
-    tables: list | None = None,
+    tables: list | tuple | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> list[CheckResult]:
-    """Run the checks of ``models`` over the rows ``view`` sees, or reuse the results
-    from ``cache`` when none of ``tables`` (default: ``models``) changed. Checks are
-    code that may read any table: pass every table of the project."""
+    """Run the checks of ``models`` and report them over the rows ``view`` sees. The
+    failing rows of the previous build (from ``cache``) are brought up to date by
+    re-checking only the rows whose inputs changed (:mod:`espresso_static.data.audit`
+    says what a check reads); ``tables``: the tables its key depends on (schema and
+    code, not content). ``counter``: a progress bar of the rows checked; ``report``:
+    told how many rows were checked."""
     cache = cache or BuildCache(None)
+    checks = checks_of(models)
     key = health_key(models, view, cache, tables)
-    results = cache.load(key)
-    if results is None:
-        results = audit_data(models, progress=progress, rows_of=view.queryset)
-        cache.store(f"health {view.name}", key, results)
-    return results
+    previous = cache.load(key, counted=False)
+    plan = plan_audit(checks, previous)
+    total = plan.size if plan.size is not None else count_rows(models)
+    with counter(total, "checking stored rows") if counter else nullcontext(None) as update:
+        state = run_audit(checks, plan, previous, progress=update)
+    cache.store(f"health {view.name}", key, state)
+    if report:
+        report(f"{total:,} rows checked" + (" (changed inputs)" if plan.size is not None else ""))
+    return audit_results(checks, state, view.queryset)
 
 
 def health_key(models: list, view: AudienceView, cache: BuildCache, tables=None) -> str:
-    """The cache key of the audit of ``models`` (reading ``tables`` too)."""
-    return cache.key("health", view, [*models, *(tables or [])], [m._meta.label for m in models])
+    """The cache key of the audit state of ``models`` (their definitions and code, and
+    those of ``tables``; the data is followed through the change log)."""
+    labels = [m._meta.label for m in models]
+    return cache.key("health", view, [*models, *(tables or [])], labels, content=False)
 
 
 @dataclass(frozen=True)
@@ -73,9 +88,10 @@ class DataHealth(Feature[HealthResults]):
         if not build.view.audience.health:
             return None
         with build.part() as line:
-            results = _collect(build)
+            checked: list[str] = []
+            results = _collect(build, checked.append)
             failing = sum(1 for result in results if result.failing)
-            line.append(f"data health {len(results)} checks, {failing} failing")
+            line.append(f"data health {len(results)} checks, {failing} failing, {checked[0]}")
         return HealthResults(results)
 
     def on_files(self, site, context: RenderContext, data: HealthResults | None) -> list:
@@ -92,13 +108,7 @@ class DataHealth(Feature[HealthResults]):
         return [Page(HEALTH_PAGE, markdown, "Data health")]
 
 
-def _collect(build: Build) -> list[CheckResult]:
-    """The results (checks may read any table: all of them are the audit's input)."""
+def _collect(build: Build, report: Callable[[str], None]) -> list[CheckResult]:
+    """The results, re-checking the rows whose inputs changed."""
     models = health_models(app_labels(build.config.apps), build.view)
-    key = health_key(models, build.view, build.cache, build.tables)
-    if build.cache.has(key):
-        return collect_health(models, build.view, cache=build.cache, tables=build.tables)
-    with build.counter(count_rows(models), "checking stored rows") as update:
-        return collect_health(
-            models, build.view, progress=update, cache=build.cache, tables=build.tables
-        )
+    return collect_health(models, build.view, build.counter, build.cache, build.tables, report)

@@ -1,0 +1,308 @@
+"""The change log: which rows of which table changed, kept by the database itself.
+
+``espresso-static migrate`` (after the apps' migrations) puts triggers on every table
+of the installed apps, on SQLite and PostgreSQL. Each inserted, updated or deleted row
+appends one row to ``espresso_static_change`` (:class:`~espresso_static.models.Change`)
+whoever writes it — the ORM, ``bulk_create``, ``QuerySet.update``, an ingest or raw
+SQL — with its primary key and, for tables with a progress declaration, the status
+before the change (many-to-many tables: the owner's id before). A table whose
+triggers were missing (new, or remade by a migration) gets an ``R`` (reset) row when
+they are installed: before it, anything may have changed.
+
+``build-site`` reads the log instead of every row: a table's *fingerprint* is a
+digest of its log rows (one indexed query), and an output stores the
+:func:`current_mark` it was computed at and redoes only the rows
+:func:`changes_since` that mark names. A table without triggers is read whole, as
+before. On SQLite writers are serialised, so log ids grow in commit order and a mark
+is the highest id a read saw; on PostgreSQL ids are not committed in order, so a
+mark is the reader's snapshot and "since" means "written by a transaction that
+snapshot did not see".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import connections
+
+LOG_TABLE = "espresso_static_change"
+#: Trigger names: SQLite ``es_change_<i|u|d>_<table>``; PostgreSQL ``es_change`` on each table.
+TRIGGER = "es_change"
+PG_FUNCTION = "espresso_static_log_change"
+#: The ``table`` of the row naming the log itself (its identity, written once).
+IDENTITY_TABLE = ""
+
+_PG_FUNCTION_SQL = f"""
+CREATE OR REPLACE FUNCTION {PG_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  new_row jsonb;
+  old_row jsonb;
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO {LOG_TABLE} ("table", "row", kind, txid)
+    VALUES (TG_TABLE_NAME, to_jsonb(NEW) ->> TG_ARGV[0], 'I', txid_current());
+  ELSIF TG_OP = 'UPDATE' THEN
+    new_row := to_jsonb(NEW);
+    old_row := to_jsonb(OLD);
+    INSERT INTO {LOG_TABLE} ("table", "row", kind, before, txid)
+    VALUES (TG_TABLE_NAME, new_row ->> TG_ARGV[0], 'U', old_row ->> TG_ARGV[1], txid_current());
+    IF new_row ->> TG_ARGV[0] IS DISTINCT FROM old_row ->> TG_ARGV[0] THEN
+      INSERT INTO {LOG_TABLE} ("table", "row", kind, before, txid)
+      VALUES (TG_TABLE_NAME, old_row ->> TG_ARGV[0], 'D', old_row ->> TG_ARGV[1], txid_current());
+    END IF;
+  ELSE
+    old_row := to_jsonb(OLD);
+    INSERT INTO {LOG_TABLE} ("table", "row", kind, before, txid)
+    VALUES (TG_TABLE_NAME, old_row ->> TG_ARGV[0], 'D', old_row ->> TG_ARGV[1], txid_current());
+  END IF;
+  RETURN NULL;
+END $$;
+"""
+
+
+@dataclass(frozen=True)
+class LoggedTable:
+    """A table the triggers log: its primary-key column and the tracked column."""
+
+    table: str
+    pk: str
+    tracked: str | None
+
+
+def logged_table(model) -> LoggedTable:
+    """What the triggers of ``model``'s table record."""
+    meta = model._meta
+    tracked = None
+    if meta.auto_created:  # a many-to-many table: the owner's column
+        tracked = next(f.column for f in meta.local_concrete_fields if f.is_relation)
+    else:
+        progress = getattr(model, "progress", None)
+        status = getattr(progress, "status", None)
+        local = {f.name: f.column for f in meta.local_concrete_fields}
+        tracked = local.get(status) if status else None
+    return LoggedTable(meta.db_table, meta.pk.column, tracked)
+
+
+def logged_models(app_configs: Iterable) -> list:
+    """The concrete tables of ``app_configs`` the triggers log (many-to-many tables
+    included; not the log itself)."""
+    found = []
+    for app in app_configs:
+        for model in app.get_models(include_auto_created=True):
+            meta = model._meta
+            if meta.proxy or not meta.managed or meta.db_table == LOG_TABLE:
+                continue
+            found.append(model)
+    return found
+
+
+def install_triggers(models_to_log: Iterable, using: str = "default") -> list[str]:
+    """(Re)create the triggers of ``models_to_log``; a table that had none gets a reset
+    row. Returns the tables that were newly logged."""
+    connection = connections[using]
+    tables = [logged_table(model) for model in models_to_log]
+    already = logged_tables(using)
+    started = []
+    txid = "txid_current()" if connection.vendor == "postgresql" else "NULL"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_PG_FUNCTION_SQL)
+        if not _identity(cursor):
+            # The log's identity: marks of another database's log never match it.
+            cursor.execute(
+                f'INSERT INTO {LOG_TABLE} ("table", "row", kind, txid) VALUES (%s, %s, %s, {txid})',
+                [IDENTITY_TABLE, uuid.uuid4().hex, "R"],
+            )
+        for table in tables:
+            for statement in _trigger_sql(connection, table):
+                cursor.execute(statement)
+            if table.table not in already:
+                cursor.execute(
+                    f'INSERT INTO {LOG_TABLE} ("table", kind, txid) VALUES (%s, %s, {txid})',
+                    [table.table, "R"],
+                )
+                started.append(table.table)
+    return started
+
+
+def _trigger_sql(connection, table: LoggedTable) -> list[str]:
+    quote = connection.ops.quote_name
+    name, pk = quote(table.table), quote(table.pk)
+    if connection.vendor == "postgresql":
+        arguments = ", ".join(_literal(value) for value in (table.pk, table.tracked or ""))
+        return [
+            f"CREATE OR REPLACE TRIGGER {TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON {name} "
+            f"FOR EACH ROW EXECUTE FUNCTION {PG_FUNCTION}({arguments})"
+        ]
+    if connection.vendor != "sqlite":
+        return []
+    literal = _literal(table.table)
+    old = f"OLD.{quote(table.tracked)}" if table.tracked else "NULL"
+    log = f'INSERT INTO {LOG_TABLE} ("table", "row", kind, before)'
+    bodies = {
+        "i": f"AFTER INSERT ON {name} BEGIN {log} VALUES ({literal}, NEW.{pk}, 'I', NULL); END",
+        "u": (
+            f"AFTER UPDATE ON {name} BEGIN {log} VALUES ({literal}, NEW.{pk}, 'U', {old}); "
+            f"{log} SELECT {literal}, OLD.{pk}, 'D', {old} WHERE OLD.{pk} IS NOT NEW.{pk}; END"
+        ),
+        "d": f"AFTER DELETE ON {name} BEGIN {log} VALUES ({literal}, OLD.{pk}, 'D', {old}); END",
+    }
+    statements = []
+    for kind, body in bodies.items():
+        trigger = quote(f"{TRIGGER}_{kind}_{table.table}")
+        statements += [f"DROP TRIGGER IF EXISTS {trigger}", f"CREATE TRIGGER {trigger} {body}"]
+    return statements
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def logged_tables(using: str = "default") -> frozenset[str]:
+    """The tables whose triggers are in place (all three, on SQLite)."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "WHERE t.tgname = %s",
+                [TRIGGER],
+            )
+            return frozenset(name for (name,) in cursor.fetchall())
+        if connection.vendor != "sqlite":
+            return frozenset()
+        cursor.execute(
+            "SELECT tbl_name FROM sqlite_master WHERE type = 'trigger' "
+            "AND substr(name, 1, %s) = %s GROUP BY tbl_name HAVING count(*) = 3",
+            [len(TRIGGER) + 1, f"{TRIGGER}_"],
+        )
+        return frozenset(name for (name,) in cursor.fetchall())
+
+
+def _identity(cursor) -> str | None:
+    cursor.execute(
+        f'SELECT "row" FROM {LOG_TABLE} WHERE "table" = %s ORDER BY id LIMIT 1', [IDENTITY_TABLE]
+    )
+    row = cursor.fetchone()
+    return row[0] if row else None
+
+
+# -- reading the log --------------------------------------------------------------------
+
+
+def current_mark(using: str = "default") -> str | None:
+    """Where the log is for the current read: what :func:`changes_since` starts from
+    (None: no log in this database)."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        identity = _identity(cursor)
+        if identity is None:
+            return None
+        if connection.vendor == "postgresql":
+            # The snapshot, and the last id for writes of this very transaction (which
+            # its own snapshot lists as unfinished).
+            cursor.execute(
+                f"SELECT txid_current_snapshot()::text || '/' || coalesce(max(id), 0) "
+                f"FROM {LOG_TABLE} WHERE txid = txid_current_if_assigned()"
+            )
+        else:
+            cursor.execute(f"SELECT coalesce(max(id), 0) FROM {LOG_TABLE}")
+        return f"{connection.vendor}:{identity}:{cursor.fetchone()[0]}"
+
+
+@dataclass
+class TableChanges:
+    """What happened to one table since a mark."""
+
+    table: str
+    #: The log was (re)started: rows may have changed unseen, redo the whole table.
+    reset: bool = False
+    #: Every row written, by primary key (text) → the first change's kind and the
+    #: tracked value before it (the value at the mark).
+    first: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    #: Rows whose last change deleted them.
+    deleted: set[str] = field(default_factory=set)
+    #: Every tracked value before a change (e.g. each owner a link had).
+    before_values: set[str] = field(default_factory=set)
+
+    @property
+    def rows(self) -> set[str]:
+        return set(self.first)
+
+    def __bool__(self) -> bool:
+        return self.reset or bool(self.first)
+
+
+def changes_since(mark: str | None, tables: Iterable[str], using: str = "default"):
+    """``{table: TableChanges}`` of ``tables`` written after ``mark`` (as the current
+    read sees them); None when ``mark`` cannot say (no mark, or another log's)."""
+    connection = connections[using]
+    current = current_mark(using)
+    if mark is None or current is None or not _same_log(mark, current):
+        return None
+    tables = list(tables)
+    position = mark.split(":", 2)[2]
+    logged = logged_tables(using)
+    # A table without triggers may have changed in any way.
+    changes = {table: TableChanges(table, reset=table not in logged) for table in tables}
+    if not tables:
+        return changes
+    marks = ", ".join("%s" for _ in tables)
+    if connection.vendor == "postgresql":
+        snapshot, last_own = position.split("/")
+        since = (
+            "(txid >= %s AND NOT txid_visible_in_snapshot(txid, %s::txid_snapshot) "
+            "AND txid IS DISTINCT FROM txid_current_if_assigned()) "
+            "OR (txid = txid_current_if_assigned() AND id > %s)"
+        )
+        parameters = [*tables, int(snapshot.split(":")[0]), snapshot, int(last_own)]
+    else:
+        since, parameters = "id > %s", [*tables, int(position)]
+    sql = (
+        f'SELECT "table", "row", kind, before FROM {LOG_TABLE} '
+        f'WHERE "table" IN ({marks}) AND ({since}) ORDER BY id'
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, parameters)
+        while rows := cursor.fetchmany(20_000):
+            for table, row, kind, before in rows:
+                found = changes[table]
+                if kind == "R":
+                    found.reset = True
+                    continue
+                found.first.setdefault(row, (kind, before))
+                if before is not None:
+                    found.before_values.add(before)
+                if kind == "D":
+                    found.deleted.add(row)
+                else:
+                    found.deleted.discard(row)
+    return changes
+
+
+def _same_log(mark: str, current: str) -> bool:
+    return mark.split(":", 2)[:2] == current.split(":", 2)[:2]
+
+
+def log_fingerprint(table: str, using: str = "default") -> str:
+    """A digest of ``table``'s log rows: any write to the table changes it (a new log
+    row), whatever else happened."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        identity = _identity(cursor)
+        cursor.execute(
+            f'SELECT count(*), max(id), sum(id) FROM {LOG_TABLE} WHERE "table" = %s', [table]
+        )
+        counts = cursor.fetchone()
+    return hashlib.blake2b(repr((identity, counts)).encode(), digest_size=20).hexdigest()
+
+
+def install_after_migrate(sender, using="default", **_) -> None:
+    """``post_migrate`` handler: log the tables of the app just migrated (the log's
+    own table exists by then: the signal follows all migrations)."""
+    models_to_log = logged_models([sender])
+    if models_to_log and LOG_TABLE in connections[using].introspection.table_names():
+        install_triggers(models_to_log, using)
