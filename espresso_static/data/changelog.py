@@ -301,8 +301,12 @@ def log_fingerprint(table: str, using: str = "default") -> str:
 
 
 def install_after_migrate(sender, using="default", **_) -> None:
-    """``post_migrate`` handler: log the tables of the app just migrated (the log's
-    own table exists by then: the signal follows all migrations)."""
-    models_to_log = logged_models([sender])
-    if models_to_log and LOG_TABLE in connections[using].introspection.table_names():
+    """``post_migrate`` handler: log the tables of the app ``sender`` (the signal
+    follows all migrations; a migrate of some apps sends it for every app, so only
+    tables that exist are logged)."""
+    existing = set(connections[using].introspection.table_names())
+    if LOG_TABLE not in existing:
+        return
+    models_to_log = [m for m in logged_models([sender]) if m._meta.db_table in existing]
+    if models_to_log:
         install_triggers(models_to_log, using)
