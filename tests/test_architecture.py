@@ -1,12 +1,19 @@
 """The package's structure, checked from its source: no import cycles between its
-modules (imports inside functions count too), no module longer than ~500 lines."""
+modules (imports inside functions count too), no module longer than ~500 lines, and
+the README's Architecture section naming what exists."""
 
 from __future__ import annotations
 
 import ast
+import re
+import typing
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "espresso_static"
+from espresso_static.site.feature import Feature
+from espresso_static.site.features import FEATURES
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "espresso_static"
 #: A module longer than this should be split (the issue's "~500 lines", with the
 #: margin "~" allows).
 MAX_LINES = 520
@@ -126,3 +133,41 @@ def test_no_module_is_too_long():
     }
     too_long = {name for name, n in lengths.items() if n > MAX_LINES}
     assert too_long == SPLIT_PENDING, {name: lengths[name] for name in too_long ^ SPLIT_PENDING}
+
+
+def architecture_section() -> str:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    start = readme.index("\n## Architecture\n")
+    end = readme.find("\n## ", start + 1)
+    return readme[start : end if end > 0 else None]
+
+
+def test_the_architecture_section_names_every_subpackage_feature_and_step():
+    section = architecture_section()
+    subpackages = {
+        f"{init.parent.relative_to(PACKAGE).as_posix()}/"
+        for init in PACKAGE.rglob("__init__.py")
+        if init.parent != PACKAGE
+    }
+    site_modules = {
+        f"site/{path.name}" for path in (PACKAGE / "site").glob("*.py") if path.stem != "__init__"
+    }
+    steps = {name for name in vars(Feature) if name.startswith("on_")}
+    features = set()
+    for feature in FEATURES:
+        module = feature.__module__.removeprefix("espresso_static.").replace(".", "/") + ".py"
+        (data,) = typing.get_args(type(feature).__orig_bases__[0])
+        features |= {f"`{type(feature).__name__}`", f"`{module}`"}
+        if data is not type(None):
+            features.add(f"`{data.__name__}`")
+    named = subpackages | site_modules | steps | features
+    assert len(subpackages) >= 7 and len(features) >= 10 and len(steps) == 6
+    assert {name for name in named if name not in section} == set()
+
+
+def test_every_path_the_architecture_section_names_exists():
+    paths = set(re.findall(r"[\w/]+\.py\b", architecture_section()))
+    assert len(paths) > 10
+    assert {path for path in paths if not (PACKAGE / path).is_file()} == {
+        "tests/test_architecture.py"  # the one path from the repository's root
+    }
