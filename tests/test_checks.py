@@ -47,6 +47,7 @@ def test_the_demo_declarations_pass_and_django_ids_are_silenced_too():
 
 ACCESS_CASES = [
     (Access(audiences="public"), "E304", "audiences must be a list of audience names"),
+    (Access(audiences=["public"]), "W302", "audiences lists 'public', but fields has no entry"),
     (Access(audiences=["pubic"]), "E302", "audiences names the audience 'pubic'"),
     (
         Access(audiences=["public"], fields={"public": "beta_nx_name"}),

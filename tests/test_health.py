@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -76,6 +77,11 @@ def test_m2m_relation_written_around_the_check_is_found(demo_rows):
     )
     assert result.failing == 1 and result.rows[0].pk == correlator.pk
     assert "2 gauge configurations" in result.rows[0].message
+    # The same through `check`: its own id, silenced through the configuration.
+    config = load_config(REPO)
+    assert [m.id for m in run_project_checks(config, ["data"])] == ["espresso_static.E202"]
+    silenced = dataclasses.replace(config, silenced_checks=("espresso_static.E202",))
+    assert run_project_checks(silenced, ["data"]) == []
 
 
 @pytest.mark.django_db(transaction=True)

@@ -85,6 +85,17 @@ def test_model_change_without_migration_then_unapplied_migration(project):
         models_py.read_text() + "\n    tag2 = models.CharField(max_length=5, default='')\n"
     )
     assert check_ids(project) == (1, {"espresso_static.E102", "espresso_static.W201"})
+    pyproject = project / "pyproject.toml"
+    configured = pyproject.read_text()
+    pyproject.write_text(
+        configured.replace(
+            "[tool.espresso-static]\n",
+            '[tool.espresso-static]\nsilenced_checks = ["espresso_static.E102", '
+            '"espresso_static.W201"]\n',
+        )
+    )
+    assert check_ids(project) == (0, set())  # silenced through the configuration
+    pyproject.write_text(configured)
     run("makemigrations", cwd=project)
     assert check_ids(project) == (1, {"espresso_static.E103", "espresso_static.W201"})
     assert "espresso-static migrate" in run("check", cwd=project, ok=False).stdout

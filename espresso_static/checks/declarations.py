@@ -1,5 +1,5 @@
 """Declaration checks: every ``Access`` and ``Progress`` a model declares fits the
-model and the configured audiences (``espresso_static.E301`` to ``W301``, ``E401`` to ``E408``).
+model and the configured audiences (``espresso_static.E301`` to ``W302``, ``E401`` to ``E408``).
 
 A wrong declaration would otherwise fail open or silently: a misspelt column in
 ``hidden_fields`` leaves the column visible, a string where a list belongs
@@ -22,7 +22,7 @@ from espresso_static.project.django_setup import project_audiences
 
 @checks.register(DECLARATIONS)
 def declarations(app_configs=None, **_) -> list[checks.CheckMessage]:
-    """Access (E301 to E305, W301) and Progress (E401 to E408) of every concrete model."""
+    """Access (E301 to E305, W301, W302) and Progress (E401 to E408) of every concrete model."""
     from django.apps import apps
 
     configs = app_configs if app_configs is not None else apps.get_app_configs()
@@ -88,6 +88,7 @@ class _AccessChecker:
 
     def problems(self, access: Access) -> Iterator[checks.CheckMessage]:
         yield from self.names(access.audiences, "audiences", only="deny")
+        yield from self.without_columns(access)
         yield from self.names(access.hidden_from, "hidden_from", only="allow")
         for attribute, only in (("fields", "deny"), ("hidden_fields", "allow"), ("rows", "")):
             table = getattr(access, attribute)
@@ -128,6 +129,22 @@ class _AccessChecker:
                     f"it applies only to {only}-audiences, so it has no effect.",
                     obj=self.model,
                     id=f"{PREFIX}W301",
+                )
+
+    def without_columns(self, access: Access) -> Iterator[checks.CheckMessage]:
+        """W302: a deny-audience listed in ``audiences`` without ``fields`` sees the
+        table but none of its columns, most likely a forgotten entry."""
+        if isinstance(access.audiences, str) or not isinstance(access.fields, Mapping):
+            return  # E304 reports these
+        for name in access.audiences:
+            audience = self.audiences.get(name)
+            if audience is not None and audience.denies_by_default and name not in access.fields:
+                yield checks.Warning(
+                    f"{self.where} audiences lists {name!r}, but fields has no entry for it: "
+                    "it sees the table with no column.",
+                    hint=f'Add fields={{{name!r}: [...]}} (or "__all__").',
+                    obj=self.model,
+                    id=f"{PREFIX}W302",
                 )
 
     def columns_of(self, where: str, value, attribute: str) -> Iterator[checks.CheckMessage]:

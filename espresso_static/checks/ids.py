@@ -59,6 +59,10 @@ CHECK_IDS: dict[str, tuple[str, str]] = {
         DECLARATIONS,
         "an Access entry without effect (e.g. fields for an allow-audience)",
     ),
+    "espresso_static.W302": (
+        DECLARATIONS,
+        "a deny-audience sees a model but no column of it (no fields entry for it)",
+    ),
     "espresso_static.E401": (DECLARATIONS, "a model's progress is not a Progress(...)"),
     "espresso_static.E402": (DECLARATIONS, "a Progress declaration names an unknown field"),
     "espresso_static.E403": (DECLARATIONS, "a Progress declaration names a to-many relation"),

@@ -159,7 +159,9 @@ def validate_table(table: Mapping, schema: Mapping[str, Option], prefix: str = "
     unknown key, missing required key and invalid value (named ``prefix`` + key)."""
     values: dict[str, Any] = {}
     problems = [
-        Problem(UNKNOWN_KEY, f"{prefix}{key}", f"unknown key (known: {', '.join(schema)})")
+        Problem(
+            UNKNOWN_KEY, f"{prefix}{toml_key(key)}", f"unknown key (known: {', '.join(schema)})"
+        )
         for key in table
         if key not in schema
     ]
