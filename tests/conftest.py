@@ -14,7 +14,13 @@ import pytest
 from tests.browser import served  # noqa: F401  (a fixture for every test module)
 
 REPO = Path(__file__).resolve().parents[1]
-TEST_APPS = ["tests.baseapp", "tests.siteapp", "tests.hostileapp", "tests.leakapp"]
+TEST_APPS = [
+    "tests.baseapp",
+    "tests.siteapp",
+    "tests.hostileapp",
+    "tests.leakapp",
+    "tests.valueapp",
+]
 
 
 def pytest_configure(config):

@@ -87,10 +87,15 @@ def snapshot(project, names):
 def plot(project, model, by, out):
     """Plot the progress of MODEL over time from its snapshots."""
     from espresso_static.data.plots import progress_figure, write_figure
+    from espresso_static.data.row_values import row_warnings
     from espresso_static.declare.progress import find_declared
 
     open_project(project)
-    write_figure(progress_figure(find_declared(model), by=by), out)
+    with row_warnings() as warnings:
+        figure = progress_figure(find_declared(model), by=by)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    write_figure(figure, out)
     click.echo(f"Wrote {out}.")
 
 

@@ -16,6 +16,7 @@ The rate is a least-squares fit of the done count over the snapshots of the last
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,14 +30,19 @@ import numpy as np
 import pandas as pd
 from matplotlib import dates as mdates
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties, findfont
+from matplotlib.text import Text
 
+from espresso_static.data.row_values import missing_glyphs, shown_text, warn_row_value
 from espresso_static.data.snapshot import load_history
-from espresso_static.declare.progress import DeclaredProgress, declared
+from espresso_static.declare.progress import DeclaredProgress, column_of, declared
 from espresso_static.exceptions import EspressoStaticError
 
 FORMATS = ("pdf", "png", "svg")
 WINDOW_DAYS = 14
 ALL = "all"
+#: Characters of a group value a legend entry shows (longer values are shortened).
+LEGEND_CHARS = 60
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,7 @@ class Trend:
     def describe(self) -> str:
         text = f"{self.percent_done:.0f} % done ({self.done:,} of {self.total:,})"
         if self.rate_per_day is not None:
-            text += f", {self.rate_per_day:,.0f}/day"
+            text += f", {round(self.rate_per_day):,}/day"  # round: no "-0/day" from float noise
         if self.done >= self.total:
             return text + ", complete"
         if self.completion is not None:
@@ -75,15 +81,20 @@ class History:
 
     @property
     def groups(self) -> list[str]:
-        """The groups, then ``all`` when there are several."""
-        names = [str(name) for name in self.done.columns]
-        return [*names, ALL] if len(names) > 1 else names
+        return [str(name) for name in self.done.columns]
 
-    def series(self, group: str) -> tuple[pd.Series, pd.Series]:
-        """Done and total counts of ``group`` over time (``all``: summed over groups)."""
-        if group == ALL and ALL not in self.done:
+    def series(self, group: str | None) -> tuple[pd.Series, pd.Series]:
+        """Done and total counts of ``group`` over time (None: summed over all groups)."""
+        if group is None:
             return self.done.sum(axis=1), self.total.sum(axis=1)
         return self.done[group], self.total[group]
+
+    @property
+    def curves(self) -> list[tuple[str, str | None]]:
+        """``(name, group)`` of each curve: every group, then all rows (group None,
+        named ``all``) when there are several — a group may be called "all" too."""
+        curves = [(group, group) for group in self.groups]
+        return [*curves, (ALL, None)] if len(curves) > 1 else curves
 
 
 def history_by(
@@ -116,7 +127,7 @@ def history_by(
 
 def trends(history: History, window_days: int = WINDOW_DAYS) -> list[Trend]:
     """The latest state, rate and completion estimate of every group, then of all rows."""
-    return [_trend(group, *history.series(group), window_days) for group in history.groups]
+    return [_trend(name, *history.series(group), window_days) for name, group in history.curves]
 
 
 def _trend(group: str, done: pd.Series, total: pd.Series, window_days: int) -> Trend:
@@ -140,18 +151,29 @@ def progress_figure(
 ) -> Figure:
     """Share of rows done over time, one line per value of ``by`` (None: all rows),
     each labelled with its rate and estimated completion date (of ``history`` when
-    given, else of every snapshot)."""
+    given, else of every snapshot).
+
+    Values from the data are shown literally, never as math (a ``$`` in a group
+    value is a dollar sign); one that a legend cannot show as it is (empty, very long,
+    control characters, no glyph in the font) is changed and reported as a
+    :class:`~espresso_static.data.row_values.RowValueWarning` naming its rows."""
     item = model if isinstance(model, DeclaredProgress) else declared(model)
     history = history_by(item, by) if history is None else history
     figure = Figure(figsize=(8, 4.5), layout="constrained")
     axes = figure.subplots()
     times = history.done.index.tz_convert(None)
-    for trend in trends(history, window_days):
-        done, total = history.series(trend.group)
+    lines, labels = [], []
+    for trend, (_, group) in zip(trends(history, window_days), history.curves, strict=True):
+        done, total = history.series(group)
         share = 100 * done / total.replace(0, np.nan)
-        style = {"color": "black", "linewidth": 2.4} if trend.group == ALL else {"linewidth": 1.4}
-        axes.plot(times, share.to_numpy(), marker="o", markersize=3,
-                  label=f"{trend.group}: {trend.describe()}", **style)  # fmt: skip
+        every_row = group is None or by is None
+        style = {"color": "black", "linewidth": 2.4} if every_row else {"linewidth": 1.4}
+        name = trend.group if every_row else _legend_name(item, by, trend.group)
+        labels.append(f"{name}: {trend.describe()}")
+        (line,) = axes.plot(
+            times, share.to_numpy(), marker="o", markersize=3, label=labels[-1], **style
+        )
+        lines.append(line)
     axes.set_ylim(0, 100)
     axes.set_ylabel("done (%)")
     axes.set_title(f"{item.model.__name__}: progress" + (f" by {by}" if by else ""))
@@ -159,8 +181,37 @@ def progress_figure(
     locator = mdates.AutoDateLocator()
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    axes.legend(fontsize="small", loc="upper left", frameon=False)
+    # Handles and labels given: a legend would drop the labels that start with "_".
+    axes.legend(lines, labels, fontsize="small", loc="upper left", frameon=False)
+    for text in figure.findobj(Text):
+        literal(text)
     return figure
+
+
+def literal(text: Text) -> Text:
+    """``text`` drawn as written: no mathtext (``$...$``), no LaTeX."""
+    text.set_parse_math(False)
+    text.set_usetex(False)
+    return text
+
+
+def _legend_name(item: DeclaredProgress, by: str, group: str) -> str:
+    """A group value as its legend entry shows it (see :func:`progress_figure`)."""
+    shown, changes = shown_text(group, LEGEND_CHARS)
+    missing = missing_glyphs(shown, _plot_fonts())
+    if missing:
+        codes = " ".join(f"U+{ord(char):04X}" for char in missing)
+        changes.append(f"has no glyph for {codes} in its font (boxes in PNG and PDF)")
+    if changes:
+        lookup = column_of(item.model, by).lookup
+        warn_row_value(item.model, by, lookup, group, changes, "the progress plot")
+    return shown
+
+
+def _plot_fonts() -> tuple[str, ...]:
+    """The files of the fonts matplotlib draws text with (a font per family)."""
+    families = matplotlib.rcParams["font.family"]
+    return tuple(dict.fromkeys(findfont(FontProperties(family=[name])) for name in families))
 
 
 def write_figure(figure: Figure, path: Path) -> Path:
@@ -182,6 +233,15 @@ def figure_bytes(figure: Figure, kind: str, name: str | None = None) -> bytes:
     buffer = io.BytesIO()
     # SVG text as text, not glyph outlines: smaller, searchable, selectable, and a test
     # can check what a published plot says.
-    with matplotlib.rc_context({"svg.hashsalt": "espresso-static", "svg.fonttype": "none"}):
+    # Tick labels are made while saving: drawn as written too. Missing glyphs were
+    # reported per row by progress_figure.
+    literal_rc = {"text.parse_math": False, "text.usetex": False}
+    with (
+        matplotlib.rc_context(
+            {"svg.hashsalt": "espresso-static", "svg.fonttype": "none", **literal_rc}
+        ),
+        warnings.catch_warnings(),
+    ):
+        warnings.filterwarnings("ignore", "Glyph .* missing from font", UserWarning)
         figure.savefig(buffer, format=kind, dpi=150, metadata=metadata)
     return buffer.getvalue()

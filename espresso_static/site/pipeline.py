@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from espresso_static.checks.report import refuse_to_build
+from espresso_static.data.row_values import row_warnings
 from espresso_static.declare.access import (
     ALL_AUDIENCES,
     AudienceView,
@@ -72,6 +73,9 @@ class BuildResult:
     pages: int
     seconds: float
     audience: str = ""
+    #: Row values the site shows changed (escaped, shortened, replaced), one line each
+    #: naming the table, rows and column (:mod:`espresso_static.data.row_values`).
+    warnings: tuple[str, ...] = ()
 
 
 class Reporter:
@@ -189,10 +193,12 @@ def build_site(
         # Collect and render read the database: one snapshot, so the pages' counts agree.
         with consistent_read():
             cache.new_snapshot()  # fingerprints of what this transaction sees
-            with reporter.step("collect") as summary:
+            with reporter.step("collect") as summary, row_warnings() as value_warnings:
                 site, context, collected = collect_build(
                     config, view, options, features, work_dir, reporter, summary, cache
                 )
+            for warning in value_warnings:
+                reporter.echo(f"  warning: {warning}")
             with reporter.step("render") as summary:
                 contributions = render_features(site, context, collected)
                 summary.append(f"{sum(isinstance(c, Page) for c in contributions)} pages")
@@ -222,7 +228,8 @@ def build_site(
     with reporter.step("publish"):
         publish(staging, target)
     pages = count_pages(target)
-    return BuildResult(target, pages, time.perf_counter() - started, view.name)
+    seconds = time.perf_counter() - started
+    return BuildResult(target, pages, seconds, view.name, tuple(value_warnings))
 
 
 def collect_build(

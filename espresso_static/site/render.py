@@ -83,6 +83,12 @@ def markdown_text(text: str, *, inline: bool) -> str:
     return result
 
 
+def literal_text(value: object) -> str:
+    """A row value as Markdown showing it as written, on one line: no math, code span,
+    emphasis or escape (only the project's own texts, e.g. help texts, may use math)."""
+    return _CODE_PATTERN.sub(lambda m: _CODE_ESCAPES[m.group()], " ".join(str(value).split()))
+
+
 def code_html(value: object) -> str:
     """A value as ``<code>`` that no Markdown or math extension touches."""
     text = _CODE_PATTERN.sub(lambda m: _CODE_ESCAPES[m.group()], str(value))
@@ -120,6 +126,7 @@ def template_environment() -> jinja2.Environment:
     env.filters["text"] = _markup(lambda value: markdown_text(value, inline=True))
     env.filters["prose"] = _markup(lambda value: markdown_text(value, inline=False))
     env.filters["code"] = _markup(code_html)
+    env.filters["value"] = _markup(literal_text)
     env.filters["count"] = lambda number: f"{number:,}"
     env.filters["first_sentence"] = first_sentence
     env.filters["when"] = format_time

@@ -48,6 +48,7 @@ import pandas as pd
 from django.db import models
 
 from espresso_static.data.fieldkinds import field_kind
+from espresso_static.data.row_values import row_warnings, warn_again
 from espresso_static.declare.access import AudienceView
 from espresso_static.declare.progress import (
     CATEGORY_LABELS,
@@ -389,17 +390,21 @@ def with_history_plots(
         if plot is None:
             plot = _plot_of(view, source)
             cache.store(f"plot {view.name} {source.item.label}", key, plot)
-        plots, trends = plot
+        plots, trends, warnings = plot
+        warn_again(warnings)  # made now or stored with the plot: every build reports them
         plotted.append(dataclasses.replace(page, plots=plots, trends=trends))
     return plotted
 
 
-def _plot_of(view: AudienceView, source: StatusSource) -> tuple[dict[str, bytes], list]:
+def _plot_of(view: AudienceView, source: StatusSource) -> tuple[dict[str, bytes], list, tuple]:
+    """The plot files, trends and row-value warnings of ``source``'s history plot."""
     if source.shown.progress.group_by != source.item.progress.group_by:
-        return {}, []  # no plot over hidden groups
+        return {}, [], ()  # no plot over hidden groups
     rows = view.queryset(source.item.model)
     groups = _whole_groups(source.shown, source.plot_by, rows)
-    return _history_plots(source.shown, source.plot_by, groups)
+    with row_warnings() as warnings:
+        plots, trends = _history_plots(source.shown, source.plot_by, groups)
+    return plots, trends, tuple(warnings)
 
 
 def visible_declaration(view: AudienceView, item: DeclaredProgress) -> DeclaredProgress | None:
