@@ -14,9 +14,10 @@ from click.testing import CliRunner
 from espresso_static.cli import cli
 from espresso_static.exceptions import ConfigError
 from espresso_static.project.config import load_config
-from espresso_static.site.feature import project_features
+from espresso_static.site.feature import Feature, project_features
 from models.demo import data
 from models.demo.models import DataFile
+from tests.test_build import copy_project
 
 REPO = Path(__file__).resolve().parents[1]
 FEATURE = "tests.largest_files:LargestFiles"
@@ -82,3 +83,26 @@ def test_the_readme_example_is_the_tested_feature():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     example = (REPO / "tests" / "largest_files.py").read_text(encoding="utf-8")
     assert f"```python\n{example}```" in readme
+
+
+class Broken(Feature):
+    """A project's feature with a bug in its render step."""
+
+    def on_files(self, site, context, data):
+        return {}["missing"]
+
+
+@pytest.mark.django_db
+def test_a_failing_project_feature_is_one_line_naming_it_and_nothing_is_published(tmp_path):
+    project = copy_project(tmp_path)
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    pyproject.write_text(text + 'features = ["tests.test_features:Broken"]\n', encoding="utf-8")
+    out = tmp_path / "site"
+    result = CliRunner().invoke(cli, ["build-site", "--project", str(project), "--out", str(out)])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        "Error: The project's site feature tests.test_features:Broken failed in on_files: "
+        "KeyError: 'missing'"
+    )
+    assert not out.exists()

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from espresso_static.declare.access import AudienceView
-from espresso_static.exceptions import ConfigError
+from espresso_static.exceptions import ConfigError, EspressoStaticError
 from espresso_static.project.config import ProjectConfig
 from espresso_static.site.cache import BuildCache
 from espresso_static.site.collect import SiteModel
@@ -116,16 +116,32 @@ class Feature(Generic[T]):
 Collected = tuple[Feature, Any]
 
 
+def run_step(feature: Feature, step: str, *args):
+    """Call the step ``step`` of ``feature``. A project's feature that fails says so in
+    one line naming it and the step (the built-in ones raise errors of their own)."""
+    try:
+        return getattr(feature, step)(*args)
+    except Exception as error:
+        kind = type(feature)
+        if kind.__module__.startswith("espresso_static.") or isinstance(error, EspressoStaticError):
+            raise
+        detail = " ".join(str(error).split()) or "no message"
+        raise EspressoStaticError(
+            f"The project's site feature {kind.__module__}:{kind.__qualname__} failed in "
+            f"{step}: {type(error).__name__}: {detail}"
+        ) from error
+
+
 def with_feature_sections(
     site: SiteModel, context: RenderContext, collected: Iterable[Collected]
 ) -> RenderContext:
     """``context`` with the features' home-page sections and model-page links."""
     sections, links = [], {}
     for feature, data in collected:
-        section = feature.on_home_markdown(site, context, data)
+        section = run_step(feature, "on_home_markdown", site, context, data)
         if section:
             sections.append(section)
-        for label, link in feature.on_model_links(site, context, data).items():
+        for label, link in run_step(feature, "on_model_links", site, context, data).items():
             links[label] = (*links.get(label, ()), link)
     return replace(context, home_sections=tuple(sections), model_links=links)
 
@@ -140,7 +156,7 @@ def render_features(
     contributions: list[Contribution] = []
     seen: dict[str, str] = {}
     for feature, data in collected:
-        for item in feature.on_files(site, context, data):
+        for item in run_step(feature, "on_files", site, context, data):
             if item.path in seen:
                 raise ValueError(f"{feature.name} and {seen[item.path]} both write {item.path}.")
             seen[item.path] = feature.name

@@ -17,7 +17,7 @@ from espresso_static.exceptions import EspressoStaticError
 from espresso_static.project.config import ProjectConfig
 from espresso_static.site.collect import SiteModel
 from espresso_static.site.context import Asset, Contribution, Page, Provenance, RenderContext
-from espresso_static.site.feature import Collected
+from espresso_static.site.feature import Collected, run_step
 from espresso_static.site.render import GENERATED, PARTIALS, format_time
 from espresso_static.site.write import hand_written_pages, pages_not_for
 
@@ -117,7 +117,7 @@ def load_mkdocs_config(
     _add_theme_overrides(mkdocs_config)
     mkdocs_config.extra["espresso_static"] = _provenance_extra(context.provenance)
     for feature, data in collected:
-        feature.on_config(mkdocs_config.extra, context, data)
+        run_step(feature, "on_config", mkdocs_config.extra, context, data)
     return mkdocs_config
 
 

@@ -55,6 +55,7 @@ from espresso_static.site.feature import (
     ProgressBar,
     project_features,
     render_features,
+    run_step,
 )
 from espresso_static.site.features import FEATURES
 from espresso_static.site.mkdocs_build import load_mkdocs_config, mkdocs_messages, run_mkdocs
@@ -216,7 +217,7 @@ def build_site(
                     )
                     run_mkdocs(mkdocs_config, warnings)
                 for feature, data in collected:
-                    feature.on_post_build(staging, context, data)
+                    run_step(feature, "on_post_build", staging, context, data)
             except BaseException:  # MkDocs' Abort is a SystemExit
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
@@ -282,7 +283,7 @@ def collect_build(
             part=functools.partial(_part, summary, cache),
             counter=reporter.counter,
         )
-        collected.append((feature, feature.on_collect(build)))
+        collected.append((feature, run_step(feature, "on_collect", build)))
     return site, context, collected
 
 
