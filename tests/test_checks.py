@@ -78,7 +78,7 @@ ACCESS_CASES = [
     (Access(audiences=["internal"]), "W301", "audiences names 'internal', an allow-audience"),
     (Access(fields={"internal": ALL}), "W301", "fields names 'internal', an allow-audience"),
     (Access(hidden_from=["public"]), "W301", "hidden_from names 'public', a deny-audience"),
-    ({"audiences": ["public"]}, "E301", "demo.Ensemble.access is dict, not an Access(...)"),
+    ({"audiences": ["public"]}, "E301", "demo.Ensemble.access must be Access(...), not a dict"),
 ]
 
 
@@ -140,7 +140,7 @@ PROGRESS_CASES = [
         "E407",
         "names 'archived', not a choice of DataFile.status",
     ),
-    ("status", "E401", "demo.DataFile.progress is str, not a Progress(...)"),
+    ("status", "E401", "demo.DataFile.progress must be Progress(...), not a str"),
 ]
 
 

@@ -54,6 +54,20 @@ def check_ids(project: Path) -> tuple[int, set[str]]:
     return result.returncode, {finding["id"] for finding in json.loads(result.stdout)}
 
 
+def assert_silenced(project: Path, ids: set[str]) -> None:
+    """With ``ids`` in ``silenced_checks``, ``check`` reports nothing and passes."""
+    pyproject = project / "pyproject.toml"
+    configured = pyproject.read_text()
+    listed = ", ".join(f'"{check_id}"' for check_id in sorted(ids))
+    pyproject.write_text(
+        configured.replace(
+            "[tool.espresso-static]\n", f"[tool.espresso-static]\nsilenced_checks = [{listed}]\n"
+        )
+    )
+    assert check_ids(project) == (0, set())
+    pyproject.write_text(configured)
+
+
 def test_startproject_writes_a_working_project(template_project):
     config = tomllib.loads((template_project / "pyproject.toml").read_text())
     assert config["tool"]["espresso-static"]["apps"] == ["models.campaign"]
@@ -85,19 +99,10 @@ def test_model_change_without_migration_then_unapplied_migration(project):
         models_py.read_text() + "\n    tag2 = models.CharField(max_length=5, default='')\n"
     )
     assert check_ids(project) == (1, {"espresso_static.E102", "espresso_static.W201"})
-    pyproject = project / "pyproject.toml"
-    configured = pyproject.read_text()
-    pyproject.write_text(
-        configured.replace(
-            "[tool.espresso-static]\n",
-            '[tool.espresso-static]\nsilenced_checks = ["espresso_static.E102", '
-            '"espresso_static.W201"]\n',
-        )
-    )
-    assert check_ids(project) == (0, set())  # silenced through the configuration
-    pyproject.write_text(configured)
+    assert_silenced(project, {"espresso_static.E102", "espresso_static.W201"})
     run("makemigrations", cwd=project)
     assert check_ids(project) == (1, {"espresso_static.E103", "espresso_static.W201"})
+    assert_silenced(project, {"espresso_static.E103", "espresso_static.W201"})
     assert "espresso-static migrate" in run("check", cwd=project, ok=False).stdout
     run("migrate", cwd=project)
     assert check_ids(project) == (0, set())
@@ -112,6 +117,7 @@ def test_database_ahead_of_code(project):
     run("migrate", cwd=project)
     migration.unlink()
     assert check_ids(project) == (1, {"espresso_static.E104", "espresso_static.W201"})
+    assert_silenced(project, {"espresso_static.E104", "espresso_static.W201"})
 
 
 def test_conflicting_migrations(project):
@@ -122,6 +128,7 @@ def test_conflicting_migrations(project):
         )
     code, ids = check_ids(project)
     assert code == 1 and "espresso_static.E105" in ids
+    assert_silenced(project, ids)
 
 
 def test_startapp_registers_the_app_and_keeps_comments(project):
@@ -158,6 +165,8 @@ def test_app_without_migrations_folder(project):
     shutil.rmtree(project / "models" / "jobs" / "migrations")
     result = run("check", cwd=project, ok=False)
     assert result.returncode == 1 and "has models but no migrations" in result.stdout
+    assert "ERROR espresso_static.E101 [jobs]" in result.stdout
+    assert_silenced(project, {"espresso_static.E101", "espresso_static.W201"})
     refused = run("build-site", cwd=project, ok=False)
     assert refused.returncode == 1 and "Not building" in refused.stderr
     run("makemigrations", cwd=project)

@@ -48,14 +48,7 @@ def _declared_progress_problems(model) -> list[checks.CheckMessage]:
     if progress is None:
         return []
     if not isinstance(progress, Progress):
-        return [
-            checks.Error(
-                f"{model._meta.label}.progress is {type(progress).__name__}, not a Progress(...).",
-                hint="Declare progress = Progress(status=..., done=[...]) or rename the attribute.",
-                obj=model,
-                id=f"{PREFIX}E401",
-            )
-        ]
+        return [_not_a_declaration(model, "progress", "Progress(status=..., done=[...])", "E401")]
     return list(progress_problems(DeclaredProgress(model, progress)))
 
 
@@ -64,17 +57,19 @@ def access_problems(model, audiences: Mapping[str, Audience]) -> list[checks.Che
     access = _declared_attribute(model, "access")
     if access is None:
         return []
-    where = f"{model._meta.label}.access"
     if not isinstance(access, Access):
-        return [
-            checks.Error(
-                f"{where} is {type(access).__name__}, not an Access(...).",
-                hint="Declare access = Access(...) (espresso_static.access) or rename the attribute.",
-                obj=model,
-                id=f"{PREFIX}E301",
-            )
-        ]
-    return list(_AccessChecker(model, where, audiences).problems(access))
+        return [_not_a_declaration(model, "access", "Access(...)", "E301")]
+    return list(_AccessChecker(model, f"{model._meta.label}.access", audiences).problems(access))
+
+
+def _not_a_declaration(model, attribute: str, example: str, number: str) -> checks.Error:
+    kind = type(getattr(model, attribute)).__name__
+    return checks.Error(
+        f"{model._meta.label}.{attribute} must be {example.split('(')[0]}(...), not a {kind}.",
+        hint=f"Declare {attribute} = {example} or rename the attribute.",
+        obj=model,
+        id=f"{PREFIX}{number}",
+    )
 
 
 class _AccessChecker:
