@@ -12,13 +12,11 @@ of several filter changes. Bars: interactive < 2 s, redraw < 150 ms, payload ≤
 from __future__ import annotations
 
 import dataclasses
-import functools
 import statistics
 import sys
 import tempfile
 import threading
 import time
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -54,11 +52,6 @@ function type(column, text, nth) {
   input.value = text; input.dispatchEvent(new Event('input'));
 }
 """
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
 
 
 def build(rows: int, folder: Path) -> tuple[Path, float]:
@@ -129,11 +122,12 @@ def main() -> None:
     print(f"Building the demo site with {args.rows:,} files in {folder} …", file=sys.stderr)
     site, build_seconds = build(args.rows, folder)
     served, raw = payload(site)
-    handler = functools.partial(QuietHandler, directory=str(site))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    from espresso_static.site.serve import site_server, site_url
+
+    server = site_server(site, port=0, quiet=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        interactive, redraws = measure(f"http://127.0.0.1:{server.server_port}/{PAGE}", args.runs)
+        interactive, redraws = measure(f"{site_url(server)}{PAGE}", args.runs)
     finally:
         server.shutdown()
 

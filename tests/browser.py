@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import functools
 import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -24,22 +22,19 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
-
-
 @pytest.fixture
 def served():
-    """Serve a folder on 127.0.0.1 (fetch() needs http://, not file://)."""
+    """Serve a built site on 127.0.0.1 as `espresso-static serve` does (fetch() needs
+    http://, not file://)."""
+    from espresso_static.site.serve import site_server, site_url
+
     servers = []
 
     def serve(folder: Path) -> str:
-        handler = functools.partial(QuietHandler, directory=str(folder))
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server = site_server(folder, port=0, quiet=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
-        return f"http://127.0.0.1:{server.server_port}/"
+        return site_url(server)
 
     yield serve
     for server in servers:

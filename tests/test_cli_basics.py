@@ -135,6 +135,22 @@ def test_unreachable_postgresql(tmp_path):
     assert "refused" in line.lower() or "failed" in line.lower()
 
 
+def test_postgresql_without_its_driver_says_what_to_install(tmp_path):
+    project = write_demo_project(tmp_path)
+    # Modules of these names that fail to import stand in for an install without them.
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    for driver in ("psycopg", "psycopg2"):
+        (blocked / f"{driver}.py").write_text("raise ImportError('not installed')\n")
+    url = "postgresql://alice:s3cret@127.0.0.1:5432/campaign"
+    env = {"DATABASE_URL": url, "PYTHONPATH": str(blocked)}
+    assert_one_line_error(
+        run_cli("migrate", cwd=project, env=env),
+        "pip install 'espresso-static[postgres]'",
+        "postgresql://alice:***@127.0.0.1:5432/campaign",
+    )
+
+
 def test_unreachable_sqlite_file(tmp_path):
     project = write_demo_project(tmp_path, 'database = "sqlite:///no/such/folder/db.sqlite3"\n')
     assert_one_line_error(

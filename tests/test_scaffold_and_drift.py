@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 
 from espresso_static.exceptions import EspressoStaticError
 from espresso_static.project.scaffold import register_app
@@ -82,6 +84,38 @@ def test_startproject_writes_a_working_project(template_project):
     assert check_ids(template_project) == (0, set())
     info = run("info", cwd=template_project).stdout
     assert "Ensemble: 0 rows" in info and "sqlite:///" in info
+
+
+def test_startproject_leaves_no_database_and_ignores_what_builds_write(tmp_path):
+    run("startproject", "fresh", cwd=tmp_path)
+    project = tmp_path / "fresh"
+    assert not list(project.glob("*.sqlite3"))  # migrate creates it, not startproject
+    ignored = (project / ".gitignore").read_text().split()
+    assert {"/site/", "/site-*/", ".espresso-static-cache/", "*.sqlite3"} <= set(ignored)
+    mkdocs = yaml.safe_load((project / "mkdocs.yml").read_text())
+    assert "content.code.copy" in mkdocs["theme"]["features"]
+    assert {"admonition", "pymdownx.details", "pymdownx.superfences"} <= {
+        next(iter(e)) if isinstance(e, dict) else e for e in mkdocs["markdown_extensions"]
+    }
+
+
+def test_the_scaffold_readme_names_real_commands(template_project):
+    from espresso_static.cli import cli
+
+    readme = (template_project / "README.md").read_text()
+    commands = re.findall(r"^espresso-static (\w+)", readme, re.MULTILINE)
+    commands += re.findall(r"`espresso-static (\w+)", readme)
+    assert {"migrate", "ingest", "serve", "check"} <= set(commands)
+    assert set(commands) <= set(cli.commands)
+    scripts = re.findall(r"^(?:python|\./)\s*(\S+)", readme, re.MULTILINE)
+    assert all((template_project / script).exists() for script in scripts), scripts
+
+
+def test_demo_in_a_project_of_ones_own_points_to_ingest(project):
+    result = run("demo", cwd=project, ok=False)
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "espresso-static ingest" in result.stderr and str(project) in result.stderr
+    assert "add" not in result.stderr  # no advice to install the demo app
 
 
 def test_startproject_refuses_a_non_empty_folder(tmp_path):

@@ -167,5 +167,5 @@ def test_status_page_explains_itself_on_file_urls(tmp_path):
         page = browser.new_page()
         page.goto((site / PAGE / "index.html").as_uri())
         page.wait_for_selector(".es-status[data-state=error]", timeout=15_000)
-        assert "python -m http.server" in page.locator(".es-status").inner_text()
+        assert "espresso-static serve" in page.locator(".es-status").inner_text()
         browser.close()

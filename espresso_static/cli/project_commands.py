@@ -42,7 +42,9 @@ def demo(project, rows, seed):
     config = open_project(project)
     if "models.demo" not in config.apps:
         raise EspressoStaticError(
-            '`demo` fills the demo app: add "models.demo" to apps in [tool.espresso-static].'
+            f"`demo` fills the demo campaign of the espresso-static repository, not a project "
+            f"of your own like {config.root}: fill your tables with `espresso-static ingest "
+            "MODEL FILE --key COLUMN` or a population script (README: Tutorial)."
         )
     from models.demo import data
 

@@ -1,4 +1,4 @@
-"""``build-site``."""
+"""``build-site`` and ``serve``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from espresso_static.cli.common import common_options, open_project, progress_bar
+from espresso_static.exceptions import EspressoStaticError
+from espresso_static.project.config import load_config
 
 
 @click.command("build-site")
@@ -59,3 +61,40 @@ def build_site_command(project, out, audiences, strict, quiet, allow_drift, no_c
     reporter = Reporter(quiet, echo=lambda message: click.echo(message, err=True), bar=progress_bar)
     for result in build_sites(config, list(audiences), out=out, options=options, reporter=reporter):
         click.echo(build_summary(result))
+
+
+@click.command()
+@common_options
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--audience",
+    default=None,
+    help="Serve the site of this audience from its site_dir [default_audience].",
+)
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Serve this folder instead (e.g. the --out of build-site).",
+)
+def serve(project, port, audience, folder):
+    """Serve the built site on 127.0.0.1 (status pages and search need HTTP, not file://)."""
+    from espresso_static.site.serve import site_server, site_url
+
+    if folder is None:
+        config = load_config(project)
+        name = audience or config.default_audience
+        if name not in config.audiences:
+            raise EspressoStaticError(
+                f"Unknown audience {name!r}; configured: {', '.join(config.audiences)}."
+            )
+        folder = config.audiences[name].site_dir
+    server = site_server(folder, port)
+    click.echo(f"Serving {folder} on {site_url(server)} (Ctrl-C stops it).")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -8,6 +8,7 @@ as long as they install every app the project names.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import secrets
 import sys
@@ -98,6 +99,7 @@ def setup_django(config: ProjectConfig, admin: bool = False) -> None:
         return
     for app in config.apps:
         _check_importable(app, config)
+    _check_driver(config)
     settings.configure(**(admin_settings(config) if admin else django_settings(config)))
     try:
         django.setup()
@@ -128,6 +130,22 @@ def _check_importable(app: str, config: ProjectConfig) -> None:
             f"Unknown app {app!r} in [tool.espresso-static] apps of {config.root / 'pyproject.toml'}: "
             f"no importable package {app!r} (looked in {config.root} and the Python path)."
         )
+
+
+def _check_driver(config: ProjectConfig) -> None:
+    """PostgreSQL needs a driver the base install leaves out; say which."""
+    if not config.database["ENGINE"].endswith("postgresql"):
+        return
+    for driver in ("psycopg", "psycopg2"):
+        try:
+            importlib.import_module(driver)
+            return
+        except ImportError:
+            continue
+    raise ConfigError(
+        f"The database {describe_database(config.database)} is PostgreSQL, whose driver is "
+        "not installed: pip install 'espresso-static[postgres]'."
+    )
 
 
 def check_database(alias: str = "default") -> None:

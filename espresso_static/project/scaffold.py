@@ -8,9 +8,11 @@ A project is laid out like this repository: ``pyproject.toml`` with the
 from __future__ import annotations
 
 import keyword
+import os
 import re
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 from textwrap import dedent
@@ -80,12 +82,21 @@ def register_app(pyproject: Path, app: str) -> None:
 
 def make_migrations(project_root: Path) -> None:
     """Run ``espresso-static makemigrations`` for the project in a fresh process (Django
-    can be configured once per process, and this one may serve another project)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "espresso_static", "makemigrations", "--project", str(project_root)],
-        capture_output=True,
-        text=True,
-    )
+    can be configured once per process, and this one may serve another project).
+
+    Django's makemigrations opens the database to check the migration history, which
+    would leave an empty SQLite file in the new project: it gets a throwaway one."""
+    with tempfile.TemporaryDirectory(prefix="espresso-static-scaffold-") as scratch:
+        env = {**os.environ, "DATABASE_URL": f"sqlite:///{Path(scratch) / 'scratch.sqlite3'}"}
+        result = subprocess.run(
+            [
+                *(sys.executable, "-m", "espresso_static", "makemigrations"),
+                *("--project", str(project_root)),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
     if result.returncode != 0:
         raise EspressoStaticError(
             f"makemigrations failed in {project_root}: {result.stderr.strip() or result.stdout}"
@@ -118,10 +129,32 @@ _PYPROJECT = """
 """
 
 _MKDOCS = """
+    # MkDocs configuration. build-site adds in memory (this file is never rewritten):
+    # the navigation of the generated pages, math, the Mermaid fence and the footer.
     site_name: "{name}"
     docs_dir: site_src
     theme:
       name: material
+      font: false  # no Google Fonts: the site works offline
+      features:
+        - navigation.indexes
+        - navigation.prune
+        - navigation.top
+        - search.suggest
+        - search.highlight
+        - content.code.copy  # a copy button on every code block
+    plugins:
+      - search
+    markdown_extensions:
+      - admonition  # the Data health page's verdict boxes
+      - attr_list
+      - md_in_html
+      - tables
+      - toc:
+          permalink: true
+      - pymdownx.details
+      - pymdownx.highlight
+      - pymdownx.superfences
 """
 
 _ABOUT = """
@@ -138,20 +171,28 @@ _README = """
     [espresso-static](https://pypi.org/project/espresso-static/).
 
     ```bash
-    espresso-static migrate          # create the tables (SQLite file espresso.sqlite3)
-    python populate.py               # or your own population script
-    build-site                       # publish the site into site/
+    espresso-static migrate                  # create the tables (SQLite file espresso.sqlite3)
+    espresso-static ingest {app}.Ensemble ensembles.csv --key name   # load rows from a file
+    build-site                               # publish the site into site/
+    espresso-static serve                    # look at it on http://127.0.0.1:8000/
     ```
 
     Models live in `models/{app}/models.py`; after changing them run
-    `espresso-static makemigrations && espresso-static migrate`. `espresso-static check`
-    reports migration drift and rows that fail their consistency checks.
+    `espresso-static makemigrations && espresso-static migrate`. Rows also come from a
+    Python script: `import espresso_static; espresso_static.setup()`, then your models'
+    `get_or_create_from_parameters`. A model with `progress = Progress(...)` gets a
+    status page. `espresso-static check` reports migration drift and rows that fail
+    their consistency checks.
 """
 
 _GITIGNORE = """
     /site/
+    /site-*/
     /site_src/generated/
+    .espresso-static-cache/
+    .espresso-static-build-*/
     *.sqlite3
+    *.sqlite3-journal
     __pycache__/
 """
 

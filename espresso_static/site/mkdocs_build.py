@@ -36,6 +36,8 @@ STRICT_VALIDATION = {
 }
 #: Markdown extensions the generated pages use: (name, settings merged into the user's).
 REQUIRED_EXTENSIONS = (
+    ("admonition", {}),  # the Data health page's verdict, the news items
+    ("pymdownx.details", {}),
     ("tables", {}),
     ("attr_list", {}),
     ("md_in_html", {}),

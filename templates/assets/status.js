@@ -147,7 +147,7 @@
     }).catch(function (error) {
       self.root.setAttribute("data-state", "error");
       var hint = location.protocol === "file:"
-        ? " Browsers do not fetch data from file:// pages: serve the site (e.g. python -m http.server)."
+        ? " Browsers do not fetch data from file:// pages: serve the site with `espresso-static serve` in the project."
         : "";
       self.root.textContent = "Could not load the status data: " + error.message + "." + hint;
       self.root.classList.add("es-status--error");
