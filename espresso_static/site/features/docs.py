@@ -1,6 +1,7 @@
 """The model documentation: the generated part of the home page, a page per app (its
 tables and entity-relationship diagram) and per model (fields, relations,
-inheritance, checks, a population script), and the site's math and style assets.
+inheritance, checks, a population script), and the site's math, diagram and style
+assets.
 Other features add sections to the home page and links to the model pages through
 the render context (``home_sections``, ``model_links``).
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from importlib import resources
 from pathlib import Path
 
 from markupsafe import Markup
@@ -51,6 +53,7 @@ class ModelDocs(Feature[None]):
             *home_partial(site, context),
             *app_pages(site, context),
             *math_assets(site, context),
+            *diagram_assets(site, context),
             *style_assets(site, context),
         ]
 
@@ -153,6 +156,17 @@ def math_assets(site: SiteModel, context: RenderContext) -> list[Contribution]:
             include = "script" if relative == "tex-chtml.js" else None
             assets.append(Asset(f"assets/mathjax/{relative}", file.read_bytes(), include=include))
     return assets
+
+
+def diagram_assets(site: SiteModel, context: RenderContext) -> list[Contribution]:
+    """Mermaid (vendored, see ``scripts/fetch_vendor.py``) with its licence: loaded by
+    every page, so mkdocs-material draws the diagrams with it instead of asking a CDN."""
+    vendored = resources.files("espresso_static.vendor").joinpath("mermaid")
+    script = vendored.joinpath("mermaid.min.js").read_bytes()
+    return [
+        Asset("assets/mermaid/mermaid.min.js", script, include="script"),
+        Asset("assets/mermaid/LICENSE", vendored.joinpath("LICENSE").read_bytes()),
+    ]
 
 
 def _mathjax_root() -> Path:
