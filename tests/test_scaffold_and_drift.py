@@ -118,6 +118,19 @@ def test_demo_in_a_project_of_ones_own_points_to_ingest(project):
     assert "add" not in result.stderr  # no advice to install the demo app
 
 
+def test_a_status_column_without_progress_gets_a_hint(project):
+    models_py = project / "models" / "campaign" / "models.py"
+    models_py.write_text(
+        models_py.read_text()
+        + "\n\nclass Job(Base):\n    status = models.CharField(max_length=9, "
+        "choices=[('queued', 'queued'), ('done', 'done')])\n"
+    )
+    run("makemigrations", cwd=project)
+    run("migrate", cwd=project)
+    built = run("build-site", cwd=project)
+    assert "none for campaign.Job.status: no progress = Progress(...) declared" in built.stderr
+
+
 def test_startproject_refuses_a_non_empty_folder(tmp_path):
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "notes.txt").write_text("keep me")

@@ -302,6 +302,36 @@ def declared_models(app_names: Iterable[str] | None = None) -> list[DeclaredProg
     ]
 
 
+#: Column names that say a model tracks work (``job_status``, ``state``, ...).
+_STATUS_LIKE = ("status", "state")
+
+
+def undeclared_status_columns(app_names: Iterable[str] | None = None) -> list[str]:
+    """``Model.column`` of each model (of ``app_names``; default: all) with a
+    status-like column with choices and no :class:`Progress` declaration: it gets no
+    status page, and ``check`` and ``build-site`` say why."""
+    from django.apps import apps
+
+    wanted = None if app_names is None else set(app_names)
+    found = []
+    for model in apps.get_models():
+        if isinstance(getattr(model, "progress", None), Progress):
+            continue
+        if wanted is not None and model._meta.app_config.name not in wanted:
+            continue
+        column = next(
+            (
+                f.name
+                for f in model._meta.concrete_fields
+                if f.choices and any(word in f.name.lower() for word in _STATUS_LIKE)
+            ),
+            None,
+        )
+        if column:
+            found.append(f"{model._meta.label}.{column}")
+    return found
+
+
 def find_declared(name: str) -> DeclaredProgress:
     """The declared model called ``name`` (``DataFile`` or ``demo.DataFile``, any case)."""
     wanted = name.lower()
