@@ -178,7 +178,7 @@ def test_ingest_failing_at_row_50000_commits_nothing_and_reruns_cleanly(tmp_path
     message = failed.output.strip()
     assert len(message.splitlines()) == 1, message
     assert "Nothing ingested" in message
-    assert f"Row {FAILING_ROW}" in message
+    assert f"{rows}, line {FAILING_ROW + 2} " in message  # 0-based row, after the header
     assert f"file_name='e1/a/{FAILING_ROW:06d}.txt'" in message
     assert "DataFile" in message
     assert "is not an .h5 file" in message

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 import espresso_static
 from espresso_static.cli import cli
-from espresso_static.data.ingest import IngestReport, RowConsistencyError
+from espresso_static.data.ingest import IngestReport, RowConsistencyError, RowError
 from espresso_static.exceptions import ConsistencyError, EspressoStaticError
 from models.demo.models import (
     DataFile,
@@ -111,7 +111,7 @@ def test_a_failing_row_aborts_everything_naming_row_key_and_message(ensemble):
     assert isinstance(error, ConsistencyError)
     assert error.row_index == 23
     assert error.key == {"file_name": "a12m310/a/spec_00023.h5"}
-    assert "Row 23 (file_name='a12m310/a/spec_00023.h5')" in error.one_line
+    assert "Row 24 (file_name='a12m310/a/spec_00023.h5')" in error.one_line  # 1-based
     assert "a file on_disk needs a positive size" in error.one_line
     assert DataFile.objects.count() == 0  # earlier batches rolled back too
 
@@ -135,11 +135,16 @@ def test_pre_save_runs_before_the_check_and_run_flags_are_honoured(ensemble, mon
     assert DataFile.objects.get(file_name="not-hdf5.txt").source == "x0y0z0t0"
 
 
-def test_a_key_given_twice_is_written_in_order(ensemble):
-    rows = file_rows(ensemble, 2) + file_rows(ensemble, 1, status="on_tape")
-    report = espresso_static.ingest(DataFile, rows, key=("file_name",))
-    assert (report.inserted, report.updated, report.unchanged) == (2, 1, 0)
-    assert DataFile.objects.get(file_name="a12m310/a/spec_00000.h5").status == "on_tape"
+def test_a_key_given_twice_is_refused_naming_both_rows(ensemble):
+    rows = file_rows(ensemble, 3) + file_rows(ensemble, 1, status="on_tape", start=1)
+    with pytest.raises(RowError) as caught:
+        espresso_static.ingest(DataFile, rows, key=("file_name",), batch_size=2)
+    assert (caught.value.row_index, caught.value.other_index) == (3, 1)
+    assert str(caught.value) == (
+        "demo.DataFile row 4, column file_name: repeats the key "
+        "file_name='a12m310/a/spec_00001.h5' of row 2; a key may appear once per input"
+    )
+    assert DataFile.objects.count() == 0
 
 
 def test_multi_column_key_and_checks_following_foreign_keys_in_constant_queries(ensemble):
@@ -176,9 +181,11 @@ def test_refuses_what_it_cannot_do_with_one_line_errors(ensemble):
         espresso_static.ingest(DataFile, [], key=("stream",))
     with pytest.raises(EspressoStaticError, match="unknown column 'colour'"):
         espresso_static.ingest(DataFile, [{"file_name": "x.h5", "colour": 1}], key=["file_name"])
-    with pytest.raises(EspressoStaticError, match="no value for the key column"):
+    with pytest.raises(RowError, match="column file_name: has no value for this key column"):
         espresso_static.ingest(DataFile, [{"status": "missing"}], key=["file_name"])
-    with pytest.raises(EspressoStaticError, match=r"required column.*ensemble_id"):
+    with pytest.raises(
+        RowError, match=r"column configuration, ensemble, .*no value for these required columns"
+    ):
         espresso_static.ingest(DataFile, [{"file_name": "x.h5", "stream": "a"}], key=["file_name"])
     # A concrete parent of multi-table children is one table: allowed.
     assert espresso_static.ingest(FermionAction, [], key=("id",)).rows == 0
@@ -236,7 +243,7 @@ def test_cli_reports_a_failing_row_in_one_line_and_writes_nothing(ensemble, tmp_
         cli, ["ingest", "DataFile", str(path), "--key", "file_name", "--project", str(REPO)]
     )
     assert result.exit_code == 1
-    assert "Nothing ingested. Row 2 (file_name='bad.txt')" in result.output
+    assert f"Nothing ingested: {path}, line 4 (file_name='bad.txt')" in result.output
     assert "is not an .h5 file" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert DataFile.objects.count() == 0

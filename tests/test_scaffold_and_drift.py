@@ -121,8 +121,7 @@ def test_demo_in_a_project_of_ones_own_points_to_ingest(project):
 def test_a_status_column_without_progress_gets_a_hint(project):
     models_py = project / "models" / "campaign" / "models.py"
     models_py.write_text(
-        models_py.read_text()
-        + "\n\nclass Job(Base):\n    status = models.CharField(max_length=9, "
+        models_py.read_text() + "\n\nclass Job(Base):\n    status = models.CharField(max_length=9, "
         "choices=[('queued', 'queued'), ('done', 'done')])\n"
     )
     run("makemigrations", cwd=project)

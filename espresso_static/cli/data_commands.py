@@ -161,7 +161,14 @@ def ingest_command(project, model, file, keys, file_format, batch_size):
     """Insert new and update changed rows of MODEL (e.g. demo.DataFile) from a CSV,
     JSON Lines or Parquet FILE, running the model's checks on every row; all or
     nothing."""
-    from espresso_static.data.ingest import RowConsistencyError, find_model, ingest, read_file
+    from espresso_static.data.ingest import (
+        FileError,
+        RowConsistencyError,
+        RowError,
+        find_model,
+        ingest,
+        read_file,
+    )
 
     open_project(project)
     model_class = find_model(model)
@@ -170,6 +177,8 @@ def ingest_command(project, model, file, keys, file_format, batch_size):
     try:
         with row_counter(f"Ingesting {model_class._meta.label}") as advance:
             report = ingest(model_class, rows, key=key, batch_size=batch_size, progress=advance)
-    except RowConsistencyError as error:
-        raise EspressoStaticError(f"Nothing ingested. {error.one_line}") from error
+    except (RowError, RowConsistencyError) as error:
+        raise EspressoStaticError(f"Nothing ingested: {error.located(rows.where)}") from error
+    except FileError as error:
+        raise EspressoStaticError(f"Nothing ingested: {error}") from error
     click.echo(str(report))

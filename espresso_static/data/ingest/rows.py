@@ -1,0 +1,224 @@
+"""Reading the input rows: normalised to column attnames, cut into batches, and their
+values checked against what the database accepts (type, NULL, length, range, the
+foreign key's row) and converted to the fields' Python values, column by column,
+before the model's own checks see them. A key given twice is refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from espresso_static.data.ingest.errors import RowError
+from espresso_static.data.ingest.plan import Batch, Column, Plan, RowShape
+
+#: Marks a column a row does not give.
+_ABSENT = object()
+
+
+def batches(plan: Plan, rows: Iterable[dict], batch_size: int) -> Iterator[Batch]:
+    """Batches of ``batch_size`` rows keyed by attname (not yet checked)."""
+    shapes = plan.shapes
+    batch = Batch(0)
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise RowError(
+                f"is a {type(row).__name__}, not a mapping of column names to values",
+                index,
+                model=plan.model._meta.label,
+            )
+        shape = shapes.get(names := tuple(row))
+        if shape is None:
+            shape = shapes[names] = _shape_of(plan, names, index)
+        values = _renamed(shape, row) if shape.renamed or shape.key_defaults else row
+        if len(batch.values) >= batch_size:
+            yield batch
+            batch = Batch(index)
+        batch.values.append(values)
+        batch.shapes.append(shape)
+    if batch.values:
+        yield batch
+
+
+def _renamed(shape: RowShape, row: dict) -> dict:
+    """The row keyed by attnames, foreign keys given as instances replaced by their
+    keys, key columns left out filled with their defaults."""
+    values = {shape.renamed.get(name, name): value for name, value in row.items()}
+    values.update(shape.key_defaults)
+    for attname in shape.renamed.values():
+        if isinstance(values[attname], models.Model):
+            values[attname] = values[attname].pk
+    return values
+
+
+def _shape_of(plan: Plan, names: tuple, index: int) -> RowShape:
+    label = plan.model._meta.label
+    renamed = {}
+    for name in names:
+        model_field = plan.field_names.get(name)
+        if model_field is None:
+            known = ", ".join(sorted({f.name for f in plan.field_names.values()}))
+            raise RowError(
+                f"unknown column {name!r}; known columns: {known} (ids and last_modified "
+                "are set by the ingest)",
+                index,
+                column=str(name),
+                model=label,
+            )
+        if name != model_field.attname:
+            renamed[name] = model_field.attname
+    given = {renamed.get(name, name) for name in names}
+    key_defaults = {a: plan.defaults[a] for a in plan.key if a not in given and a in plan.defaults}
+    missing_key = [a for a in plan.key if a not in given and a not in key_defaults]
+    if missing_key:
+        raise RowError(
+            "has no value for this key column",
+            index,
+            column=", ".join(plan.key_names.get(a, a) for a in missing_key),
+            model=label,
+        )
+    given.update(key_defaults)
+    missing = tuple(c.attname for c in plan.columns if c.attname not in given)
+    required = tuple(sorted(plan.required.intersection(missing)))
+    return RowShape(renamed, key_defaults, missing, required)
+
+
+def check_batch(plan: Plan, batch: Batch, first_rows: dict) -> None:
+    """Check and convert the values of ``batch`` column by column, then set its keys;
+    ``first_rows`` maps every key seen so far in the input to its row (0-based)."""
+    copied: set[int] = set()  # rows copied before a converted value is set (not the caller's)
+    for column in plan.columns:
+        _check_column(plan, batch, column, copied)
+    batch.keys = [plan.key_of(values) for values in batch.values]
+    for position, row_key in enumerate(batch.keys):
+        index = batch.start + position
+        first = first_rows.setdefault(row_key, index)
+        if first != index:
+            values = batch.values[position]
+            given = ", ".join(f"{plan.key_names[a]}={values[a]!r}" for a in plan.key)
+            raise row_error(
+                plan,
+                batch,
+                position,
+                f"repeats the key {given} of {{other}}; a key may appear once per input",
+                column=", ".join(plan.key_names[a] for a in plan.key),
+                other_index=first,
+            )
+
+
+def _check_column(plan: Plan, batch: Batch, column: Column, copied: set[int]) -> None:
+    attname = column.attname
+    rows = batch.values
+    values = [row.get(attname, _ABSENT) for row in rows]
+    kinds = set(map(type, values))
+    if type(None) in kinds and not column.null:
+        position = next(p for p, v in enumerate(values) if v is None)
+        raise row_error(plan, batch, position, "is empty; the column requires a value", column)
+    if str in kinds and not column.is_text:
+        for position, value in enumerate(values):
+            if type(value) is str:
+                values[position] = _converted(plan, batch, position, column, value)
+                if position not in copied:
+                    rows[position] = dict(rows[position])
+                    copied.add(position)
+                rows[position][attname] = values[position]
+        kinds = set(map(type, values))
+    if column.is_text and str in kinds:
+        _check_text(plan, batch, column, values)
+    if column.int_range is not None and int in kinds:
+        _check_range(plan, batch, column, values)
+    if column.field.is_relation and kinds - {type(None), type(_ABSENT)}:
+        _check_related_rows(plan, batch, column, values)
+
+
+def _converted(plan: Plan, batch: Batch, position: int, column: Column, text: str):
+    if text == "" and column.null:
+        return None
+    try:
+        return column.to_python(text)
+    except ValidationError as error:
+        raise row_error(plan, batch, position, " ".join(error.messages), column) from None
+
+
+def _check_text(plan: Plan, batch: Batch, column: Column, values: list) -> None:
+    if not column.field.blank and "" in values:
+        position = values.index("")
+        raise row_error(plan, batch, position, "is empty; the column requires a value", column)
+    limit = column.max_length
+    if limit is None:
+        return
+    texts = [v for v in values if type(v) is str]
+    if max(map(len, texts)) > limit:
+        position = next(p for p, v in enumerate(values) if type(v) is str and len(v) > limit)
+        raise row_error(
+            plan,
+            batch,
+            position,
+            f"is {len(values[position]):,} characters long; the column holds at most {limit:,}",
+            column,
+        )
+
+
+def _check_range(plan: Plan, batch: Batch, column: Column, values: list) -> None:
+    low, high = column.int_range
+    numbers = [v for v in values if type(v) is int]
+    if (low is not None and min(numbers) < low) or (high is not None and max(numbers) > high):
+        position = next(
+            p
+            for p, v in enumerate(values)
+            if type(v) is int and ((low is not None and v < low) or (high is not None and v > high))
+        )
+        raise row_error(
+            plan,
+            batch,
+            position,
+            f"{values[position]} is outside the range of the column ({low:,} to {high:,})",
+            column,
+        )
+
+
+def _check_related_rows(plan: Plan, batch: Batch, column: Column, values: list) -> None:
+    """Every foreign key points to a stored row (one query per batch and column)."""
+    wanted = {v for v in values if v is not None and v is not _ABSENT}
+    target = column.field.target_field
+    manager = column.field.related_model._base_manager.using(plan.alias)
+    found = set(
+        manager.filter(**{f"{target.attname}__in": wanted}).values_list(target.attname, flat=True)
+    )
+    if len(found) < len(wanted):
+        position = next(p for p, v in enumerate(values) if v in wanted and v not in found)
+        related = column.field.related_model._meta.label
+        raise row_error(
+            plan,
+            batch,
+            position,
+            f"{related} has no row with {target.name}={values[position]!r}",
+            column,
+        )
+
+
+def row_error(
+    plan: Plan,
+    batch: Batch,
+    position: int,
+    reason: str,
+    column: Column | str | None = None,
+    other_index: int | None = None,
+) -> RowError:
+    """A :class:`RowError` about row ``position`` of ``batch``, naming its key when
+    the row has one that can be read."""
+    if isinstance(column, Column):
+        column = column.field.name
+    values = batch.values[position]
+    key = {plan.key_names.get(a, a): values[a] for a in plan.key if a in values}
+    if column in key:  # the column at fault is the key: no need to say it twice
+        key = {}
+    return RowError(
+        reason,
+        batch.start + position,
+        column=column,
+        key=key,
+        other_index=other_index,
+        model=plan.model._meta.label,
+    )

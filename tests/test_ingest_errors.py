@@ -1,0 +1,209 @@
+"""``espresso-static ingest`` with the files people have: every bad input ends with one
+line naming the file, the row (the line an editor shows, the CSV header is line 1)
+and the column, exit code 1, and nothing committed; what spreadsheets write (a
+byte-order mark, long cells) is read."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+from django.db import connection
+from django.db.models.base import ModelState
+
+from espresso_static.cli import cli
+from espresso_static.data.ingest import RowError
+from espresso_static.data.ingest.plan import Batch, make_plan
+from espresso_static.data.ingest.rows import _shape_of
+from espresso_static.data.ingest.write import BatchRelated, _IngestState, _instance
+from models.demo.models import DataFile, Ensemble
+from tests.conftest import REPO
+from tests.siteapp.models import Instrument
+
+pytestmark = pytest.mark.django_db
+HEADER = "file_name,ensemble,stream,configuration,source,machine,size,status"
+
+
+@pytest.fixture
+def ensemble():
+    return Ensemble.objects.create(
+        name="a12m310", beta=6.0, nx=24, nt=64, lattice_spacing=0.121, pion_mass=310.0
+    )
+
+
+def good_line(ensemble, number: int) -> str:
+    return f"a/{number}.h5,{ensemble.pk},a,{number},x0y0z0t0,summit,100,on_disk"
+
+
+def ingest(path, model="demo.DataFile", key="file_name"):
+    args = ["ingest", model, str(path), "--key", key, "--project", str(REPO)]
+    return CliRunner().invoke(cli, args)
+
+
+def refused(result, model=DataFile) -> str:
+    """The one line of a refused ingest (and nothing was written)."""
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert "Traceback" not in result.output
+    assert model.objects.count() == 0
+    return lines[0]
+
+
+def write_csv(tmp_path, ensemble, bad_line: str, before: int = 1) -> object:
+    """A CSV file: the header, ``before`` good lines, then ``bad_line``."""
+    lines = [HEADER, *(good_line(ensemble, n) for n in range(before)), bad_line]
+    path = tmp_path / "files.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("cells", "column", "reason"),
+    [
+        # A value of the wrong type.
+        ("a/x.h5,{e},a,thirty,x0,summit,1,on_disk", "configuration", "must be an integer"),
+        # An empty required cell, before the model's check could compare None.
+        ("a/x.h5,{e},a,,x0,summit,1,on_disk", "configuration", "requires a value"),
+        ("a/x.h5,{e},,7,x0,summit,1,on_disk", "stream", "requires a value"),
+        # One cell too many, one too few.
+        ("a/x.h5,{e},a,7,x0,summit,1,on_disk,extra", "9 (after status)", "a cell too many"),
+        ("a/x.h5,{e},a,7,x0,summit,1", "status", "no cell for this column"),
+        # Longer than max_length (SQLite would store it).
+        ("a/" + "x" * 250 + ".h5,{e},a,7,x0,summit,1,on_disk", "file_name", "255 characters"),
+        # Out of the column's range (the driver would raise OverflowError).
+        ("a/x.h5,{e},a,7,x0,summit,99999999999999999999,on_disk", "size", "outside the range"),
+        # A foreign key to no row.
+        ("a/x.h5,999,a,7,x0,summit,1,on_disk", "ensemble", "demo.Ensemble has no row with id=999"),
+    ],
+)
+def test_a_bad_cell_is_named_by_file_line_and_column(tmp_path, ensemble, cells, column, reason):
+    path = write_csv(tmp_path, ensemble, cells.format(e=ensemble.pk), before=2)
+    line = refused(ingest(path))
+    assert line.startswith(f"Error: Nothing ingested: {path}, line 4, column {column}"), line
+    assert reason in line
+
+
+def test_bytes_that_are_not_utf8_are_named_by_line_and_column(tmp_path, ensemble):
+    path = tmp_path / "files.csv"
+    path.write_bytes(
+        f"{HEADER}\n{good_line(ensemble, 1)}\na/x.h5,{ensemble.pk},a,7,x\xff0,summit,1,on_disk\n".encode(
+            "latin-1"
+        )
+    )
+    line = refused(ingest(path))
+    assert f"{path}, line 3, column source: not UTF-8 text (byte 0xff after 'x')" in line
+
+
+def test_a_repeated_key_names_both_lines(tmp_path, ensemble):
+    path = write_csv(tmp_path, ensemble, good_line(ensemble, 1), before=3)
+    line = refused(ingest(path))
+    assert (
+        f"{path}, line 5, column file_name: repeats the key file_name='a/1.h5' of {path}, line 3"
+        in line
+    )
+
+
+def test_an_empty_file_and_an_unknown_column_are_named(tmp_path, ensemble):
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    assert f"{empty}, line 1: the file is empty" in refused(ingest(empty))
+    unknown = write_csv(tmp_path, ensemble, good_line(ensemble, 1))
+    unknown.write_text(unknown.read_text().replace("stream", "colour", 1))
+    assert f"{unknown}, line 1, column colour: not a column of demo.DataFile" in refused(
+        ingest(unknown)
+    )
+
+
+def test_lines_count_as_an_editor_shows_them(tmp_path, ensemble):
+    """A quoted cell over two lines and a blank line: the next row is on line 6."""
+    rows = [
+        HEADER,
+        f'"a/1.h5",{ensemble.pk},a,1,"x0\ny0",summit,1,on_disk',
+        "",
+        f"a/2.h5,{ensemble.pk},a,2,x0,summit,1,on_disk",
+        f"a/3.h5,{ensemble.pk},a,three,x0,summit,1,on_disk",
+    ]
+    path = tmp_path / "files.csv"
+    path.write_text("\n".join(rows) + "\n")
+    assert f"{path}, line 6, column configuration" in refused(ingest(path))
+
+
+def test_a_check_failing_names_the_line_and_key(tmp_path, ensemble):
+    path = write_csv(tmp_path, ensemble, f"bad.txt,{ensemble.pk},a,7,x0,summit,1,on_disk")
+    line = refused(ingest(path))
+    assert f"{path}, line 3 (file_name='bad.txt'): Consistency error when checking" in line
+    assert "is not an .h5 file" in line
+
+
+def test_jsonl_and_parquet_name_their_line_or_row(tmp_path, ensemble):
+    good = {"file_name": "a/1.h5", "ensemble": ensemble.pk, "stream": "a", "configuration": 1}
+    good.update(source="x0", machine="summit", size=1, status="on_disk")
+    bad = {**good, "file_name": "a/2.h5", "configuration": "thirty"}
+    jsonl = tmp_path / "files.jsonl"
+    jsonl.write_text(json.dumps(good) + "\n\n" + json.dumps(bad) + "\n")
+    assert f"{jsonl}, line 3, column configuration" in refused(ingest(jsonl))
+    jsonl.write_text(json.dumps(good) + "\n{not json\n")
+    assert f"{jsonl}, line 2, column 2: not JSON" in refused(ingest(jsonl))
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parquet = tmp_path / "files.parquet"
+    pq.write_table(
+        pa.Table.from_pylist([good, {**good, "file_name": "a/2.h5", "stream": "x" * 9}]), parquet
+    )
+    line = refused(ingest(parquet))
+    assert f"{parquet}, row 2, column stream (file_name='a/2.h5'): is 9 characters long" in line
+
+
+def test_byte_order_mark_and_long_cells_are_read(tmp_path):
+    path = tmp_path / "instruments.csv"
+    long_text = "n" * 200_000  # over the csv module's default limit of 131,072
+    path.write_text(f"\ufeffname,channels,comment\necal,64,{long_text}\n", encoding="utf-8")
+    result = ingest(path, model="siteapp.Instrument", key="name")
+    assert result.exit_code == 0, result.output
+    assert Instrument.objects.get(name="ecal").comment == long_text
+
+
+def test_the_library_names_row_and_column_too(ensemble):
+    import espresso_static
+
+    rows = [{"file_name": "a/1.h5", "ensemble": ensemble, "stream": "a", "configuration": "x"}]
+    with pytest.raises(RowError, match=re.escape("demo.DataFile row 1, column configuration")):
+        espresso_static.ingest(DataFile, rows, key=["file_name"])
+
+
+def test_the_django_internals_the_ingest_relies_on_are_unchanged(ensemble):
+    """The ingest builds instances without Model.__init__ (as Model.from_db would see
+    them) and gives them a ModelState whose fields_cache it replaces: a Django upgrade
+    that changes either must fail here, not silently in the checks."""
+    assert {name for name in vars(ModelState) if not name.startswith("__")} == {
+        "db",
+        "adding",
+        "fields_cache",
+    }
+    assert hasattr(ModelState.__dict__["fields_cache"], "__get__")  # a lazy descriptor
+    stored = DataFile.objects.create(
+        file_name="a/1.h5", ensemble=ensemble, stream="a", configuration=1, source="x0",
+        machine="summit", size=1, status="on_disk",
+    )  # fmt: skip
+    loaded = DataFile.objects.get(pk=stored.pk)
+    assert set(vars(loaded)) == {"_state"} | {f.attname for f in DataFile._meta.concrete_fields}
+    assert set(vars(loaded._state)) <= {"db", "adding", "fields_cache"}
+
+    plan = make_plan(DataFile, ("file_name",), connection.alias)
+    row = {"file_name": "a/2.h5", "ensemble_id": ensemble.pk, "stream": "a", "configuration": 2}
+    row.update(source="x0", machine="summit")
+    batch = Batch(0, values=[row], shapes=[_shape_of(plan, tuple(row), 0)])
+    related = BatchRelated(plan)
+    built = _instance(plan, batch, 0, None, related)
+    related.instances = [built]
+    assert set(vars(built)) == set(vars(loaded))
+    assert isinstance(built._state, _IngestState) and isinstance(built._state, ModelState)
+    # A foreign key the checks follow comes from the batch's rows, through Django's
+    # descriptor reading _state.fields_cache.
+    assert built.ensemble == ensemble
+    built.check_consistency()
