@@ -483,11 +483,8 @@ class StatusPages(Feature[StatusCollected]):
         with build.part() as line:
             pages = status_tables(build.view, sources, cache=build.cache)
             line.append(f"status data of {len(pages)} models")
-            undeclared = undeclared_status_columns(build.config.apps)
-            if undeclared:
-                line.append(
-                    f"(none for {', '.join(undeclared)}: no progress = Progress(...) declared)"
-                )
+            if undeclared := ", ".join(undeclared_status_columns(build.config.apps)):
+                line.append(f"(none for {undeclared}: no progress = Progress(...) declared)")
         with build.part() as line:
             pages = with_history_plots(build.view, sources, pages, build.cache)
             line.append(f"{sum(1 for page in pages if page.plots)} plots")
