@@ -127,7 +127,7 @@ def test_a_status_column_without_progress_gets_a_hint(project):
     run("makemigrations", cwd=project)
     run("migrate", cwd=project)
     built = run("build-site", cwd=project)
-    assert "none for campaign.Job.status: no progress = Progress(...) declared" in built.stderr
+    assert "no status page for campaign.Job.status: no progress = Progress(...)" in built.stderr
 
 
 def test_startproject_refuses_a_non_empty_folder(tmp_path):

@@ -57,7 +57,6 @@ from espresso_static.declare.progress import (
     ProgressSummary,
     declared_models,
     summarize,
-    undeclared_status_columns,
 )
 from espresso_static.site.cache import BuildCache
 from espresso_static.site.context import Asset, Contribution, Page, RenderContext
@@ -483,8 +482,6 @@ class StatusPages(Feature[StatusCollected]):
         with build.part() as line:
             pages = status_tables(build.view, sources, cache=build.cache)
             line.append(f"status data of {len(pages)} models")
-            if undeclared := ", ".join(undeclared_status_columns(build.config.apps)):
-                line.append(f"(none for {undeclared}: no progress = Progress(...) declared)")
         with build.part() as line:
             pages = with_history_plots(build.view, sources, pages, build.cache)
             line.append(f"{sum(1 for page in pages if page.plots)} plots")
