@@ -263,3 +263,17 @@ def test_the_readme_documents_every_check_id():
     assert ids_reference() in readme, "paste espresso_static.checks.ids.ids_reference()"
     documented = set(re.findall(r"^\| `(espresso_static\.[EW]\d{3})` \|", readme, re.MULTILINE))
     assert documented == set(CHECK_IDS)
+
+
+def test_the_checks_are_in_djangos_registry_under_their_tags(monkeypatch):
+    """Django's own runner (``manage.py check`` in a host project) runs them too; the
+    data audit only as a deployment check, the database checks only given databases."""
+    from django.core import checks
+
+    registry = checks.registry.registry
+    assert {"declarations", "migrations", "notifications"} <= registry.tags_available()
+    assert "data" not in registry.tags_available()
+    assert "data" in registry.tags_available(deployment_checks=True)
+    monkeypatch.setattr(Ensemble, "access", Access(hidden_fields={"internal": ["nootes"]}))
+    assert [m.id for m in checks.run_checks(tags=["declarations"])] == ["espresso_static.E303"]
+    assert checks.run_checks(tags=["migrations", "notifications"]) == []  # no databases given
