@@ -27,7 +27,7 @@ from espresso_static.site.features.news import (
     render_news_page,
 )
 from espresso_static.site.pipeline import build_site
-from models.demo.data import NOTIFICATIONS, generate_notifications
+from models.demo.data import NOTIFICATIONS, generate, generate_notifications
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 
 REPO = Path(__file__).resolve().parents[1]
@@ -245,6 +245,7 @@ def test_demo_notifications_show_on_the_demo_site(tmp_path):
     config = load_config(REPO)
     docs = tmp_path / "site_src"
     shutil.copytree(config.docs_dir, docs, ignore=shutil.ignore_patterns("generated"))
+    generate(files=400)  # the news about corrupt files names three of its files
     generate_notifications()
     sites = {}
     for audience in ("internal", "public"):

@@ -53,8 +53,25 @@ def test_rate_and_completion_come_from_recent_snapshots(history):
     assert moving.completion == START + timedelta(days=3 + 6)  # 60 left at 10 a day
     stuck = by_ensemble["a09m220"]
     assert stuck.rate_per_day == pytest.approx(0) and stuck.completion is None
-    assert "no recent progress" in stuck.describe()
+    assert "stalled since 2026-03-01" in stuck.describe(now=START + timedelta(days=3))
     assert by_ensemble[ALL].done == 90 and by_ensemble[ALL].total == 200
+
+
+def test_an_estimate_says_stalled_when_nothing_moved_for_two_weeks(history):
+    by_ensemble = {t.group: t for t in trends(history_by(find_declared("DataFile"), "ensemble"))}
+    moving = by_ensemble["a12m310"]
+    assert moving.last_change == START + timedelta(days=3)
+    assert moving.describe(now=START + timedelta(days=4)).endswith("10/day, done ~2026-03-10")
+    # Snapshots store only changes: none for 15 days means nothing moved.
+    late = moving.describe(now=START + timedelta(days=3 + 15))
+    assert late == "40 % done (40 of 100), stalled since 2026-03-04"
+
+
+def test_a_plot_of_one_snapshot_spans_a_day_not_years(db):
+    record(0, {"a12m310": 10})
+    figure = progress_figure(find_declared("DataFile"))
+    low, high = figure.axes[0].get_xlim()
+    assert high - low <= 1.0  # matplotlib's date axis counts days
 
 
 def test_progress_figure_has_a_line_per_group_and_all(history):
@@ -63,7 +80,7 @@ def test_progress_figure_has_a_line_per_group_and_all(history):
     (axes,) = figure.axes
     labels = [line.get_label() for line in axes.get_lines()]
     assert [label.split(":")[0] for label in labels] == ["a09m220", "a12m310", ALL]
-    assert "done ~2026-03-10" in labels[1]
+    assert "stalled since 2026-03-04" in labels[1]  # the snapshots are months old
     assert list(axes.get_lines()[1].get_ydata()) == [10, 20, 30, 40]
 
 

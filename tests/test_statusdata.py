@@ -69,6 +69,14 @@ def test_choices_are_kept_for_labels():
     assert encoded.meta["choices"] == {"on_disk": "on disk", "missing": "missing"}
 
 
+def test_byte_counts_are_marked_so_the_page_shows_units():
+    size = DataFile._meta.get_field("size")
+    encoded = encode_column(Column("size", "size", "size", size), pd.Series([1, 2_500_000]))
+    assert encoded.meta["unit"] == "bytes"  # DataFile.size: "Size in bytes, when known."
+    other = encode_column(column(models.BigIntegerField()), pd.Series([1, 2]))
+    assert "unit" not in other.meta
+
+
 @pytest.mark.django_db
 def test_the_demo_table_round_trips_through_chunks(tmp_path):
     data.generate(files=900, seed=3)

@@ -11,7 +11,7 @@ import click
 from espresso_static.checks.ids import CHECK_TAGS
 from espresso_static.cli.common import common_options, open_project, progress_bar, report_errors
 from espresso_static.exceptions import EspressoStaticError
-from espresso_static.project.apps import app_labels
+from espresso_static.project.apps import app_labels, model_row_counts, project_models, total_rows
 from espresso_static.project.config import redact
 
 
@@ -54,12 +54,14 @@ def demo(project, rows, seed):
     planned = data.planned_rows(rows)
     with progress_bar(planned, "Writing demo rows") as update:
         summary = data.generate(files=rows, seed=seed, progress=update)
+    tables = project_models(["models.demo"])
     click.echo(
-        f"Demo data written in {time.perf_counter() - started:.1f} s: {summary.rows:,} rows: "
+        f"Demo data written in {time.perf_counter() - started:.1f} s: "
+        f"{total_rows(model_row_counts(tables)):,} rows in {len(tables)} tables: "
         f"{summary.ensembles} ensembles, {summary.gauge_configs:,} gauge configurations, "
         f"{summary.actions} fermion actions, {summary.propagators:,} propagators, "
-        f"{summary.correlators:,} correlators ({summary.links:,} propagator links), "
-        f"{summary.files:,} data files."
+        f"{summary.correlators:,} correlators, {summary.files:,} data files; and "
+        f"{summary.links:,} propagator links of the correlators."
     )
     _demo_history(data)
     written = data.generate_notifications()

@@ -31,3 +31,13 @@ def field_kind(field: models.Field) -> str | None:
     if isinstance(field, models.JSONField):
         return "json"
     return None
+
+
+def unit_of(field: models.Field) -> dict:
+    """``{"unit": "bytes"}`` for an integer column of byte counts (pages show kB, MB,
+    GB, the exact count on hover): named ``size``/``bytes`` (or ``*_size``, ``*_bytes``)
+    or said to be "in bytes" by its help text; else ``{}``."""
+    name = (field.name or "").lower()
+    named = name in ("size", "bytes") or name.endswith(("_size", "_bytes"))
+    in_bytes = named or "in bytes" in str(field.help_text).lower()
+    return {"unit": "bytes"} if field_kind(field) == "int" and in_bytes else {}

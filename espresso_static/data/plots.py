@@ -19,7 +19,7 @@ import io
 import warnings
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import matplotlib
@@ -56,17 +56,39 @@ class Trend:
     rate_per_day: float | None
     #: When the group will be done at that rate (None when done, or not moving).
     completion: datetime | None
+    #: The snapshot at which its done count last changed (the first snapshot if never).
+    last_change: datetime | None = None
 
     @property
     def percent_done(self) -> float:
         return 100.0 * self.done / self.total if self.total else 0.0
 
-    def describe(self) -> str:
+    @property
+    def complete(self) -> bool:
+        return self.done >= self.total
+
+    def stalled_since(self, now: datetime | None = None) -> datetime | None:
+        """When progress stopped: the last change, if the group is not done and nothing
+        moved in the :data:`WINDOW_DAYS` before ``now`` (snapshots store only changes,
+        so a stalled campaign leaves no newer ones) or the recent rate is not positive."""
+        if self.complete or self.last_change is None:
+            return None
+        now = now or datetime.now(UTC)
+        idle = now - self.last_change > timedelta(days=WINDOW_DAYS)
+        if idle or not (self.rate_per_day and self.rate_per_day > 0):
+            return self.last_change
+        return None
+
+    def describe(self, now: datetime | None = None) -> str:
+        """``62 % done (1,240 of 2,000), 45/day, done ~2026-12-20`` as of ``now``."""
         text = f"{self.percent_done:.0f} % done ({self.done:,} of {self.total:,})"
-        if self.rate_per_day is not None:
+        stalled = self.stalled_since(now)
+        if self.rate_per_day is not None and not stalled:
             text += f", {round(self.rate_per_day):,}/day"  # round: no "-0/day" from float noise
-        if self.done >= self.total:
+        if self.complete:
             return text + ", complete"
+        if stalled is not None:
+            return text + f", stalled since {stalled:%Y-%m-%d}"
         if self.completion is not None:
             return text + f", done ~{self.completion:%Y-%m-%d}"
         return text + ", no recent progress"
@@ -143,7 +165,9 @@ def _trend(group: str, done: pd.Series, total: pd.Series, window_days: int) -> T
     completion = None
     if remaining > 0 and rate and rate > 0:
         completion = latest_time.to_pydatetime() + timedelta(days=remaining / rate)
-    return Trend(group, int(done.iloc[-1]), int(total.iloc[-1]), rate, completion)
+    changes = done.index[done.diff().fillna(0).to_numpy() != 0]
+    last_change = (changes[-1] if len(changes) else done.index[0]).to_pydatetime()
+    return Trend(group, int(done.iloc[-1]), int(total.iloc[-1]), rate, completion, last_change)
 
 
 def progress_figure(
@@ -178,6 +202,8 @@ def progress_figure(
     axes.set_ylabel("done (%)")
     axes.set_title(f"{item.model.__name__}: progress" + (f" by {by}" if by else ""))
     axes.grid(True, alpha=0.3)
+    if len(times) == 1:  # one snapshot: a day around it, not the years matplotlib picks
+        axes.set_xlim(times[0] - pd.Timedelta(hours=12), times[0] + pd.Timedelta(hours=12))
     locator = mdates.AutoDateLocator()
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))

@@ -28,3 +28,16 @@ def project_models(names: Iterable[str]) -> list:
     return [
         model for name in names for model in project_app(name).get_models() if not model._meta.proxy
     ]
+
+
+def total_rows(row_counts: Iterable[int]) -> int:
+    """The number of rows a project reports (the demo command, ``info``, the home and
+    Data pages): the rows of its models' tables, each table once (a
+    multi-table-inheritance child's table too). The links of a many-to-many relation are
+    not rows of a model: they are reported apart, as links."""
+    return sum(row_counts)
+
+
+def model_row_counts(models: Iterable) -> list[int]:
+    """The stored rows of each model (all of them, for any audience)."""
+    return [model._base_manager.count() for model in models]

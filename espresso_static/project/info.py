@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 from importlib.metadata import PackageNotFoundError, version
 
-from espresso_static.project.apps import project_app
+from espresso_static.project.apps import model_row_counts, project_app, total_rows
 from espresso_static.project.config import ProjectConfig
 
 PACKAGES = ("espresso-static", "Django", "pandas", "mkdocs", "mkdocs-material", "matplotlib")
@@ -17,11 +17,15 @@ def project_info(config: ProjectConfig, database: str) -> str:
     lines = [f"project: {config.name} ({config.root})", f"python: {platform.python_version()}"]
     lines += [f"{name}: {_version(name)}" for name in PACKAGES]
     lines.append(f"database: {database} (from {config.database_source})")
+    counts = []
     for app_name in config.apps:
         app_config = project_app(app_name)
         lines.append(f"app {app_name} (label {app_config.label}):")
-        for model in sorted(app_config.get_models(), key=lambda m: m.__name__):
-            lines.append(f"  {model.__name__}: {model._default_manager.count()} rows")
+        models = sorted(app_config.get_models(), key=lambda m: m.__name__)
+        for model, count in zip(models, model_row_counts(models), strict=True):
+            lines.append(f"  {model.__name__}: {count} rows")
+            counts.append(count)
+    lines.append(f"rows in all: {total_rows(counts):,}")
     return "\n".join(lines)
 
 

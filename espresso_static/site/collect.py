@@ -23,7 +23,7 @@ from django.db.models import Count, Max
 
 from espresso_static.declare.access import AudienceView, audience_view
 from espresso_static.exceptions import EspressoStaticError
-from espresso_static.project.apps import project_app
+from espresso_static.project.apps import project_app, total_rows
 from espresso_static.project.config import ProjectConfig
 
 #: The consistency hooks of :class:`espresso_static.models.Base` documented in words.
@@ -156,6 +156,11 @@ class SiteModel:
 
     def model(self, label: str) -> ModelInfo | None:
         return self.models_by_label.get(label)
+
+    @property
+    def total_rows(self) -> int:
+        """The rows of the tables this site shows (see :func:`project.apps.total_rows`)."""
+        return total_rows(model.row_count for model in self.models)
 
 
 def collect_site(

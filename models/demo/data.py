@@ -13,6 +13,9 @@ Everything but the files grows with ``files`` (one configuration per stream for 
 2,000 files ~14,000. Rows go in with ``bulk_create`` in batches, which skips the
 save-time checks: the data are made to pass them (``espresso-static check --data``
 and the build's Data health page say so).
+
+Dates are relative to the day the demo is generated (``today``): the newest files
+were produced yesterday, so the site shows a campaign under way, whenever it is built.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from espresso_static.models.parameters import current_user
 from . import models as demo
 
 DEFAULT_FILES = 2_000
-CAMPAIGN_START = datetime(2026, 1, 5, tzinfo=UTC)
+#: The files were produced over this many days, the newest yesterday.
+CAMPAIGN_DAYS = 90
 #: (name, beta, nx, nt, lattice spacing fm, pion mass MeV, released)
 ENSEMBLES = [
     ("a15m310", 5.80, 16, 48, 0.151, 310.0, True),
@@ -78,18 +82,6 @@ class DemoSummary:
     #: Rows of the correlator ↔ propagator relation.
     links: int = 0
 
-    @property
-    def rows(self) -> int:
-        return (
-            self.ensembles
-            + self.gauge_configs
-            + self.actions
-            + self.propagators
-            + self.correlators
-            + self.files
-            + self.links
-        )
-
 
 def measured_trajectories(files: int) -> int:
     """How many trajectories per stream ``files`` output files cover."""
@@ -107,12 +99,24 @@ def planned_rows(files: int) -> int:
     return configs + with_propagators * per_config + files
 
 
+def campaign_start(today: datetime | None = None) -> datetime:
+    """When the first file was produced: :data:`CAMPAIGN_DAYS` before the day before
+    ``today`` (default: the current day, UTC), when the newest was."""
+    today = (today or datetime.now(UTC)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=1 + CAMPAIGN_DAYS)
+
+
 def generate(
-    files: int = DEFAULT_FILES, seed: int = 2019, progress: Callable[[int], None] | None = None
+    files: int = DEFAULT_FILES,
+    seed: int = 2019,
+    progress: Callable[[int], None] | None = None,
+    today: datetime | None = None,
 ) -> DemoSummary:
     """Replace the demo tables' rows with generated ones, in one transaction;
-    ``progress(n)`` after every batch of ``n`` rows."""
+    ``progress(n)`` after every batch of ``n`` rows. The same ``files``, ``seed`` and
+    ``today`` (default: the current day) give the same rows."""
     rng = random.Random(seed)
+    start = campaign_start(today)
     user = current_user("default")
     advance = progress or (lambda done: None)
     with transaction.atomic():
@@ -144,7 +148,7 @@ def generate(
         ]
         measurements = _measurements(ensembles, measured, actions, user, advance)
         written = 0
-        for batch in _batches(_data_files(ensembles, files, rng, user), BATCH):
+        for batch in _batches(_data_files(ensembles, files, rng, user, start), BATCH):
             demo.DataFile.objects.bulk_create(batch)
             written += len(batch)
             advance(len(batch))
@@ -235,7 +239,9 @@ def _measurements(ensembles, measured: int, actions, user, advance) -> Measureme
     return Measurements(propagators, correlators, links)
 
 
-def _data_files(ensembles, files: int, rng: random.Random, user) -> Iterator[demo.DataFile]:
+def _data_files(
+    ensembles, files: int, rng: random.Random, user, start: datetime
+) -> Iterator[demo.DataFile]:
     """``files`` file rows, configuration by configuration, so the newest
     configurations are the least finished, as in a running campaign."""
     n_configs = measured_trajectories(files)
@@ -256,7 +262,7 @@ def _data_files(ensembles, files: int, rng: random.Random, user) -> Iterator[dem
                         rng.randint(40, 60) * ensemble.nx**3 * 1024 if status != "missing" else None
                     )
                     produced = (
-                        CAMPAIGN_START + timedelta(hours=3 * index + rng.random())
+                        start + timedelta(days=CAMPAIGN_DAYS * (index + rng.random()) / n_configs)
                         if status != "missing"
                         else None
                     )
@@ -335,11 +341,9 @@ NOTIFICATIONS = [
         "warning",
         "nightly-sync",
         ["internal"],
-        "3 files corrupt on tape",
+        "{corrupt_count} files corrupt on tape",
         "The checksums of these files differ from the ones recorded at production:\n\n"
-        "* `a09m310/b/cfg00420/spec_a09m310_b_00420_x0y0z0t48.h5`\n"
-        "* `a09m310/b/cfg00426/spec_a09m310_b_00426_x0y0z0t60.h5`\n"
-        "* `a12m220/c/cfg00312/spec_a12m220_c_00312_x0y0z0t8.h5`\n\n"
+        "{corrupt_list}\n\n"
         "They are marked *corrupt* and will be recomputed.",
     ),
     (
@@ -361,10 +365,32 @@ def generate_notifications(now: datetime | None = None) -> int:
     from espresso_static.notify import Notifier
 
     now = now or datetime.now(UTC)
+    # The news about corrupt files names files the demo has (at most three).
+    corrupt = list(
+        demo.DataFile.objects.filter(status="corrupt")
+        .order_by("file_name")
+        .values_list("file_name", flat=True)[:3]
+    )
+    facts = {
+        "corrupt_count": str(len(corrupt)),
+        "corrupt_list": "\n".join(f"* `{name}`" for name in corrupt),
+    }
     with transaction.atomic():
         Notification.objects.filter(author=DEMO_AUTHOR).delete()
         for age, level, tag, audiences, title, content in NOTIFICATIONS:
+            if "{corrupt_list}" in content and not corrupt:
+                continue
             Notifier(tag=tag, author=DEMO_AUTHOR).notify(
-                level, content, title=title, audience=audiences, timestamp=now - age
+                level,
+                _filled(content, facts),
+                title=_filled(title, facts),
+                audience=audiences,
+                timestamp=now - age,
             )
-    return len(NOTIFICATIONS)
+    return Notification.objects.filter(author=DEMO_AUTHOR).count()
+
+
+def _filled(text: str, facts: dict[str, str]) -> str:
+    for name, value in facts.items():
+        text = text.replace(f"{{{name}}}", value)
+    return text

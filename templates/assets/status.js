@@ -100,6 +100,13 @@
     return String(value);
   }
 
+  // Decimal units, as the Data page's sizes.
+  function humanBytes(bytes) {
+    var units = ["bytes", "kB", "MB", "GB", "TB", "PB"], unit = 0;
+    while (Math.abs(bytes) >= 1000 && unit < units.length - 1) { bytes /= 1000; unit++; }
+    return unit === 0 ? bytes + " bytes" : bytes.toFixed(1) + " " + units[unit];
+  }
+
   // -- the table ----------------------------------------------------------------------
 
   function StatusTable(root) {
@@ -485,6 +492,9 @@
         var text = formatValue(column, rawAt(column, row), false);
         if (column === self.statusColumn) {
           td.appendChild(element("span", { className: "es-badge es-cat--" + self.categories[self.rowCategory[row]], text: text }));
+        } else if (column.meta.unit === "bytes" && text !== "") {
+          td.textContent = humanBytes(Number(text));
+          td.title = Number(text).toLocaleString("en") + " bytes";
         } else {
           td.textContent = text;
         }

@@ -70,7 +70,7 @@ class OpenDataFeature(Feature[DataCollected]):
     name = "open data"
 
     def on_collect(self, build: Build) -> DataCollected:
-        rows = sum(model.row_count for model in build.site.models)
+        rows = build.site.total_rows
         folder = build.work_dir / "downloads"
         with build.part() as line:
             with build.counter(rows, "writing downloads") as update:
@@ -97,6 +97,19 @@ class OpenDataFeature(Feature[DataCollected]):
             for model in site.models
             if model_resource(model) in published
         }
+
+    def on_home_markdown(self, site, context: RenderContext, data: DataCollected | None) -> str:
+        """What can be downloaded, linked to the Data page."""
+        if data is None:
+            return ""
+        open_data = data.open_data
+        whole = open_data.file(f"{open_data.package_name}.sqlite")
+        tables = len(site.models)
+        return (
+            f"## Open data\n\n{tables} table{'s' if tables != 1 else ''} to download as CSV, "
+            f"Parquet and JSON, or all of them as one SQLite database ({human_size(whole.size)}), "
+            f"with a Frictionless data package and checksums: [Data page]({GENERATED}/{DATA_PAGE}).\n"
+        )
 
     def on_files(self, site, context: RenderContext, data: DataCollected | None) -> list:
         """The Data page."""
@@ -138,7 +151,8 @@ def data_page(site, context: RenderContext, open_data: OpenData) -> Page:
         data=open_data,
         rows=rows,
         whole=whole,
-        total_rows=sum(resource.rows for resource in open_data.resources),
+        tables=sum(1 for row in rows if row["page"] is not None),
+        links=sum(row["resource"].rows for row in rows if row["page"] is None),
         provenance=context.provenance,
         downloads="downloads",
         size=human_size,

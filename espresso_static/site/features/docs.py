@@ -70,7 +70,6 @@ def home_partial(site: SiteModel, context: RenderContext) -> list[Contribution]:
         apps=apps,
         links=links,
         provenance=context.provenance,
-        total_rows=sum(model.row_count for model in site.models),
         sections=Markup("\n\n".join(context.home_sections)),  # rendered by their features
     )
     return [Page(HOME_PARTIAL, markdown, "Home", section=None)]

@@ -27,7 +27,12 @@ from espresso_static.project.apps import app_labels
 from espresso_static.site.cache import BuildCache
 from espresso_static.site.context import Page, RenderContext
 from espresso_static.site.feature import Build, Feature, ProgressBar
-from espresso_static.site.render import model_page_path, relative_link, render_template
+from espresso_static.site.render import (
+    GENERATED,
+    model_page_path,
+    relative_link,
+    render_template,
+)
 
 HEALTH_PAGE = "health/index.md"
 
@@ -93,6 +98,22 @@ class DataHealth(Feature[HealthResults]):
             failing = sum(1 for result in results if result.failing)
             line.append(f"data health {len(results)} checks, {failing} failing, {checked[0]}")
         return HealthResults(results)
+
+    def on_home_markdown(self, site, context: RenderContext, data: HealthResults | None) -> str:
+        """The verdict of the Data health page, linked."""
+        if data is None:
+            return ""
+        shown = {model.label for model in site.models}
+        results = [result for result in data.results if result.model in shown]
+        failing = sum(1 for result in results if result.failing)
+        link = f"{GENERATED}/{HEALTH_PAGE}"
+        if not results:
+            verdict = 'success "No table of this site defines a consistency check"'
+        elif failing:
+            verdict = f'failure "{failing} of {len(results)} consistency checks fail on stored rows"'
+        else:
+            verdict = f'success "All {len(results)} consistency checks pass on every stored row"'
+        return f"## Data health\n\n!!! {verdict}\n\n    [The checks and the failing rows]({link})\n"
 
     def on_files(self, site, context: RenderContext, data: HealthResults | None) -> list:
         if data is None:

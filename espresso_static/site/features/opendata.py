@@ -230,7 +230,10 @@ def _model_resource(view: AudienceView, model) -> Resource:
     primary_key = (pk.attname,) if any(c.attname == pk.attname for c in columns) else ()
     return Resource(
         name=resource_name(model),
-        title=str(model._meta.verbose_name_plural),
+        # Django's default plural only appends an "s" ("hisqs"): the class name then.
+        title=str(model._meta.verbose_name_plural)
+        if "verbose_name_plural" in model._meta.original_attrs
+        else model.__name__,
         description=" ".join((model.__doc__ or "").split()),
         columns=tuple(columns),
         primary_key=primary_key,

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 from django.db import models
 
-from espresso_static.data.fieldkinds import field_kind
+from espresso_static.data.fieldkinds import field_kind, unit_of
 from espresso_static.data.row_values import row_warnings, warn_again
 from espresso_static.declare.access import AudienceView
 from espresso_static.declare.progress import (
@@ -61,12 +61,8 @@ from espresso_static.declare.progress import (
 from espresso_static.site.cache import BuildCache
 from espresso_static.site.context import Asset, Contribution, Page, RenderContext
 from espresso_static.site.feature import Build, Feature
-from espresso_static.site.render import (
-    model_page_path,
-    relative_link,
-    render_template,
-    template_file,
-)
+from espresso_static.site.features.dashboard import progress_section
+from espresso_static.site.render import model_page_path, relative_link, render_template, template_file
 
 FORMAT = 1
 CHUNK_ROWS = 50_000
@@ -165,7 +161,7 @@ def encode_column(column: Column, series: pd.Series) -> EncodedColumn:
     elif kind == "text":
         texts = [None if pd.isna(value) else str(value) for value in series.tolist()]
         series = pd.Series(texts, index=series.index, dtype=object)
-    meta = {"name": column.name, "label": column.label, "type": kind}
+    meta = {"name": column.name, "label": column.label, "type": kind, **unit_of(column.field)}
     choices = dict(column.field.flatchoices) if column.field.choices else {}
     if choices:
         meta["choices"] = {str(value): str(label) for value, label in choices.items()}
@@ -481,11 +477,14 @@ class StatusPages(Feature[StatusCollected]):
         sources = status_sources(build.view, build.config.apps)
         with build.part() as line:
             pages = status_tables(build.view, sources, cache=build.cache)
-            line.append(f"status data of {len(pages)} models")
+            line.append(f"status data of {len(pages)} model" + ("s" if len(pages) != 1 else ""))
         with build.part() as line:
             pages = with_history_plots(build.view, sources, pages, build.cache)
             line.append(f"{sum(1 for page in pages if page.plots)} plots")
         return StatusCollected(pages)
+
+    #: The home page's "Progress" section: a bar and an estimate per status page.
+    on_home_markdown = progress_section
 
     def on_files(
         self, site, context: RenderContext, data: StatusCollected | None
