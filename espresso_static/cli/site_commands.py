@@ -1,7 +1,8 @@
-"""``build-site`` and ``serve``."""
+"""``build-site``, ``serve`` and ``nightly``."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -9,6 +10,7 @@ import click
 from espresso_static.cli.common import common_options, open_project, progress_bar
 from espresso_static.exceptions import EspressoStaticError
 from espresso_static.project.config import load_config
+from espresso_static.project.nightly import exit_codes_text
 
 
 @click.command("build-site")
@@ -98,3 +100,24 @@ def serve(project, port, audience, folder):
         pass
     finally:
         server.server_close()
+
+
+@click.command(
+    help="The nightly job: migrate, sync, snapshot, check (errors fail, warnings do not), "
+    "build every audience, then publish them all. A failing step publishes nothing (every "
+    "site stays as it was), becomes an error notification on the next successful build, "
+    f"and sets the exit code: {exit_codes_text()}."
+)
+@common_options
+@click.option(
+    "--sync",
+    required=True,
+    help="The sync command, run from the project folder, e.g. ci/sync.sh; a non-zero "
+    "exit fails the night.",
+)
+def nightly(project, sync):
+    from espresso_static.declare.progress import declared_models
+    from espresso_static.project.nightly import run_nightly
+
+    config = open_project(project, database=False)  # the migrate step reports a bad database
+    sys.exit(run_nightly(config, sync, click.echo, lambda: bool(declared_models(config.apps))))

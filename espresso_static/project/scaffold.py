@@ -18,6 +18,7 @@ from pathlib import Path
 from textwrap import dedent
 
 from espresso_static.exceptions import EspressoStaticError
+from espresso_static.project.scaffold_ci import write_nightly_job
 
 NAME_PATTERN = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -47,6 +48,7 @@ def start_project(target: Path, name: str, app: str) -> list[Path]:
     written = [_write(target / path, text) for path, text in files.items()]
     written += _write_app(target, app, _EXAMPLE_MODELS)
     make_migrations(target)
+    written += write_nightly_job(target)
     return written
 
 
