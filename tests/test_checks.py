@@ -74,6 +74,16 @@ ACCESS_CASES = [
     (Access(fields=["public"]), "E304", "fields must be a mapping of audience names"),
     (Access(rows={"public": "released=True"}), "E305", "rows['public'] must be a Q(...)"),
     (Access(rows={"../../x": Q(pk=1)}), "E302", "rows names the audience '../../x'"),
+    (
+        Access(rows={"internal": Q(relased=True)}),
+        "E306",
+        "rows['internal'] names what the model lacks: Cannot resolve keyword 'relased'",
+    ),
+    (
+        Access(rows={"internal": Q(gaugeconfig__nope=1)}),
+        "E306",
+        "rows['internal'] names what the model lacks:",
+    ),
     (Access(hidden_from="internal"), "E304", "hidden_from must be a list"),
     (Access(audiences=["internal"]), "W301", "audiences names 'internal', an allow-audience"),
     (Access(fields={"internal": ALL}), "W301", "fields names 'internal', an allow-audience"),

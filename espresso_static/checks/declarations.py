@@ -1,5 +1,5 @@
 """Declaration checks: every ``Access`` and ``Progress`` a model declares fits the
-model and the configured audiences (``espresso_static.E301`` to ``W302``, ``E401`` to ``E408``).
+model and the configured audiences (``espresso_static.E301`` to ``E306``, ``W301``, ``W302``, ``E401`` to ``E408``).
 
 A wrong declaration would otherwise fail open or silently: a misspelt column in
 ``hidden_fields`` leaves the column visible, a string where a list belongs
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from django.core import checks
+from django.core.exceptions import FieldError
 from django.db.models import Q
 
 from espresso_static.checks.ids import DECLARATIONS, PREFIX
@@ -22,7 +23,7 @@ from espresso_static.project.django_setup import project_audiences
 
 @checks.register(DECLARATIONS)
 def declarations(app_configs=None, **_) -> list[checks.CheckMessage]:
-    """Access (E301 to E305, W301, W302) and Progress (E401 to E408) of every concrete model."""
+    """Access (E301 to E306, W301, W302) and Progress (E401 to E408) of every concrete model."""
     from django.apps import apps
 
     configs = app_configs if app_configs is not None else apps.get_app_configs()
@@ -168,6 +169,15 @@ class _AccessChecker:
                 f"rows[{audience!r}] must be a Q(...) or a function of the queryset, not "
                 f"{_shown(value)}",
             )
+        elif isinstance(value, Q):
+            # Building the filter resolves every field and relation it names (no query runs).
+            try:
+                self.model._default_manager.filter(value)
+            except (FieldError, ValueError, TypeError) as error:
+                message = " ".join(str(error).split())
+                yield self.error(
+                    "E306", f"rows[{audience!r}] names what the model lacks: {message}"
+                )
 
     def error(self, number: str, message: str) -> checks.Error:
         return checks.Error(f"{self.where} {message}.", obj=self.model, id=f"{PREFIX}{number}")

@@ -55,6 +55,10 @@ CHECK_IDS: dict[str, tuple[str, str]] = {
         DECLARATIONS,
         "an Access row filter that is neither a Q nor a function of the queryset",
     ),
+    "espresso_static.E306": (
+        DECLARATIONS,
+        "an Access row filter (a Q) naming a field or relation the model does not have",
+    ),
     "espresso_static.W301": (
         DECLARATIONS,
         "an Access entry without effect (e.g. fields for an allow-audience)",
