@@ -16,7 +16,7 @@ from espresso_static.site.context import Asset, BuildOptions, Page, Provenance, 
 from espresso_static.site.feature import Feature, render_features
 from espresso_static.site.features.docs import ModelDocs, er_diagram
 from espresso_static.site.population import population_scripts
-from espresso_static.site.render import code_html, markdown_text
+from espresso_static.site.sanitize import code_html, inline_text, prose_html
 
 SITE_PROJECT = Path(__file__).parent / "siteproject"
 HOSTILE = (
@@ -47,32 +47,41 @@ def assert_harmless(soup: BeautifulSoup) -> None:
     assert not any("javascript:" in a.get("href", "") for a in soup.find_all("a"))
 
 
-@pytest.mark.parametrize("inline", [True, False])
-def test_hostile_user_text_is_shown_not_interpreted(inline):
-    soup = to_html(markdown_text(HOSTILE, inline=inline))
+def test_hostile_user_text_is_shown_not_interpreted():
+    soup = to_html(inline_text(HOSTILE))
     assert_harmless(soup)
     text = soup.get_text()
     assert '<script>alert("x")</script>' in text
     assert "{{ x }}" in text and "[click](javascript:alert(1))" in text
 
 
+def test_hostile_prose_is_rendered_then_sanitized():
+    soup = to_html(f"Before\n\n{prose_html(HOSTILE)}\n\nAfter\n")
+    assert not soup.find("script") and soup.find("img").attrs == {"src": "x"}
+    assert not any(name.startswith("on") for e in soup.find_all(True) for name in e.attrs)
+    assert "{{ x }}" in soup.get_text() and "--8<-- /etc/passwd" in soup.get_text()
+    assert soup.find("a").get_text() == "click"  # the link stays, its javascript: URL not
+
+
 def test_code_spans_and_math_are_kept():
-    soup = to_html(markdown_text(r"Name `a12m310`, mass $m_\pi < 300$ MeV", inline=True))
+    soup = to_html(inline_text(r"Name `a12m310`, mass $m_\pi < 300$ MeV"))
     assert soup.find("code").get_text() == "a12m310"
     assert soup.find(class_="arithmatex").get_text() == r"\(m_\pi < 300\)"
 
 
 def test_pipes_in_a_table_cell_do_not_split_it():
-    cell = markdown_text(r"a | b, `c|d` and $|\psi|$", inline=True)
+    cell = inline_text(r"a | b, `c|d` and $|\psi|$")
     soup = to_html(f"| x | y |\n| --- | --- |\n| {cell} | last |\n")
     cells = soup.find("tbody").find_all("td")
     assert len(cells) == 2 and cells[1].get_text() == "last"
     assert "a | b" in cells[0].get_text()
 
 
-def test_a_docstring_cannot_make_headings():
-    soup = to_html(markdown_text("Intro\n\n# Not a heading\n", inline=False))
-    assert not soup.find("h1")
+def test_a_docstring_is_one_block_the_page_does_not_process():
+    prose = prose_html("Intro\n\n# Heading\n\n--8<-- 'secret.md'\r--8<-- 'x'\u2028--8<-- y")
+    assert "\n" not in prose and "8<" not in prose
+    soup = to_html(f"{prose}\n\n$x$\n")
+    assert soup.find("div", class_="es-prose").find("h1").get_text() == "Heading"
 
 
 def test_code_values_are_literal():

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from espresso_static.exceptions import EspressoStaticError
-from espresso_static.project.config import ProjectConfig, load_config
+from espresso_static.project.config import ProjectConfig, load_config, redact
 
 
 def report_errors(function):
@@ -33,6 +33,12 @@ def report_errors(function):
 
 
 def _one_line(error: Exception) -> str:
+    """The error as one line, any URL's password hidden (drivers quote connection
+    strings in their messages)."""
+    return redact(_message(error))
+
+
+def _message(error: Exception) -> str:
     if isinstance(error, EspressoStaticError):
         return str(error)
     text = " ".join(str(error).split()) or type(error).__name__

@@ -24,7 +24,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from espresso_static.declare.access import (
     ALL_AUDIENCES,
@@ -349,7 +349,7 @@ def parse_database_url(url: str, root: Path) -> dict:
     if scheme == "sqlite":
         if not url.startswith("sqlite:///") or len(url) <= len("sqlite:///"):
             raise ConfigError(
-                f"Malformed SQLite URL {url!r}: use sqlite:///relative/file.sqlite3 "
+                f"Malformed SQLite URL {redact(url)!r}: use sqlite:///relative/file.sqlite3 "
                 "or sqlite:////absolute/file.sqlite3."
             )
         path = Path(unquote(url[len("sqlite:///") :]))
@@ -381,15 +381,13 @@ def parse_database_url(url: str, root: Path) -> dict:
     )
 
 
-def redact(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (for messages and `info`).
+#: A URL's ``scheme://user:password@``: the password runs to the last ``@`` of the
+#: text, whatever it holds (``/``, ``#``, ``?``, ``@``, ``%``...), so an unescaped one
+#: is hidden whole. Over-hiding (an ``@`` later in the text) is the safe side.
+_CREDENTIALS = re.compile(r"(?P<start>[a-zA-Z][\w+.-]*://[^:@/\s]*):(?P<password>\S*)@")
 
-    Works on the raw text of the address, so it also hides the password of a URL that
-    is malformed elsewhere (a bad port, say) and keeps IPv6 brackets.
-    """
-    parts = urlsplit(url)
-    userinfo, at, hostport = parts.netloc.rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
-    user = userinfo.split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostport}"))
+
+def redact(text: str) -> str:
+    """``text`` (a URL or a message holding URLs) with every URL's password replaced
+    by ``***``. Works on the raw text, so it hides the password of a malformed URL too."""
+    return _CREDENTIALS.sub(lambda m: f"{m.group('start')}:***@", str(text))

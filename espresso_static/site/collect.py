@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -293,10 +294,12 @@ def _creatable(model, visible: set[str]) -> bool:
 
 
 def model_doc(model: type[models.Model]) -> str:
-    """The class's own docstring; Django invents ``Model(id, ...)`` when there is none."""
+    """The class's own docstring. Django invents ``Model(id, col, ...)`` when there is
+    none, listing every column (hidden ones too): that is never a description."""
     doc = model.__dict__.get("__doc__") or ""
-    generated = f"{model.__name__}({', '.join(f.attname for f in model._meta.fields)})"
-    return "" if doc == generated else inspect.cleandoc(doc)
+    if re.fullmatch(rf"{re.escape(model.__name__)}\([\w, ]*\)", doc.strip()):
+        return ""
+    return inspect.cleandoc(doc)
 
 
 def _count_rows(model, view: AudienceView) -> tuple[int, datetime | None]:

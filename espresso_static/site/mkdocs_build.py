@@ -19,6 +19,7 @@ from espresso_static.site.collect import SiteModel
 from espresso_static.site.context import Asset, Contribution, Page, Provenance, RenderContext
 from espresso_static.site.feature import Collected, run_step
 from espresso_static.site.render import GENERATED, PARTIALS, format_time
+from espresso_static.site.sanitize import escaped_titles_plugin
 from espresso_static.site.write import hand_written_pages, pages_not_for
 
 #: mkdocs-material defaults when the project's mkdocs.yml names no theme.
@@ -117,6 +118,7 @@ def load_mkdocs_config(
     _merge_extensions(mkdocs_config, config.docs_dir)
     _merge_includes(mkdocs_config, contributions)
     _add_theme_overrides(mkdocs_config)
+    mkdocs_config.plugins["espresso-static-titles"] = escaped_titles_plugin()
     mkdocs_config.extra["espresso_static"] = _provenance_extra(context.provenance)
     for feature, data in collected:
         run_step(feature, "on_config", mkdocs_config.extra, context, data)

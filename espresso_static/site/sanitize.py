@@ -1,17 +1,43 @@
-"""Markdown written by people and scripts (notification contents) rendered to HTML that
-is safe to publish: no script, no event handlers, no ``javascript:`` (or ``data:``) links.
+"""The one way text we did not write reaches a page.
 
-Markdown passes raw HTML through, so the rendered HTML is sanitized afterwards with
-nh3 (an allow-list sanitizer): whatever is not explicitly allowed is removed.
+Every string from the database, the models (docstrings, help texts, verbose names,
+choices, defaults), the configuration and file names reaches a page through one of
+these functions, each for its context:
+
+- :func:`inline_text`: a value shown literally on one line (a table cell, a title,
+  a list item, an HTML attribute): HTML-escaped, and every character Markdown or a
+  Markdown extension gives a meaning (``*``, ``[``, ``|``, ``$``, ``{``, ``-``...)
+  written as a numeric character reference, so no page-level processing (emphasis,
+  links, tables, attribute lists, snippet includes, macros) can apply to it. Math
+  (``$..$``, ``\\(..\\)``...) and code spans become the elements MathJax and the
+  theme read (``<span class="arithmatex">`` with escaped TeX, ``<code>``).
+- :func:`prose_html`: text meant as Markdown (docstrings, help texts, descriptions):
+  rendered to HTML with math, then sanitized with the allow-list of the news
+  (:func:`markdown_to_html`), then neutralised like :func:`inline_text` and put on one
+  line, so it is one raw HTML block the page's Markdown passes through untouched.
+- :func:`literal_text`: a row value, shown as written (no math or code spans).
+- :func:`code_html`: a value as ``<code>``, shown exactly.
+- :func:`json_for_script`, :func:`csv_cell`: JSON read by a script, spreadsheet cells.
+
+Markdown passes raw HTML through, so rendered HTML is sanitized with nh3 (an
+allow-list sanitizer): whatever is not explicitly allowed is removed.
 """
 
 from __future__ import annotations
 
+import json
+import re
+import shlex
+from html import escape
+
 import markdown
 import nh3
+from markupsafe import Markup
 
-#: Markdown extensions that only add structure (tables, fenced code, footnotes...).
-MARKDOWN_EXTENSIONS = ["extra", "sane_lists"]
+#: Markdown extensions of prose and news: structure (tables, fenced code, footnotes...)
+#: and math, which arithmatex writes as escaped TeX in ``arithmatex`` elements.
+MARKDOWN_EXTENSIONS = ["extra", "sane_lists", "pymdownx.arithmatex"]
+MARKDOWN_SETTINGS = {"pymdownx.arithmatex": {"generic": True}}
 #: Link and image targets besides relative URLs; everything else (javascript:, data:,
 #: vbscript:, ...) is dropped.
 URL_SCHEMES = {"http", "https", "mailto"}
@@ -24,6 +50,102 @@ ALLOWED_ATTRIBUTES = {
     for tag, attributes in nh3.ALLOWED_ATTRIBUTES.items()
     if tag in ALLOWED_TAGS
 } | {"a": {"href", "hreflang", "title"}, "img": {"src", "alt", "title", "width", "height"}}
+#: The only class allowed: the math MathJax typesets (see templates/math.js).
+MATH_CLASS = "arithmatex"
+ALLOWED_CLASSES = {"span": {MATH_CLASS}, "div": {MATH_CLASS}}
+
+#: Characters with a meaning in HTML, Markdown or one of its extensions (tables,
+#: arithmatex, attr_list, snippets, emphasis, links, headings, lists, macros): written
+#: as character references wherever text we did not write lands.
+_SPECIAL = set("&<>\"'\\`*_{}[]()#+-.!|$~^=:;%@")
+#: A tag as nh3 serialises it (attribute values double-quoted), or a character reference.
+_TAG_OR_TEXT = re.compile(r'(<[a-zA-Z/!](?:[^>"]|"[^"]*")*>)|(&(?:#\d+|#x[0-9a-fA-F]+|\w+);)')
+_ATTRIBUTE = re.compile(r'="([^"]*)"')
+#: Math (arithmatex's delimiters) and code spans in a one-line value.
+_MATH_OR_CODE = re.compile(
+    r"(?P<code>(?P<ticks>`+)(?P<inside>.+?)(?P=ticks))"
+    r"|(?P<math>\$\$(?P<display>.+?)\$\$|\\\[(?P<display2>.+?)\\\]"
+    r"|\$(?=\S)(?P<inline>[^$]+?)(?<=\S)\$|\\\((?P<inline2>.+?)\\\))"
+)
+
+
+def lines(text: object) -> list[str]:
+    """``text`` split at every line break Python or a browser knows (``\\r``, ``\\r\\n``,
+    ``\\u2028``, form feed...), so no form of line break survives to start a line in a
+    page."""
+    return str("" if text is None else text).splitlines()
+
+
+def one_line(text: object) -> str:
+    return " ".join(" ".join(lines(text)).split())
+
+
+def _references(text: str) -> str:
+    """Text (no tags) with every special character as a character reference."""
+    return "".join(f"&#{ord(char)};" if char in _SPECIAL else char for char in text)
+
+
+def neutralise(html: str) -> str:
+    """Sanitized ``html`` that nothing after us can re-interpret: every special
+    character of text and attribute values, and every line break, becomes a character
+    reference (the browser shows the same), character references stay."""
+
+    def attribute(match: re.Match) -> str:
+        return '="' + _references_keeping_entities(match.group(1)) + '"'
+
+    def piece(match: re.Match) -> str:
+        tag, entity = match.group(1), match.group(2)
+        return _ATTRIBUTE.sub(attribute, tag) if tag else entity
+
+    pieces, position = [], 0
+    for match in _TAG_OR_TEXT.finditer(html):
+        pieces.append(_references(html[position : match.start()]))
+        pieces.append(piece(match))
+        position = match.end()
+    pieces.append(_references(html[position:]))
+    return "".join(pieces).replace("\r", "&#13;").replace("\n", "&#10;")
+
+
+def _references_keeping_entities(text: str) -> str:
+    pieces, position = [], 0
+    for match in re.finditer(r"&(?:#\d+|#x[0-9a-fA-F]+|\w+);", text):
+        pieces.append(_references(text[position : match.start()]) + match.group())
+        position = match.end()
+    return "".join(pieces) + _references(text[position:])
+
+
+def inline_text(value: object) -> Markup:
+    """``value`` shown literally on one line, math typeset and code spans as code."""
+    text = one_line(value)
+    pieces, position = [], 0
+    for match in _MATH_OR_CODE.finditer(text):
+        pieces.append(_references(text[position : match.start()]))
+        if match.group("code"):
+            pieces.append(code_html(match.group("inside").strip()))
+        else:
+            pieces.append(_math_html(match))
+        position = match.end()
+    pieces.append(_references(text[position:]))
+    return Markup("".join(pieces))
+
+
+def literal_text(value: object) -> Markup:
+    """A row value shown as written on one line: no math, code span or emphasis (only
+    the project's own texts, e.g. help texts, may use math)."""
+    return Markup(_references(one_line(value)))
+
+
+def _math_html(match: re.Match) -> str:
+    display = match.group("display") or match.group("display2")
+    tex = display if display is not None else (match.group("inline") or match.group("inline2"))
+    delimiters = ("\\[", "\\]") if display is not None else ("\\(", "\\)")
+    return f'<span class="{MATH_CLASS}">{_references(delimiters[0] + tex + delimiters[1])}</span>'
+
+
+def code_html(value: object) -> Markup:
+    """``value`` as ``<code>``, shown exactly (line breaks as references)."""
+    text = "\n".join(lines(value))
+    return Markup(f"<code>{neutralise(escape(text, quote=True))}</code>")
 
 
 def sanitize_html(html: str) -> str:
@@ -35,9 +157,88 @@ def sanitize_html(html: str) -> str:
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
+        allowed_classes=ALLOWED_CLASSES,
     )
 
 
-def markdown_to_html(text: str) -> str:
-    """Render Markdown ``text`` and sanitize the result."""
-    return sanitize_html(markdown.markdown(text or "", extensions=MARKDOWN_EXTENSIONS))
+def markdown_to_html(text: object) -> str:
+    """Render Markdown ``text`` (with math) and sanitize the result."""
+    source = "\n".join(lines(text))
+    html = markdown.markdown(
+        source, extensions=MARKDOWN_EXTENSIONS, extension_configs=MARKDOWN_SETTINGS
+    )
+    return neutralise(sanitize_html(html))
+
+
+def prose_html(text: object) -> Markup:
+    """Markdown prose as one line of sanitized HTML (empty for empty text): a raw HTML
+    block when alone on its line, which the page's Markdown passes through."""
+    html = markdown_to_html(text)
+    return Markup(f'<div class="es-prose">{html}</div>' if html else "")
+
+
+def prose_inline(text: object) -> Markup:
+    """Markdown prose inside a line (a table cell): one paragraph loses its ``<p>``."""
+    html = markdown_to_html(text)
+    single = re.fullmatch(r"<p>((?:(?!<p>).)*)</p>", html)
+    return Markup(single.group(1) if single else html)
+
+
+def shell_word(value: object) -> Markup:
+    """``value`` as one word of a shell command shown in a code block (quoted, one line)."""
+    return Markup(shlex.quote(one_line(value)))
+
+
+def json_for_script(value: object) -> str:
+    """JSON that can sit inside ``<script>`` (no ``</script>``, no ``<!--``)."""
+    text = json.dumps(value, ensure_ascii=False)
+    for char, reference in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(char, reference)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+#: A text cell starting with one of these is a formula for a spreadsheet (OWASP).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell people open in a spreadsheet: a text starting like a formula gets a
+    leading ``'``; numbers (and everything not text) stay as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def html_title(value: object) -> Markup:
+    """A title the theme prints without escaping (page and section titles in the
+    navigation, the header and ``<title>``, the site name): escaped once, as Markup so
+    the theme's own ``|e`` does not escape it twice."""
+    return value if isinstance(value, Markup) else Markup(escape(one_line(value), quote=True))
+
+
+def escaped_titles_plugin():
+    """A MkDocs plugin escaping every title the theme prints raw (mkdocs-material's
+    templates mostly do not escape them), whatever their source: the navigation we
+    pass, a page's front matter or first heading, a file name, the site name."""
+    from mkdocs.plugins import BasePlugin
+
+    class EscapedTitles(BasePlugin):
+        def on_nav(self, nav, config, files):
+            pending = list(nav.items)
+            while pending:
+                item = pending.pop()
+                if item.is_section:
+                    item.title = html_title(item.title)
+                    pending.extend(item.children)
+            return nav
+
+        def on_env(self, env, config, files):
+            # Runs after every page was read and rendered (titles known), before any
+            # page is written or indexed for search.
+            for file in files.documentation_pages():
+                if file.page is not None:
+                    file.page.title = html_title(file.page.title or "")
+            config.site_name = html_title(config.site_name)
+            return env
+
+    return EscapedTitles()

@@ -563,7 +563,10 @@
 
   // -- CSV ------------------------------------------------------------------------------
 
-  function csvField(text) {
+  // A text cell starting like a formula gets a "'" (OWASP CSV injection), as in the
+  // CSV downloads (espresso_static.site.sanitize.csv_cell); numbers stay numbers.
+  function csvField(text, numeric) {
+    if (!numeric && /^[=+\-@\t\r]/.test(text)) text = "'" + text;
     return /[",\n\r]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
   }
 
@@ -572,7 +575,7 @@
     var selected = this.selected;
     for (var k = 0; k < selected.length; k++) {
       var row = selected[k];
-      lines.push(columns.map(function (c) { return csvField(formatValue(c, rawAt(c, row), true)); }).join(","));
+      lines.push(columns.map(function (c) { return csvField(formatValue(c, rawAt(c, row), true), isNumeric(c.type)); }).join(","));
     }
     return lines.join("\r\n") + "\r\n";
   };

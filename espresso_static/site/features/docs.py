@@ -20,12 +20,12 @@ from espresso_static.site.collect import AppInfo, FieldInfo, ModelInfo, SiteMode
 from espresso_static.site.context import Asset, Contribution, ModelLink, Page, RenderContext
 from espresso_static.site.feature import Feature
 from espresso_static.site.population import PopulationError, population_script, script_filename
+from espresso_static.site.sanitize import code_html, inline_text
 from espresso_static.site.render import (
     GENERATED,
     HOME_PARTIAL,
     app_page_path,
-    code_html,
-    markdown_text,
+    checked_path,
     mermaid_id,
     mermaid_label,
     model_page_path,
@@ -130,7 +130,7 @@ def model_contributions(
         ],
         # Verbatim in a fenced block, which escapes it; the fence outruns any backticks.
         code=Markup(script.code) if script else "",
-        fence=_fence_for(script.code) if script else "```",
+        fence=Markup(_fence_for(script.code) if script else "```"),
     )
     contributions: list[Contribution] = [Page(path, markdown, model.name, section=section)]
     if script:
@@ -183,19 +183,21 @@ def style_assets(site: SiteModel, context: RenderContext) -> list[Contribution]:
 
 def field_type(f: FieldInfo, links: dict[str, str]) -> str:
     """Markdown of a field's type: ``CharField (max 40)``, ``ForeignKey → [Ensemble](…)``."""
+    kind = inline_text(f.type)  # a custom field names its own type
     if f.related_model:
-        name = f.related_model.split(".")[-1]
-        target = f"[{name}]({links[f.related_model]})" if f.related_model in links else name
-        return f"{f.type} → {target}"
+        name = inline_text(f.related_model.split(".")[-1])
+        if f.related_model in links:
+            return f"{kind} → [{name}]({checked_path(links[f.related_model])})"
+        return f"{kind} → {name}"
     if f.max_length:
-        return f"{f.type} (max {f.max_length})"
-    return f.type
+        return f"{kind} (max {f.max_length})"
+    return kind
 
 
 def field_choices(f: FieldInfo) -> str:
     """The cell listing allowed values (``value`` label) and constraints."""
     choices = [
-        f"{code_html(value)} {markdown_text(label, inline=True)}" for value, label in f.choices
+        f"{code_html(value)} {inline_text(label)}" for value, label in f.choices
     ]
     return "<br>".join([*choices, ", ".join(field_constraints(f))]).removesuffix("<br>")
 

@@ -12,7 +12,6 @@ every notification is collected.
 
 from __future__ import annotations
 
-import html
 import posixpath
 import re
 import shutil
@@ -20,16 +19,15 @@ import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
-import jinja2
+from markupsafe import Markup
 
 from espresso_static.data.levels import LEVEL_NAMES, LEVELS
 from espresso_static.site.context import Asset, Contribution, Page, RenderContext
 from espresso_static.site.feature import Build, Feature
-from espresso_static.site.render import GENERATED, relative_link, template_file
+from espresso_static.site.render import GENERATED, relative_link, render_template, template_file
 from espresso_static.site.sanitize import markdown_to_html
 
 #: mkdocs-material admonition styles for the levels (colour and icon come from the theme).
@@ -42,8 +40,6 @@ ATOM = "http://www.w3.org/2005/Atom"
 #: ``<updated>`` of an empty feed of an empty database (a fixed time: same database,
 #: same feed).
 EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
-#: Characters Python-Markdown treats specially unless backslash-escaped.
-MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!")
 
 
 @dataclass(frozen=True)
@@ -139,7 +135,7 @@ def _news_item(row) -> NewsItem:
     return NewsItem(
         id=row.pk,
         title=row.title,
-        html=markdown_to_html(row.content),
+        html=Markup(markdown_to_html(row.content)),
         level=LEVEL_NAMES.get(row.level, "info"),
         tag=row.tag,
         audiences=tuple(row.audiences or ()),
@@ -149,25 +145,6 @@ def _news_item(row) -> NewsItem:
 
 
 # -- the News page and the home page -------------------------------------------------
-
-
-@cache
-def template_environment() -> jinja2.Environment:
-    # Markdown pages with raw HTML inside: escape explicitly where text meets HTML.
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(files("espresso_static.templates"))),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
-    env.filters["md_escape"] = markdown_escape
-    return env
-
-
-def markdown_escape(text: str) -> str:
-    """``text`` shown literally inside Markdown (e.g. a title as link text)."""
-    escaped = html.escape(text, quote=False)
-    return "".join(f"\\{char}" if char in MARKDOWN_SPECIAL else char for char in escaped)
 
 
 def render_news_page(news: News, paths: NewsPaths = NewsPaths()) -> str:
@@ -192,11 +169,7 @@ def render_latest_news(news: News, paths: NewsPaths = NewsPaths(), home: str = "
 
 
 def _render(news: News, **variables) -> str:
-    return (
-        template_environment()
-        .get_template("news.md.j2")
-        .render(news=news, all_levels=list(LEVELS), **variables)
-    )
+    return render_template("news.md.j2", news=news, all_levels=list(LEVELS), **variables)
 
 
 # -- the announcement banner ---------------------------------------------------------

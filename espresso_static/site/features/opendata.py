@@ -33,8 +33,10 @@ from django.utils.text import slugify
 
 from espresso_static.declare.access import AudienceView
 from espresso_static.site.cache import BuildCache, link_file, link_tree
+from espresso_static.site.collect import model_doc
 from espresso_static.data.fieldkinds import field_kind
 from espresso_static.site.publish import make_staging
+from espresso_static.site.sanitize import FORMULA_STARTS, csv_cell
 
 CHUNK_ROWS = 20_000
 FORMATS = ("csv.gz", "parquet", "json")
@@ -234,7 +236,7 @@ def _model_resource(view: AudienceView, model) -> Resource:
         title=str(model._meta.verbose_name_plural)
         if "verbose_name_plural" in model._meta.original_attrs
         else model.__name__,
-        description=" ".join((model.__doc__ or "").split()),
+        description=" ".join(model_doc(model).split()),
         columns=tuple(columns),
         primary_key=primary_key,
         rows=0,
@@ -342,6 +344,7 @@ def _export(
     # Only columns whose values may need it are converted: a call per value costs more
     # than writing all four formats.
     converted = [i for i, c in enumerate(resource.columns) if c.type in CONVERTED_TYPES]
+    texts = [i for i, c in enumerate(resource.columns) if c.type in ("string", "object")]
     count = 0
     with (
         gzip.GzipFile(
@@ -356,7 +359,7 @@ def _export(
         json_file.write("[")
         while chunk := list(islice(rows, CHUNK_ROWS)):
             plain = [_plain_row(row, converted) for row in chunk] if converted else chunk
-            writer.writerows(plain)
+            writer.writerows(_spreadsheet_safe(plain, texts) if texts else plain)
             objects = json.dumps(
                 [dict(zip(names, row, strict=True)) for row in plain], ensure_ascii=False
             )
@@ -377,6 +380,19 @@ def _export(
         resource.primary_key,
         count,
     )
+
+
+def _spreadsheet_safe(rows: list[tuple], texts: list[int]) -> list:
+    """The CSV form of ``rows``: text cells starting like a formula get a ``'``
+    (:func:`~espresso_static.site.sanitize.csv_cell`); other formats keep the values."""
+    safe = []
+    for row in rows:
+        if any(isinstance(row[i], str) and row[i].startswith(FORMULA_STARTS) for i in texts):
+            row = list(row)
+            for i in texts:
+                row[i] = csv_cell(row[i])
+        safe.append(row)
+    return safe
 
 
 def _plain_row(row: tuple, converted: list[int]) -> tuple:
