@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from espresso_static.site.context import Page
 from espresso_static.site.feature import Feature
-from espresso_static.site.render import code_html, markdown_text
+from espresso_static.site.sanitize import code_html, inline_text
 
 
 @dataclass(frozen=True)
@@ -32,5 +32,5 @@ class LargestFiles(Feature[Largest]):
             return []
         lines = ["# Largest files", "", "| File | Size (bytes) |", "| --- | ---: |"]
         for name, size in data.files:  # database text: escaped, never raw
-            lines.append(f"| {code_html(name)} | {markdown_text(f'{size:,}', inline=True)} |")
+            lines.append(f"| {code_html(name)} | {inline_text(f'{size:,}')} |")
         return [Page("largest-files.md", "\n".join(lines) + "\n", "Largest files")]

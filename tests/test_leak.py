@@ -8,7 +8,6 @@ from __future__ import annotations
 import gzip
 import shutil
 import sqlite3
-import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -124,11 +123,9 @@ def test_public_build_holds_no_canary_and_internal_holds_all(tmp_path, leak_rows
     health = BeautifulSoup((internal / "generated/health/index.html").read_text(), "html.parser")
     assert "1 of 2 rows fail" in health.find("article").get_text(" ")
     assert "bad value" in health.find("article").get_text()
-    # The public plot shows the one batch it sees whole (b1), not the hidden ones.
-    plot = ET.parse(next(public.rglob("progress.svg"))).getroot()
-    texts = ["".join(text.itertext()) for text in plot.iter("{http://www.w3.org/2000/svg}text")]
-    legend = [text.split(":")[0] for text in texts if "% done" in text]
-    assert legend == ["b1"]
+    # Snapshots count every row, and a hidden row may have been in any group before
+    # it moved: the public, which does not see every row, gets no history plot.
+    assert not list(public.rglob("progress.svg"))
 
 
 @pytest.mark.django_db

@@ -41,6 +41,7 @@ naming audiences goes to those; one naming none goes only to allow-audiences.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,8 @@ DEFAULT_AUDIENCES = {"public": "deny", "internal": "allow"}
 DEFAULT_AUDIENCE = "internal"
 
 RowFilter = Q | Callable[[QuerySet], QuerySet]
+#: What an audience may be called: it becomes part of folder and file names.
+AUDIENCE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,14 @@ class Audience:
     #: Whether its builds publish the "Data health" page (default: allow-audiences).
     health: bool = False
 
+    def __post_init__(self):
+        # Every audience, however made, before its name reaches a path (site-<name>,
+        # feeds/<name>.xml): ../x would write outside the project.
+        if not isinstance(self.name, str) or not AUDIENCE_NAME.fullmatch(self.name):
+            raise ConfigError(
+                f"Audience {self.name!r}: a name is letters, digits, _ and - (starting with a letter)."
+            )
+
     @property
     def denies_by_default(self) -> bool:
         return self.default == "deny"
@@ -89,11 +100,31 @@ def access_of(model) -> Access:
     return getattr(model, "access", None) or NO_ACCESS
 
 
+def _names(model, access: Access, declaration: str, audience: str | None = None):
+    """A list of names of ``access`` (``audiences``, ``hidden_from``, or the entry of
+    ``audience`` in ``fields``/``hidden_fields``), matched exactly: a string where a
+    list belongs would match by substring, so it is an error (``fields`` may be
+    ``"__all__"``)."""
+    value = getattr(access, declaration)
+    if audience is not None:
+        value = value.get(audience, ())
+    if value == ALL and declaration == "fields":
+        return ALL
+    if isinstance(value, str) or not all(isinstance(name, str) for name in value):
+        where = f"{declaration}[{audience!r}]" if audience is not None else declaration
+        raise ConfigError(
+            f"{model._meta.label}: Access {where} must be a list of names, not {value!r}."
+        )
+    return frozenset(value)
+
+
 @dataclass(frozen=True)
 class AudienceView:
     """What one audience may see; every step of a build asks it, never the models."""
 
     audience: Audience
+    #: The rows of each model, computed once per build (:meth:`queryset`).
+    _rows: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
 
     @property
     def name(self) -> str:
@@ -102,8 +133,8 @@ class AudienceView:
     def sees_model(self, model) -> bool:
         access = access_of(model)
         if self.audience.denies_by_default:
-            return self.name in access.audiences
-        return self.name not in access.hidden_from
+            return self.name in _names(model, access, "audiences")
+        return self.name not in _names(model, access, "hidden_from")
 
     def sees_field(self, model, name: str) -> bool:
         """Whether the column ``name`` (a field name) of ``model`` is visible; a
@@ -115,41 +146,115 @@ class AudienceView:
             return False
         access = access_of(model)
         if self.audience.denies_by_default:
-            listed = access.fields.get(self.name, ())
+            listed = _names(model, access, "fields", self.name)
             return listed == ALL or name in listed
-        return name not in access.hidden_fields.get(self.name, ())
+        return name not in _names(model, access, "hidden_fields", self.name)
+
+    def sees_every_column(self, model) -> bool:
+        """Whether every column of ``model`` is visible (what a row's ``str()`` or a
+        check's message may name)."""
+        fields = [*model._meta.concrete_fields, *model._meta.many_to_many]
+        return all(self.sees_field(model, f.name) for f in fields)
 
     def visible_fields(self, model) -> list:
         """The visible concrete fields and many-to-many fields of ``model``, in order."""
         fields = [*model._meta.concrete_fields, *model._meta.many_to_many]
         return [f for f in fields if self.sees_field(model, f.name)]
 
-    def queryset(self, model, _path: frozenset = frozenset()) -> QuerySet:
-        """The rows of ``model`` this audience sees: its own row filter, and only rows
-        whose visible foreign keys point to visible rows (a file of a hidden ensemble
-        is hidden too)."""
+    def describe_row(self, model, pk) -> str:
+        """A row as ``column=value, ...`` of its visible columns (never ``str(row)``,
+        which may show any column); empty when the row is not visible."""
+        names = [f.attname for f in self.visible_fields(model) if not f.many_to_many]
+        values = self.queryset(model).filter(pk=pk).values(*names).first()
+        return ", ".join(f"{k}={v}" for k, v in values.items()) if values else ""
+
+    def queryset(self, model) -> QuerySet:
+        """The rows of ``model`` this audience sees: the rows of its own row filter
+        whose visible foreign keys point to visible rows, at any depth (a file of a
+        hidden ensemble is hidden, and so is a row whose parent's parent is)."""
+        if model not in self._rows:
+            self._rows.update(self._rows_of_component(model))
+        return self._rows[model]
+
+    def _foreign_keys(self, model) -> list:
+        return [
+            column
+            for column in model._meta.concrete_fields
+            if column.related_model is not None and self.sees_field(model, column.name)
+        ]
+
+    def _own_rows(self, model) -> QuerySet:
         rows = model._default_manager.all()
         row_filter = access_of(model).rows.get(self.name)
         if row_filter is not None:
             rows = rows.filter(row_filter) if isinstance(row_filter, Q) else row_filter(rows)
-        for column in model._meta.concrete_fields:
-            target = column.related_model
-            if target is None or target in _path or not self.sees_field(model, column.name):
-                continue
-            allowed = self.queryset(target, _path | {model})
-            if allowed.query.has_filters():
-                rows = rows.filter(
-                    Q(**{f"{column.name}__in": allowed.values("pk")})
-                    | Q(**{f"{column.name}__isnull": True})
-                )
         return rows
 
+    def _rows_of_component(self, model) -> dict:
+        """The visible rows of ``model`` and of the models in a cycle of foreign keys
+        with it (a self-reference, A → B → A): rows pointing to hidden rows are
+        removed until nothing changes (a fixpoint; each round hides one more level)."""
+        cycle = {
+            m
+            for m in _reachable(model, self._foreign_keys)
+            if model in _reachable(m, self._foreign_keys)
+        }
+        rows = {}
+        for member in cycle or {model}:
+            rows[member] = self._own_rows(member)
+            for column in self._foreign_keys(member):
+                if column.related_model not in cycle:  # outside: computed (and memoized) first
+                    rows[member] = _pointing_to(
+                        rows[member], column, self.queryset(column.related_model)
+                    )
+        if not cycle:
+            return rows
+        base, counts = dict(rows), None
+        while True:
+            current = {m: rows[m].count() for m in cycle}
+            if current == counts:
+                return rows
+            counts, previous = current, rows
+            rows = {}
+            for member in cycle:
+                rows[member] = base[member]
+                for column in self._foreign_keys(member):
+                    if column.related_model in cycle:
+                        rows[member] = _pointing_to(
+                            rows[member], column, previous[column.related_model]
+                        )
+
     def sees_notification(self, notification) -> bool:
-        """A notification naming audiences goes to those; one naming none is
-        "unaddressed" and goes only to allow-audiences, so nothing reaches a
-        deny-audience (public) by omission."""
+        """A notification naming audiences goes to those (names matched exactly); one
+        naming none is "unaddressed" and goes only to allow-audiences, so nothing
+        reaches a deny-audience (public) by omission."""
         named = notification.audiences or []
+        if not isinstance(named, list) or not all(isinstance(name, str) for name in named):
+            raise ConfigError(
+                f"Notification {notification.pk}: audiences must be a list of audience "
+                f"names, not {named!r}."
+            )
         return self.name in named if named else not self.audience.denies_by_default
+
+
+def _pointing_to(rows: QuerySet, column, allowed: QuerySet) -> QuerySet:
+    """``rows`` whose ``column`` is null or points into ``allowed``."""
+    if not allowed.query.has_filters():
+        return rows
+    return rows.filter(
+        Q(**{f"{column.name}__in": allowed.values("pk")}) | Q(**{f"{column.name}__isnull": True})
+    )
+
+
+def _reachable(model, edges) -> set:
+    """The models reachable from ``model`` through one or more of ``edges(model)``."""
+    seen, pending = set(), [column.related_model for column in edges(model)]
+    while pending:
+        current = pending.pop()
+        if current not in seen:
+            seen.add(current)
+            pending.extend(column.related_model for column in edges(current))
+    return seen
 
 
 def _related_model(model, name: str):

@@ -89,7 +89,10 @@ class BuildCache:
         digest = hashlib.blake2b(digest_size=20)
         for part in (LAYOUT, kind, code_fingerprint(), _audience_signature(view), *extra):
             _update(digest, part)
-        for model in sorted(tables_read(models_read), key=lambda m: m._meta.db_table):
+        read = tables_read(models_read)
+        if view is not None:  # a row filter may read other tables (Q(mem__released=True))
+            read = tables_read([*read, *(t for model in read for t in rows_read(view, model))])
+        for model in sorted(read, key=lambda m: m._meta.db_table):
             _update(digest, model_signature(model))
             _update(digest, self.fingerprint(model) if content else "")
             _update(digest, visibility_signature(view, model))
@@ -236,6 +239,22 @@ def tables_read(models_read: Iterable) -> list:
         for m2m in model._meta.many_to_many:
             todo.extend((m2m.remote_field.through, m2m.related_model))
     return list(found.values())
+
+
+def rows_read(view, model) -> list:
+    """The models whose tables the query of the rows ``view`` sees of ``model`` reads
+    (its row filters' joins and subqueries included), found in the query's SQL."""
+    from django.apps import apps
+    from django.core.exceptions import EmptyResultSet
+
+    if model._meta.auto_created or not view.sees_model(model):
+        return []
+    try:
+        sql, _ = view.queryset(model).query.sql_with_params()
+    except EmptyResultSet:
+        return []
+    quoted = set(re.findall(r'"([^"]+)"', sql))
+    return [m for m in apps.get_models(include_auto_created=True) if m._meta.db_table in quoted]
 
 
 def table_fingerprint(model) -> str:

@@ -84,8 +84,10 @@ def load_mkdocs_config(
     site_dir: Path,
     context: RenderContext,
     collected: list[Collected] = (),
+    docs: Path | None = None,
 ):
-    """The project's MkDocs configuration with the generated site merged in."""
+    """The project's MkDocs configuration with the generated site merged in, building
+    the docs folder ``docs`` (default: the project's)."""
     from mkdocs.config import load_config
     from mkdocs.exceptions import ConfigurationError, MkDocsException
     from mkdocs.utils.yaml import yaml_load
@@ -95,7 +97,7 @@ def load_mkdocs_config(
     try:
         raw = yaml_load(io.StringIO(text)) or {}
         overrides = {
-            "docs_dir": str(config.docs_dir),
+            "docs_dir": str(docs or config.docs_dir),
             "site_dir": str(site_dir),
             "nav": site_nav(
                 contributions, hand_written_pages(config.docs_dir, site.audience), raw.get("nav")
@@ -115,7 +117,7 @@ def load_mkdocs_config(
         raise EspressoStaticError(
             f"{path} is not a usable MkDocs configuration: {error}"
         ) from error
-    _merge_extensions(mkdocs_config, config.docs_dir)
+    _merge_extensions(mkdocs_config, docs or config.docs_dir)
     _merge_includes(mkdocs_config, contributions)
     _add_theme_overrides(mkdocs_config)
     mkdocs_config.plugins["espresso-static-titles"] = escaped_titles_plugin()

@@ -61,7 +61,7 @@ from espresso_static.site.feature import (
 from espresso_static.site.features import FEATURES
 from espresso_static.site.mkdocs_build import load_mkdocs_config, mkdocs_messages, run_mkdocs
 from espresso_static.site.publish import make_staging, remove_stale_staging, swap_in
-from espresso_static.site.write import write_generated
+from espresso_static.site.write import write_build_docs
 
 #: Loops over at least this many items show a progress bar.
 PROGRESS_BAR_FROM = 50
@@ -190,6 +190,7 @@ def build_site(
     features = [*FEATURES, *project_features(config)]
     # Large outputs (downloads) are written beside the target as they are read and
     # moved into the built site: they never pass through memory or the docs folder.
+    # The docs folder MkDocs builds is this build's own too (concurrent builds).
     work_dir = make_staging(target.parent)
     try:
         # Collect and render read the database: one snapshot, so the pages' counts agree.
@@ -205,8 +206,10 @@ def build_site(
                 contributions = render_features(site, context, collected)
                 summary.append(f"{sum(isinstance(c, Page) for c in contributions)} pages")
         with reporter.step("write") as summary:
-            written = write_generated(config.docs_dir, contributions)
-            summary.append(f"{written.pages} pages, {written.assets} files in {written.folder}")
+            docs = work_dir / "docs"  # this build's own docs folder
+            docs.mkdir()
+            written = write_build_docs(config.docs_dir, docs, contributions)
+            summary.append(f"{written.pages} pages, {written.assets} files")
             if written.created_home:
                 summary.append(f"created {config.docs_dir / 'index.md'}")
         with reporter.step("mkdocs") as summary:
@@ -214,7 +217,7 @@ def build_site(
             try:
                 with mkdocs_messages() as warnings:
                     mkdocs_config = load_mkdocs_config(
-                        config, site, contributions, staging, context, collected
+                        config, site, contributions, staging, context, collected, docs
                     )
                     run_mkdocs(mkdocs_config, warnings)
                 for feature, data in collected:

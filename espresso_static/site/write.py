@@ -1,14 +1,16 @@
-"""Step 3 of ``build-site``: write the rendered pages and assets into the docs folder.
+"""Step 3 of ``build-site``: the docs folder MkDocs builds, one per build.
 
-Generated files live in ``<docs_dir>/generated/`` only (gitignored), replaced whole at
-every build so a deleted model leaves no stale page. Hand-written pages beside it are
-never touched, except that a missing ``index.md`` is created once from a small
-template that includes the generated home page (the user may then edit it).
+Each build gets a folder of its own (beside its target, removed after the build):
+links to every entry of the project's docs folder, and the rendered pages and
+assets in its ``generated/``. Concurrent builds of one project, of any audiences,
+never read or replace each other's files, and a deleted model leaves no stale page.
+Hand-written pages are never touched, except that a missing ``index.md`` is created
+once from a small template that includes the generated home page (the user may then
+edit it).
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +19,6 @@ from espresso_static.exceptions import EspressoStaticError
 from espresso_static.site.context import Asset, Page
 from espresso_static.site.render import GENERATED, HOME_PARTIAL
 
-#: Marks a generated folder as ours: only such a folder is ever deleted.
-MARKER = ".espresso-static-generated"
 HOME_PAGE = "index.md"
 HOME_PAGE_TEXT = f"""---
 title: Home
@@ -41,18 +41,21 @@ class WriteReport:
     created_home: bool
 
 
-def write_generated(docs_dir: Path, contributions: Iterable[Page | Asset]) -> WriteReport:
-    """Replace ``<docs_dir>/generated`` with ``contributions``; create ``index.md`` if missing."""
-    folder = docs_dir / GENERATED
-    _clear(folder)
-    folder.mkdir(parents=True)
-    (folder / MARKER).write_text(
-        "Written by espresso-static build-site; replaced at every build.\n"
-    )
+def write_build_docs(
+    docs_dir: Path, folder: Path, contributions: Iterable[Page | Asset]
+) -> WriteReport:
+    """Fill the empty ``folder`` with links to the entries of ``docs_dir`` (but its
+    ``generated/``, a leftover of older versions) and ``contributions`` in
+    ``folder/generated``; create ``docs_dir/index.md`` if missing."""
+    created_home = ensure_home_page(docs_dir)
+    for entry in sorted(docs_dir.iterdir()):
+        if entry.name != GENERATED:
+            (folder / entry.name).symlink_to(entry.resolve(), entry.is_dir())
+    generated = folder / GENERATED
     pages = assets = size = 0
     for item in contributions:
         content = item.markdown.encode() if isinstance(item, Page) else item.content
-        path = folder / item.path
+        path = generated / item.path
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
         size += len(content)
@@ -60,22 +63,7 @@ def write_generated(docs_dir: Path, contributions: Iterable[Page | Asset]) -> Wr
             pages += 1
         else:
             assets += 1
-    return WriteReport(folder, pages, assets, size, created_home=ensure_home_page(docs_dir))
-
-
-def _clear(folder: Path) -> None:
-    if not folder.exists():
-        return
-    if any(folder.iterdir()) and not (folder / MARKER).exists():
-        raise EspressoStaticError(
-            f"{folder} exists and was not written by espresso-static: move it away, "
-            f"build-site writes its generated pages there."
-        )
-    # The marker goes last: a build killed half way through still finds it next time.
-    for child in folder.iterdir():
-        if child.name != MARKER:
-            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
-    shutil.rmtree(folder)
+    return WriteReport(generated, pages, assets, size, created_home)
 
 
 def ensure_home_page(docs_dir: Path) -> bool:
@@ -88,22 +76,35 @@ def ensure_home_page(docs_dir: Path) -> bool:
 
 
 def hand_written_pages(docs_dir: Path, audience: str | None = None) -> list[str]:
-    """Markdown pages of the docs folder outside ``generated/``, the home page first;
-    with ``audience``, only the pages for it (see :func:`page_audiences`)."""
-    pages = sorted(
-        path.relative_to(docs_dir).as_posix()
-        for path in docs_dir.rglob("*.md")
-        if GENERATED not in path.relative_to(docs_dir).parts[:1]
-    )
+    """The Markdown pages MkDocs builds from the docs folder outside ``generated/``,
+    the home page first; with ``audience``, only the pages for it (see
+    :func:`page_audiences`)."""
+    from mkdocs.utils import is_markdown_file
+
+    pages = [page for page in _page_like_files(docs_dir) if is_markdown_file(page)]
     if audience is not None:
         pages = [page for page in pages if is_for(docs_dir / page, audience)]
     return sorted(pages, key=lambda page: page != HOME_PAGE)
 
 
+def _page_like_files(docs_dir: Path) -> list[str]:
+    """Markdown files outside ``generated/`` in any spelling of their extension
+    (``.md``, ``.MD``, ``.markdown``...): MkDocs builds some as pages and copies the
+    others as they are, so every one of them is subject to its front matter."""
+    from mkdocs.utils import markdown_extensions
+
+    return sorted(
+        path.relative_to(docs_dir).as_posix()
+        for path in docs_dir.rglob("*")
+        if path.suffix.lower() in markdown_extensions
+        and path.is_file()
+        and GENERATED not in path.relative_to(docs_dir).parts[:1]
+    )
+
+
 def pages_not_for(docs_dir: Path, audience: str) -> list[str]:
-    """The hand-written pages whose front matter keeps them out of ``audience``'s builds."""
-    everything = set(hand_written_pages(docs_dir))
-    return sorted(everything - set(hand_written_pages(docs_dir, audience)))
+    """The Markdown files whose front matter keeps them out of ``audience``'s builds."""
+    return [page for page in _page_like_files(docs_dir) if not is_for(docs_dir / page, audience)]
 
 
 def is_for(page: Path, audience: str) -> bool:
@@ -115,13 +116,23 @@ def is_for(page: Path, audience: str) -> bool:
 def page_audiences(page: Path) -> list[str] | None:
     """The audiences a hand-written page names in its front matter, e.g.
     ``audiences: [internal]`` (None: every build has it)."""
-    from mkdocs.utils.meta import get_data
+    from mkdocs.utils.meta import YAML_RE, get_data
+    from mkdocs.utils.yaml import yaml_load
 
     try:
-        _, meta = get_data(page.read_text(encoding="utf-8-sig"))
-    except UnicodeDecodeError as error:
-        raise EspressoStaticError(f"{page} is not UTF-8 text: {error}") from None
-    wanted = meta.get("audiences")
+        text = page.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise EspressoStaticError(f"{page} cannot be read: {error}") from None
+    # MkDocs ignores front matter it cannot read and publishes the page: fail closed.
+    if front := YAML_RE.match(text):
+        try:
+            if not isinstance(yaml_load(front.group(1)), dict):
+                raise ValueError("not a mapping of keys to values")
+        except Exception as error:
+            problem = " ".join(str(error).split())
+            raise EspressoStaticError(f"{page}: unreadable front matter: {problem}") from None
+    _, meta = get_data(text)
+    wanted = next((v for k, v in meta.items() if str(k).lower() == "audiences"), None)
     if wanted is None:
         return None
     if isinstance(wanted, str):

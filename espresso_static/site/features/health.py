@@ -2,12 +2,14 @@
 the audience sees, with the counts and the first failing rows of each.
 
 Published in the builds of audiences with ``health = true`` (by default those whose
-default is "allow", e.g. internal): a failing row is shown as its ``str()`` and the
-check's message, which may name any of its values.
+default is "allow", e.g. internal): a failing row is shown as its visible columns
+(never its ``str()``) and the check's message, only to an audience that sees every
+column of the model (a message may name any of its values).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from espresso_static.data.audit import (
     KEEP_ROWS,
     CheckResult,
+    FailingRow,
     audit_results,
     audited_models,
     checks_of,
@@ -67,7 +70,27 @@ def collect_health(
     cache.store(f"health {view.name}", key, state)
     if report:
         report(f"{total:,} rows checked" + (" (changed inputs)" if plan.size is not None else ""))
-    return audit_results(checks, state, view.queryset)
+    return [_as_seen(result, view) for result in audit_results(checks, state, view.queryset)]
+
+
+#: Shown instead of a check's message the audience may not read in full.
+MESSAGE_WITHHELD = "(not shown: the message may name columns this site does not show)"
+
+
+def _as_seen(result: CheckResult, view: AudienceView) -> CheckResult:
+    """``result`` with each failing row shown as its visible columns, never its
+    ``str()``, and the check's message only when the audience sees every column."""
+    from django.apps import apps
+
+    model = apps.get_model(result.model)
+    whole = view.sees_every_column(model)
+    rows = [
+        FailingRow(
+            row.pk, view.describe_row(model, row.pk), row.message if whole else MESSAGE_WITHHELD
+        )
+        for row in result.rows
+    ]
+    return dataclasses.replace(result, rows=rows)
 
 
 def health_key(models: list, view: AudienceView, cache: BuildCache, tables=None) -> str:
