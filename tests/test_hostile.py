@@ -8,7 +8,10 @@ built site is checked with the fixed payloads of :mod:`tests.hostileapp.payloads
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import gzip
+import io
 import json
 import re
 import unicodedata
@@ -24,9 +27,17 @@ from hypothesis import strategies as st
 from espresso_static.project.config import load_config
 from espresso_static.site.features.status import read_status_data
 from espresso_static.site.render import mermaid_id, mermaid_label
-from espresso_static.site.sanitize import code_html, inline_text, markdown_to_html, prose_html
+from espresso_static.site.sanitize import (
+    FORMULA_STARTS,
+    code_html,
+    inline_text,
+    markdown_to_html,
+    prose_html,
+)
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from tests.conftest import REPO
+from tests.hostileapp.attacks import FAMILIES, MARKER
+from tests.hostileapp.attacks import PAYLOADS as MARKED
 from tests.hostileapp.payloads import LONG, PAYLOADS
 
 STATUS_PAGE = "generated/status/demo/datafile/"
@@ -230,7 +241,12 @@ def fill_hostile_rows(vendor: str) -> dict[str, list[str]]:
         for payload in payloads
     ]
     Notification.objects.bulk_create(notifications)
+    Notification.objects.bulk_create(
+        Notification(title=p, content=p, tag=p[:200], author=p[:200], level=40, audiences=[])
+        for p in MARKED
+    )
     Sample.objects.bulk_create([Sample(name=storable(PAYLOADS["script"], 40, vendor))])
+    plant_marked_rows()
     with_files = set(DataFile.objects.values_list("ensemble__name", flat=True))
     return {
         "ensembles": [name for name in ensembles if name in with_files],
@@ -241,6 +257,46 @@ def fill_hostile_rows(vendor: str) -> dict[str, list[str]]:
     }
 
 
+#: Formula cells a spreadsheet would run (OWASP CSV injection), in text columns.
+FORMULAS = ["=cmd|' /C calc'!A0", "@SUM(1+1)", "+1+1", "-1+1", "\t=1+1", "\r=1+1"]
+
+
+def plant_marked_rows() -> None:
+    """A row per marker payload and per formula (values, status groups and their
+    history plot), written past the checks."""
+    from espresso_static.data.snapshot import take_snapshot
+    from espresso_static.progress import declared
+    from tests.hostileapp.models import Marked
+
+    Marked.objects.bulk_create(
+        Marked(
+            kind=kind,
+            note=kind,
+            group="" if "$" in kind else kind,
+            status="done" if i % 2 else "todo",
+        )
+        for i, kind in enumerate([*MARKED, *FORMULAS])
+    )
+    take_snapshot(declared(Marked))
+
+
+def plant_pages(docs: Path) -> list[str]:
+    """Hand-written pages named with payloads (where a file name can hold one) and a
+    page whose front matter title is each payload; their names."""
+    docs.mkdir(parents=True)
+    names = [
+        f"{payload}.md"
+        for payload in MARKED
+        if payload.isprintable() and not any(c in payload for c in "/#?%\\") and len(payload) < 200
+    ]
+    for name in names:
+        (docs / name).write_text("Named by a payload.\n", encoding="utf-8")
+    for number, payload in enumerate(MARKED):
+        front = f"---\ntitle: {json.dumps(payload)}\n---\n\nA front matter title.\n"
+        (docs / f"titled-{number}.md").write_text(front, encoding="utf-8")
+    return names
+
+
 @pytest.fixture
 def hostile_site(tmp_path, django_db_blocker) -> HostileSite:
     from django.db import connection
@@ -249,13 +305,14 @@ def hostile_site(tmp_path, django_db_blocker) -> HostileSite:
 
     config = dataclasses.replace(
         load_config(REPO),
-        name="Hostile <b>campaign</b> & {{ 7*7 }}",
-        description=" ".join(PAYLOADS.values()),
+        name=f"Hostile <b>campaign</b> & {{{{ 7*7 }}}} {MARKED[0]} {MARKED[9]} {MARKED[10]}",
+        description="\n\n".join([*PAYLOADS.values(), *MARKED]),
         apps=("tests.hostileapp", "models.demo"),
         docs_dir=tmp_path / "docs",
         mkdocs_config=tmp_path / "mkdocs.yml",
     )
     values = fill_hostile_rows(connection.vendor)
+    plant_pages(tmp_path / "docs")
     folder = build_site(config, out=tmp_path / "site", reporter=Reporter(quiet=True)).site_dir
     return HostileSite(folder, **values)
 
@@ -271,7 +328,7 @@ def test_payloads_are_shown_as_text(hostile_site):
     # Docstrings are Markdown prose, sanitized: an <img> may stay, its handler not.
     assert not model.select("article script, article iframe")
     assert not [e for e in model.select("article *") if any(a.startswith("on") for a in e.attrs)]
-    assert not [a for a in model.select("a[href]") if "javascript" in a["href"].lower()]
+    assert not [a for a in model.select("a[href]") if is_script_url(a["href"])]
 
     # Mermaid diagrams only hold sanitized names: a payload cannot end or extend them.
     diagram = html_of(site / "generated/hostileapp/index.html").select_one(".mermaid")
@@ -375,6 +432,97 @@ def test_no_payload_runs_in_chromium(hostile_site, served):
                     assert normalized(name) in shown, name[:40]
             page.wait_for_timeout(100)  # let onerror handlers of broken images fire
             assert page.evaluate(INJECTED) == [], path
+            page.evaluate(HOVER_EVERYTHING)
+            assert page.evaluate(f"typeof window.{MARKER}") == "undefined", path
+        page.goto(base + MARKED_STATUS, wait_until="load")
+        page.wait_for_selector(".es-status[data-state=ready]", timeout=15_000)
+        assert page.evaluate(f"typeof window.{MARKER}") == "undefined"
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download CSV").click()
+        with open(download.value.path(), encoding="utf-8", newline="") as file:
+            rows = list(csv.DictReader(file))
         browser.close()
     assert dialogs == []
     assert errors == [], "\n".join(map(str, errors))
+    assert_formulas_neutralised([row["kind"] for row in rows])
+
+
+#: Every element gets the events a reader's pointer and keyboard would send.
+HOVER_EVERYTHING = """() => document.querySelectorAll("*").forEach((element) => {
+    for (const name of ["mouseover", "mouseenter", "focus", "click"]) {
+        if (name === "click" && element.closest("a, button, label, summary")) continue;
+        element.dispatchEvent(new Event(name, { bubbles: true }));
+    }
+})"""
+MARKED_STATUS = "generated/status/hostileapp/marked/"
+
+
+def assert_formulas_neutralised(cells: list[str]) -> None:
+    """Each planted formula comes back with a leading ``'``; other text unchanged."""
+    for formula in FORMULAS:
+        assert "'" + formula in cells, formula
+        assert formula not in cells, formula
+    assert set(MARKED) - {p for p in MARKED if p.startswith(FORMULA_STARTS)} <= set(cells)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_csv_downloads_neutralise_formulas(hostile_site):
+    download = next(hostile_site.folder.rglob("hostileapp_marked.csv.gz"))
+    text = gzip.decompress(download.read_bytes()).decode()
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert_formulas_neutralised([row["kind"] for row in rows])
+    numbers = next(hostile_site.folder.rglob("demo_datafile.csv.gz"))
+    first = next(csv.DictReader(io.StringIO(gzip.decompress(numbers.read_bytes()).decode())))
+    assert first["id"].isdigit()  # numbers stay numbers
+
+
+def is_script_url(url: str) -> bool:
+    """Whether a browser would run ``url`` (a page named ``[x](javascript:...).md`` has
+    a harmless relative URL holding the word)."""
+    scheme = "".join(url.split()).split(":", 1)[0].lower() if ":" in url else ""
+    return scheme in ("javascript", "vbscript", "data")
+
+
+def markup_with_handlers(html: str) -> list[str]:
+    """Elements of ``html`` a payload would have made: scripts, frames, handlers."""
+    soup = BeautifulSoup(html, "html.parser")
+    return [
+        str(element)[:120]
+        for element in soup.find_all(True)
+        if element.name in ("script", "iframe", "object", "embed")
+        or any(name.lower().startswith("on") or name == "srcdoc" for name in element.attrs)
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_search_index_feeds_plots_and_sitemaps_hold_no_markup(hostile_site):
+    site = hostile_site.folder
+    index = json.loads((site / "search/search_index.json").read_text(encoding="utf-8"))
+    for document in index["docs"]:
+        # mkdocs-material shows titles and texts of search results as HTML.
+        assert markup_with_handlers(document["title"] + document["text"]) == [], document[
+            "location"
+        ]
+    for feed in [*site.rglob("*.xml")]:
+        root = ET.fromstring(feed.read_bytes())  # well-formed: nothing broke out
+        for element in root.iter():
+            assert markup_with_handlers(element.text or "") == [], feed
+            assert not [a for a in element.attrib if a.lower().startswith("on")], feed
+    plots = list(site.rglob("*.svg"))
+    assert any("marked" in plot.as_posix() for plot in plots), "the marked groups' plot"
+    for plot in plots:
+        root = ET.fromstring(plot.read_bytes())
+        for element in root.iter():
+            assert not element.tag.endswith("script"), plot
+            assert not [a for a in element.attrib if a.lower().startswith("on")], plot
+    for page in site.rglob("*.html"):
+        for script in html_of(page).find_all("script"):
+            assert MARKER not in script.get_text(), page  # no payload inside a script
+
+
+def test_payload_counts():
+    """The figures the hostile suite reports (families x payloads x places)."""
+    assert len(FAMILIES) >= 10 and len(MARKED) == sum(map(len, FAMILIES.values()))
+    print(f"{len(FAMILIES)} families, {len(MARKED)} marker payloads")

@@ -37,13 +37,21 @@ CANARIES = {
     "cnrynoteinternal": "notification for internal",
     "cnrynoteunaddressed": "notification naming no audience",
     "cnrypageinternal": "hand-written page for internal",
+    "cnrypagemarkdown": "hand-written .markdown page for internal",
+    "cnrypageupper": "hand-written .MD file for internal",
+    "cnryautodoccol": "private column named by Django's generated docstring",
+    "cnrynoderoot": "hidden row of a self-referencing table",
+    "cnrynodechild": "visible row whose parent is hidden (depth 1)",
+    "cnrynodegrand": "visible row whose grandparent is hidden (depth 2)",
+    "cnrystrvalue": "private value in str(row) and a check message of a visible row",
+    "cnrylotrow": "row hidden by a filter reading another table",
 }
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
 def leak_rows():
-    from tests.leakapp.models import Cnrymodelalpha, Sample
+    from tests.leakapp.models import Cnrymodelalpha, Lot, Membership, Node, Sample
 
     origin = Cnrymodelalpha.objects.create(cnryfieldgamma="cnryvalueepsilon")
     # Bulk writes skip the checks: a row the internal Data health page must report.
@@ -61,6 +69,17 @@ def leak_rows():
     Notifier().info("Recalibration cnrynoteinternal", audience="internal", timestamp=START)
     Notifier().warning("Disk cnrynoteunaddressed", audience=None, timestamp=START)
     Notifier().info("Public release of b1", audience="public", timestamp=START)
+    # Written past the checks (a failing row for the health pages).
+    root = Node.objects.bulk_create([Node(name="cnrynoderoot")])[0]
+    child = Node.objects.bulk_create([Node(name="cnrynodechild", released=True, parent=root)])[0]
+    Node.objects.bulk_create(
+        [
+            Node(name="cnrynodegrand", released=True, parent=child),
+            Node(name="node-visible", released=True, cnryautodoccol="broken cnrystrvalue"),
+        ]
+    )
+    for name, released in (("cnrylotrow", False), ("lot-public", True)):
+        Membership.objects.create(lot=Lot.objects.create(name=name), released=released)
 
 
 def file_texts(path: Path) -> list[str]:
@@ -145,4 +164,74 @@ def test_public_pages_show_what_public_may_see(tmp_path, leak_rows):
     assert '"name":' in script and "released" not in script and "origin" not in script
     nav = {a.get_text(strip=True) for a in page.select("nav.md-nav--primary a")}
     assert "About" in nav and "Internal notes" not in nav
-    assert not (out / "generated/health").exists()  # the health page is for internal
+    # Its health page (declared for it) shows a failing row by its public columns and
+    # withholds the check's message, which may name any column.
+    health = BeautifulSoup((out / "generated/health/index.html").read_text(), "html.parser")
+    rows = [tr.get_text(" ") for tr in health.select("article tbody tr")]
+    assert any("name=node-visible" in row and "not shown" in row for row in rows), rows
+
+
+def build_public(project: Path, out: Path, *options: str):
+    args = ["build-site", "--project", str(project), "--audience", "public", "--out", str(out)]
+    return CliRunner().invoke(cli, [*args, *options])
+
+
+@pytest.mark.django_db
+def test_cached_outputs_follow_row_filters_reading_other_tables(tmp_path, leak_rows):
+    from tests.leakapp.models import Membership
+
+    project = tmp_path / "project"
+    shutil.copytree(LEAK_PROJECT, project)
+    assert build_public(project, tmp_path / "one").exit_code == 0
+    Membership.objects.filter(lot__name="lot-public").update(released=False)
+    assert build_public(project, tmp_path / "two").exit_code == 0  # with the cache
+    for site, expected in ((tmp_path / "one", True), (tmp_path / "two", False)):
+        found = any(
+            "lot-public" in text
+            for p in site.rglob("*lot*")
+            if p.is_file()
+            for text in file_texts(p)
+        )
+        assert found is expected, site
+
+
+@pytest.mark.django_db
+def test_unreadable_front_matter_stops_the_build(tmp_path, leak_rows):
+    project = tmp_path / "project"
+    shutil.copytree(LEAK_PROJECT, project)
+    (project / "docs" / "Broken.Markdown").write_text("---\naudiences: [internal\n---\ncnry\n")
+    result = build_public(project, tmp_path / "site")
+    assert result.exit_code == 1
+    assert "Broken.Markdown: unreadable front matter" in result.output
+    assert not (tmp_path / "site").exists()
+
+
+def test_names_are_matched_exactly_never_as_substrings(monkeypatch):
+    from espresso_static.access import Access
+    from espresso_static.declare.access import Audience, AudienceView
+    from espresso_static.exceptions import ConfigError
+    from espresso_static.models import Notification
+    from tests.leakapp.models import Sample
+
+    public = AudienceView(Audience("public", "deny", Path("site")))
+    for wrong in (
+        Access(audiences=["public"], fields={"public": "beta_nx_name"}),
+        Access(audiences="public-team"),
+    ):
+        monkeypatch.setattr(Sample, "access", wrong)
+        with pytest.raises(ConfigError, match=r"leakapp\.Sample: Access"):
+            public.sees_field(Sample, "name")
+    note = Notification(pk=7, audiences="publication-team")
+    with pytest.raises(ConfigError, match="Notification 7: audiences must be a list"):
+        public.sees_notification(note)
+    assert not public.sees_notification(Notification(pk=8, audiences=["publication-team"]))
+
+
+@pytest.mark.parametrize("name", ["../../x", "a/b", "", "x y", ".hidden"])
+def test_audience_names_are_identifiers(tmp_path, name):
+    from espresso_static.declare.access import configured_audiences
+    from espresso_static.exceptions import ConfigError
+
+    table = {"audiences": {name: {"default": "deny"}, "internal": {"default": "allow"}}}
+    with pytest.raises(ConfigError, match="a name is letters"):
+        configured_audiences(table, tmp_path, tmp_path / "site")

@@ -236,8 +236,11 @@ def escaped_titles_plugin():
             # Runs after every page was read and rendered (titles known), before any
             # page is written or indexed for search.
             for file in files.documentation_pages():
-                if file.page is not None:
-                    file.page.title = html_title(file.page.title or "")
+                page = file.page
+                if page is not None:
+                    page.title = html_title(page.title or "")
+                    if "title" in page.meta:  # the theme's header prints it too
+                        page.meta["title"] = html_title(page.meta["title"])
             config.site_name = html_title(config.site_name)
             return env
 

@@ -47,6 +47,7 @@ def write_build_docs(
     """Fill the empty ``folder`` with links to the entries of ``docs_dir`` (but its
     ``generated/``, a leftover of older versions) and ``contributions`` in
     ``folder/generated``; create ``docs_dir/index.md`` if missing."""
+    docs_dir.mkdir(parents=True, exist_ok=True)
     created_home = ensure_home_page(docs_dir)
     for entry in sorted(docs_dir.iterdir()):
         if entry.name != GENERATED:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from django.db import models
 
 from espresso_static.models import Base
+from espresso_static.progress import Progress
+from tests.hostileapp.attacks import PAYLOADS as MARKED
 from tests.hostileapp.payloads import LONG, PAYLOADS
 
 ALL = " ".join(PAYLOADS.values())
@@ -53,3 +55,34 @@ class Part(Base):
         Sample, on_delete=models.CASCADE, help_text=PAYLOADS["mermaid"], verbose_name='a "} --'
     )
     label = models.CharField(max_length=30, default="\rimport os  #", help_text=PAYLOADS["bidi"])
+
+
+class Marked(Base):
+    """Replaced below by every payload of tests.hostileapp.attacks."""
+
+    kind = models.TextField(
+        choices=[(payload, payload) for payload in MARKED],
+        default=MARKED[0],
+        help_text=" ".join(MARKED),
+        verbose_name=MARKED[1],
+    )
+    status = models.CharField(
+        max_length=10, choices=[("todo", "to do"), ("done", "done")], default="todo"
+    )
+    note = models.TextField(blank=True, help_text="\n\n".join(MARKED), verbose_name=MARKED[10])
+
+    #: The plot's groups: the payloads but those with "$" (matplotlib math, issue #19).
+    group = models.TextField(blank=True)
+
+    progress = Progress(status="status", done=["done"], missing=["todo"], group_by=["group"])
+
+    class Meta:
+        verbose_name = MARKED[2]
+
+    def check_consistency(self):
+        pass
+
+
+# Docstrings are literals in source; these are the payloads, line breaks and all.
+Marked.__doc__ = "\n\n".join(MARKED)
+Marked.check_consistency.__doc__ = "\n".join(MARKED)

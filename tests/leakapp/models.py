@@ -25,7 +25,9 @@ class Cnrymodelalpha(Base):
 
 
 class Sample(Base):
-    """A sample; the public sees released ones, without their private notes."""
+    # \r and U+2028 line breaks: a snippet include of an internal page, if any text
+    # processing let it start a line.
+    """A sample; the public sees released ones, without their private notes.\r--8<-- "internal-notes.md"\r\u2028--8<-- "internal-notes.md" """
 
     name = models.CharField(max_length=40, unique=True, help_text="Name of the sample.")
     batch = models.CharField(max_length=40, help_text="Production batch.")
@@ -44,3 +46,46 @@ class Sample(Base):
         rows={"public": Q(released=True)},
     )
     progress = Progress(status="status", done=["done"], missing=["todo"], group_by=["batch"])
+
+
+class Node(Base):
+    # No docstring on purpose: Django invents "Node(id, ..., cnryautodoccol)", which
+    # names the private column.
+    name = models.CharField(max_length=40)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE)
+    released = models.BooleanField(default=False)
+    cnryautodoccol = models.CharField(max_length=40, blank=True)
+
+    access = Access(
+        audiences=["public"],
+        fields={"public": ["id", "name", "parent"]},
+        rows={"public": Q(released=True)},
+    )
+
+    def __str__(self):
+        return f"{self.name} ({self.cnryautodoccol})"
+
+    def check_consistency(self):
+        """Nodes marked "broken" fail."""
+        if self.cnryautodoccol.startswith("broken"):
+            raise ValueError(f"broken node {self.cnryautodoccol}")
+
+
+class Lot(Base):
+    """A lot the public sees once one of its memberships is released (a row filter
+    reading another table, through a reverse relation)."""
+
+    name = models.CharField(max_length=40)
+
+    access = Access(
+        audiences=["public"],
+        fields={"public": ["id", "name"]},
+        rows={"public": Q(mem__released=True)},
+    )
+
+
+class Membership(Base):
+    """Private: decides which lots are public."""
+
+    lot = models.ForeignKey(Lot, on_delete=models.CASCADE, related_name="mem")
+    released = models.BooleanField(default=False)

@@ -354,7 +354,8 @@ def _export(
         open(out_dir / f"{resource.name}.json", "w", encoding="utf-8") as json_file,
         pq.ParquetWriter(out_dir / f"{resource.name}.parquet", schema) as parquet,
     ):
-        writer = csv.writer(csv_text, lineterminator="\n")
+        # RFC 4180 line ends: the writer then quotes a value holding a lone \r too.
+        writer = csv.writer(csv_text, lineterminator="\r\n")
         writer.writerow(names)
         json_file.write("[")
         while chunk := list(islice(rows, CHUNK_ROWS)):
