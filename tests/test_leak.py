@@ -229,9 +229,12 @@ def test_names_are_matched_exactly_never_as_substrings(monkeypatch):
 
 @pytest.mark.parametrize("name", ["../../x", "a/b", "", "x y", ".hidden"])
 def test_audience_names_are_identifiers(tmp_path, name):
-    from espresso_static.declare.access import configured_audiences
+    from espresso_static.declare.access import Audience
     from espresso_static.exceptions import ConfigError
+    from espresso_static.project.config import configured_audiences
 
     table = {"audiences": {name: {"default": "deny"}, "internal": {"default": "allow"}}}
-    with pytest.raises(ConfigError, match="a name is letters"):
+    with pytest.raises(ConfigError, match="identifier"):
         configured_audiences(table, tmp_path, tmp_path / "site")
+    with pytest.raises(ConfigError, match="a name is letters"):  # however it is made
+        Audience(name, "deny", tmp_path / "site")
