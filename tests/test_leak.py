@@ -8,8 +8,11 @@ from __future__ import annotations
 import gzip
 import shutil
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import pyarrow.parquet as pq
 import pytest
@@ -238,3 +241,95 @@ def test_audience_names_are_identifiers(tmp_path, name):
         configured_audiences(table, tmp_path, tmp_path / "site")
     with pytest.raises(ConfigError, match="a name is letters"):  # however it is made
         Audience(name, "deny", tmp_path / "site")
+
+
+def site_files(site: Path) -> dict[str, bytes | str]:
+    """Every file of a built site as a reader gets it: HTML without the footer's build
+    time, gzip decompressed (its header holds a time), the rest as bytes."""
+    from tests.test_build import page_texts
+
+    files: dict[str, bytes | str] = page_texts(site)
+    for path in sorted(p for p in site.rglob("*") if p.is_file() and p.suffix != ".html"):
+        raw = path.read_bytes()
+        files[path.relative_to(site).as_posix()] = (
+            gzip.decompress(raw) if path.suffix == ".gz" else raw
+        )
+    return files
+
+
+@pytest.mark.slow
+def test_concurrent_builds_equal_sequential_ones(tmp_path):
+    """Builds of one project, two per audience, as real processes at the same time, give
+    exactly the sites one-after-another builds give."""
+    from tests.test_faults import cli_env, make_project, run_cli
+
+    project = make_project(tmp_path / "project")
+    env = cli_env(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    assert run_cli(project, env, "demo", "--rows", "300").returncode == 0
+    audiences = ["public", "internal", "public", "internal"]
+    for audience in dict.fromkeys(audiences):
+        done = run_cli(
+            project,
+            env,
+            "build-site",
+            "--audience",
+            audience,
+            "--out",
+            str(tmp_path / f"seq-{audience}"),
+        )
+        assert done.returncode == 0, done.stderr
+    command = [sys.executable, "-m", "espresso_static", "build-site", "--project", str(project)]
+    builds = [
+        subprocess.Popen(
+            [*command, "--audience", audience, "--out", str(tmp_path / f"con-{n}-{audience}")],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n, audience in enumerate(audiences)
+    ]
+    for build in builds:
+        _, err = build.communicate(timeout=600)
+        assert build.returncode == 0, err
+    for n, audience in enumerate(audiences):
+        assert site_files(tmp_path / f"con-{n}-{audience}") == site_files(
+            tmp_path / f"seq-{audience}"
+        )
+    assert site_files(tmp_path / "seq-public") != site_files(tmp_path / "seq-internal")
+
+
+#: Passwords holding every character that ends a URL's user part early.
+PASSWORDS = ["S3cr/et#Pw", "a?b=c", "p@ss@word", "50%off%2F", "x:y/z#w?v@u"]
+
+
+@pytest.mark.parametrize("password", PASSWORDS)
+def test_passwords_are_never_printed(tmp_path, password):
+    from espresso_static.project.config import parse_database_url, redact
+
+    # Read up to the last "@", an unescaped password works as it is.
+    database = parse_database_url(f"postgresql://rt:{password}@db.example:5432/c", tmp_path)
+    assert (database["PASSWORD"], database["HOST"], database["NAME"]) == (
+        unquote(password),  # percent-escapes still mean what they mean
+        "db.example",
+        "c",
+    )
+    for url in (
+        f"postgresql://rt:{password}@db.example:5432/campaign",
+        f"postgresql://rt:{password}@db.example:bad/campaign",  # malformed too
+        f"postgres://rt:{password}@/campaign?host=/run/pg",
+    ):
+        assert password not in redact(url) and "rt:***@" in redact(url)
+        assert password not in redact(f"could not connect ({url}); retry")
+    project = tmp_path / "project"
+    shutil.copytree(LEAK_PROJECT, project)
+    for url in (
+        f"postgresql://rt:{password}@127.0.0.1:1/campaign",  # nobody listens on port 1
+        f"postgresql://rt:{password}@127.0.0.1:bad/campaign",
+        f"mysql://rt:{password}@host/campaign",
+    ):
+        for command in (["info"], ["build-site", "--out", str(tmp_path / "site")]):
+            result = CliRunner().invoke(
+                cli, [*command, "--project", str(project)], env={"DATABASE_URL": url}
+            )
+            assert password not in result.output, (command, url, result.output)

@@ -355,6 +355,13 @@ def parse_database_url(url: str, root: Path) -> dict:
         path = Path(unquote(url[len("sqlite:///") :]))
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(root / path)}
     if scheme in {"postgresql", "postgres", "pgsql"}:
+        # A password is read up to the last "@" (as redact() hides it): one holding
+        # "/", "#" or "?" unescaped works instead of breaking the address apart.
+        user, password = parts.username, parts.password
+        if credentials := _CREDENTIALS.match(url):
+            user = credentials.group("start").split("://", 1)[1]
+            password = credentials.group("password")
+            parts = urlsplit(f"{scheme}://{url[credentials.end() :]}")
         name = unquote(parts.path.lstrip("/"))
         if not name:
             raise ConfigError(f"Malformed PostgreSQL URL {redact(url)!r}: no database name.")
@@ -365,8 +372,8 @@ def parse_database_url(url: str, root: Path) -> dict:
         database = {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": name,
-            "USER": unquote(parts.username or ""),
-            "PASSWORD": unquote(parts.password or ""),
+            "USER": unquote(user or ""),
+            "PASSWORD": unquote(password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(port or ""),
         }
