@@ -17,7 +17,8 @@ these functions, each for its context:
   line, so it is one raw HTML block the page's Markdown passes through untouched.
 - :func:`literal_text`: a row value, shown as written (no math or code spans).
 - :func:`code_html`: a value as ``<code>``, shown exactly.
-- :func:`json_for_script`, :func:`csv_cell`: JSON read by a script, spreadsheet cells.
+- :func:`prose_inline`: prose inside a line (a help text in a table cell).
+- :func:`csv_cell`: a spreadsheet cell.
 
 Markdown passes raw HTML through, so rendered HTML is sanitized with nh3 (an
 allow-list sanitizer): whatever is not explicitly allowed is removed.
@@ -25,7 +26,6 @@ allow-list sanitizer): whatever is not explicitly allowed is removed.
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from html import escape
@@ -187,14 +187,6 @@ def prose_inline(text: object) -> Markup:
 def shell_word(value: object) -> Markup:
     """``value`` as one word of a shell command shown in a code block (quoted, one line)."""
     return Markup(shlex.quote(one_line(value)))
-
-
-def json_for_script(value: object) -> str:
-    """JSON that can sit inside ``<script>`` (no ``</script>``, no ``<!--``)."""
-    text = json.dumps(value, ensure_ascii=False)
-    for char, reference in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
-        text = text.replace(char, reference)
-    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 #: A text cell starting with one of these is a formula for a spreadsheet (OWASP).
