@@ -426,20 +426,15 @@ def visible_declaration(view: AudienceView, item: DeclaredProgress) -> DeclaredP
 
 
 def _whole_groups(item: DeclaredProgress, by: str | None, rows) -> set[str]:
-    """The values of ``by`` (``all`` without one) whose history the audience may see:
-    none when any row is hidden from it (snapshots count every row, and a hidden row
-    may have been in any group before it moved), else every group."""
+    """The values of ``by`` (``all`` without one) to plot: none when a row is hidden
+    (snapshots count every row, and a hidden row may have moved from any group)."""
     from espresso_static.data.plots import ALL
 
     per_group = dataclasses.replace(item.progress, group_by=[by] if by else [], columns=None)
     single = dataclasses.replace(item, progress=per_group)
     everything = {group.group: group.total for group in summarize(single).groups}
     seen = {group.group: group.total for group in summarize(single, rows).groups}
-    if sum(seen.values()) != sum(everything.values()):
-        return set()
-    return {
-        str(key[0]) if by else ALL for key, total in seen.items() if everything.get(key) == total
-    }
+    return {str(key[0]) if by else ALL for key in seen} if seen == everything else set()
 
 
 def _history_plots(
