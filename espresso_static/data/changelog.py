@@ -86,14 +86,19 @@ def logged_table(model) -> LoggedTable:
     return LoggedTable(meta.db_table, meta.pk.column, tracked)
 
 
+#: Tables never logged: the log itself, and the record of builds (a build's own
+#: bookkeeping is no change of the data).
+UNLOGGED_TABLES = frozenset({LOG_TABLE, "espresso_static_buildrecord"})
+
+
 def logged_models(app_configs: Iterable) -> list:
     """The concrete tables of ``app_configs`` the triggers log (many-to-many tables
-    included; not the log itself)."""
+    included)."""
     found = []
     for app in app_configs:
         for model in app.get_models(include_auto_created=True):
             meta = model._meta
-            if meta.proxy or not meta.managed or meta.db_table == LOG_TABLE:
+            if meta.proxy or not meta.managed or meta.db_table in UNLOGGED_TABLES:
                 continue
             found.append(model)
     return found

@@ -1,4 +1,5 @@
-"""espresso-static's own tables: notifications, progress snapshots and the change log."""
+"""espresso-static's own tables: notifications, progress snapshots, the change log and
+the record of published builds."""
 
 from __future__ import annotations
 
@@ -91,3 +92,25 @@ class Change(models.Model):
 
     def __str__(self) -> str:
         return f"{self.table} {self.row} {self.kind}"
+
+
+class BuildRecord(models.Model):
+    """A published build of one audience's site: where the change log was, so the next
+    build of the same site shows what changed since (the Changes page and its feed)."""
+
+    audience = models.CharField(max_length=100, help_text="The audience of the site.")
+    site = models.CharField(
+        max_length=500, help_text="Where it was published (from the project folder if inside)."
+    )
+    mark = models.CharField(max_length=2000, help_text="The change log's position it read.")
+    built_at = models.DateTimeField(help_text="When it was built.")
+    data_as_of = models.DateTimeField(
+        null=True, help_text="The latest change of the data it showed (its feed entry's time)."
+    )
+    summary = models.TextField(help_text="What its Changes page said, in one line (the feed).")
+
+    class Meta:
+        indexes = [models.Index(fields=["audience", "site"])]
+
+    def __str__(self) -> str:
+        return f"{self.audience} {self.site} {self.built_at:%Y-%m-%d %H:%M}"

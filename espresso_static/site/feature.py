@@ -20,6 +20,9 @@ each has a default that does nothing, so a feature writes only the steps it need
 ``on_post_build(site_dir, context, data)``
     The site is built in ``site_dir`` (its staging folder, published only when every
     step succeeded): move or copy files into it.
+``on_published(site_dir, context, data)``
+    The site is published in ``site_dir``: remember what it showed (e.g. the change
+    log's position, for the next build's Changes page). A failed build never gets here.
 
 The built-in features are listed once, in :data:`espresso_static.site.features.FEATURES`;
 a project adds its own with ``features = ["package.module:Class"]`` in its
@@ -65,6 +68,8 @@ class Build:
     provenance: Provenance
     #: Outputs of unchanged inputs (see :mod:`espresso_static.site.cache`).
     cache: BuildCache
+    #: Where the site will be published.
+    site_dir: Path
     #: A folder beside the published site, on the same file system, removed after the
     #: build: large files are written there and moved into the site by ``on_post_build``.
     work_dir: Path
@@ -109,6 +114,9 @@ class Feature(Generic[T]):
         return None
 
     def on_post_build(self, site_dir: Path, context: RenderContext, data: T | None) -> None:
+        return None
+
+    def on_published(self, site_dir: Path, context: RenderContext, data: T | None) -> None:
         return None
 
 

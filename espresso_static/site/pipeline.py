@@ -198,7 +198,7 @@ def build_site(
             cache.new_snapshot()  # fingerprints of what this transaction sees
             with reporter.step("collect") as summary, row_warnings() as value_warnings:
                 site, context, collected = collect_build(
-                    config, view, options, features, work_dir, reporter, summary, cache
+                    config, view, options, features, target, work_dir, reporter, summary, cache
                 )
             for warning in value_warnings:
                 reporter.echo(f"  warning: {warning}")
@@ -232,6 +232,8 @@ def build_site(
         shutil.rmtree(work_dir, ignore_errors=True)
     with reporter.step("publish"):
         publish(staging, target)
+        for feature, data in collected:
+            feature.on_published(target, context, data)
     pages = count_pages(target)
     seconds = time.perf_counter() - started
     return BuildResult(target, pages, seconds, view.name, tuple(value_warnings))
@@ -242,13 +244,15 @@ def collect_build(
     view: AudienceView,
     options: BuildOptions,
     features: list[Feature],
+    site_dir: Path,
     work_dir: Path,
     reporter: Reporter,
     summary: list[str],
     cache: BuildCache | None = None,
 ) -> tuple[SiteModel, RenderContext, list[Collected]]:
     """Everything ``view`` sees, read from the database: the schema and counts, then
-    what each of ``features`` collects (large files into folders of ``work_dir``);
+    what each of ``features`` collects for the site published to ``site_dir`` (large
+    files into folders of ``work_dir``);
     ``summary`` gets a line about each part, with its time and what ``cache``
     supplied."""
     cache = cache or BuildCache(None)
@@ -285,6 +289,7 @@ def collect_build(
             options=options,
             provenance=provenance,
             cache=cache,
+            site_dir=site_dir,
             work_dir=feature_dir,
             tables=tables,
             part=functools.partial(_part, summary, cache),

@@ -1,0 +1,325 @@
+"""The Changes page: what the sync changed since the previous build of this site.
+
+Each build of an audience's site compares the change log
+(:mod:`espresso_static.data.changelog`) with where it was when that site was last
+published (a :class:`~espresso_static.models.BuildRecord`, written after publishing:
+a failed build records nothing) and shows, for every table the audience sees, the
+rows added, updated and deleted, and for every status page the status transitions
+per group ("a12m310: 212 on_disk → on_tape"). The Atom feed
+``changes/<audience>.xml`` (beside the page) has one entry per build. The home page
+links the page.
+
+What an audience is shown never says more than its site: only visible tables, rows
+visible now (an added or updated row it cannot see is not counted), and no updated
+count for a table with columns it does not see (the update may be in one of them),
+nor deleted counts where it sees only some rows (a deleted row may have been hidden).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from espresso_static.data import changelog
+from espresso_static.site.context import Asset, Page, RenderContext
+from espresso_static.site.feature import Build, Feature
+from espresso_static.site.features.news import (
+    ATOM,
+    EMPTY_FEED_UPDATED,
+    _link,
+    _rfc3339,
+    _text,
+    _urn,
+)
+from espresso_static.site.features.status import status_sources
+from espresso_static.site.render import GENERATED, format_time, render_template
+
+CHANGES_PAGE = "changes.md"
+#: Builds (entries) the feed keeps.
+FEED_ENTRIES = 20
+#: What the first build of a site follows.
+FIRST = "first"
+#: Rows looked up per query.
+BATCH = 2_000
+#: The Changes page from its feed, which is in the page's folder.
+PAGE_FROM_FEED = "./"
+
+
+@dataclass(frozen=True)
+class TableChange:
+    """Rows of one table changed since the previous build (None: not shown)."""
+
+    label: str
+    name: str
+    added: int
+    updated: int | None
+    deleted: int | None
+
+
+@dataclass(frozen=True)
+class Transition:
+    group: str
+    before: str
+    after: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class StatusChanges:
+    label: str
+    name: str
+    group_label: str
+    transitions: tuple[Transition, ...]
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One build in the feed: what it followed (the mark of the build before it, its
+    id: a build of the same data after the same build gets the same id), the time of
+    the data it showed (never the build time: builds of the same data publish the
+    same feed) and its summary."""
+
+    after: str
+    data_as_of: datetime | None
+    summary: str
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What the Changes page and its feed show."""
+
+    audience: str
+    #: Where the site is published (the previous build is the one published there).
+    site: str
+    #: The change log's mark of this build (recorded once the site is published).
+    mark: str | None
+    #: The mark of the build before (:data:`FIRST`: none).
+    after: str
+    #: When the previous build was (None: no earlier build to compare with).
+    since: datetime | None
+    tables: tuple[TableChange, ...]
+    statuses: tuple[StatusChanges, ...]
+    #: Earlier builds' feed entries, newest first.
+    earlier: tuple[FeedEntry, ...]
+
+    @property
+    def changed_tables(self) -> tuple[TableChange, ...]:
+        return tuple(table for table in self.tables if _changed(table))
+
+    @property
+    def uncounted(self) -> bool:
+        """Whether a changed table has a count this site does not show."""
+        return any(t.updated is None or t.deleted is None for t in self.changed_tables)
+
+    @property
+    def summary(self) -> str:
+        """One line: the counts of every table."""
+        if self.since is None:
+            return "First build of this site: no earlier build to compare with."
+        parts = [_table_line(table) for table in self.changed_tables]
+        return "; ".join(parts) + "." if parts else "No change."
+
+
+def _changed(table: TableChange) -> bool:
+    return bool(table.added or table.updated or table.deleted)
+
+
+def _table_line(table: TableChange) -> str:
+    counts = [f"{table.added:,} added"]
+    if table.updated is not None:
+        counts.append(f"{table.updated:,} updated")
+    if table.deleted is not None:
+        counts.append(f"{table.deleted:,} deleted")
+    return f"{table.name}: {', '.join(counts)}"
+
+
+def collect_changes(build: Build) -> Changes:
+    from django.apps import apps
+
+    from espresso_static.models import BuildRecord
+
+    view, site = build.view, _site_key(build)
+    records = BuildRecord.objects.filter(audience=view.name, site=site).order_by("-id")
+    previous = records.first()
+    mark = changelog.current_mark()
+    models = [apps.get_model(model.label) for model in build.site.models]
+    since = changes = None
+    if previous is not None:
+        tables = [model._meta.db_table for model in models]
+        changes = changelog.changes_since(previous.mark, tables)
+        since = previous.built_at if changes is not None else None
+    found, statuses = [], []
+    if changes is not None:
+        found = [_table_change(view, model, changes[model._meta.db_table]) for model in models]
+        statuses = [
+            status
+            for source in status_sources(view, build.config.apps)
+            if (status := _status_changes(view, source, changes)) is not None
+        ]
+    # Each entry follows the record after it in this (newest first) list.
+    kept = list(records[:FEED_ENTRIES])
+    follows = [record.mark for record in kept[1:]] + [FIRST]
+    earlier = tuple(
+        FeedEntry(after, r.data_as_of, r.summary)
+        for r, after in zip(kept[: FEED_ENTRIES - 1], follows, strict=False)
+    )
+    after = previous.mark if previous is not None else FIRST
+    return Changes(view.name, site, mark, after, since, tuple(found), tuple(statuses), earlier)
+
+
+def _site_key(build: Build) -> str:
+    site = build.site_dir
+    root = build.config.root
+    return site.relative_to(root).as_posix() if site.is_relative_to(root) else site.as_posix()
+
+
+def _table_change(view, model, changed) -> TableChange:
+    label, name = model._meta.label, str(model._meta.verbose_name_plural)
+    if changed.reset:  # the log restarted: rows may have changed unseen
+        return TableChange(label, name, 0, None, None)
+    kinds = {row: kind for row, (kind, _) in changed.first.items() if row not in changed.deleted}
+    added = [row for row, kind in kinds.items() if kind == "I"]
+    updated = [row for row, kind in kinds.items() if kind != "I"]
+    deleted = [row for row in changed.deleted if changed.first[row][0] != "I"]
+    visible = view.queryset(model)
+    filtered = visible.query.has_filters()
+    every_column = all(view.sees_field(model, f.name) for f in model._meta.concrete_fields)
+    return TableChange(
+        label,
+        name,
+        _visible_count(visible, model, added, filtered),
+        _visible_count(visible, model, updated, filtered) if every_column else None,
+        None if filtered else len(deleted),
+    )
+
+
+def _visible_count(visible, model, rows: list[str], filtered: bool) -> int:
+    if not filtered:
+        return len(rows)
+    to_python = model._meta.pk.to_python
+    keys = sorted(to_python(row) for row in rows)
+    return sum(
+        visible.filter(pk__in=keys[start : start + BATCH]).count()
+        for start in range(0, len(keys), BATCH)
+    )
+
+
+def _status_changes(view, source, changes) -> StatusChanges | None:
+    """Status transitions of the rows of ``source`` the audience sees, per group (the
+    first group column it sees)."""
+    model, shown = source.item.model, source.shown
+    changed = changes.get(model._meta.db_table)
+    if changed is None or changed.reset:
+        return None
+    before = {
+        model._meta.pk.to_python(row): value
+        for row, (kind, value) in changed.first.items()
+        if row not in changed.deleted
+    }
+    status = shown.progress.status
+    group = shown.group_columns[0] if shown.group_columns else None
+    lookups = ["pk", status, *([group.lookup] if group else [])]
+    keys = sorted(before)
+    counts: Counter = Counter()
+    visible = view.queryset(model)
+    for start in range(0, len(keys), BATCH):
+        rows = visible.filter(pk__in=keys[start : start + BATCH]).values_list(*lookups)
+        for pk, after, *grouped in rows:
+            was = before[pk]
+            if was != after:
+                counts[(str(grouped[0]) if group else "all", was, after)] += 1
+    transitions = tuple(
+        Transition(group_value, "new" if was is None else str(was), str(after), rows)
+        for (group_value, was, after), rows in sorted(counts.items(), key=_order)
+    )
+    label, name = model._meta.label, str(model._meta.verbose_name_plural)
+    return StatusChanges(label, name, group.label if group else "", transitions)
+
+
+def _order(item) -> tuple:
+    (group, was, after), rows = item
+    return (group, -rows, str(was), str(after))
+
+
+def record_build(changes: Changes, provenance) -> None:
+    """Remember this build's mark (after it was published): the next build of the
+    same site shows what changed since."""
+    from espresso_static.models import BuildRecord
+
+    if changes.mark is None:
+        return
+    BuildRecord.objects.create(
+        audience=changes.audience,
+        site=changes.site,
+        mark=changes.mark,
+        built_at=provenance.built_at,
+        data_as_of=provenance.snapshot,
+        summary=changes.summary,
+    )
+
+
+# -- the feed -----------------------------------------------------------------------
+
+
+def feed_path(audience: str) -> str:
+    """The feed of ``audience``'s builds, in the Changes page's folder."""
+    return f"changes/{audience}.xml"
+
+
+def render_changes_feed(changes: Changes, project_name: str, data_as_of: datetime | None) -> str:
+    """An Atom feed with one entry per build: this one (``data_as_of``: the latest
+    change of its data) and the earlier ones."""
+    ET.register_namespace("", ATOM)
+    entries = [FeedEntry(changes.after, data_as_of, changes.summary), *changes.earlier]
+    feed = ET.Element(f"{{{ATOM}}}feed")
+    _text(feed, "title", f"{project_name}: changes for {changes.audience}")
+    _text(feed, "id", _urn(project_name, f"changes/{changes.audience}"))
+    _text(feed, "updated", _rfc3339(data_as_of or EMPTY_FEED_UPDATED))
+    _link(feed, PAGE_FROM_FEED, "alternate", "text/html")
+    _text(feed, "generator", "espresso-static")
+    for entry in entries:
+        element = ET.SubElement(feed, f"{{{ATOM}}}entry")
+        when = format_time(entry.data_as_of) if entry.data_as_of else "no data yet"
+        _text(element, "title", f"Changes (data as of {when})")
+        _text(element, "id", _urn(project_name, f"changes/{changes.audience}/{entry.after}"))
+        _text(element, "updated", _rfc3339(entry.data_as_of or EMPTY_FEED_UPDATED))
+        _link(element, PAGE_FROM_FEED, "alternate", "text/html")
+        _text(element, "summary", entry.summary)
+    ET.indent(feed)
+    return ET.tostring(feed, encoding="unicode", xml_declaration=True) + "\n"
+
+
+class ChangesFeature(Feature[Changes]):
+    """The Changes page, its feed and the home page's link to it."""
+
+    name = "changes"
+
+    def on_collect(self, build: Build) -> Changes:
+        with build.part() as line:
+            changes = collect_changes(build)
+            line.append(f"changes since {'the previous build' if changes.since else 'ever'}")
+        return changes
+
+    def on_home_markdown(self, site, context: RenderContext, data: Changes | None) -> str:
+        if data is None:
+            return ""
+        return render_template(
+            "changes_home.md.j2", changes=data, page=f"{GENERATED}/{CHANGES_PAGE}"
+        )
+
+    def on_files(self, site, context: RenderContext, data: Changes | None) -> list:
+        if data is None:
+            return []
+        markdown = render_template("changes.md.j2", changes=data, feed=feed_path(data.audience))
+        feed = render_changes_feed(data, context.config.name, context.provenance.snapshot)
+        return [
+            Page(CHANGES_PAGE, markdown, "Changes"),
+            Asset(feed_path(data.audience), feed.encode()),
+        ]
+
+    def on_published(self, site_dir: Path, context: RenderContext, data: Changes | None) -> None:
+        if data is not None:
+            record_build(data, context.provenance)

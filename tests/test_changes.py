@@ -1,0 +1,134 @@
+"""The Changes page: what a sync changed since the previous build of the same site —
+rows added, updated and deleted per table, status transitions per group, an Atom
+entry per build, a link from the home page — only what the audience may see, the
+same with and without the build cache, and recorded only once published."""
+
+from __future__ import annotations
+
+import shutil
+import xml.etree.ElementTree as ET
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from click.testing import CliRunner
+from django.db import connection
+
+from espresso_static.cli import cli
+from espresso_static.models import BuildRecord
+from models.demo.models import DataFile
+from tests.test_build_cache import build, project, site_files  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.django_db
+
+PAGE = "generated/changes/index.html"
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def sql(statement: str, params=()) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+
+
+def nightly_sync() -> dict:
+    """Raw SQL, as a sync script writes: status moves on for some files, a few new
+    files, a few deleted. Returns what an allow-audience should be told."""
+    files = list(DataFile.objects.order_by("pk").values_list("pk", "status", "ensemble__name"))
+    moved = [(pk, name) for pk, status, name in files if status == "on_disk"][:7]
+    for pk, _ in moved:
+        sql("UPDATE demo_datafile SET status = 'on_tape' WHERE id = %s", [pk])
+    deleted = [pk for pk, *_ in files[-3:]]
+    sql(f"DELETE FROM demo_datafile WHERE id IN ({', '.join('%s' for _ in deleted)})", deleted)
+    source = files[0][0]
+    for number in range(2):
+        sql(
+            "INSERT INTO demo_datafile (file_name, ensemble_id, stream, configuration, source, "
+            "machine, size, status, produced, user_id, last_modified, tag) "
+            "SELECT %s, ensemble_id, stream, configuration, source, machine, NULL, 'missing', "
+            "produced, user_id, last_modified, tag FROM demo_datafile WHERE id = %s",
+            [f"new/file{number}.h5", source],
+        )
+    return {
+        "counts": ("2", "7", "3"),
+        "transitions": Counter(name for _, name in moved),
+        "new": files[0][2],
+    }
+
+
+def page(site: Path, path: str = PAGE) -> BeautifulSoup:
+    return BeautifulSoup((site / path).read_text(), "html.parser")
+
+
+def table_rows(soup: BeautifulSoup, heading: str | None = None) -> list[list[str]]:
+    table = soup.select_one("article table") if heading is None else None
+    if heading is not None:
+        title = next(h for h in soup.select("article h2") if heading in h.get_text())
+        table = title.find_next("table")
+    return [
+        [cell.get_text(strip=True) for cell in row.select("td")] for row in table.select("tbody tr")
+    ]
+
+
+def test_the_changes_page_shows_what_the_sync_changed_and_equals_a_no_cache_build(
+    project,  # noqa: F811
+    tmp_path,
+):
+    site = tmp_path / "site"
+    build(project, site)
+    first = page(site)
+    assert "first build" in first.select_one("article").get_text()
+    expected = nightly_sync()
+    build(project, site)
+    changes = page(site)
+    assert table_rows(changes) == [["data files", *expected["counts"]]]
+    transitions = table_rows(changes, "status changes")
+    moved = {row[0]: int(row[3]) for row in transitions if row[1:3] == ["on_disk", "on_tape"]}
+    assert moved == expected["transitions"]
+    assert [expected["new"], "new", "missing", "2"] in transitions
+    # The home page links the page and says it in one line.
+    home = page(site, "index.html")
+    link = next(a for a in home.select("article a") if a.get("href", "").endswith("changes/"))
+    assert "data files: 2 added, 7 updated, 3 deleted." in link.find_parent("p").get_text()
+    feed = ET.parse(site / "generated/changes/internal.xml").getroot()
+    summaries = [entry.findtext(f"{ATOM}summary") for entry in feed.iter(f"{ATOM}entry")]
+    assert summaries[0] == "data files: 2 added, 7 updated, 3 deleted."
+    assert summaries[1].startswith("First build")
+    # The same previous build, no cache: the same site, byte for byte.
+    cached = tmp_path / "cached"
+    shutil.copytree(site, cached)
+    BuildRecord.objects.filter(pk=BuildRecord.objects.order_by("-pk").first().pk).delete()
+    build(project, site, "--no-cache")
+    assert site_files(site) == site_files(cached)
+    # Nothing changed since: the next build says so.
+    build(project, site)
+    assert "Nothing this site shows" in page(site).select_one("article").get_text()
+
+
+def test_the_public_is_told_only_what_it_may_see(project, tmp_path):  # noqa: F811
+    site = tmp_path / "public"
+    build(project, site, "--audience", "public")
+    hidden = DataFile.objects.filter(ensemble__released=False).order_by("pk").first()
+    shown = DataFile.objects.filter(ensemble__released=True, status="on_disk").order_by("pk")[0]
+    sql("UPDATE demo_datafile SET status = 'corrupt' WHERE id IN (%s, %s)", [hidden.pk, shown.pk])
+    sql("UPDATE demo_datafile SET machine = 'summit' WHERE id = %s", [shown.pk])
+    build(project, site, "--audience", "public")
+    changes = page(site)
+    # Files have columns and rows the public does not see: neither updates nor
+    # deletions are counted (they may be in them), only the transitions it sees.
+    assert len(changes.select("article table")) == 1
+    transitions = table_rows(changes, "status changes")
+    assert transitions == [[shown.ensemble.name, "on_disk", "corrupt", "1"]]
+    assert hidden.ensemble.name not in changes.select_one("article").get_text()
+    internal = tmp_path / "internal"
+    build(project, internal)  # another site: its own first build
+    assert "first build" in page(internal).select_one("article").get_text()
+
+
+def test_a_failed_build_records_nothing(project, tmp_path):  # noqa: F811
+    (project / "mkdocs.yml").write_text("theme:\n  name: no-such-theme\n")
+    result = CliRunner().invoke(
+        cli, ["build-site", "--project", str(project), "--out", str(tmp_path / "site")]
+    )
+    assert result.exit_code == 1
+    assert not BuildRecord.objects.exists()
