@@ -233,7 +233,7 @@ def build_site(
     with reporter.step("publish"):
         publish(staging, target)
         for feature, data in collected:
-            feature.on_published(target, context, data)
+            run_step(feature, "on_published", target, context, data)
     pages = count_pages(target)
     seconds = time.perf_counter() - started
     return BuildResult(target, pages, seconds, view.name, tuple(value_warnings))
