@@ -12,8 +12,13 @@ full build (empty cache) then a rebuild with no data change, each in its own pro
 with its peak RSS. Bars: full build < 60 s and < 1.5 GB, rebuild <= 20% of the full
 build (medians).
 
-    python bench/bench_build.py [--case all|models|demo] [--models 200] [--rows 400000]
-                                [--runs 3] [--smoke] [--keep]
+``nightly`` case: the same demo; each run a full build (empty cache), a rebuild with
+no change, then after each of three nightly syncs (raw SQL changing 0.1%, 1% and 10%
+of the file rows: 80% status updates, 10% new files, 10% deleted) a rebuild. Bar: the
+rebuild after the 1% sync takes <= 10% of the full build (medians).
+
+    python bench/bench_build.py [--case all|models|demo|nightly] [--models 200]
+                                [--rows 400000] [--runs 3] [--smoke] [--keep]
 
 Exits non-zero when a bar is missed (``--smoke``: tiny sizes, bars not enforced).
 """
@@ -39,6 +44,11 @@ BAR_SECONDS = 30.0
 DEMO_BAR_SECONDS = 60.0
 DEMO_BAR_RSS_MB = 1500.0
 REBUILD_BAR_RATIO = 0.20
+#: Shares of the file rows a nightly sync changes, and the bar of the 1% one.
+NIGHTLY_SHARES = (0.001, 0.01, 0.1)
+NIGHTLY_BAR_SHARE, NIGHTLY_BAR_RATIO = 0.01, 0.10
+#: Of the rows a sync changes, the shares it inserts and deletes (the rest: updates).
+SYNC_INSERTED = SYNC_DELETED = 0.1
 SMOKE_MODELS = 20
 SMOKE_ROWS = 2_000
 CACHE_DIR = ".espresso-static-cache"
@@ -192,6 +202,103 @@ def demo_case(rows: int, runs: int, smoke: bool, keep: bool) -> bool:
         _finish(folder, keep)
 
 
+def nightly_case(rows: int, runs: int, smoke: bool, keep: bool) -> bool:
+    """Full build, unchanged rebuild and rebuilds after syncs of growing size."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-build-nightly-"))
+    try:
+        demo_project(folder)
+        filled = espresso_static(folder, "demo", "--rows", str(rows))
+        if filled.returncode:
+            raise SystemExit(filled.stderr)
+        cases: dict[str, list[Run]] = {"full build (empty cache)": [], "no change": []}
+        synced: dict[str, tuple[int, int, int]] = {}
+        for run in range(runs):
+            shutil.rmtree(folder / CACHE_DIR, ignore_errors=True)
+            cases["full build (empty cache)"].append(_build(folder))
+            cases["no change"].append(_build(folder))
+            for share in NIGHTLY_SHARES:
+                name = f"after a {share:.1%} sync"
+                synced[name] = nightly_sync(folder / "bench.sqlite3", share, seed=run)
+                cases.setdefault(name, []).append(_build(folder))
+        return _report_nightly(rows, cases, synced, smoke)
+    finally:
+        _finish(folder, keep)
+
+
+def nightly_sync(database: Path, share: float, seed: int) -> tuple[int, int, int]:
+    """Change ``share`` of the file rows in raw SQL, as a sync script does: the status
+    of most moves on (sizes set where the checks want one), a few files are new, a few
+    deleted. Returns (inserted, updated, deleted)."""
+    import random
+    import sqlite3
+
+    connection = sqlite3.connect(database)
+    try:
+        ids = [row for (row,) in connection.execute("SELECT id FROM demo_datafile")]
+        changed = max(3, round(len(ids) * share))
+        inserted = deleted = max(1, round(changed * SYNC_INSERTED))
+        updated = changed - inserted - deleted
+        picked = random.Random(f"{seed}-{share}").sample(ids, updated + deleted + inserted)
+        columns = [row[1] for row in connection.execute("PRAGMA table_info(demo_datafile)")]
+        copied = ", ".join(columns[1:]).replace("file_name", "replace(file_name, '.h5', ?)")
+        with connection:
+            connection.executemany(
+                "UPDATE demo_datafile SET status = CASE status WHEN 'missing' THEN 'running' "
+                "WHEN 'running' THEN 'on_disk' WHEN 'on_disk' THEN 'on_tape' ELSE status END, "
+                "size = CASE WHEN status = 'running' THEN 1000 ELSE size END WHERE id = ?",
+                [(row,) for row in picked[:updated]],
+            )
+            connection.executemany(
+                "DELETE FROM demo_datafile WHERE id = ?",
+                [(row,) for row in picked[updated : updated + deleted]],
+            )
+            connection.executemany(
+                f"INSERT INTO demo_datafile ({', '.join(columns[1:])}) "
+                f"SELECT {copied} FROM demo_datafile WHERE id = ?",
+                [(f"_s{seed}_{share}.h5", row) for row in picked[updated + deleted :]],
+            )
+    finally:
+        connection.close()
+    return inserted, updated, deleted
+
+
+def _report_nightly(
+    rows: int, cases: dict[str, list[Run]], synced: dict[str, tuple], smoke: bool
+) -> bool:
+    full = statistics.median(r.seconds for r in cases["full build (empty cache)"])
+    for name, runs in cases.items():
+        print(f"\n{name} (last run):\n{_steps(runs[-1])}")
+    table = []
+    bar_case = f"after a {NIGHTLY_BAR_SHARE:.1%} sync"
+    met = True
+    for name, runs in cases.items():
+        ratio = statistics.median(r.seconds for r in runs) / full
+        bar = ""
+        if name == bar_case:
+            met = ratio <= NIGHTLY_BAR_RATIO
+            bar = f"≤ {NIGHTLY_BAR_RATIO:.0%} of full: {_verdict(met, smoke)}"
+        rows_changed = (
+            "{:,} new, {:,} updated, {:,} deleted".format(*synced[name]) if name in synced else ""
+        )
+        table.append(
+            [
+                name,
+                rows_changed,
+                _seconds(runs),
+                f"{ratio:.1%}",
+                f"{max(r.peak_rss_mb for r in runs):.0f}",
+                bar,
+            ]
+        )
+    common.print_table(
+        f"nightly, {rows:,} file rows, {len(runs)} runs each — {common.machine()}, "
+        f"load {os.getloadavg()[0]:.1f}",
+        ["case", "file rows changed", "s min / median", "of full", "peak RSS MB", "bar"],
+        table,
+    )
+    return met
+
+
 def _build(folder: Path) -> Run:
     built = espresso_static(folder, "build-site")
     if built.returncode:
@@ -255,7 +362,7 @@ def _finish(folder: Path, keep: bool) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--case", choices=("all", "models", "demo"), default="all")
+    parser.add_argument("--case", choices=("all", "models", "demo", "nightly"), default="all")
     parser.add_argument("--models", type=int, default=None, help="models (default 200)")
     parser.add_argument("--rows", type=int, default=None, help="demo file rows (default 400,000)")
     parser.add_argument("--runs", type=int, default=3, help="demo runs per case (≥ 3)")
@@ -269,6 +376,8 @@ def main() -> int:
         met &= models_case(models, arguments.keep)
     if arguments.case in ("all", "demo"):
         met &= demo_case(rows, max(arguments.runs, 3), arguments.smoke, arguments.keep)
+    if arguments.case in ("all", "nightly"):
+        met &= nightly_case(rows, max(arguments.runs, 3), arguments.smoke, arguments.keep)
     return 0 if met or arguments.smoke else 1
 
 
