@@ -151,7 +151,15 @@ def test_status_page_filters_counts_sorts_and_downloads(tmp_path, served):
         # The page's "rows not done" link filters to the same rows as `todo`.
         page.click("text=Reset filters")
         page.click("text=Show the rows not done")
-        assert shown_count(page) == int((frame["category"] != "done").sum())
+        not_done = int((frame["category"] != "done").sum())
+        # The link changes the address; the table follows on the (asynchronous)
+        # hashchange event, so wait for it rather than read the count at once.
+        page.wait_for_function(
+            "n => document.querySelector('.es-count').dataset.count === String(n)",
+            arg=not_done,
+            timeout=15_000,
+        )
+        assert shown_count(page) == not_done
         assert legend_counts(page)["done"] == 0
         assert errors == []
         browser.close()
