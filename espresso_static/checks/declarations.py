@@ -17,7 +17,12 @@ from django.db.models import Q
 
 from espresso_static.checks.ids import DECLARATIONS, PREFIX
 from espresso_static.declare.access import ALL, Access, Audience
-from espresso_static.declare.progress import DeclaredProgress, Progress, progress_problems
+from espresso_static.declare.progress import (
+    DeclaredProgress,
+    Progress,
+    progress_problems,
+    status_like_column,
+)
 from espresso_static.project.django_setup import project_audiences
 
 
@@ -33,6 +38,7 @@ def declarations(app_configs=None, **_) -> list[checks.CheckMessage]:
         for model in config.get_models():
             problems += access_problems(model, audiences)
             problems += _declared_progress_problems(model)
+            problems += _undeclared_progress(model)
     return problems
 
 
@@ -51,6 +57,24 @@ def _declared_progress_problems(model) -> list[checks.CheckMessage]:
     if not isinstance(progress, Progress):
         return [_not_a_declaration(model, "progress", "Progress(status=..., done=[...])", "E401")]
     return list(progress_problems(DeclaredProgress(model, progress)))
+
+
+def _undeclared_progress(model) -> list[checks.CheckMessage]:
+    """W401: a status column that gets no status page, and why."""
+    column = status_like_column(model)
+    if column is None or _declared_attribute(model, "progress") is not None:
+        return []
+    label = model._meta.label
+    return [
+        checks.Warning(
+            f"{label}.{column} looks like a status column, but {label} declares no progress: "
+            "it gets no status page, snapshots or plots.",
+            hint=f'Add progress = Progress(status="{column}", done=[...]) to the model '
+            "(README: Tutorial), or silence espresso_static.W401 if it tracks no work.",
+            obj=model,
+            id=f"{PREFIX}W401",
+        )
+    ]
 
 
 def access_problems(model, audiences: Mapping[str, Audience]) -> list[checks.CheckMessage]:

@@ -78,6 +78,10 @@ CHECK_IDS: dict[str, tuple[str, str]] = {
         DECLARATIONS,
         "a Progress declaration has a text where a list is expected",
     ),
+    "espresso_static.W401": (
+        DECLARATIONS,
+        "a status-like column with choices but no Progress declaration (no status page)",
+    ),
     "espresso_static.W501": (
         NOTIFICATIONS,
         "a stored notification names an audience the configuration does not have",

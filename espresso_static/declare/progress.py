@@ -306,30 +306,32 @@ def declared_models(app_names: Iterable[str] | None = None) -> list[DeclaredProg
 _STATUS_LIKE = ("status", "state")
 
 
+def status_like_column(model) -> str | None:
+    """The first column of ``model`` with choices and a status-like name, if any."""
+    return next(
+        (
+            f.name
+            for f in model._meta.concrete_fields
+            if f.choices and any(word in f.name.lower() for word in _STATUS_LIKE)
+        ),
+        None,
+    )
+
+
 def undeclared_status_columns(app_names: Iterable[str] | None = None) -> list[str]:
     """``Model.column`` of each model (of ``app_names``; default: all) with a
-    status-like column with choices and no :class:`Progress` declaration: it gets no
-    status page, and ``check`` and ``build-site`` say why."""
+    status-like column and no :class:`Progress` declaration: it gets no status page,
+    and ``check`` (``espresso_static.W401``) and ``build-site`` say why."""
     from django.apps import apps
 
     wanted = None if app_names is None else set(app_names)
-    found = []
-    for model in apps.get_models():
-        if isinstance(getattr(model, "progress", None), Progress):
-            continue
-        if wanted is not None and model._meta.app_config.name not in wanted:
-            continue
-        column = next(
-            (
-                f.name
-                for f in model._meta.concrete_fields
-                if f.choices and any(word in f.name.lower() for word in _STATUS_LIKE)
-            ),
-            None,
-        )
-        if column:
-            found.append(f"{model._meta.label}.{column}")
-    return found
+    return [
+        f"{model._meta.label}.{column}"
+        for model in apps.get_models()
+        if not isinstance(getattr(model, "progress", None), Progress)
+        and (wanted is None or model._meta.app_config.name in wanted)
+        and (column := status_like_column(model))
+    ]
 
 
 def find_declared(name: str) -> DeclaredProgress:
