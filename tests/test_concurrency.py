@@ -105,7 +105,8 @@ def status_counts(page: Path) -> tuple[int, int]:
 
 def home_count(page: Path, model: str) -> int:
     soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
-    link = soup.find("a", string=model)
+    # The row count in the home page's table of tables (the Progress section links it too).
+    link = next(a for a in soup.select("article table a") if a.get_text() == model)
     return numbers(link.find_parent("tr").find_all("td")[-1].get_text())[0]
 
 
