@@ -127,7 +127,7 @@ def test_a_status_column_without_progress_gets_a_hint(project):
     run("makemigrations", cwd=project)
     run("migrate", cwd=project)
     built = run("build-site", cwd=project)
-    assert "no status page for campaign.Job.status: no progress = Progress(...)" in built.stderr
+    assert "warning: campaign.Job.status looks like a status column" in built.stderr
     checked = run("check", cwd=project)  # a warning: exit code 0
     assert "WARNING espresso_static.W401 [campaign.Job]" in checked.stdout
     assert 'Add progress = Progress(status="status", done=[...])' in checked.stdout

@@ -318,22 +318,6 @@ def status_like_column(model) -> str | None:
     )
 
 
-def undeclared_status_columns(app_names: Iterable[str] | None = None) -> list[str]:
-    """``Model.column`` of each model (of ``app_names``; default: all) with a
-    status-like column and no :class:`Progress` declaration: it gets no status page,
-    and ``check`` (``espresso_static.W401``) and ``build-site`` say why."""
-    from django.apps import apps
-
-    wanted = None if app_names is None else set(app_names)
-    return [
-        f"{model._meta.label}.{column}"
-        for model in apps.get_models()
-        if not isinstance(getattr(model, "progress", None), Progress)
-        and (wanted is None or model._meta.app_config.name in wanted)
-        and (column := status_like_column(model))
-    ]
-
-
 def find_declared(name: str) -> DeclaredProgress:
     """The declared model called ``name`` (``DataFile`` or ``demo.DataFile``, any case)."""
     wanted = name.lower()

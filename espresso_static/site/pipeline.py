@@ -41,7 +41,6 @@ from espresso_static.declare.access import (
     audience_view,
     selected_audiences,
 )
-from espresso_static.declare.progress import undeclared_status_columns
 from espresso_static.exceptions import EspressoStaticError
 from espresso_static.project.apps import project_models
 from espresso_static.project.config import ProjectConfig
@@ -263,8 +262,6 @@ def collect_build(
         apps = f"{len(site.apps)} app" + ("s" if len(site.apps) != 1 else "")
         models = f"{len(site.models)} model" + ("s" if len(site.models) != 1 else "")
         line.append(f"{models} in {apps} for audience {view.name}")
-        if undeclared := ", ".join(undeclared_status_columns(config.apps)):
-            line.append(f"(no status page for {undeclared}: no progress = Progress(...))")
     tables = tuple(_project_tables(config))
     if cache.enabled:
         with _part(summary, cache) as line:
