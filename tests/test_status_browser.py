@@ -77,6 +77,7 @@ def test_status_page_filters_counts_sorts_and_downloads(tmp_path, served):
         ["file_name", "ensemble__name", "stream", "configuration", "status"]
     )
     frame["category"] = frame["status"].map(progress.category)
+    first_size = DataFile.objects.order_by("pk").exclude(size=None).first().size
     url = served(site) + PAGE
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
@@ -95,6 +96,9 @@ def test_status_page_filters_counts_sorts_and_downloads(tmp_path, served):
         assert shown_count(page) == len(frame)
         assert legend_counts(page) == expected_counts(frame)
         assert visible_files(page) == frame["file_name"].head(PAGE_ROWS).tolist()
+        # Sizes in human units, the exact byte count on hover.
+        cell = page.locator(f"tr[data-row] td[title='{first_size:,} bytes']").first
+        assert re.fullmatch(r"\d+\.\d (kB|MB|GB)", cell.inner_text())
 
         # Two ensembles (multi-select), a regex on the file name, a configuration range.
         page.click("th[data-filter=ensemble] .es-multi__button")

@@ -478,7 +478,8 @@ class StatusPages(Feature[StatusCollected]):
             line.append(f"status data of {len(pages)} model" + ("s" if len(pages) != 1 else ""))
         with build.part() as line:
             pages = with_history_plots(build.view, sources, pages, build.cache)
-            line.append(f"{sum(1 for page in pages if page.plots)} plots")
+            plots = sum(1 for page in pages if page.plots)
+            line.append(f"{plots} plot" + ("s" if plots != 1 else ""))
         return StatusCollected(pages)
 
     #: The home page's "Progress" section: a bar and an estimate per status page.
