@@ -60,7 +60,8 @@ from espresso_static.site.feature import (
 from espresso_static.site.features import FEATURES
 from espresso_static.site.mkdocs_build import load_mkdocs_config, mkdocs_messages, run_mkdocs
 from espresso_static.site.publish import make_staging, remove_stale_staging, swap_in
-from espresso_static.site.write import write_build_docs
+from espresso_static.site.render import GENERATED
+from espresso_static.site.write import keep_generated_docs, write_build_docs
 
 #: Loops over at least this many items show a progress bar.
 PROGRESS_BAR_FROM = 50
@@ -227,12 +228,14 @@ def build_site(
             for warning in warnings:
                 reporter.echo(f"  warning: {warning}")
             summary.append(f"{len(warnings)} warnings")
+        with reporter.step("publish"):
+            publish(staging, target)
+            for feature, data in collected:
+                run_step(feature, "on_published", target, context, data)
+            if not keep_generated_docs(written.folder, config.docs_dir):
+                reporter.echo(f"  warning: {config.docs_dir / GENERATED} left as it was")
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
-    with reporter.step("publish"):
-        publish(staging, target)
-        for feature, data in collected:
-            run_step(feature, "on_published", target, context, data)
     pages = count_pages(target)
     seconds = time.perf_counter() - started
     return BuildResult(target, pages, seconds, view.name, tuple(value_warnings))

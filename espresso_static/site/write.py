@@ -11,12 +11,14 @@ edit it).
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from espresso_static.exceptions import EspressoStaticError
 from espresso_static.site.context import Asset, Page
+from espresso_static.site.publish import make_staging, swap_in
 from espresso_static.site.render import GENERATED, HOME_PARTIAL
 
 HOME_PAGE = "index.md"
@@ -65,6 +67,23 @@ def write_build_docs(
         else:
             assets += 1
     return WriteReport(generated, pages, assets, size, created_home)
+
+
+def keep_generated_docs(generated: Path, docs_dir: Path) -> bool:
+    """Swap the published build's generated Markdown into ``docs_dir/generated``
+    (gitignored), where builders that read ``mkdocs.yml`` themselves (Zensical) and
+    readers of the nightly diff find it; the last published build's wins. False when
+    another build swapped at the same moment (the site is published all the same)."""
+    holder = make_staging(docs_dir.resolve().parent)  # the project's, gitignored
+    try:
+        kept = holder / GENERATED
+        shutil.move(generated, kept)  # a rename, or a copy across file systems
+        swap_in(kept, docs_dir / GENERATED)
+        return True
+    except OSError:
+        return False
+    finally:
+        shutil.rmtree(holder, ignore_errors=True)
 
 
 def ensure_home_page(docs_dir: Path) -> bool:
