@@ -183,11 +183,16 @@ class _NewEntry:
             shutil.rmtree(self.temporary, ignore_errors=True)
             return
         final = self.cache._entry(self.key)
-        shutil.rmtree(final, ignore_errors=True)  # an entry another build just wrote
-        try:
-            self.temporary.rename(final)
-        except OSError:  # a concurrent build renamed the same entry in: keep theirs
+        if (final / VALUE).is_file():
+            # A concurrent build stored the same key (the same content, keys being
+            # fingerprints) and may be reading it right now: keep theirs.
             shutil.rmtree(self.temporary, ignore_errors=True)
+        else:
+            shutil.rmtree(final, ignore_errors=True)  # never complete: no value in it
+            try:
+                self.temporary.rename(final)
+            except OSError:  # a concurrent build renamed the same entry in: keep theirs
+                shutil.rmtree(self.temporary, ignore_errors=True)
         self.cache._replace_slot(self.slot, self.key)
 
 
