@@ -227,6 +227,24 @@ def register_project_models(site: admin.AdminSite = admin.site) -> list[type[mod
     return registered
 
 
+def register_admins(
+    app_name: str,
+    exclude_models: list[str] | None = None,
+    admin_class: type[admin.ModelAdmin] | None = None,
+) -> None:
+    """EspressoDB's ``register_admins``: register every model of the app ``app_name``
+    (its import path) but the class names in ``exclude_models``, with ``admin_class``
+    or the columns, search and filters derived for it. Models registered already keep
+    their registration; an app that is not installed is an error naming it."""
+    matches = [config for config in apps.get_app_configs() if config.name == app_name]
+    if not matches:
+        raise ConfigError(f"register_admins: no installed app {app_name!r}.")
+    for model in matches[0].get_models():
+        if model.__name__ in (exclude_models or ()) or admin.site.is_registered(model):
+            continue
+        admin.site.register(model, admin_class or model_admin_for(model))
+
+
 def build_urlpatterns() -> list:
     register_project_models()
     return [path("", admin.site.urls)]

@@ -20,6 +20,7 @@ TEST_APPS = [
     "tests.hostileapp",
     "tests.leakapp",
     "tests.valueapp",
+    "tests.portapp",
 ]
 
 

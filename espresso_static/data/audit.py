@@ -17,14 +17,31 @@ check reads is bounded by rule (a check reading anything else must say so):
   read (counts, look-ups); any change in one re-checks all its rows.
 
 A table the change log does not cover, or whose log restarted, re-checks everything.
+
+A check ran before its row was written: a uniqueness check (``filter(...).exists()``)
+finds nothing then, but finds the stored row itself now. So a row failing its check is
+checked again as when it was written, inside a savepoint rolled back at once: without
+its own row (``check_consistency``), or with the relation empty before its members are
+added (``check_m2m_consistency``; a row without members is not checked: its check never
+ran). Passing then, it is not failing; where the database refuses that replay, the row
+is counted as not replayable, not as failing.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from espresso_static.data import changelog
+from espresso_static.data.replay import (
+    AS_WRITTEN,
+    NotReplayable,
+    judge,
+    run_m2m_check,
+    with_relation_emptied,
+    without_row,
+)
 
 #: How many failing rows a result keeps (the count covers all of them).
 KEEP_ROWS = 20
@@ -47,6 +64,22 @@ class CheckResult:
     checked: int = 0
     failing: int = 0
     rows: list[FailingRow] = field(default_factory=list)
+    #: Rows failing only because the stored row is there: replayed as written, they pass.
+    passed_as_written: int = 0
+    #: Failing rows whose check the database refused to replay as written, and why.
+    not_replayable: int = 0
+    not_replayable_reason: str = ""
+
+    def record(self, instance, verdict) -> None:
+        """Count one checked row by its :func:`_verdict`."""
+        self.checked += 1
+        if isinstance(verdict, NotReplayable):
+            self.not_replayable += 1
+            self.not_replayable_reason = self.not_replayable_reason or verdict.reason
+        elif verdict is AS_WRITTEN:
+            self.passed_as_written += 1
+        elif verdict is not None:
+            self.record_failure(instance, verdict)
 
     def record_failure(self, instance, error: Exception) -> None:
         self.failing += 1
@@ -99,30 +132,18 @@ def audit_data(
 
 
 def _audit_rows(model, queryset, batch_size: int, progress) -> CheckResult:
-    result = CheckResult(model._meta.label, "check_consistency", _doc(model.check_consistency))
-    # select_related(): checks commonly follow non-null foreign keys; avoid a query per row.
-    rows = queryset.select_related().order_by("pk")
-    for instance in _counted(rows.iterator(chunk_size=batch_size), batch_size, progress):
-        result.checked += 1
-        try:
-            instance.check_consistency()
-        except Exception as error:
-            result.record_failure(instance, error)
-    return result
+    return _audit(Check(model), queryset, batch_size, progress)
 
 
 def _audit_m2m(model, m2m, queryset, batch_size: int, progress) -> CheckResult:
-    result = CheckResult(
-        model._meta.label, f"check_m2m_consistency({m2m.name})", _doc(model.check_m2m_consistency)
-    )
-    rows = queryset.prefetch_related(m2m.name).order_by("pk")
-    for instance in _counted(rows.iterator(chunk_size=batch_size), batch_size, progress):
-        result.checked += 1
-        members = getattr(instance, m2m.name).all()
-        try:
-            instance.check_m2m_consistency(members, column=m2m.name)
-        except Exception as error:
-            result.record_failure(instance, error)
+    return _audit(Check(model, m2m), queryset, batch_size, progress)
+
+
+def _audit(check: Check, queryset, batch_size: int, progress) -> CheckResult:
+    result = CheckResult(check.model._meta.label, check.name, check.description)
+    pairs = _checked(check, queryset, batch_size)
+    for instance, verdict in _counted(pairs, batch_size, progress):
+        result.record(instance, verdict)
     return result
 
 
@@ -203,6 +224,10 @@ class AuditState:
 
     mark: str | None
     failing: dict[tuple[str, str], set] = field(default_factory=dict)
+    #: Per check, the rows failing only as stored (pass as written), and those whose
+    #: replay the database refused (see the module's docstring).
+    as_written: dict[tuple[str, str], set] = field(default_factory=dict)
+    not_replayable: dict[tuple[str, str], set] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -248,14 +273,19 @@ def run_audit(
         rows = plan.rows[check.key]
         if rows is None:
             queryset = check.model._default_manager.all()
-            state.failing[check.key] = _failing(check, queryset, progress)
+            _record(state, check.key, _failing(check, queryset, progress))
             continue
-        failing = previous.failing[check.key] - rows
+        for kept in ("failing", "as_written", "not_replayable"):
+            getattr(state, kept)[check.key] = getattr(previous, kept)[check.key] - rows
         for batch in _batches(sorted(rows), RECHECK_BATCH):
             queryset = check.model._default_manager.filter(pk__in=batch)
-            failing |= _failing(check, queryset, progress)
-        state.failing[check.key] = failing
+            _record(state, check.key, _failing(check, queryset, progress))
     return state
+
+
+def _record(state: AuditState, key, verdicts: dict[str, set]) -> None:
+    for kept, pks in verdicts.items():
+        getattr(state, kept).setdefault(key, set()).update(pks)
 
 
 def audit_results(checks: list[Check], state: AuditState, rows_of: Callable) -> list[CheckResult]:
@@ -272,39 +302,49 @@ def audit_results(checks: list[Check], state: AuditState, rows_of: Callable) -> 
             failing = [pk for pk in failing if pk in shown]
         result = CheckResult(check.model._meta.label, check.name, check.description)
         result.checked, result.failing = visible.count(), len(failing)
+        result.passed_as_written = len(state.as_written[check.key])
+        result.not_replayable = len(state.not_replayable[check.key])
         first = check.model._default_manager.filter(pk__in=failing[:KEEP_ROWS])
         for instance, error in _checked(check, first):
-            if error is not None:
+            if isinstance(error, Exception):
                 message = " ".join(str(error).split()) or type(error).__name__
                 result.rows.append(FailingRow(instance.pk, _describe(instance), message))
         results.append(result)
     return results
 
 
-def _failing(check: Check, queryset, progress) -> set:
-    """The primary keys of the rows of ``queryset`` failing ``check``."""
-    rows = _checked(check, queryset)
-    return {instance.pk for instance, error in _counted_pairs(rows, progress) if error is not None}
+def _failing(check: Check, queryset, progress) -> dict[str, set]:
+    """The primary keys of the rows of ``queryset`` failing ``check``, passing only as
+    written, and not replayable."""
+    found = {"failing": set(), "as_written": set(), "not_replayable": set()}
+    for instance, verdict in _counted_pairs(_checked(check, queryset), progress):
+        if isinstance(verdict, NotReplayable):
+            found["not_replayable"].add(instance.pk)
+        elif verdict is AS_WRITTEN:
+            found["as_written"].add(instance.pk)
+        elif verdict is not None:
+            found["failing"].add(instance.pk)
+    return found
 
 
-def _checked(check: Check, queryset) -> Iterator[tuple[object, Exception | None]]:
-    """``(row, error or None)`` of each row of ``queryset``, in primary-key order."""
+def _checked(check: Check, queryset, batch_size: int = RECHECK_BATCH) -> Iterator[tuple]:
+    """``(row, verdict)`` of each row of ``queryset`` in primary-key order: None (passes),
+    the check's error, :data:`AS_WRITTEN` or :class:`NotReplayable`. The rows of an
+    m2m check without members are left out (the check runs on additions only)."""
     if check.m2m is None:
         # select_related(): checks commonly follow non-null foreign keys; no query per row.
         rows = queryset.select_related().order_by("pk")
     else:
         rows = queryset.prefetch_related(check.m2m.name).order_by("pk")
-    for instance in rows.iterator(chunk_size=RECHECK_BATCH):
-        try:
-            if check.m2m is None:
-                instance.check_consistency()
-            else:
-                members = getattr(instance, check.m2m.name).all()
-                instance.check_m2m_consistency(members, column=check.m2m.name)
-        except Exception as error:
-            yield instance, error
-        else:
-            yield instance, None
+    for instance in rows.iterator(chunk_size=batch_size):
+        if check.m2m is None:
+            yield instance, judge(instance.check_consistency, without_row, instance)
+            continue
+        pks = [member.pk for member in getattr(instance, check.m2m.name).all()]
+        if pks:
+            run = functools.partial(run_m2m_check, instance, check.m2m, pks)
+            replay = functools.partial(with_relation_emptied, check.m2m, pks)
+            yield instance, judge(run, replay, instance)
 
 
 def _counted_pairs(rows, progress) -> Iterator:

@@ -20,16 +20,52 @@ from espresso_static.data.fieldkinds import field_kind
 VECTORISED_KINDS = frozenset({"bool", "int", "float", "datetime", "date", "text"})
 
 
-def queryset_to_dataframe(queryset, fieldnames=None) -> pd.DataFrame:
-    """Read ``fieldnames`` (default: every concrete column) of ``queryset`` into a DataFrame."""
+def queryset_to_dataframe(
+    queryset,
+    fieldnames=None,
+    verbose: bool = False,
+    index: str | None = None,
+    coerce_float: bool = False,
+    datetime_index: bool = False,
+) -> pd.DataFrame:
+    """Read ``fieldnames`` (default: every concrete column) of ``queryset`` into a DataFrame.
+
+    The keywords of django-pandas' ``to_dataframe`` (what EspressoDB exposes):
+    ``index`` names the column that becomes the index (read even when not in
+    ``fieldnames``), ``datetime_index`` converts it to datetimes, ``verbose=True``
+    shows foreign keys as their row's text and choices as their labels (default
+    False here: stored values). ``coerce_float`` is accepted; decimals are always
+    ``float64``."""
     model = queryset.model
     names = list(fieldnames) if fieldnames else [f.name for f in model._meta.concrete_fields]
+    if index is not None and index not in names:
+        names.append(index)
     fields = {name: resolve_lookup(model, name) for name in names}
     frame = _read_frame(_with_dates_as_text(queryset, names, fields), names, fields)
     # Column by column, dropping each raw column once converted: peak memory stays
     # near one copy of the data (the bar is read_sql's footprint).
     converted = {name: _convert(frame.pop(name), *fields[name]) for name in names}
-    return pd.DataFrame(converted, index=frame.index)
+    result = pd.DataFrame(converted, index=frame.index)
+    if verbose:
+        for name in names:
+            result[name] = _verbose(model, name, result[name])
+    if index is not None:
+        result = result.set_index(index)
+        if datetime_index:
+            result.index = pd.to_datetime(result.index)
+    return result
+
+
+def _verbose(model, lookup: str, column: pd.Series) -> pd.Series:
+    """Foreign keys as the text of their rows, choices as their labels (django-pandas)."""
+    field = model._meta.get_field(lookup) if "__" not in lookup else None
+    if field is not None and field.many_to_one:
+        rows = field.related_model._default_manager.in_bulk(list(column.dropna().unique()))
+        return column.map(lambda pk: str(rows[pk]) if pk in rows else None).astype(object)
+    if field is not None and field.choices:
+        labels = {value: str(label) for value, label in field.flatchoices}
+        return column.map(lambda value: labels.get(value, value)).astype(object)
+    return column
 
 
 def _read_frame(rows_query, names: list[str], fields: dict) -> pd.DataFrame:

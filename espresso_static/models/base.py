@@ -108,13 +108,66 @@ class Base(models.Model):
         and save; the consistency checks run in the ``pre_save`` signal so that
         ``objects.create`` and ``get_or_create`` run them too. Returns ``self``.
 
-        ``save_instance_only`` is accepted so EspressoDB scripts run unchanged; this
-        instance is always what is saved, as a parent row here never carries the
-        columns of its specialization."""
+        A stored row of a parent class whose row is specialized saves through its
+        specialization, as in EspressoDB: this instance's columns are copied onto it,
+        the child's checks run and its columns (written through the parent or not)
+        are saved too. ``save_instance_only=True`` saves this instance's tables only."""
         if self.user_id is None:
             self.user = current_user(kwargs.get("using") or self._state.db or "default")
-        super().save(*args, **kwargs)
+        special = self if save_instance_only else self.specialization
+        if special is self:
+            super().save(*args, **kwargs)
+            return self
+        _copy_columns(self, special, type(self))
+        special.save(*args, **kwargs)
+        _copy_columns(special, self, type(self))  # last_modified, what pre_save derived
         return self
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
+        """Django's, also forgetting the cached specialization on a full refresh (the
+        child's columns may have changed in the database too)."""
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+        if fields is None:
+            self.__dict__.pop("_specialization", None)
+
+    def __getstate__(self):
+        # A pickled row carries its own columns; the specialization is looked up again.
+        state = super().__getstate__()
+        state.pop("_specialization", None)
+        return state
+
+    def __getattr__(self, name: str):
+        """An attribute only a subclass defines, read through a parent-class row: the
+        specialization's (EspressoDB copies them all at ``__init__``, one query per
+        subclass per instance; here one query on the first such read, none at all for
+        rows never read that way). Python calls this only for names the instance and
+        its class lack, so Django's own attributes never get here."""
+        # Private and dunder names: Django, copy and pickle probe for them, also on
+        # half-built instances (before __init__ or __setstate__ filled __dict__).
+        if hasattr(type(self), name):
+            # A descriptor of the class raised AttributeError (a property, or Django's
+            # RelatedObjectDoesNotExist of a reverse one-to-one, which caches the miss)
+            # and Python fell back to here: run it again so its own error surfaces.
+            return object.__getattribute__(self, name)
+        if name.startswith("_") or name not in _subclass_only_names(type(self)):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        special = self.specialization
+        if special is self:
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no attribute {name!r} (row "
+                f"{self.pk!r} has no specialization defining it)"
+            )
+        return getattr(special, name)
+
+    def __setattr__(self, name: str, value) -> None:
+        """Writing a subclass-only attribute through a parent-class row writes it on
+        the specialization (saved by :meth:`save`), as EspressoDB does."""
+        if name in _subclass_only_names(type(self)):
+            special = self.specialization
+            if special is not self:
+                setattr(special, name, value)
+                return
+        super().__setattr__(name, value)
 
     # -- introspection (EspressoDB API) --------------------------------------------------
 
@@ -139,6 +192,23 @@ class Base(models.Model):
     def get_app_name(cls) -> str:
         """The verbose name of the app holding this model."""
         return cls.get_app().verbose_name
+
+    @classmethod
+    def get_app_doc_url(cls) -> str:
+        """The address of the app's page on the published site: under ``site_url`` of
+        the project's configuration, else relative to the site's root (EspressoDB: the
+        documentation view of its web server)."""
+        from espresso_static.site.render import GENERATED
+
+        site_url = getattr(settings, "ESPRESSO_STATIC_PROJECT", None)
+        site_url = site_url.site_url if site_url is not None else ""
+        return f"{site_url}/{GENERATED}/{cls._meta.app_label}/"
+
+    @classmethod
+    def get_doc_url(cls) -> str:
+        """The address of the model's page on the published site (see
+        :meth:`get_app_doc_url`; EspressoDB: an anchor on the app's page)."""
+        return f"{cls.get_app_doc_url()}{cls.__name__.lower()}/"
 
     @classmethod
     def get_open_fields(cls) -> list:
@@ -173,10 +243,17 @@ class Base(models.Model):
     @property
     def specialization(self) -> Base:
         """The most derived multi-table-inheritance row sharing this row's id (``self``
-        when there is none). One query, whatever the depth and number of subclasses
-        (EspressoDB issues one query per subclass, at every instantiation)."""
+        when there is none). At most one query per instance, whatever the depth and
+        number of subclasses (EspressoDB issues one query per subclass, at every
+        instantiation); none for a model without concrete subclasses or an unsaved
+        row. ``QuerySet.specialized()`` and ``prefetch_specializations()`` resolve
+        many rows at once."""
         cached = self.__dict__.get("_specialization")
         if cached is None:
+            # The primary key read from __dict__: self.pk of an instance Django is
+            # still building would query the database for it.
+            if self.__dict__.get(self._meta.pk.attname) is None:
+                return self
             cached = self.get_specialization()
             self.__dict__["_specialization"] = cached
         return cached
@@ -334,6 +411,36 @@ class Base(models.Model):
         except Exception as error:
             data = {"instances_to_add": list(instances), "column": field.name}
             raise ConsistencyError(error, self, data=data) from error
+
+
+def _copy_columns(source: Base, target: Base, model: type[Base]) -> None:
+    """Copy the loaded columns of ``model`` from ``source`` to ``target``."""
+    deferred = source.get_deferred_fields()
+    for field in model._meta.concrete_fields:
+        if field.attname not in deferred:
+            setattr(target, field.attname, getattr(source, field.attname))
+
+
+#: Per model: names only its concrete subclasses define (columns, properties, methods).
+_SUBCLASS_ONLY: dict[type, frozenset[str]] = {}
+
+
+def _subclass_only_names(model: type) -> frozenset[str]:
+    names = _SUBCLASS_ONLY.get(model)
+    if names is None:
+        from django.apps import apps
+
+        own = set(dir(model))
+        names = frozenset(
+            name
+            for child in descendants(model)
+            if not child._meta.abstract
+            for name in dir(child)
+            if name not in own and not name.startswith("_")
+        )
+        if apps.ready:  # subclasses are all defined only once every app is loaded
+            _SUBCLASS_ONLY[model] = names
+    return names
 
 
 def _related_instance(cls, field, parameters: dict, tree: dict, dry_run: bool, author: Author):

@@ -17,6 +17,38 @@ def most_specialized(row: models.Model) -> models.Model:
     return row
 
 
+def attach_specializations(rows: list, paths: tuple[str, ...], chunk: int = 2_000) -> None:
+    """Store the specialization of ``rows`` (path ``""``) and of the rows their
+    foreign-key ``paths`` reach, in one query per model and ``chunk`` rows, so that
+    reading a subclass-only attribute through them runs no query."""
+    pending: dict[type, dict] = {}
+    for path in paths:
+        for row in rows:
+            target = row
+            for name in path.split("__") if path else ():
+                target = getattr(target, name, None)
+                if target is None:
+                    break
+            if target is not None and "_specialization" not in target.__dict__:
+                pending.setdefault(type(target), {}).setdefault(target.pk, []).append(target)
+    for model, by_pk in pending.items():
+        search = getattr(model, "specialization_paths", list)()
+        pks = [pk for pk in by_pk if pk is not None]
+        alias = next(iter(by_pk.values()))[0]._state.db
+        found = {}
+        for start in range(0, len(pks) if search else 0, chunk):
+            queryset = model._base_manager.using(alias).filter(pk__in=pks[start : start + chunk])
+            found.update(
+                (row.pk, most_specialized(row)) for row in queryset.select_related(*search)
+            )
+        for pk, instances in by_pk.items():
+            for instance in instances:
+                special = found.get(pk, instance)
+                instance.__dict__["_specialization"] = (
+                    instance if type(special) is type(instance) else special
+                )
+
+
 def concrete_children(model) -> list:
     """``(child, parent_link)`` for each concrete model inheriting from ``model`` directly."""
     children = []

@@ -42,7 +42,10 @@ def check_m2m_addition(sender, instance, action, reverse, model, pk_set, **kwarg
         added = type(instance).objects.filter(pk=instance.pk)
         owners = owner_model.objects.filter(pk__in=pk_set).order_by("pk")
     else:
-        added = model.objects.filter(pk__in=pk_set)
+        added = model._default_manager.filter(pk__in=pk_set)
+        if hasattr(added, "prefetch_specializations"):
+            # Checks commonly read subclass columns through the parent rows added.
+            added = added.prefetch_specializations()
         owners = [instance]
     for owner in owners:
         try:

@@ -120,6 +120,12 @@ SCHEMA: dict[str, Option] = {
     "citation": Option(
         "string", "how to cite the data (Data page, datapackage.json)", "", check=text
     ),
+    "site_url": Option(
+        "string",
+        "where the site is published (Base.get_doc_url links there)",
+        "",
+        check=matching(re.compile(r"(https?://\S+)?"), "an http(s):// address"),
+    ),
     "default_audience": Option(
         "string",
         "the audience plain `build-site` builds (one of audiences)",
@@ -245,6 +251,8 @@ class ProjectConfig:
     license: str = ""
     #: How to cite the data, for the Data pages.
     citation: str = ""
+    #: Where the site is published (``Base.get_doc_url`` links there).
+    site_url: str = ""
     #: Check ids not reported (Django's ``SILENCED_SYSTEM_CHECKS``).
     silenced_checks: tuple[str, ...] = ()
     #: The project's own site features, ``"package.module:Class"`` each
@@ -336,6 +344,7 @@ def _config_from_table(root: Path, table: dict, environ) -> ProjectConfig:
         default_audience=default_audience,
         license=values.get("license", ""),
         citation=values.get("citation", ""),
+        site_url=values.get("site_url", "").rstrip("/"),
         silenced_checks=values.get("silenced_checks", ()),
         features=values.get("features", ()),
     )

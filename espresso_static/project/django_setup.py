@@ -79,6 +79,14 @@ def admin_settings(config: ProjectConfig) -> dict:
             }
         ],
         "ROOT_URLCONF": "espresso_static.admin",
+        # A server error (HTTP 500) logs its traceback on stderr; Django's default
+        # logs it only with DEBUG on.
+        "LOGGING": {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "handlers": {"stderr": {"class": "logging.StreamHandler"}},
+            "loggers": {"django.request": {"handlers": ["stderr"], "level": "ERROR"}},
+        },
         "STATIC_URL": "/static/",
         "ALLOWED_HOSTS": ["127.0.0.1", "localhost", "testserver"],
     }
@@ -123,8 +131,21 @@ def project_audiences() -> dict:
 def _check_importable(app: str, config: ProjectConfig) -> None:
     try:
         found = importlib.util.find_spec(app) is not None
-    except (ImportError, ValueError):
+    except ModuleNotFoundError as error:
+        if error.name and not _is_package_of(error.name, app):
+            # A package on the way (its __init__) imports something missing: say so.
+            raise ConfigError(
+                f"App {app!r} in [tool.espresso-static] apps of {config.root / 'pyproject.toml'} "
+                f"cannot be imported: {type(error).__name__}: {error}"
+            ) from error
         found = False
+    except ValueError:
+        found = False
+    except Exception as error:  # a package __init__ on the way raised
+        raise ConfigError(
+            f"App {app!r} in [tool.espresso-static] apps of {config.root / 'pyproject.toml'} "
+            f"cannot be imported: {type(error).__name__}: {error}"
+        ) from error
     if not found:
         raise ConfigError(
             f"Unknown app {app!r} in [tool.espresso-static] apps of {config.root / 'pyproject.toml'}: "
@@ -146,6 +167,11 @@ def _check_driver(config: ProjectConfig) -> None:
         f"The database {describe_database(config.database)} is PostgreSQL, whose driver is "
         "not installed: pip install 'espresso-static[postgres]'."
     )
+
+
+def _is_package_of(name: str, app: str) -> bool:
+    """Whether module ``name`` is ``app`` or one of the packages containing it."""
+    return app == name or app.startswith(f"{name}.")
 
 
 def check_database(alias: str = "default") -> None:

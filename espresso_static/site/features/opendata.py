@@ -11,6 +11,7 @@ resources) so unchanged data gives identical files.
 
 from __future__ import annotations
 
+import base64
 import csv
 import functools
 import gzip
@@ -21,7 +22,7 @@ import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import islice
 from pathlib import Path
@@ -29,6 +30,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 from django.db.models import Exists, OuterRef
+from django.utils.duration import duration_iso_string
 from django.utils.text import slugify
 
 from espresso_static.declare.access import AudienceView
@@ -307,10 +309,29 @@ FRICTIONLESS_TYPES = {
 }
 
 
+#: Frictionless types by Django internal type, for fields of no value kind.
+INTERNAL_TYPES = {
+    "ArrayField": "array",
+    "DurationField": "duration",
+    "TimeField": "time",
+    "IntegerRangeField": "object",
+    "BigIntegerRangeField": "object",
+    "DecimalRangeField": "object",
+    "DateRangeField": "object",
+    "DateTimeRangeField": "object",
+    "HStoreField": "object",
+}
+
+
 def frictionless_type(field) -> str:
+    """The Frictionless type of a column: from its value kind, else its Django type;
+    any other field (UUID, binary, file, IP address, custom) is ``any``, written as text."""
     while field.is_relation:  # a child's parent link points to the parent's link, ...
         field = field.target_field
-    return FRICTIONLESS_TYPES.get(field_kind(field), "string")
+    kind = field_kind(field)
+    if kind == "text":
+        return "string"
+    return FRICTIONLESS_TYPES.get(kind) or INTERNAL_TYPES.get(field.get_internal_type(), "any")
 
 
 # -- writing ------------------------------------------------------------------------
@@ -323,10 +344,16 @@ ARROW_TYPES = {
     "date": pa.date32(),
     "string": pa.string(),
     "object": pa.string(),
+    "array": pa.string(),
+    "duration": pa.string(),
+    "time": pa.string(),
+    "any": pa.string(),
 }
 SQLITE_TYPES = {"boolean": "INTEGER", "integer": "INTEGER", "number": "REAL"}
-#: Types whose values :func:`_plain` may change (times, decimals, JSON).
-CONVERTED_TYPES = frozenset({"datetime", "date", "number", "object"})
+#: Types whose values :func:`_plain` may change (all but text, integers and booleans).
+CONVERTED_TYPES = frozenset(
+    {"datetime", "date", "number", "object", "array", "duration", "time", "any"}
+)
 #: zlib's default level: level 9 took twice the time for a few percent smaller files.
 GZIP_LEVEL = 6
 
@@ -404,14 +431,34 @@ def _plain_row(row: tuple, converted: list[int]) -> tuple:
 
 
 def _plain(value):
-    """A CSV/JSON/SQLite-ready value: ISO 8601 times, floats for decimals."""
-    if isinstance(value, datetime | date):
+    """A CSV/JSON/SQLite-ready value: ISO 8601 times and durations, floats for
+    decimals, JSON text for JSON, arrays and ranges, base64 for binary, else text."""
+    if value is None or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, datetime | date | time):
         return value.isoformat()
+    if isinstance(value, timedelta):
+        return duration_iso_string(value)
     if isinstance(value, Decimal):
         return float(value)
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return value
+    if isinstance(value, bytes | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, dict | list | tuple) or _is_range(value):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=_json_value)
+    return str(value)  # UUIDs, IP addresses, file names, custom fields' values
+
+
+def _is_range(value) -> bool:
+    return all(hasattr(value, name) for name in ("lower", "upper", "isempty"))
+
+
+def _json_value(value):
+    """Values inside JSON, arrays and ranges that JSON has no type for."""
+    if _is_range(value):
+        bounds = None if value.isempty else getattr(value, "bounds", None)
+        return {"lower": value.lower, "upper": value.upper, "bounds": bounds}
+    plain = _plain(value)
+    return plain if isinstance(plain, str | int | float) else str(plain)
 
 
 def _arrow_table(schema: pa.Schema, types: list[str], chunk: list[tuple]) -> pa.Table:
@@ -420,8 +467,8 @@ def _arrow_table(schema: pa.Schema, types: list[str], chunk: list[tuple]) -> pa.
     for values, kind, field in zip(columns, types, schema, strict=True):
         if kind == "number":
             values = [None if v is None else float(v) for v in values]
-        elif kind == "object":
-            values = [None if v is None else _plain(v) for v in values]
+        elif kind in CONVERTED_TYPES and kind not in ("datetime", "date"):
+            values = [_plain(v) for v in values]
         arrays.append(pa.array(values, type=field.type))
     return pa.Table.from_arrays(arrays, schema=schema)
 

@@ -1,0 +1,86 @@
+"""Replaying a failing consistency check as when its row was written (see
+:mod:`espresso_static.data.audit`): without the stored row itself, or with the
+relation empty before its members were added, in a savepoint rolled back at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db import DatabaseError, connections, transaction
+
+
+class NotReplayable(Exception):
+    """A failing check whose replay as written the database refused."""
+
+    def __init__(self, error: Exception):
+        super().__init__(" ".join(str(error).split())[:200])
+        self.reason = str(self)
+
+
+#: The verdict of a row that fails its check only because it is stored (see above).
+AS_WRITTEN = object()
+
+
+def judge(run: Callable[[], None], replay: Callable, instance):
+    """None if ``run()`` passes; else :data:`AS_WRITTEN` if ``replay(instance)`` passes,
+    the check's error if not, :class:`NotReplayable` if the database refuses."""
+    try:
+        run()
+    except Exception as error:
+        try:
+            return AS_WRITTEN if _passes_as_written(instance, replay) else error
+        except DatabaseError as refused:
+            return NotReplayable(refused)
+    return None
+
+
+def run_m2m_check(instance, m2m, pks: list) -> None:
+    instance.check_m2m_consistency(_members(m2m, pks), column=m2m.name)
+
+
+def _members(m2m, pks: list):
+    """The members as the m2m signal passes them: a queryset of the related model."""
+    members = m2m.related_model._default_manager.filter(pk__in=pks)
+    if hasattr(members, "prefetch_specializations"):
+        return members.prefetch_specializations()
+    return members
+
+
+def _passes_as_written(instance, replay: Callable) -> bool:
+    """Whether ``replay(instance)`` raises nothing, in a savepoint that is rolled back."""
+    alias = instance._state.db
+    with transaction.atomic(using=alias):
+        try:
+            replay(instance)
+            passes = True
+        except DatabaseError:
+            raise
+        except Exception:
+            passes = False
+        transaction.set_rollback(True, using=alias)
+    return passes
+
+
+def without_row(instance) -> None:
+    """Run the check with ``instance``'s rows (of its table and parent tables) deleted.
+    Foreign keys to them are deferred constraints; the savepoint is rolled back."""
+    connection = connections[instance._state.db]
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for model in [type(instance), *type(instance)._meta.get_parent_list()]:
+            table, column = quote(model._meta.db_table), quote(model._meta.pk.column)
+            cursor.execute(f"DELETE FROM {table} WHERE {column} = %s", [instance.pk])
+    instance.check_consistency()
+
+
+def with_relation_emptied(m2m, pks: list, instance) -> None:
+    """Run the m2m check as before the members were added: the relation empty."""
+    connection = connections[instance._state.db]
+    quote = connection.ops.quote_name
+    table = quote(m2m.remote_field.through._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE {quote(m2m.m2m_column_name())} = %s", [instance.pk]
+        )
+    instance._prefetched_objects_cache = {}
+    run_m2m_check(instance, m2m, pks)

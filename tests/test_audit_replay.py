@@ -1,0 +1,48 @@
+"""The data-health audit replays a failing check as when its row was written: a
+uniqueness check that finds the stored row itself is not a failure; a real duplicate
+written past the checks still is."""
+
+from __future__ import annotations
+
+import pytest
+
+from espresso_static.data.audit import audit_data
+from tests.portapp.models import Ensemble, GaugeConfig, Label
+from tests.test_specialization_through_parents import make_config
+
+pytestmark = pytest.mark.django_db
+
+
+def result_of(results, check):
+    return next(result for result in results if result.check == check)
+
+
+def test_a_uniqueness_check_finding_the_row_itself_passes_as_written():
+    Label.objects.create(name="a12m310")
+    Label.objects.create(name="a09m310")
+    result = result_of(audit_data([Label]), "check_consistency")
+    assert (result.checked, result.failing, result.passed_as_written) == (2, 0, 2)
+    Label.objects.bulk_create([Label(name="a12m310")])  # a duplicate past the checks
+    result = result_of(audit_data([Label]), "check_consistency")
+    assert (result.failing, result.passed_as_written) == (2, 1)
+    assert {row.pk for row in result.rows} == set(
+        Label.objects.filter(name="a12m310").values_list("pk", flat=True)
+    )
+    assert Label.objects.count() == 3  # the replays deleted nothing
+
+
+def test_an_m2m_uniqueness_check_is_replayed_with_the_relation_empty():
+    first, second = make_config(1), make_config(2)
+    ensemble = Ensemble.objects.create(label="a12m310_a")
+    ensemble.configurations.add(*GaugeConfig.objects.filter(pk__in=[first.pk, second.pk]))
+    Ensemble.objects.create(label="empty")  # no members: its m2m check never ran
+    result = result_of(audit_data([Ensemble]), "check_m2m_consistency(configurations)")
+    assert (result.checked, result.failing, result.passed_as_written) == (1, 0, 1)
+    copy = Ensemble.objects.create(label="copy")
+    through = Ensemble.configurations.through
+    through.objects.bulk_create(
+        through(ensemble=copy, gaugeconfig_id=pk) for pk in (first.pk, second.pk)
+    )
+    result = result_of(audit_data([Ensemble]), "check_m2m_consistency(configurations)")
+    assert result.failing == 2 and "has these configurations" in result.rows[0].message
+    assert set(ensemble.configurations.values_list("pk", flat=True)) == {first.pk, second.pk}
