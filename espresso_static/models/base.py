@@ -24,6 +24,7 @@ from espresso_static.models.parameters import (
     fk_target,
 )
 from espresso_static.models.queryset import BaseManager
+from espresso_static.site.paths import doc_url
 
 
 class Base(models.Model):
@@ -198,17 +199,13 @@ class Base(models.Model):
         """The address of the app's page on the published site: under ``site_url`` of
         the project's configuration, else relative to the site's root (EspressoDB: the
         documentation view of its web server)."""
-        from espresso_static.site.render import GENERATED
-
-        site_url = getattr(settings, "ESPRESSO_STATIC_PROJECT", None)
-        site_url = site_url.site_url if site_url is not None else ""
-        return f"{site_url}/{GENERATED}/{cls._meta.app_label}/"
+        return doc_url(_site_url(), cls._meta.app_label)
 
     @classmethod
     def get_doc_url(cls) -> str:
         """The address of the model's page on the published site (see
         :meth:`get_app_doc_url`; EspressoDB: an anchor on the app's page)."""
-        return f"{cls.get_app_doc_url()}{cls.__name__.lower()}/"
+        return doc_url(_site_url(), cls._meta.app_label, cls.__name__.lower())
 
     @classmethod
     def get_open_fields(cls) -> list:
@@ -411,6 +408,11 @@ class Base(models.Model):
         except Exception as error:
             data = {"instances_to_add": list(instances), "column": field.name}
             raise ConsistencyError(error, self, data=data) from error
+
+
+def _site_url() -> str:
+    config = getattr(settings, "ESPRESSO_STATIC_PROJECT", None)
+    return config.site_url if config is not None else ""
 
 
 def _copy_columns(source: Base, target: Base, model: type[Base]) -> None:

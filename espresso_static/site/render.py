@@ -28,8 +28,7 @@ from espresso_static.site.sanitize import (
     shell_word,
 )
 
-#: Where the generated pages live inside the docs folder (gitignored).
-GENERATED = "generated"
+from espresso_static.site.paths import GENERATED  # noqa: F401 (re-exported)
 #: Fragments included by hand-written pages (not pages themselves).
 PARTIALS = "partials"
 HOME_PARTIAL = f"{PARTIALS}/home.md"

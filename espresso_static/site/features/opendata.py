@@ -11,7 +11,6 @@ resources) so unchanged data gives identical files.
 
 from __future__ import annotations
 
-import base64
 import csv
 import functools
 import gzip
@@ -22,21 +21,19 @@ import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from itertools import islice
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from django.db.models import Exists, OuterRef
-from django.utils.duration import duration_iso_string
 from django.utils.text import slugify
 
 from espresso_static.declare.access import AudienceView
 from espresso_static.site.cache import BuildCache, link_file, link_tree
 from espresso_static.site.collect import model_doc
 from espresso_static.data.fieldkinds import field_kind
+from espresso_static.data.plain_values import plain_value
 from espresso_static.site.publish import make_staging
 from espresso_static.site.sanitize import FORMULA_STARTS, csv_cell
 
@@ -426,39 +423,8 @@ def _spreadsheet_safe(rows: list[tuple], texts: list[int]) -> list:
 def _plain_row(row: tuple, converted: list[int]) -> tuple:
     values = list(row)
     for index in converted:
-        values[index] = _plain(values[index])
+        values[index] = plain_value(values[index])
     return tuple(values)
-
-
-def _plain(value):
-    """A CSV/JSON/SQLite-ready value: ISO 8601 times and durations, floats for
-    decimals, JSON text for JSON, arrays and ranges, base64 for binary, else text."""
-    if value is None or isinstance(value, str | int | float):
-        return value
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return duration_iso_string(value)
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, bytes | memoryview):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, dict | list | tuple) or _is_range(value):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=_json_value)
-    return str(value)  # UUIDs, IP addresses, file names, custom fields' values
-
-
-def _is_range(value) -> bool:
-    return all(hasattr(value, name) for name in ("lower", "upper", "isempty"))
-
-
-def _json_value(value):
-    """Values inside JSON, arrays and ranges that JSON has no type for."""
-    if _is_range(value):
-        bounds = None if value.isempty else getattr(value, "bounds", None)
-        return {"lower": value.lower, "upper": value.upper, "bounds": bounds}
-    plain = _plain(value)
-    return plain if isinstance(plain, str | int | float) else str(plain)
 
 
 def _arrow_table(schema: pa.Schema, types: list[str], chunk: list[tuple]) -> pa.Table:
@@ -468,7 +434,7 @@ def _arrow_table(schema: pa.Schema, types: list[str], chunk: list[tuple]) -> pa.
         if kind == "number":
             values = [None if v is None else float(v) for v in values]
         elif kind in CONVERTED_TYPES and kind not in ("datetime", "date"):
-            values = [_plain(v) for v in values]
+            values = [plain_value(v) for v in values]
         arrays.append(pa.array(values, type=field.type))
     return pa.Table.from_arrays(arrays, schema=schema)
 
