@@ -26,6 +26,9 @@ be classified; a value met in the data but not declared counts as ``other``.
 ``columns`` picks the columns of the status page and of ``todo`` (default: every
 column except the bookkeeping columns of ``Base``). A foreign key is shown by the
 related row's first unique text column (e.g. the ensemble's ``name``), else its id.
+``group_by`` and ``columns`` also take relation paths
+(``"propagator__gaugeconfig__ensemble"``); a row reaching several rows through a
+to-many step counts in each of their groups.
 """
 
 from __future__ import annotations
@@ -168,26 +171,42 @@ class ProgressSummary:
 
 
 def column_of(model, name: str) -> Column:
-    """The :class:`Column` for the field ``name`` of ``model`` (ConfigError if unknown)."""
-    try:
-        model_field = model._meta.get_field(name)
-    except Exception:
-        known = ", ".join(f.name for f in model._meta.concrete_fields)
-        raise DeclarationError(
-            f"{model.__name__}.progress names {name!r}, which is not a column of "
-            f"{model.__name__} (columns: {known}).",
-            f"{PREFIX}E402",
-        ) from None
-    if model_field.many_to_many or model_field.one_to_many:
+    """The :class:`Column` for the field ``name`` of ``model``, or for the field a
+    relation path ``a__b__c`` reaches (``propagator__gaugeconfig__ensemble``; a row
+    reaching several rows through a to-many step counts in each of their groups)."""
+    current, steps = model, name.split("__")
+    for position, step in enumerate(steps):
+        try:
+            model_field = current._meta.get_field(step)
+        except Exception:
+            known = ", ".join(f.name for f in current._meta.concrete_fields)
+            what = f"{name!r}," if len(steps) == 1 else f"{name!r}: {step!r},"
+            raise DeclarationError(
+                f"{model.__name__}.progress names {what} which is not a column of "
+                f"{current.__name__} (columns: {known}).",
+                f"{PREFIX}E402",
+            ) from None
+        if position < len(steps) - 1:
+            if not model_field.is_relation:
+                raise DeclarationError(
+                    f"{model.__name__}.progress names {name!r}: {current.__name__}.{step} "
+                    "is not a relation to follow.",
+                    f"{PREFIX}E402",
+                )
+            current = model_field.related_model
+    if len(steps) == 1 and (model_field.many_to_many or model_field.one_to_many):
         raise DeclarationError(
             f"{model.__name__}.progress: {name!r} is a to-many relation.", f"{PREFIX}E403"
         )
-    label = str(getattr(model_field, "verbose_name", name))
+    label = str(
+        getattr(model_field, "verbose_name", None) or model_field.related_model._meta.verbose_name
+    )
     if model_field.is_relation:
         shown = _display_field(model_field.related_model)
         if shown is not None:
             return Column(name, f"{name}__{shown.name}", label, shown)
-        return Column(name, name, label, model_field.target_field)
+        target = getattr(model_field, "target_field", None) or model_field.related_model._meta.pk
+        return Column(name, name, label, target)
     return Column(name, name, label, model_field)
 
 

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils.text import slugify
 
 from espresso_static.exceptions import ConsistencyError
@@ -393,7 +393,10 @@ class Base(models.Model):
                 instance._check_m2m_addition(field, pks)
             return instance, True
         instance.user = author.user  # one user look-up per call, not one per row created
-        instance.save()
+        try:
+            instance.save()
+        except IntegrityError as error:
+            raise IntegrityError(_conflict(cls, values, error)) from error
         for field, pks in many.items():
             getattr(instance, field.name).set(pks)
         return instance, True
@@ -408,6 +411,20 @@ class Base(models.Model):
         except Exception as error:
             data = {"instances_to_add": list(instances), "column": field.name}
             raise ConsistencyError(error, self, data=data) from error
+
+
+def _conflict(model, values: dict, error: Exception) -> str:
+    """One line naming the stored row a new row collides with, by its unique values."""
+    unique = [[f.name] for f in model._meta.concrete_fields if f.unique and not f.primary_key]
+    unique += [list(group) for group in model._meta.unique_together]
+    unique += [list(c.fields) for c in model._meta.constraints if getattr(c, "fields", None)]
+    keys = [group for group in unique if all(name in values for name in group)]
+    named = "; ".join(", ".join(f"{name}={values[name]!r}" for name in group) for group in keys)
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return (
+        f"Cannot create {model.__name__}: a stored row already has {named or 'these unique values'} "
+        f"but other columns differ from the parameters ({reason})."
+    )
 
 
 def _site_url() -> str:

@@ -23,10 +23,7 @@ def find_existing(model, values: dict, many: dict):
     if not many:
         found = _lookup(model, values)  # one query; a second row means the values are ambiguous
         if len(found) > 1:
-            raise model.MultipleObjectsReturned(
-                f"More than one {model.__name__} has the values {values}: add parameters "
-                "that tell them apart."
-            )
+            return _exactly_of_class(model, values)
         return found[0] if found else None
     for candidate in model.objects.filter(**values):
         if all(
@@ -35,6 +32,24 @@ def find_existing(model, values: dict, many: dict):
         ):
             return candidate
     return None
+
+
+def _exactly_of_class(model, values: dict):
+    """Among several rows with ``values``, the one of exactly ``model`` (not a
+    subclass's row: a parent class's columns are shared by its subclasses' rows); None
+    when there is none, so a row of ``model`` itself is created."""
+    from espresso_static.models.hierarchy import concrete_children
+
+    children = {
+        f"{link.related_query_name()}__isnull": True for _, link in concrete_children(model)
+    }
+    found = list(model._base_manager.filter(**values, **children)[:2]) if children else []
+    if len(found) > 1 or not children:
+        raise model.MultipleObjectsReturned(
+            f"More than one {model.__name__} has the values {values}: add parameters "
+            "that tell them apart."
+        )
+    return found[0] if found else None
 
 
 #: SQL of ``filter(**values)[:2]`` per (model, database, columns, which are NULL).

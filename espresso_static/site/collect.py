@@ -26,6 +26,7 @@ from espresso_static.declare.access import AudienceView, audience_view
 from espresso_static.exceptions import EspressoStaticError
 from espresso_static.project.apps import project_app, total_rows
 from espresso_static.project.config import ProjectConfig
+from espresso_static.site.stored_example import stored_example
 
 #: The consistency hooks of :class:`espresso_static.models.Base` documented in words.
 CHECK_METHODS = ("check_consistency", "check_m2m_consistency")
@@ -113,8 +114,12 @@ class ModelInfo:
     checks: tuple[CheckInfo, ...]
     row_count: int
     last_modified: datetime | None
-    #: Values the model suggests for its population example (``example_parameters``).
+    #: Values the model suggests for its population example (``example_parameters``;
+    #: dotted keys for the rows its foreign keys take).
     example_parameters: tuple[tuple[str, object], ...] = ()
+    #: A stored row's values and classes by dotted path (:mod:`.stored_example`).
+    stored_values: tuple[tuple[str, object], ...] = ()
+    stored_tree: tuple[tuple[str, str], ...] = ()
     #: False when a column a new row needs is not shown to the audience: no
     #: population example can be written from what the site shows.
     creatable: bool = True
@@ -230,6 +235,7 @@ def collect_model(model: type[models.Model], documented: set[str], view: Audienc
     row_count, last_modified = _count_rows(model, view)
     columns = [f for f in _columns(model) if view.sees_field(model, f.name)]
     visible = {f.name for f in columns}
+    stored_values, stored_tree = stored_example(model, view)
     return ModelInfo(
         label=meta.label,
         app_label=meta.app_label,
@@ -273,8 +279,12 @@ def collect_model(model: type[models.Model], documented: set[str], view: Audienc
         row_count=row_count,
         last_modified=last_modified,
         example_parameters=tuple(
-            (name, value) for name, value in _example_parameters(model) if name in visible
+            (name, value)
+            for name, value in _example_parameters(model)
+            if name.split(".")[0] in visible
         ),
+        stored_values=stored_values,
+        stored_tree=stored_tree,
         creatable=_creatable(model, visible),
     )
 

@@ -4,9 +4,13 @@ Each script creates one valid row with ``get_or_create_from_parameters``: the
 rows its required foreign keys need are created on the way (dotted keys, one level
 per foreign key; ``tree`` picks a concrete class for specialized foreign keys) and
 the rows of required many-to-many fields are created first. Values come, in this
-order, from the model's ``example_parameters`` (a dict, or a classmethod returning
-one, for values its consistency checks need), its choices, or a placeholder that
-fits the column type. Comments repeat the ``help_text``.
+order, from the dotted ``example_parameters`` of the models above
+(``{"light.quark_tag": "light"}``), the model's own (a dict, or a classmethod
+returning one, for values its consistency checks need), a stored row (internal
+builds: the first row of the model and the rows its keys take, with their classes
+for ``tree``), its choices, or a placeholder that fits the column type. A foreign
+key to a polymorphic base takes the first subclass whose own required keys do not
+cycle back. Comments repeat the ``help_text``.
 
 The test suite runs every script of the demo against an empty database, so the
 examples cannot drift from the models.
@@ -75,6 +79,21 @@ class _Call:
     variable: str
     lines: list[str] = field(default_factory=list)
     tree: list[tuple[str, str, str]] = field(default_factory=list)
+    #: Dotted ``example_parameters`` of the models met so far, as paths from this call's
+    #: model (the first one met, the outermost, wins).
+    paths: dict[str, object] = field(default_factory=dict)
+
+    #: A stored row's values and classes by dotted path (internal builds): the called
+    #: model's row, and below a key it does not reach, the row of the class taken there.
+    stored: dict[str, object] = field(default_factory=dict)
+    stored_tree: dict[str, str] = field(default_factory=dict)
+
+    def graft(self, model: ModelInfo, prefix: str) -> None:
+        """Use ``model``'s stored row below ``prefix`` when the call's row has nothing there."""
+        if any(key.startswith(prefix) for key in self.stored):
+            return
+        self.stored.update((prefix + key, value) for key, value in model.stored_values)
+        self.stored_tree.update((prefix + key, name) for key, name in model.stored_tree)
 
 
 def population_scripts(site: SiteModel) -> list[PopulationScript]:
@@ -96,9 +115,9 @@ def population_script(site: SiteModel, model: ModelInfo) -> PopulationScript:
         [
             f'"""Create one {model.name} row ({model.label}) of {site.name}.',
             "",
-            "Written by espresso-static from the model definitions: each value is a",
-            "placeholder that fits its column and the model's checks; replace it with",
-            "real data. Run inside the project folder:",
+            "Written by espresso-static from the model definitions and, where there is",
+            "one, a stored row: replace the values with your data. Run inside the",
+            "project folder (run twice, it finds the row it created):",
             "",
             f"    python {script_filename(model)}",
             '"""',
@@ -127,9 +146,12 @@ def _import_lines(imports: list[tuple[str, str]]) -> list[str]:
     ]
 
 
-def _build_call(site: SiteModel, model: ModelInfo, calls: list[_Call], depth: int) -> _Call:
+def _build_call(
+    site: SiteModel, model: ModelInfo, calls: list[_Call], depth: int, path=frozenset()
+) -> _Call:
     call = _Call(model=model, variable=_variable(model, calls))
-    _add_level(site, call, model, prefix="", ancestors=frozenset(), calls=calls, depth=depth)
+    call.graft(model, "")
+    _add_level(site, call, model, "", frozenset(), calls, depth, path | {model.label})
     return call
 
 
@@ -149,11 +171,13 @@ def _add_level(
     ancestors: frozenset[str],
     calls: list[_Call],
     depth: int,
+    path: frozenset[str],
 ) -> None:
     """Add the keys of ``model`` at dotted ``prefix``; recurse into required foreign keys.
 
     ``ancestors`` are the plain keys set above this level: ``get_or_create_from_parameters``
     passes them down, so a same-named column here is set explicitly to its own value.
+    ``path`` holds the models above (and ``model``): a class met again is a cycle.
     """
     if depth > MAX_DEPTH:
         raise PopulationError(
@@ -161,7 +185,10 @@ def _add_level(
         )
     if not model.creatable:
         raise PopulationError(NOT_PUBLISHED)
-    examples = dict(model.example_parameters)
+    for key, value in model.example_parameters:
+        if "." in key:
+            call.paths.setdefault(prefix + key, value)
+    examples = _level_examples(call, model, prefix)
     top = not prefix
     columns = [f for f in model.open_fields if not f.relation]
     set_here: set[str] = set()
@@ -176,43 +203,83 @@ def _add_level(
     below = ancestors | set_here
     for f in model.open_fields:
         if f.relation in ("foreign key", "one-to-one") and f.required:
-            _add_foreign_key(site, call, f, prefix, below, calls, depth)
+            _add_foreign_key(site, call, f, prefix, below, calls, depth, path)
         elif f.relation == "many-to-many" and f.required:
-            _add_many_to_many(site, call, f, prefix, calls, depth)
+            _add_many_to_many(site, call, f, prefix, calls, depth, path)
 
 
-def _add_foreign_key(site, call, f: FieldInfo, prefix, ancestors, calls, depth) -> None:
+def _add_foreign_key(site, call, f: FieldInfo, prefix, ancestors, calls, depth, path) -> None:
     target = site.model(f.related_model)
     if target is None or not target.is_base:
         raise PopulationError(
             f"{prefix}{f.name} needs a row of {f.related_model}, which is not an "
             "espresso-static model of the documented apps."
         )
-    concrete = _example_subclass(site, target)
-    call.lines.append(f"# {prefix}{f.name} → {target.name}: {_one_line(f.help_text)}".rstrip())
-    if concrete is not target:
-        options = ", ".join(m.name for m in _family(site, target))
-        call.tree.append((prefix + f.name, concrete.name, f"one of {options}"))
-    _add_level(site, call, concrete, f"{prefix}{f.name}.", ancestors, calls, depth + 1)
+
+    preferred = call.stored_tree.get(prefix + f.name)
+
+    def add(concrete: ModelInfo) -> None:
+        line = f"# {prefix}{f.name} → {target.name}: {_one_line(f.help_text)}"
+        call.lines.append(line.rstrip())
+        if concrete is not target:
+            options = ", ".join(m.name for m in _family(site, target))
+            call.tree.append((prefix + f.name, concrete.name, f"one of {options}"))
+        deeper = path | {concrete.label}
+        call.graft(concrete, f"{prefix}{f.name}.")
+        _add_level(site, call, concrete, f"{prefix}{f.name}.", ancestors, calls, depth + 1, deeper)
+
+    _first_that_terminates(site, target, call, calls, path, add, preferred)
 
 
-def _add_many_to_many(site, call, f: FieldInfo, prefix, calls, depth) -> None:
+def _add_many_to_many(site, call, f: FieldInfo, prefix, calls, depth, path) -> None:
     target = site.model(f.related_model)
     if target is None or not target.is_base:
         return  # left empty: Django does not require many-to-many members
-    dependency = _build_call(site, _example_subclass(site, target), calls, depth + 1)
-    calls.append(dependency)
-    call.lines.append(_comment(f, prefix))
-    call.lines.append(f'"{prefix}{f.name}": [{dependency.variable}],')
+
+    def add(concrete: ModelInfo) -> None:
+        dependency = _build_call(site, concrete, calls, depth + 1, path)
+        calls.append(dependency)
+        call.lines.append(_comment(f, prefix))
+        call.lines.append(f'"{prefix}{f.name}": [{dependency.variable}],')
+
+    _first_that_terminates(site, target, call, calls, path, add, call.stored_tree.get(prefix + f.name))
 
 
-def _example_subclass(site: SiteModel, model: ModelInfo) -> ModelInfo:
-    """The most specialized descendant along the first child (alphabetically)."""
-    while model.children:
-        model = site.model(model.children[0]) or model
-        if not model.children:
-            break
-    return model
+def _first_that_terminates(
+    site, target: ModelInfo, call: _Call, calls: list, path, add, preferred: str | None = None
+) -> None:
+    """``add(subclass)`` for the first class of ``target``'s family (the ``preferred``
+    class name first, then :func:`_example_subclasses`) whose required keys do not cycle
+    back (to a class on ``path``) or fail: what a failed attempt added is taken back."""
+    error = PopulationError(f"every class of {target.name} needs a row of itself (a cycle).")
+    candidates = _example_subclasses(site, target)
+    # Stable sorts: the preferred class, then those with a stored row, then the rest.
+    candidates.sort(key=lambda model: not model.stored_values)
+    candidates.sort(key=lambda model: model.name != preferred)
+    for concrete in candidates:
+        if concrete.label in path:
+            continue
+        kept = (len(call.lines), len(call.tree), len(calls))
+        try:
+            add(concrete)
+            return
+        except PopulationError as failed:
+            del call.lines[kept[0] :], call.tree[kept[1] :], calls[kept[2] :]
+            error = failed
+    raise error
+
+
+def _example_subclasses(site: SiteModel, model: ModelInfo) -> list[ModelInfo]:
+    """The classes a row of ``model`` may take, in the order tried: the most specialized
+    along the first child (alphabetically), then the other most specialized ones, then
+    the intermediate ones and ``model`` itself."""
+    family = _family(site, model)
+    first = model
+    while first.children and site.model(first.children[0]) is not None:
+        first = site.model(first.children[0])
+    leaves = [m for m in family if not m.children and m is not first]
+    inner = [m for m in reversed(family) if m.children and m is not first]
+    return [first, *leaves, *inner]
 
 
 def _family(site: SiteModel, model: ModelInfo) -> list[ModelInfo]:
@@ -221,6 +288,26 @@ def _family(site: SiteModel, model: ModelInfo) -> list[ModelInfo]:
         child_info = site.model(child)
         if child_info is not None:
             found.extend(_family(site, child_info))
+    return found
+
+
+def _level_examples(call: _Call, model: ModelInfo, prefix: str) -> dict:
+    """Example values of the columns of ``model`` at dotted ``prefix`` of ``call``: a
+    stored row's, overridden by ``model``'s own ``example_parameters``, overridden by
+    the dotted ones of the models above (``"light.quark_tag": "light"`` on a gauge
+    configuration sets the quark tag of the action under its ``light`` key only)."""
+    examples = _below(call.stored, prefix)
+    examples.update((k, v) for k, v in model.example_parameters if "." not in k)
+    examples.update(_below(call.paths, prefix))
+    return examples
+
+
+def _below(values: dict, prefix: str) -> dict:
+    """The entries of ``values`` at exactly dotted ``prefix``, by column name."""
+    found = {}
+    for key, value in values.items():
+        if key.startswith(prefix) and "." not in key[len(prefix) :]:
+            found[key[len(prefix) :]] = value
     return found
 
 

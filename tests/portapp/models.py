@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from espresso_static.declare.progress import Progress
 from espresso_static.models import Base
 
 
@@ -40,6 +41,8 @@ class Action(Base):
 
 
 class Staggered(Action):
+    example_parameters = {"quark_tag": "light"}  # a dotted path above may say otherwise
+
     quark_mass = models.DecimalField(max_digits=8, decimal_places=5)
     quark_tag = models.CharField(max_length=20)
 
@@ -61,6 +64,9 @@ class GaugeConfig(Base):
 
 
 class Hisq(GaugeConfig):
+    #: Per path: the action under ``light`` is a light quark, under ``strange`` a strange one.
+    example_parameters = {"light.quark_tag": "light", "strange.quark_tag": "strange", "nx": 24}
+
     short_tag = models.CharField(max_length=20)
     stream = models.CharField(max_length=5)
     config = models.PositiveIntegerField()
@@ -127,6 +133,20 @@ class OneToAll(Propagator):
     def check_consistency(self):
         if self.origin_x >= self.gaugeconfig.nx:  # nx lives on a GaugeConfig subclass
             raise ValidationError(f"origin_x {self.origin_x} outside nx {self.gaugeconfig.nx}")
+
+
+class Measure(Base):
+    """A job per propagator; its progress is grouped per ensemble through relations."""
+
+    progress = Progress(
+        status="status",
+        done=["done"],
+        missing=["todo"],
+        group_by=["propagator__gaugeconfig__ensemble"],
+    )
+
+    propagator = models.ForeignKey(Propagator, on_delete=models.CASCADE)
+    status = models.CharField(max_length=10, choices=[("todo", "todo"), ("done", "done")])
 
 
 class Kinds(Base):

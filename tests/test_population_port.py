@@ -1,0 +1,100 @@
+"""Population scripts for LatteDB's patterns (tests.portapp): a polymorphic key takes a
+subclass that terminates, example values per dotted path, values of a stored row,
+scripts that find their rows when run twice, and a one-line error for a conflict."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from django.db import IntegrityError
+
+from espresso_static.declare.progress import Progress
+from espresso_static.exceptions import ConfigError
+from espresso_static.project.config import load_config
+from espresso_static.site.collect import collect_site
+from espresso_static.site.population import population_scripts
+from tests.portapp import models as port
+
+pytestmark = pytest.mark.django_db
+PORT_PROJECT = Path(__file__).parent / "portproject"
+
+
+def scripts() -> dict[str, str]:
+    site = collect_site(load_config(PORT_PROJECT))
+    return {script.model_label: script.code for script in population_scripts(site)}
+
+
+def run(code: str) -> None:
+    exec(compile(code, "populate.py", "exec"), {"__name__": "__main__"})
+
+
+def test_every_concrete_model_gets_a_script_that_runs_on_an_empty_database_twice():
+    codes = scripts()
+    concrete = [m for m in port.__dict__.values() if isinstance(m, type) and hasattr(m, "_meta")]
+    expected = {m._meta.label for m in concrete if m._meta.app_label == "portapp"}
+    expected -= {"portapp.Kinds", "portapp.PgKinds"} - set(codes)  # field kinds, not patterns
+    assert expected <= set(codes)
+    for label in ("portapp.Propagator", "portapp.CoherentSeq", "portapp.Hisq", "portapp.OneToAll"):
+        ast.parse(codes[label])
+        run(codes[label])
+        run(codes[label])  # finds the rows it created
+    assert port.Hisq.objects.count() == 1 and port.CoherentSeq.objects.count() == 1
+
+
+def test_a_polymorphic_key_takes_a_subclass_that_terminates():
+    propagator = scripts()["portapp.Propagator"]
+    # CoherentSeq comes first alphabetically but needs another propagator: a cycle.
+    coherent = scripts()["portapp.CoherentSeq"]
+    assert '"source": "OneToAll",' in coherent
+    assert "CoherentSeq" not in propagator.split("tree={")[0]
+
+
+def test_example_values_per_dotted_path():
+    code = scripts()["portapp.OneToAll"]
+    assert '"gaugeconfig.light.quark_tag": "light",' in code
+    assert '"gaugeconfig.strange.quark_tag": "strange",' in code
+    assert '"gaugeconfig.nx": 24,' in code
+
+
+def test_values_of_a_stored_row_when_there_is_one():
+    flow = port.Flow.objects.create(flowtime="1.25")
+    action = port.Staggered.objects.create(smear=flow, quark_mass="0.0102", quark_tag="light")
+    code = scripts()["portapp.Staggered"]
+    assert '"quark_mass": "0.01020",' in code and '"smear.flowtime": "1.25",' in code
+    assert '"smear": "Flow",' in code
+    run(code)  # finds the stored row
+    assert list(port.Staggered.objects.all()) == [action]
+
+
+def test_a_conflicting_unique_value_is_one_line_naming_the_row():
+    port.Ensemble.objects.create(label="a12m310")
+    port.Label.objects.create(name="x")
+    with pytest.raises(IntegrityError, match=r"a stored row already has label='a12m310'"):
+        port.Ensemble.get_or_create_from_parameters({"label": "a12m310", "tag": "other"})
+
+
+def test_progress_groups_by_a_relation_path():
+    from espresso_static.declare.progress import DeclaredProgress, check_declaration, summarize
+    from tests.test_specialization_through_parents import make_propagator
+
+    first, second = make_propagator(config=2), make_propagator(config=4)
+    ensemble = port.Ensemble.objects.create(label="a12m310_a")
+    ensemble.configurations.add(first.gaugeconfig, second.gaugeconfig)
+    port.Measure.objects.create(propagator=first, status="done")
+    port.Measure.objects.create(propagator=second, status="todo")
+    port.Measure.objects.create(propagator=second, status="done")
+    item = DeclaredProgress(port.Measure, port.Measure.progress)
+    check_declaration(item)
+    assert item.group_columns[0].lookup == "propagator__gaugeconfig__ensemble__label"
+    summary = summarize(item)
+    assert [(g.group, g.counts["done"], g.counts["missing"]) for g in summary.groups] == [
+        (("a12m310_a",), 2, 1)
+    ]
+    wrong = DeclaredProgress(
+        port.Measure,
+        Progress(status="status", done=["done"], missing=["todo"], group_by=["propagator__gauge"]),
+    )
+    with pytest.raises(ConfigError, match="'gauge', which is not a column of Propagator"):
+        check_declaration(wrong)
