@@ -10,6 +10,19 @@ from decimal import Decimal
 
 from django.utils.duration import duration_iso_string
 
+#: Frictionless types by Django internal type, for fields of no value kind.
+INTERNAL_TYPES = {
+    "ArrayField": "array",
+    "DurationField": "duration",
+    "TimeField": "time",
+    "IntegerRangeField": "object",
+    "BigIntegerRangeField": "object",
+    "DecimalRangeField": "object",
+    "DateRangeField": "object",
+    "DateTimeRangeField": "object",
+    "HStoreField": "object",
+}
+
 
 def plain_value(value):
     """A CSV/JSON/SQLite-ready value: ISO 8601 times and durations, floats for

@@ -33,7 +33,7 @@ from espresso_static.declare.access import AudienceView
 from espresso_static.site.cache import BuildCache, link_file, link_tree
 from espresso_static.site.collect import model_doc
 from espresso_static.data.fieldkinds import field_kind
-from espresso_static.data.plain_values import plain_value
+from espresso_static.data.plain_values import INTERNAL_TYPES, plain_value
 from espresso_static.site.publish import make_staging
 from espresso_static.site.sanitize import FORMULA_STARTS, csv_cell
 
@@ -303,20 +303,6 @@ FRICTIONLESS_TYPES = {
     "datetime": "datetime",
     "date": "date",
     "json": "object",
-}
-
-
-#: Frictionless types by Django internal type, for fields of no value kind.
-INTERNAL_TYPES = {
-    "ArrayField": "array",
-    "DurationField": "duration",
-    "TimeField": "time",
-    "IntegerRangeField": "object",
-    "BigIntegerRangeField": "object",
-    "DecimalRangeField": "object",
-    "DateRangeField": "object",
-    "DateTimeRangeField": "object",
-    "HStoreField": "object",
 }
 
 
