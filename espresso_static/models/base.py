@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
+from django.db.models.signals import class_prepared
+from django.dispatch import receiver
 from django.utils.text import slugify
 
 from espresso_static.exceptions import ConsistencyError
@@ -159,16 +161,6 @@ class Base(models.Model):
                 f"{self.pk!r} has no specialization defining it)"
             )
         return getattr(special, name)
-
-    def __setattr__(self, name: str, value) -> None:
-        """Writing a subclass-only attribute through a parent-class row writes it on
-        the specialization (saved by :meth:`save`), as EspressoDB does."""
-        if name in _subclass_only_names(type(self)):
-            special = self.specialization
-            if special is not self:
-                setattr(special, name, value)
-                return
-        super().__setattr__(name, value)
 
     # -- introspection (EspressoDB API) --------------------------------------------------
 
@@ -430,6 +422,30 @@ def _conflict(model, values: dict, error: Exception) -> str:
 def _site_url() -> str:
     config = getattr(settings, "ESPRESSO_STATIC_PROJECT", None)
     return config.site_url if config is not None else ""
+
+
+def _write_through(self, name: str, value) -> None:
+    """``__setattr__`` of a model with concrete subclasses: writing a subclass-only
+    attribute through a parent-class row writes it on the specialization (saved by
+    ``save()``), as EspressoDB does."""
+    if name in _subclass_only_names(type(self)):
+        special = self.specialization
+        if special is not self:
+            setattr(special, name, value)
+            return
+    object.__setattr__(self, name, value)
+
+
+@receiver(class_prepared, dispatch_uid="espresso_static.write_through")
+def _install_write_through(sender, **kwargs) -> None:
+    # Only the parents of a concrete subclass pay for the check on every attribute
+    # write (Django sets each column so when it builds a row): the others, a
+    # subclass of such a parent included, keep Python's own, ~1.4x faster.
+    if issubclass(sender, Base) and "__setattr__" not in sender.__dict__:
+        sender.__setattr__ = object.__setattr__
+    for parent in sender._meta.get_parent_list():
+        if issubclass(parent, Base):
+            parent.__setattr__ = _write_through
 
 
 def _copy_columns(source: Base, target: Base, model: type[Base]) -> None:
