@@ -59,7 +59,7 @@ def build(rows: int, folder: Path) -> tuple[Path, float]:
     from espresso_static.data.snapshot import backfill_history
     from espresso_static.declare.progress import find_declared
     from espresso_static.project.config import load_config
-    from espresso_static.site.pipeline import Reporter, build_site
+    from espresso_static.website.pipeline import Reporter, build_site
     from models.demo import data
 
     data.generate(files=rows)
@@ -122,7 +122,7 @@ def main() -> None:
     print(f"Building the demo site with {args.rows:,} files in {folder} …", file=sys.stderr)
     site, build_seconds = build(args.rows, folder)
     served, raw = payload(site)
-    from espresso_static.site.serve import site_server, site_url
+    from espresso_static.website.serve import site_server, site_url
 
     server = site_server(site, port=0, quiet=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -83,8 +83,8 @@ class _SiteTest(TransactionTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        from espresso_static.site.context import BuildOptions
-        from espresso_static.site.pipeline import build_site
+        from espresso_static.website.context import BuildOptions
+        from espresso_static.website.pipeline import build_site
 
         cls._folder = tempfile.TemporaryDirectory(prefix="espresso-static-test-site-")
         cls.site_dir = Path(cls._folder.name) / "site"

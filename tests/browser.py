@@ -26,7 +26,7 @@ needs_chromium = pytest.mark.skipif(
 def served():
     """Serve a built site on 127.0.0.1 as `espresso-static serve` does (fetch() needs
     http://, not file://)."""
-    from espresso_static.site.serve import site_server, site_url
+    from espresso_static.website.serve import site_server, site_url
 
     servers = []
 

@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass
 
-from espresso_static.site.context import Page
-from espresso_static.site.feature import Feature
-from espresso_static.site.sanitize import code_html, inline_text
+from espresso_static.website.context import Page
+from espresso_static.website.feature import Feature
+from espresso_static.website.sanitize import code_html, inline_text
 
 
 @dataclass(frozen=True)

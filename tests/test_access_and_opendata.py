@@ -13,7 +13,7 @@ import pytest
 
 from espresso_static.access import ALL, Access, Audience, AudienceView, configured_audiences
 from espresso_static.exceptions import ConfigError
-from espresso_static.site.features.opendata import write_open_data
+from espresso_static.website.features.opendata import write_open_data
 from models.demo import data
 from models.demo.models import (
     Correlator,

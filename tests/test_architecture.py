@@ -9,8 +9,8 @@ import re
 import typing
 from pathlib import Path
 
-from espresso_static.site.feature import Feature
-from espresso_static.site.features import FEATURES
+from espresso_static.website.feature import Feature
+from espresso_static.website.features import FEATURES
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "espresso_static"
@@ -92,9 +92,9 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_the_import_graph_is_read_from_the_source():
     graph = import_graph()
     # Module level, inside a function, relative, and "from package import module".
-    assert "espresso_static.site.render" in graph["espresso_static.site.features.docs"]
-    assert "espresso_static.models" in graph["espresso_static.site.features.status"]
-    assert "espresso_static.site.features.news" in graph["espresso_static.site.features"]
+    assert "espresso_static.website.render" in graph["espresso_static.website.features.docs"]
+    assert "espresso_static.models" in graph["espresso_static.website.features.status"]
+    assert "espresso_static.website.features.news" in graph["espresso_static.website.features"]
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
@@ -104,8 +104,8 @@ def test_no_import_cycles():
 
 def test_the_renderer_imports_no_feature():
     graph = import_graph()
-    for name in ("espresso_static.site.render", "espresso_static.site.feature"):
-        assert not {m for m in graph[name] if m.startswith("espresso_static.site.features")}
+    for name in ("espresso_static.website.render", "espresso_static.website.feature"):
+        assert not {m for m in graph[name] if m.startswith("espresso_static.website.features")}
 
 
 def test_the_library_does_not_import_click():
@@ -150,7 +150,9 @@ def test_the_architecture_section_names_every_subpackage_feature_and_step():
         if init.parent != PACKAGE
     }
     site_modules = {
-        f"site/{path.name}" for path in (PACKAGE / "site").glob("*.py") if path.stem != "__init__"
+        f"website/{path.name}"
+        for path in (PACKAGE / "website").glob("*.py")
+        if path.stem != "__init__"
     }
     steps = {name for name in vars(Feature) if name.startswith("on_")}
     features = set()

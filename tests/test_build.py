@@ -15,10 +15,10 @@ from click.testing import CliRunner
 
 from espresso_static.cli import cli
 from espresso_static.project.config import load_config
-from espresso_static.site.collect import collect_site
-from espresso_static.site.context import BuildOptions
-from espresso_static.site.pipeline import build_site
-from espresso_static.site.population import population_scripts
+from espresso_static.website.collect import collect_site
+from espresso_static.website.context import BuildOptions
+from espresso_static.website.pipeline import build_site
+from espresso_static.website.population import population_scripts
 
 REPO = Path(__file__).resolve().parents[1]
 SITE_PROJECT = REPO / "tests" / "siteproject"

@@ -21,7 +21,7 @@ from espresso_static.exceptions import EspressoStaticError
 from espresso_static.models import Notification
 from espresso_static.progress import Progress
 from espresso_static.project.config import load_config
-from espresso_static.site.pipeline import BuildOptions, build_site
+from espresso_static.website.pipeline import BuildOptions, build_site
 from models.demo.models import DataFile, Ensemble
 
 REPO = Path(__file__).resolve().parents[1]

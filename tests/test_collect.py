@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from espresso_static.project.config import load_config
-from espresso_static.site.collect import collect_site
+from espresso_static.website.collect import collect_site
 
 SITE_PROJECT = Path(__file__).parent / "siteproject"
 

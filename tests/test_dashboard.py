@@ -16,7 +16,7 @@ from espresso_static.models import Notification
 from espresso_static.progress import find_declared
 from espresso_static.project.apps import model_row_counts, project_models, total_rows
 from espresso_static.project.config import load_config
-from espresso_static.site.pipeline import Reporter, build_site
+from espresso_static.website.pipeline import Reporter, build_site
 from models.demo import data
 from models.demo.models import Correlator, DataFile
 

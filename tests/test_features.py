@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from espresso_static.cli import cli
 from espresso_static.exceptions import ConfigError
 from espresso_static.project.config import load_config
-from espresso_static.site.feature import Feature, project_features
+from espresso_static.website.feature import Feature, project_features
 from models.demo import data
 from models.demo.models import DataFile
 from tests.test_build import copy_project

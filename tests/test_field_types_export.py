@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from espresso_static.access import Audience, AudienceView
-from espresso_static.site.features.opendata import write_open_data
+from espresso_static.website.features.opendata import write_open_data
 from tests.portapp import models as port
 
 pytestmark = pytest.mark.django_db

@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from espresso_static.project.config import load_config
-from espresso_static.site.features.status import read_status_data
-from espresso_static.site.render import mermaid_id, mermaid_label
-from espresso_static.site.sanitize import (
+from espresso_static.website.features.status import read_status_data
+from espresso_static.website.render import mermaid_id, mermaid_label
+from espresso_static.website.sanitize import (
     ALLOWED_TAGS,
     FORMULA_STARTS,
     code_html,
@@ -302,7 +302,7 @@ def plant_pages(docs: Path) -> list[str]:
 def hostile_site(tmp_path, django_db_blocker) -> HostileSite:
     from django.db import connection
 
-    from espresso_static.site.pipeline import Reporter, build_site
+    from espresso_static.website.pipeline import Reporter, build_site
 
     config = dataclasses.replace(
         load_config(REPO),

@@ -17,8 +17,8 @@ from bs4 import BeautifulSoup
 from espresso_static.access import Audience, AudienceView
 from espresso_static.notify import Notifier
 from espresso_static.project.config import load_config
-from espresso_static.site.context import BuildOptions
-from espresso_static.site.features.news import (
+from espresso_static.website.context import BuildOptions
+from espresso_static.website.features.news import (
     NewsPaths,
     banner_context,
     collect_news,
@@ -26,7 +26,7 @@ from espresso_static.site.features.news import (
     render_latest_news,
     render_news_page,
 )
-from espresso_static.site.pipeline import build_site
+from espresso_static.website.pipeline import build_site
 from models.demo.data import NOTIFICATIONS, generate, generate_notifications
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 

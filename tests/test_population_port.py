@@ -13,8 +13,8 @@ from django.db import IntegrityError
 from espresso_static.declare.progress import Progress
 from espresso_static.exceptions import ConfigError
 from espresso_static.project.config import load_config
-from espresso_static.site.collect import collect_site
-from espresso_static.site.population import population_scripts
+from espresso_static.website.collect import collect_site
+from espresso_static.website.population import population_scripts
 from tests.portapp import models as port
 
 pytestmark = pytest.mark.django_db

@@ -11,12 +11,12 @@ import pytest
 from bs4 import BeautifulSoup
 
 from espresso_static.project.config import load_config
-from espresso_static.site.collect import collect_site
-from espresso_static.site.context import Asset, BuildOptions, Page, Provenance, RenderContext
-from espresso_static.site.feature import Feature, render_features
-from espresso_static.site.features.docs import ModelDocs, er_diagram
-from espresso_static.site.population import population_scripts
-from espresso_static.site.sanitize import code_html, inline_text, prose_html
+from espresso_static.website.collect import collect_site
+from espresso_static.website.context import Asset, BuildOptions, Page, Provenance, RenderContext
+from espresso_static.website.feature import Feature, render_features
+from espresso_static.website.features.docs import ModelDocs, er_diagram
+from espresso_static.website.population import population_scripts
+from espresso_static.website.sanitize import code_html, inline_text, prose_html
 
 SITE_PROJECT = Path(__file__).parent / "siteproject"
 HOSTILE = (

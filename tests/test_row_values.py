@@ -28,7 +28,7 @@ from espresso_static.cli import cli
 from espresso_static.data.plots import LEGEND_CHARS, figure_bytes, progress_figure
 from espresso_static.data.row_values import EMPTY, RowValueWarning, row_warnings, shown_text
 from espresso_static.project.config import load_config
-from espresso_static.site.features.status import read_status_data
+from espresso_static.website.features.status import read_status_data
 from tests.conftest import REPO
 
 #: The values, by what they would break.
@@ -114,7 +114,7 @@ def assert_warned_about_changed_rows(messages, pks: dict[str, list[int]]) -> Non
 
 @pytest.mark.django_db
 def test_a_build_shows_every_value_and_names_the_rows_it_changed(tmp_path, capsys):
-    from espresso_static.site.pipeline import Reporter, build_site
+    from espresso_static.website.pipeline import Reporter, build_site
 
     pks = plant_values()
     config = dataclasses.replace(

@@ -8,7 +8,7 @@ import re
 import pytest
 from bs4 import BeautifulSoup
 
-from espresso_static.site.sanitize import markdown_to_html
+from espresso_static.website.sanitize import markdown_to_html
 
 HOSTILE = [
     "<script>alert(1)</script>",

@@ -15,7 +15,7 @@ import pytest
 from espresso_static.data.snapshot import backfill_history
 from espresso_static.progress import find_declared
 from espresso_static.project.config import load_config
-from espresso_static.site.pipeline import Reporter, build_site
+from espresso_static.website.pipeline import Reporter, build_site
 from models.demo import data
 from models.demo.models import DataFile
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium

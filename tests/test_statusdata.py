@@ -11,7 +11,7 @@ import pytest
 from django.db import models
 
 from espresso_static.progress import Column, find_declared
-from espresso_static.site.features.status import (
+from espresso_static.website.features.status import (
     META,
     chunk_payload,
     encode_column,

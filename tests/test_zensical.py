@@ -13,8 +13,8 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from espresso_static.site.mkdocs_build import REQUIRED_EXTENSIONS
-from espresso_static.site.render import GENERATED, PARTIALS
+from espresso_static.website.mkdocs_build import REQUIRED_EXTENSIONS
+from espresso_static.website.render import GENERATED, PARTIALS
 from tests.test_build import build, copy_project, rows  # noqa: F401  (a fixture)
 
 ZENSICAL = shutil.which("zensical")

@@ -53,8 +53,8 @@ def build_site_command(project, out, audiences, strict, quiet, allow_drift, no_c
     while the migrations and the database do not match the models. Exit code 0: the
     site was published; 1: nothing was published (the previous site is untouched).
     """
-    from espresso_static.site.context import BuildOptions
-    from espresso_static.site.pipeline import Reporter, build_sites, build_summary
+    from espresso_static.website.context import BuildOptions
+    from espresso_static.website.pipeline import Reporter, build_sites, build_summary
 
     config = open_project(project)
     options = BuildOptions(
@@ -82,7 +82,7 @@ def build_site_command(project, out, audiences, strict, quiet, allow_drift, no_c
 )
 def serve(project, port, audience, folder):
     """Serve the built site on 127.0.0.1 (status pages and search need HTTP, not file://)."""
-    from espresso_static.site.serve import site_server, site_url
+    from espresso_static.website.serve import site_server, site_url
 
     if folder is None:
         config = load_config(project)

@@ -1,6 +1,6 @@
 """The kind of a model field's values, one classification for every output that types
 its columns: DataFrame dtypes (:mod:`espresso_static.data.dataframe`), status-page JSON
-(:mod:`espresso_static.site.features.status`) and open-data schemas (:mod:`espresso_static.site.features.opendata`).
+(:mod:`espresso_static.website.features.status`) and open-data schemas (:mod:`espresso_static.website.features.opendata`).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from espresso_static.models.parameters import (
     fk_target,
 )
 from espresso_static.models.queryset import BaseManager
-from espresso_static.site.paths import doc_url
+from espresso_static.website.paths import doc_url
 
 
 class Base(models.Model):

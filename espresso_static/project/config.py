@@ -256,7 +256,7 @@ class ProjectConfig:
     #: Check ids not reported (Django's ``SILENCED_SYSTEM_CHECKS``).
     silenced_checks: tuple[str, ...] = ()
     #: The project's own site features, ``"package.module:Class"`` each
-    #: (see :mod:`espresso_static.site.feature`).
+    #: (see :mod:`espresso_static.website.feature`).
     features: tuple[str, ...] = ()
 
     @property

@@ -166,7 +166,7 @@ def _steps(
 ) -> Iterator[Step]:
     """The steps in order; a build's staging folder (beside its site, so that
     publishing is a rename) is appended to ``stagings`` when its step comes."""
-    from espresso_static.site.publish import make_staging
+    from espresso_static.website.publish import make_staging
 
     ours = [sys.executable, "-m", "espresso_static"]
     project = ["--project", str(config.root)]
@@ -226,7 +226,7 @@ def _path_with_our_scripts() -> str:
 
 def _publish(config: ProjectConfig, stagings: list[Path], echo) -> list[str]:
     """Swap every audience's freshly built site in (each atomically where possible)."""
-    from espresso_static.site.publish import swap_in
+    from espresso_static.website.publish import swap_in
 
     published = []
     for (name, audience), staging in zip(config.audiences.items(), stagings, strict=True):

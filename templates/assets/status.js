@@ -3,7 +3,7 @@
  *
  * Every <div class="es-status" data-meta="data/meta.json"> on a page becomes a table.
  * The data format (dictionary / delta / front coding, gzip chunks) is documented in
- * espresso_static/site/features/status.py. Written for this project; no third-party code. */
+ * espresso_static/website/features/status.py. Written for this project; no third-party code. */
 (function () {
   "use strict";
 
@@ -564,7 +564,7 @@
   // -- CSV ------------------------------------------------------------------------------
 
   // A text cell starting like a formula gets a "'" (OWASP CSV injection), as in the
-  // CSV downloads (espresso_static.site.sanitize.csv_cell); numbers stay numbers.
+  // CSV downloads (espresso_static.website.sanitize.csv_cell); numbers stay numbers.
   function csvField(text, numeric) {
     if (!numeric && /^[=+\-@\t\r]/.test(text)) text = "'" + text;
     return /[",\n\r]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;

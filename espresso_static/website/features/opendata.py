@@ -29,13 +29,13 @@ import pyarrow.parquet as pq
 from django.db.models import Exists, OuterRef
 from django.utils.text import slugify
 
-from espresso_static.declare.access import AudienceView
-from espresso_static.site.cache import BuildCache, link_file, link_tree
-from espresso_static.site.collect import model_doc
 from espresso_static.data.fieldkinds import field_kind
 from espresso_static.data.plain_values import INTERNAL_TYPES, plain_value
-from espresso_static.site.publish import make_staging
-from espresso_static.site.sanitize import FORMULA_STARTS, csv_cell
+from espresso_static.declare.access import AudienceView
+from espresso_static.website.cache import BuildCache, link_file, link_tree
+from espresso_static.website.collect import model_doc
+from espresso_static.website.publish import make_staging
+from espresso_static.website.sanitize import FORMULA_STARTS, csv_cell
 
 CHUNK_ROWS = 20_000
 FORMATS = ("csv.gz", "parquet", "json")
@@ -395,7 +395,7 @@ def _export(
 
 def _spreadsheet_safe(rows: list[tuple], texts: list[int]) -> list:
     """The CSV form of ``rows``: text cells starting like a formula get a ``'``
-    (:func:`~espresso_static.site.sanitize.csv_cell`); other formats keep the values."""
+    (:func:`~espresso_static.website.sanitize.csv_cell`); other formats keep the values."""
     safe = []
     for row in rows:
         if any(isinstance(row[i], str) and row[i].startswith(FORMULA_STARTS) for i in texts):

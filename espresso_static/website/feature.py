@@ -1,6 +1,6 @@
 """The seam of ``build-site``: a *feature* is one kind of output (the model
 documentation, status pages, news and feeds, open data, data health, or a project's
-own page), an object whose steps the pipeline (:mod:`espresso_static.site.pipeline`)
+own page), an object whose steps the pipeline (:mod:`espresso_static.website.pipeline`)
 calls in this order, for each build. The steps are named after MkDocs' plugin events;
 each has a default that does nothing, so a feature writes only the steps it needs.
 
@@ -24,7 +24,7 @@ each has a default that does nothing, so a feature writes only the steps it need
     The site is published in ``site_dir``: remember what it showed (e.g. the change
     log's position, for the next build's Changes page). A failed build never gets here.
 
-The built-in features are listed once, in :data:`espresso_static.site.features.FEATURES`;
+The built-in features are listed once, in :data:`espresso_static.website.features.FEATURES`;
 a project adds its own with ``features = ["package.module:Class"]`` in its
 configuration (:func:`project_features`).
 """
@@ -41,9 +41,9 @@ from typing import Any, Generic, TypeVar
 from espresso_static.declare.access import AudienceView
 from espresso_static.exceptions import ConfigError, EspressoStaticError
 from espresso_static.project.config import ProjectConfig
-from espresso_static.site.cache import BuildCache
-from espresso_static.site.collect import SiteModel
-from espresso_static.site.context import (
+from espresso_static.website.cache import BuildCache
+from espresso_static.website.collect import SiteModel
+from espresso_static.website.context import (
     BuildOptions,
     Contribution,
     ModelLink,
@@ -66,7 +66,7 @@ class Build:
     site: SiteModel
     options: BuildOptions
     provenance: Provenance
-    #: Outputs of unchanged inputs (see :mod:`espresso_static.site.cache`).
+    #: Outputs of unchanged inputs (see :mod:`espresso_static.website.cache`).
     cache: BuildCache
     #: Where the site will be published.
     site_dir: Path
@@ -191,6 +191,6 @@ def _load_feature(reference: str, config: ProjectConfig) -> Feature:
         raise ConfigError(f'{where}: module "{module_name}" has no "{attribute}".')
     if not (isinstance(factory, type) and issubclass(factory, Feature)):
         raise ConfigError(
-            f'{where}: "{reference}" is not a subclass of espresso_static.site.feature.Feature.'
+            f'{where}: "{reference}" is not a subclass of espresso_static.website.feature.Feature.'
         )
     return factory()

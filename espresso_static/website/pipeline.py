@@ -1,7 +1,7 @@
 """``build-site``: collect → render → write → MkDocs → publish, one timed line per step.
 
-What a site shows comes from its *features* (:mod:`espresso_static.site.feature`): the
-built-in ones (:data:`espresso_static.site.features.FEATURES`) and the project's
+What a site shows comes from its *features* (:mod:`espresso_static.website.feature`): the
+built-in ones (:data:`espresso_static.website.features.FEATURES`) and the project's
 own, whose steps this pipeline calls in order — each feature's collect step, then
 each one's render step, and after MkDocs built the site each one's post-build step.
 
@@ -11,10 +11,10 @@ health), so nothing else can reach its site. :func:`build_sites` builds several.
 A build refuses to start, before it writes anything, while a model's declarations are
 wrong or migrations and database do not match the models (``allow_drift`` overrides
 the latter; :mod:`espresso_static.checks.report`). The collect step's expensive outputs are reused from the
-project's cache when their inputs did not change (:mod:`espresso_static.site.cache`).
+project's cache when their inputs did not change (:mod:`espresso_static.website.cache`).
 
 MkDocs builds with the project's ``mkdocs.yml`` and what the site needs merged in
-(:mod:`espresso_static.site.mkdocs_build`). The site is built into a temporary folder
+(:mod:`espresso_static.website.mkdocs_build`). The site is built into a temporary folder
 beside the target and swapped in only when the build succeeded: a failed build leaves
 the published site untouched.
 """
@@ -44,11 +44,11 @@ from espresso_static.declare.access import (
 from espresso_static.exceptions import EspressoStaticError
 from espresso_static.project.apps import project_models
 from espresso_static.project.config import ProjectConfig
-from espresso_static.site.cache import BuildCache, open_cache, tables_read
-from espresso_static.site.collect import SiteModel, collect_site
-from espresso_static.site.consistent_read import consistent_read
-from espresso_static.site.context import BuildOptions, Page, Provenance, RenderContext
-from espresso_static.site.feature import (
+from espresso_static.website.cache import BuildCache, open_cache, tables_read
+from espresso_static.website.collect import SiteModel, collect_site
+from espresso_static.website.consistent_read import consistent_read
+from espresso_static.website.context import BuildOptions, Page, Provenance, RenderContext
+from espresso_static.website.feature import (
     Build,
     Collected,
     Feature,
@@ -57,11 +57,11 @@ from espresso_static.site.feature import (
     render_features,
     run_step,
 )
-from espresso_static.site.features import FEATURES
-from espresso_static.site.mkdocs_build import load_mkdocs_config, mkdocs_messages, run_mkdocs
-from espresso_static.site.publish import make_staging, remove_stale_staging, swap_in
-from espresso_static.site.render import GENERATED
-from espresso_static.site.write import keep_generated_docs, write_build_docs
+from espresso_static.website.features import FEATURES
+from espresso_static.website.mkdocs_build import load_mkdocs_config, mkdocs_messages, run_mkdocs
+from espresso_static.website.publish import make_staging, remove_stale_staging, swap_in
+from espresso_static.website.render import GENERATED
+from espresso_static.website.write import keep_generated_docs, write_build_docs
 
 #: Loops over at least this many items show a progress bar.
 PROGRESS_BAR_FROM = 50
@@ -83,7 +83,7 @@ class BuildResult:
 class Reporter:
     """One line per step with its timing; progress bars for long loops. Where they go
     is the caller's: ``echo`` (default: standard error) and ``bar`` (a
-    :data:`~espresso_static.site.feature.ProgressBar`; default: none) — the command
+    :data:`~espresso_static.website.feature.ProgressBar`; default: none) — the command
     line passes click's."""
 
     def __init__(

@@ -27,10 +27,10 @@ from espresso_static.data.audit import (
 )
 from espresso_static.declare.access import AudienceView
 from espresso_static.project.apps import app_labels
-from espresso_static.site.cache import BuildCache
-from espresso_static.site.context import Page, RenderContext
-from espresso_static.site.feature import Build, Feature, ProgressBar
-from espresso_static.site.render import (
+from espresso_static.website.cache import BuildCache
+from espresso_static.website.context import Page, RenderContext
+from espresso_static.website.feature import Build, Feature, ProgressBar
+from espresso_static.website.render import (
     GENERATED,
     model_page_path,
     relative_link,
@@ -133,7 +133,9 @@ class DataHealth(Feature[HealthResults]):
         if not results:
             verdict = 'success "No table of this site defines a consistency check"'
         elif failing:
-            verdict = f'failure "{failing} of {len(results)} consistency checks fail on stored rows"'
+            verdict = (
+                f'failure "{failing} of {len(results)} consistency checks fail on stored rows"'
+            )
         else:
             verdict = f'success "All {len(results)} consistency checks pass on every stored row"'
         return f"## Data health\n\n!!! {verdict}\n\n    [The checks and the failing rows]({link})\n"

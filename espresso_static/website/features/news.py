@@ -19,16 +19,15 @@ import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from importlib.resources import files
 from pathlib import Path
 
 from markupsafe import Markup
 
 from espresso_static.data.levels import LEVEL_NAMES, LEVELS
-from espresso_static.site.context import Asset, Contribution, Page, RenderContext
-from espresso_static.site.feature import Build, Feature
-from espresso_static.site.render import GENERATED, relative_link, render_template, template_file
-from espresso_static.site.sanitize import markdown_to_html
+from espresso_static.website.context import Asset, Contribution, Page, RenderContext
+from espresso_static.website.feature import Build, Feature
+from espresso_static.website.render import GENERATED, relative_link, render_template, template_file
+from espresso_static.website.sanitize import markdown_to_html
 
 #: mkdocs-material admonition styles for the levels (colour and icon come from the theme).
 ADMONITIONS = {"debug": "note", "info": "info", "warning": "warning", "error": "failure"}

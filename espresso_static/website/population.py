@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from espresso_static.site.collect import FieldInfo, ModelInfo, SiteModel
 from espresso_static.exceptions import EspressoStaticError
+from espresso_static.website.collect import FieldInfo, ModelInfo, SiteModel
 
 #: Placeholder values by Django internal type; each passes ``Field.to_python``.
 PLACEHOLDERS: dict[str, object] = {
@@ -242,7 +242,9 @@ def _add_many_to_many(site, call, f: FieldInfo, prefix, calls, depth, path) -> N
         call.lines.append(_comment(f, prefix))
         call.lines.append(f'"{prefix}{f.name}": [{dependency.variable}],')
 
-    _first_that_terminates(site, target, call, calls, path, add, call.stored_tree.get(prefix + f.name))
+    _first_that_terminates(
+        site, target, call, calls, path, add, call.stored_tree.get(prefix + f.name)
+    )
 
 
 def _first_that_terminates(

@@ -24,9 +24,9 @@ from datetime import datetime
 from pathlib import Path
 
 from espresso_static.data import changelog
-from espresso_static.site.context import Asset, Page, RenderContext
-from espresso_static.site.feature import Build, Feature
-from espresso_static.site.features.news import (
+from espresso_static.website.context import Asset, Page, RenderContext
+from espresso_static.website.feature import Build, Feature
+from espresso_static.website.features.news import (
     ATOM,
     EMPTY_FEED_UPDATED,
     _link,
@@ -34,8 +34,8 @@ from espresso_static.site.features.news import (
     _text,
     _urn,
 )
-from espresso_static.site.features.status import status_sources
-from espresso_static.site.render import GENERATED, format_time, render_template
+from espresso_static.website.features.status import status_sources
+from espresso_static.website.render import GENERATED, format_time, render_template
 
 CHANGES_PAGE = "changes.md"
 #: Builds (entries) the feed keeps.

@@ -1,9 +1,9 @@
 """The render step's shared tools: the one Jinja environment, the escaping of user
 text, and where pages live. The pages themselves come from the features
-(:mod:`espresso_static.site.feature`); this module imports none of them.
+(:mod:`espresso_static.website.feature`); this module imports none of them.
 
 User text (docstrings, help texts, choices, values) is data, never template code:
-it reaches a page only through :mod:`espresso_static.site.sanitize`, which the one
+it reaches a page only through :mod:`espresso_static.website.sanitize`, which the one
 template environment applies to every value (:func:`template_environment`).
 """
 
@@ -18,8 +18,9 @@ from importlib import resources
 import jinja2
 from markupsafe import Markup
 
-from espresso_static.site.collect import AppInfo, ModelInfo
-from espresso_static.site.sanitize import (
+from espresso_static.website.collect import AppInfo, ModelInfo
+from espresso_static.website.paths import GENERATED  # noqa: F401 (re-exported)
+from espresso_static.website.sanitize import (
     code_html,
     inline_text,
     literal_text,
@@ -28,7 +29,6 @@ from espresso_static.site.sanitize import (
     shell_word,
 )
 
-from espresso_static.site.paths import GENERATED  # noqa: F401 (re-exported)
 #: Fragments included by hand-written pages (not pages themselves).
 PARTIALS = "partials"
 HOME_PARTIAL = f"{PARTIALS}/home.md"

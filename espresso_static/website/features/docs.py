@@ -16,12 +16,11 @@ from pathlib import Path
 from markupsafe import Markup
 
 from espresso_static.exceptions import EspressoStaticError
-from espresso_static.site.collect import AppInfo, FieldInfo, ModelInfo, SiteModel
-from espresso_static.site.context import Asset, Contribution, ModelLink, Page, RenderContext
-from espresso_static.site.feature import Feature
-from espresso_static.site.population import PopulationError, population_script, script_filename
-from espresso_static.site.sanitize import code_html, inline_text
-from espresso_static.site.render import (
+from espresso_static.website.collect import AppInfo, FieldInfo, ModelInfo, SiteModel
+from espresso_static.website.context import Asset, Contribution, ModelLink, Page, RenderContext
+from espresso_static.website.feature import Feature
+from espresso_static.website.population import PopulationError, population_script, script_filename
+from espresso_static.website.render import (
     GENERATED,
     HOME_PARTIAL,
     app_page_path,
@@ -33,6 +32,7 @@ from espresso_static.site.render import (
     render_template,
     template_file,
 )
+from espresso_static.website.sanitize import code_html, inline_text
 
 #: Above this many models an app's diagram shows relations only (readable, fast).
 DIAGRAM_ATTRIBUTES_UP_TO = 30
@@ -196,9 +196,7 @@ def field_type(f: FieldInfo, links: dict[str, str]) -> str:
 
 def field_choices(f: FieldInfo) -> str:
     """The cell listing allowed values (``value`` label) and constraints."""
-    choices = [
-        f"{code_html(value)} {inline_text(label)}" for value, label in f.choices
-    ]
+    choices = [f"{code_html(value)} {inline_text(label)}" for value, label in f.choices]
     return "<br>".join([*choices, ", ".join(field_constraints(f))]).removesuffix("<br>")
 
 

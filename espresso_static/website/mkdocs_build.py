@@ -15,12 +15,12 @@ from pathlib import Path
 
 from espresso_static.exceptions import EspressoStaticError
 from espresso_static.project.config import ProjectConfig
-from espresso_static.site.collect import SiteModel
-from espresso_static.site.context import Asset, Contribution, Page, Provenance, RenderContext
-from espresso_static.site.feature import Collected, run_step
-from espresso_static.site.render import GENERATED, PARTIALS, format_time
-from espresso_static.site.sanitize import escaped_titles_plugin
-from espresso_static.site.write import hand_written_pages, pages_not_for
+from espresso_static.website.collect import SiteModel
+from espresso_static.website.context import Asset, Contribution, Page, Provenance, RenderContext
+from espresso_static.website.feature import Collected, run_step
+from espresso_static.website.render import GENERATED, PARTIALS, format_time
+from espresso_static.website.sanitize import escaped_titles_plugin
+from espresso_static.website.write import hand_written_pages, pages_not_for
 
 #: mkdocs-material defaults when the project's mkdocs.yml names no theme.
 DEFAULT_THEME = {

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from espresso_static.exceptions import EspressoStaticError
-from espresso_static.site.context import Asset, Page
-from espresso_static.site.publish import make_staging, swap_in
-from espresso_static.site.render import GENERATED, HOME_PARTIAL
+from espresso_static.website.context import Asset, Page
+from espresso_static.website.publish import make_staging, swap_in
+from espresso_static.website.render import GENERATED, HOME_PARTIAL
 
 HOME_PAGE = "index.md"
 HOME_PAGE_TEXT = f"""---

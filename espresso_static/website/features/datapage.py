@@ -1,6 +1,6 @@
 """The Data page of a build: open-data downloads of what its audience sees.
 
-The collect step writes the downloads (:func:`espresso_static.site.features.opendata.write_open_data`)
+The collect step writes the downloads (:func:`espresso_static.website.features.opendata.write_open_data`)
 into a folder of their own, streaming from the database; they can be large, so they
 never pass through memory or the docs folder. After MkDocs built the site the folder
 is moved into it as ``generated/data/downloads/``, beside the Data page
@@ -16,11 +16,16 @@ from pathlib import Path
 
 from espresso_static.declare.access import AudienceView
 from espresso_static.project.apps import project_models
-from espresso_static.site.cache import BuildCache
-from espresso_static.site.context import ModelLink, Page, RenderContext
-from espresso_static.site.feature import Build, Feature
-from espresso_static.site.features.opendata import OpenData, write_open_data
-from espresso_static.site.render import GENERATED, model_page_path, relative_link, render_template
+from espresso_static.website.cache import BuildCache
+from espresso_static.website.context import ModelLink, Page, RenderContext
+from espresso_static.website.feature import Build, Feature
+from espresso_static.website.features.opendata import OpenData, write_open_data
+from espresso_static.website.render import (
+    GENERATED,
+    model_page_path,
+    relative_link,
+    render_template,
+)
 
 DATA_PAGE = "data/index.md"
 #: Where the downloads go, relative to the generated pages (beside the Data page).

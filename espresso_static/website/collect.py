@@ -26,7 +26,7 @@ from espresso_static.declare.access import AudienceView, audience_view
 from espresso_static.exceptions import EspressoStaticError
 from espresso_static.project.apps import project_app, total_rows
 from espresso_static.project.config import ProjectConfig
-from espresso_static.site.stored_example import stored_example
+from espresso_static.website.stored_example import stored_example
 
 #: The consistency hooks of :class:`espresso_static.models.Base` documented in words.
 CHECK_METHODS = ("check_consistency", "check_m2m_consistency")

@@ -6,8 +6,8 @@ health), in the order of the features."""
 from __future__ import annotations
 
 from espresso_static.declare.progress import CATEGORY_LABELS
-from espresso_static.site.context import RenderContext
-from espresso_static.site.render import GENERATED, render_template
+from espresso_static.website.context import RenderContext
+from espresso_static.website.render import GENERATED, render_template
 
 
 def progress_section(feature, site, context: RenderContext, data) -> str:

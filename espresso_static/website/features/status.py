@@ -58,11 +58,11 @@ from espresso_static.declare.progress import (
     declared_models,
     summarize,
 )
-from espresso_static.site.cache import BuildCache
-from espresso_static.site.context import Asset, Contribution, Page, RenderContext
-from espresso_static.site.feature import Build, Feature
-from espresso_static.site.features.dashboard import progress_section
-from espresso_static.site.render import model_page_path, relative_link, render_template, template_file
+from espresso_static.website import render
+from espresso_static.website.cache import BuildCache
+from espresso_static.website.context import Asset, Contribution, Page, RenderContext
+from espresso_static.website.feature import Build, Feature
+from espresso_static.website.features.dashboard import progress_section
 
 FORMAT = 1
 CHUNK_ROWS = 50_000
@@ -494,17 +494,19 @@ class StatusPages(Feature[StatusCollected]):
         if not shown:
             return []
         contributions: list[Contribution] = [
-            Asset("assets/status.js", template_file("assets/status.js"), include="script"),
-            Asset("assets/status.css", template_file("assets/status.css"), include="stylesheet"),
+            Asset("assets/status.js", render.template_file("assets/status.js"), include="script"),
+            Asset(
+                "assets/status.css", render.template_file("assets/status.css"), include="stylesheet"
+            ),
         ]
         for page in shown:
             path = f"{page.folder}/index.md"
             info = site.model(page.declared.label)
-            markdown = render_template(
+            markdown = render.render_template(
                 "status.md.j2",
                 page=page,
                 model=info,
-                model_link=relative_link(path, model_page_path(info)),
+                model_link=render.relative_link(path, render.model_page_path(info)),
                 names=CATEGORY_LABELS,
             )
             contributions.append(Page(path, markdown, info.name, section=STATUS_SECTION))
