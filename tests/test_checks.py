@@ -214,6 +214,16 @@ def test_a_notification_for_an_unknown_audience_is_a_warning(monkeypatch):
 
 
 @pytest.mark.django_db
+def test_notification_audiences_that_stop_the_build_are_an_error_of_check():
+    Notification.objects.create(title="Text, not a list", audiences="public")
+    assert ids_of(["notifications"]) == ["espresso_static.E502"]
+    (text,) = messages_of(["notifications"])
+    assert "audiences must be a list of audience names, not 'public'" in text
+    result = CliRunner().invoke(cli, ["check", "--project", str(REPO), "--tag", "notifications"])
+    assert result.exit_code == 1 and "ERROR espresso_static.E502" in result.stdout
+
+
+@pytest.mark.django_db
 def test_data_health_is_silenced_by_configuration():
     Ensemble.objects.bulk_create(
         [Ensemble(name="tiny", beta=6, nx=32, nt=8, lattice_spacing=0.1, pion_mass=300)]

@@ -86,6 +86,10 @@ CHECK_IDS: dict[str, tuple[str, str]] = {
         NOTIFICATIONS,
         "a stored notification names an audience the configuration does not have",
     ),
+    "espresso_static.E502": (
+        NOTIFICATIONS,
+        "a stored notification whose audiences are not a list of names (build-site stops)",
+    ),
 }
 
 

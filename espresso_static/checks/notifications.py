@@ -1,5 +1,6 @@
 """Stored notifications naming an audience the configuration does not have
-(``espresso_static.W501``).
+(``espresso_static.W501``), or whose audiences are not a list of names
+(``espresso_static.E502``: ``build-site`` stops on them, so ``check`` does too).
 
 A warning, not an error: a notification is data, sent by sync scripts that should not
 fail over it (``notify`` prints the same warning when it writes one), and may name an
@@ -13,6 +14,8 @@ from django.core import checks
 
 from espresso_static.checks.data_health import skipped_for_drift
 from espresso_static.checks.ids import NOTIFICATIONS, PREFIX
+from espresso_static.declare.access import notification_audiences as audience_names
+from espresso_static.exceptions import ConfigError
 from espresso_static.project.django_setup import project_audiences
 
 
@@ -28,7 +31,20 @@ def notification_audiences(app_configs=None, databases=None, **_) -> list[checks
     configured = project_audiences()
     problems = []
     for pk, title, audiences in Notification.objects.values_list("pk", "title", "audiences"):
-        unknown = [name for name in audiences or [] if name not in configured]
+        try:
+            named = audience_names(pk, audiences)
+        except ConfigError as error:
+            problems.append(
+                checks.Error(
+                    str(error),
+                    hint='Store a list, e.g. ["public"] (`espresso-static notify --audience '
+                    "public` writes one).",
+                    obj=f"Notification {pk}",
+                    id=f"{PREFIX}E502",
+                )
+            )
+            continue
+        unknown = [name for name in named if name not in configured]
         if unknown:
             problems.append(
                 checks.Warning(

@@ -228,13 +228,20 @@ class AudienceView:
         """A notification naming audiences goes to those (names matched exactly); one
         naming none is "unaddressed" and goes only to allow-audiences, so nothing
         reaches a deny-audience (public) by omission."""
-        named = notification.audiences or []
-        if not isinstance(named, list) or not all(isinstance(name, str) for name in named):
-            raise ConfigError(
-                f"Notification {notification.pk}: audiences must be a list of audience "
-                f"names, not {named!r}."
-            )
+        named = notification_audiences(notification.pk, notification.audiences)
         return self.name in named if named else not self.audience.denies_by_default
+
+
+def notification_audiences(pk, audiences) -> list[str]:
+    """The audience names a stored notification's ``audiences`` value holds; anything
+    but a list of names (e.g. the text ``"public"``) stops the build: read as letters
+    it would name no audience, and guessing could show it to the wrong one."""
+    named = audiences or []
+    if not isinstance(named, list) or not all(isinstance(name, str) for name in named):
+        raise ConfigError(
+            f"Notification {pk}: audiences must be a list of audience names, not {named!r}."
+        )
+    return named
 
 
 def _pointing_to(rows: QuerySet, column, allowed: QuerySet) -> QuerySet:
