@@ -224,6 +224,19 @@ def test_notification_audiences_that_stop_the_build_are_an_error_of_check():
 
 
 @pytest.mark.django_db
+def test_a_full_check_computes_the_migration_drift_once(monkeypatch):
+    from espresso_static.checks import migrations
+
+    computed = []
+    drift = migrations._drift
+    monkeypatch.setattr(
+        migrations, "_drift", lambda labels: computed.append(labels) or drift(labels)
+    )
+    run_project_checks(load_config(REPO))
+    assert len(computed) == 1  # migrations, notifications and data all ask for it
+
+
+@pytest.mark.django_db
 def test_data_health_is_silenced_by_configuration():
     Ensemble.objects.bulk_create(
         [Ensemble(name="tiny", beta=6, nx=32, nt=8, lattice_spacing=0.1, pion_mass=300)]

@@ -5,22 +5,48 @@ checks, it runs only when the runner names the databases to check."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.core import checks
 
 from espresso_static.checks.ids import MIGRATIONS, PREFIX
 
+#: Drift found within :func:`drift_once` (the data and notification checks ask again).
+_found: ContextVar[dict | None] = ContextVar("migration_drift", default=None)
+
+
+@contextmanager
+def drift_once() -> Iterator[None]:
+    """Within the block, the drift of a set of apps is computed once (it loads every
+    migration and diffs the project state: seconds on a large project)."""
+    token = _found.set({})
+    try:
+        yield
+    finally:
+        _found.reset(token)
+
 
 @checks.register(MIGRATIONS)
 def migration_drift(app_configs=None, databases=None, **_) -> list[checks.CheckMessage]:
     """Code and database out of step: E101 to E105."""
+    if not databases:
+        return []
+    labels = {config.label for config in _configs(app_configs) if migrations_enabled(config.label)}
+    found = _found.get()
+    if found is None:
+        return _drift(labels)
+    key = (frozenset(labels), tuple(databases))
+    if key not in found:
+        found[key] = _drift(labels)
+    return found[key]
+
+
+def _drift(labels: set[str]) -> list[checks.CheckMessage]:
     from django.db import connection
     from django.db.migrations.loader import MigrationLoader
 
-    if not databases:
-        return []
     loader = MigrationLoader(connection, ignore_no_migrations=True)
-    labels = {config.label for config in _configs(app_configs) if migrations_enabled(config.label)}
     return [
         *_conflicts(loader, labels),
         *_apps_without_migrations(loader, labels),

@@ -42,20 +42,22 @@ def run_project_checks(
     project's apps, in the order of ``CHECK_TAGS``; ``progress`` gets the rows the data
     audit reads."""
     from espresso_static.checks.data_health import audit_progress
+    from espresso_static.checks.migrations import drift_once
     from espresso_static.project.apps import project_app
 
     wanted = [tag for tag in CHECK_TAGS if tags is None or tag in tags]
     configs = [project_app(name) for name in config.apps]
     messages: list[checks.CheckMessage] = []
-    for tag in wanted:
-        # Django's own checks as `manage.py check` runs them (no database).
-        selected, databases = (_django_tags(), None) if tag == DJANGO else ({tag}, DATABASES)
-        with audit_progress(progress):
-            found = checks.run_checks(
-                configs, selected, include_deployment_checks=tag == DATA, databases=databases
-            )
-        # The data and notification checks share the drift warning; one is enough.
-        messages += [message for message in found if message not in messages]
+    with drift_once():
+        for tag in wanted:
+            # Django's own checks as `manage.py check` runs them (no database).
+            selected, databases = (_django_tags(), None) if tag == DJANGO else ({tag}, DATABASES)
+            with audit_progress(progress):
+                found = checks.run_checks(
+                    configs, selected, include_deployment_checks=tag == DATA, databases=databases
+                )
+            # The data and notification checks share the drift warning; one is enough.
+            messages += [message for message in found if message not in messages]
     silenced = {*_settings_silenced(), *config.silenced_checks}
     return [m for m in messages if m.level >= checks.WARNING and m.id not in silenced]
 
