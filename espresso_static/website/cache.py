@@ -89,10 +89,7 @@ class BuildCache:
         digest = hashlib.blake2b(digest_size=20)
         for part in (LAYOUT, kind, code_fingerprint(), _audience_signature(view), *extra):
             _update(digest, part)
-        read = tables_read(models_read)
-        if view is not None:  # a row filter may read other tables (Q(mem__released=True))
-            read = tables_read([*read, *(t for model in read for t in rows_read(view, model))])
-        for model in sorted(read, key=lambda m: m._meta.db_table):
+        for model in sorted(output_tables(view, models_read), key=lambda m: m._meta.db_table):
             _update(digest, model_signature(model))
             _update(digest, self.fingerprint(model) if content else "")
             _update(digest, visibility_signature(view, model))
@@ -244,6 +241,15 @@ def tables_read(models_read: Iterable) -> list:
         for m2m in model._meta.many_to_many:
             todo.extend((m2m.remote_field.through, m2m.related_model))
     return list(found.values())
+
+
+def output_tables(view, models_read: Iterable) -> list:
+    """The models whose tables an output of ``models_read`` that ``view`` sees reads:
+    :func:`tables_read`, and the tables the audience's row filters read."""
+    read = tables_read(models_read)
+    if view is not None:  # a row filter may read other tables (Q(mem__released=True))
+        read = tables_read([*read, *(t for model in read for t in rows_read(view, model))])
+    return read
 
 
 def rows_read(view, model) -> list:
