@@ -50,9 +50,16 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def arguments(description: str, rows: int, smoke_rows: int) -> argparse.Namespace:
-    """The options every bench takes (``--worker`` is internal: one measured run)."""
+def arguments(
+    description: str, rows: int, smoke_rows: int, database: bool = False
+) -> argparse.Namespace:
+    """The options every bench takes (``--worker`` is internal: one measured run);
+    ``database``: a ``--database FILE`` option too (an SQLite file kept between runs)."""
     parser = argparse.ArgumentParser(description=description)
+    if database:
+        parser.add_argument(
+            "--database", default=None, help="SQLite file kept between runs (demo reused)"
+        )
     parser.add_argument("--rows", type=int, default=None, help=f"rows (default {rows:,})")
     parser.add_argument("--runs", type=int, default=3, help="measured runs per case (≥ 3)")
     parser.add_argument(

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from django.test import override_settings
 
 from espresso_static.cli import cli
-from espresso_static.website.features.status import read_status_data
+from espresso_static.website.features.statusdata import read_status_data
 from models.demo import data
 
 REPO = Path(__file__).resolve().parents[1]

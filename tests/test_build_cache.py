@@ -16,7 +16,7 @@ from django.db import connection
 from espresso_static.access import ALL, Access
 from espresso_static.cli import cli
 from espresso_static.website.cache import CACHE_DIR
-from espresso_static.website.features.status import read_status_data
+from espresso_static.website.features.statusdata import read_status_data
 from models.demo import data
 from models.demo.models import Correlator, DataFile
 

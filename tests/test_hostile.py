@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from espresso_static.project.config import load_config
-from espresso_static.website.features.status import read_status_data
+from espresso_static.website.features.statusdata import read_status_data
 from espresso_static.website.render import mermaid_id, mermaid_label
 from espresso_static.website.sanitize import (
     ALLOWED_TAGS,

@@ -139,7 +139,7 @@ def test_public_build_holds_no_canary_and_internal_holds_all(tmp_path, leak_rows
         assert {"search_index.json", "sitemap.xml", "sitemap.xml.gz", "SHA256SUMS"} <= names
         assert any(name.endswith(".parquet") for name in names)
         assert any(name.endswith(".sqlite") for name in names)
-        assert any(name.endswith(".json.gz") for name in names)  # status data chunks
+        assert any(name.endswith(".bin.gz") for name in names)  # status data segments
         assert (site / "generated/feeds").is_dir()
     assert list(internal.rglob("progress.svg")), "the internal status page has its plot"
     health = BeautifulSoup((internal / "generated/health/index.html").read_text(), "html.parser")

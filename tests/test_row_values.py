@@ -28,7 +28,7 @@ from espresso_static.cli import cli
 from espresso_static.data.plots import LEGEND_CHARS, figure_bytes, progress_figure
 from espresso_static.data.row_values import EMPTY, RowValueWarning, row_warnings, shown_text
 from espresso_static.project.config import load_config
-from espresso_static.website.features.status import read_status_data
+from espresso_static.website.features.statusdata import read_status_data
 from tests.conftest import REPO
 
 #: The values, by what they would break.

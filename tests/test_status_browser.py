@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
 import re
 from pathlib import Path
 
@@ -180,4 +181,81 @@ def test_status_page_explains_itself_on_file_urls(tmp_path):
         page.goto((site / PAGE / "index.html").as_uri())
         page.wait_for_selector(".es-status[data-state=error]", timeout=15_000)
         assert "espresso-static serve" in page.locator(".es-status").inner_text()
+        browser.close()
+
+
+def fetched_before_ready(page) -> list[str]:
+    """The data files the page had fetched when it showed its first rows."""
+    return page.evaluate(
+        """() => {
+            const ready = Number(document.querySelector('.es-status').dataset.readyAt);
+            return performance.getEntriesByType('resource')
+                .filter(e => e.name.endsWith('.bin.gz') && e.responseEnd <= ready)
+                .map(e => e.name.split('/').pop());
+        }"""
+    )
+
+
+@pytest.mark.django_db
+def test_segments_load_by_need_and_filters_wait_for_their_column(tmp_path, served, monkeypatch):
+    from espresso_static.website.features import status
+
+    monkeypatch.setattr(status, "SEGMENT_ROWS", 400)  # 3000 files: ~8 segments
+    site = build_demo_site(tmp_path, files=3000)
+    meta = json.loads((site / PAGE / "data/meta.json").read_text())
+    assert len(meta["segments"]) >= 7
+    kinds = [column["kind"] for column in meta["columns"]]
+    frame = DataFile.objects.order_by("pk").to_dataframe(["file_name", "size", "status"])
+    url = served(site) + PAGE
+
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(url)
+        page.wait_for_selector(".es-status[data-state=ready]", timeout=15_000)
+        # First rows: the codes of every segment, the other columns of the first only.
+        first = meta["segments"][0][0]
+        wanted = {
+            f"s{segment}-c{c}.bin.gz"
+            for segment, _ in meta["segments"]
+            for c, kind in enumerate(kinds)
+            if kind == "codes"
+        } | {f"s{first}-c{c}.bin.gz" for c in range(len(kinds))}
+        assert set(fetched_before_ready(page)) == wanted
+        assert visible_files(page) == frame["file_name"].head(PAGE_ROWS).tolist()
+        page.wait_for_selector(".es-status[data-complete-at]", timeout=15_000)
+
+        # A view whose text filter and sort need every segment: the page waits for the
+        # columns, then shows the right rows (file names by regex, largest first).
+        view = "file_name=%2Ft0%5C.h5%24%2F&_sort=-size"
+        again = browser.new_page(viewport={"width": 1400, "height": 1000})
+        again.on("pageerror", lambda error: errors.append(str(error)))
+        again.goto(url + "#" + view)
+        again.wait_for_selector(".es-status[data-state=ready]", timeout=15_000)
+        selected = frame[frame["file_name"].str.contains(r"t0\.h5$")]
+        largest = selected.sort_values("size", ascending=False, kind="stable", na_position="last")
+        assert shown_count(again) == len(selected)
+        assert visible_files(again) == largest["file_name"].head(PAGE_ROWS).tolist()
+        # The last page holds the files of unknown size, in database order.
+        again.goto(url + "#" + view + f"&_page={-(-len(selected) // PAGE_ROWS)}")
+        again.wait_for_selector(".es-status[data-state=ready]", timeout=15_000)
+        tail = largest["file_name"].tolist()[-(len(selected) % PAGE_ROWS or PAGE_ROWS) :]
+        assert visible_files(again) == tail
+
+        # A segment's file names are searched as one text: a match running from one
+        # value into the next (".h5", a line break, "a12m...") is not a match.
+        page.fill("th[data-filter=file_name] input", "/h5[^x]a/")
+        assert shown_count(page) == 0
+        # Sorting by file name (text) after a "contains" filter.
+        page.fill("th[data-filter=file_name] input", "0.H5")
+        contains = frame[frame["file_name"].str.lower().str.contains("0.h5", regex=False)]
+        assert shown_count(page) == len(contains)
+        page.locator("th[data-column=file_name] button").click()
+        by_name = contains.sort_values("file_name", kind="stable")
+        assert visible_files(page) == by_name["file_name"].head(PAGE_ROWS).tolist()
+        assert errors == []
         browser.close()

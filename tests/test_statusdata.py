@@ -1,4 +1,5 @@
-"""The status page's data: chunked columnar JSON with dictionary, delta and front coding."""
+"""The status page's data: binary columns per primary-key segment (dictionary codes,
+int32, float64, UTF-8 text), decoded by the reference decoder."""
 
 from __future__ import annotations
 
@@ -6,18 +7,23 @@ import gzip
 import json
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 import pytest
 from django.db import models
 
 from espresso_static.progress import Column, find_declared
-from espresso_static.website.features.status import (
+from espresso_static.website.features.statusdata import (
     META,
-    chunk_payload,
-    encode_column,
+    NULL_INT32,
+    assemble,
+    column_values,
+    decode_segment_file,
+    encode_segment,
+    encode_segments,
     encode_status_data,
     read_status_data,
-    write_status_data,
+    segment_file,
 )
 from models.demo import data
 from models.demo.models import DataFile
@@ -27,30 +33,50 @@ def column(field: models.Field, name: str = "x") -> Column:
     return Column(name, name, name, field)
 
 
-def test_few_distinct_strings_are_dictionary_codes_with_null_as_an_entry():
-    encoded = encode_column(column(models.CharField()), pd.Series(["b", "a", None, "b"] * 3))
-    assert encoded.meta["encoding"] == "dict"
-    assert encoded.meta["dict"] == ["a", "b", None]
-    assert chunk_payload(encoded, 0, 4) == [1, 0, 2, 1]
+def one_file(field: models.Field, values: list) -> tuple[dict, bytes, list]:
+    """The header, body and decoded values of one column's segment file."""
+    col = column(field)
+    segment = encode_segment(0, [column_values(col, pd.Series(values))], [col])
+    payload = gzip.decompress(segment.files[0])
+    size = int.from_bytes(payload[:4], "little")
+    assert (4 + size) % 8 == 0  # the body is aligned for typed-array views
+    return json.loads(payload[4 : 4 + size]), payload[4 + size :], decode_segment_file(payload)
 
 
-def test_sequential_integers_become_deltas_and_nulls_stay_null():
-    values = pd.Series([10, 11, None, 12, 20], dtype="Int64")
-    encoded = encode_column(column(models.IntegerField()), values)
-    assert encoded.meta["encoding"] == "delta"
-    assert chunk_payload(encoded, 0, 5) == [10, 1, None, 1, 8]
-    # A chunk starts from an absolute value.
-    assert chunk_payload(encoded, 3, 5) == [12, 8]
+def test_few_distinct_strings_are_codes_into_the_segments_sorted_dictionary():
+    header, body, decoded = one_file(models.CharField(), ["b", "a", None, "b"])
+    assert header["encoding"] == "codes" and header["width"] == 1
+    assert header["dict"] == ["a", "b", None]
+    assert list(body) == [1, 0, 2, 1]
+    assert decoded == ["b", "a", None, "b"]
 
 
-def test_distinct_strings_are_front_coded():
-    names = pd.Series(["run/a/001.h5", "run/a/002.h5", None, "run/b/001.h5", "x"])
-    encoded = encode_column(column(models.CharField()), names)
-    assert encoded.meta["encoding"] == "front"
-    assert chunk_payload(encoded, 0, 5) == [
-        [0, 8, 0, 4, 0],
-        ["run/a/001.h5", "2.h5", None, "b/001.h5", "x"],
-    ]
+def test_more_than_256_values_take_two_byte_codes():
+    values = [f"v{i:04d}" for i in range(300)]
+    header, body, decoded = one_file(models.CharField(), values)
+    assert header["width"] == 2
+    assert np.frombuffer(body, "<u2").tolist() == list(range(300))
+    assert decoded == values
+
+
+def test_integers_are_int32_with_a_null_marker_and_large_ones_float64():
+    header, body, decoded = one_file(models.IntegerField(), [10, None, -3])
+    assert header["encoding"] == "i32"
+    assert np.frombuffer(body, "<i4").tolist() == [10, NULL_INT32, -3]
+    assert decoded == [10, None, -3]
+    header, body, decoded = one_file(models.BigIntegerField(), [2**31, None])
+    assert header["encoding"] == "f64"  # exact up to 2**53, like any number in JavaScript
+    assert decoded == [2**31, None]
+
+
+def test_many_distinct_strings_are_text_with_utf16_lengths():
+    values = [f"run/{i}.h5" for i in range(5000)] + [None, "ü𝄞"]
+    header, body, decoded = one_file(models.CharField(), values)
+    assert header["encoding"] == "text"
+    lengths = np.frombuffer(body, "<i4", count=len(values)).tolist()
+    assert lengths[:2] == [len("run/0.h5"), len("run/1.h5")]
+    assert lengths[-2:] == [-1, 3]  # 𝄞 is two UTF-16 code units in JavaScript
+    assert decoded == values
 
 
 def test_datetimes_are_whole_seconds_since_1970_utc():
@@ -58,49 +84,42 @@ def test_datetimes_are_whole_seconds_since_1970_utc():
         [datetime(2026, 1, 5, tzinfo=UTC), None, datetime(1970, 1, 1, 0, 0, 7, 900, tzinfo=UTC)],
         dtype="datetime64[us, UTC]",
     )
-    encoded = encode_column(column(models.DateTimeField()), times)
-    assert encoded.meta["type"] == "datetime"
-    assert chunk_payload(encoded, 0, 3) == [1767571200, None, 7 - 1767571200]
-
-
-def test_choices_are_kept_for_labels():
-    field = models.CharField(choices=[("on_disk", "on disk"), ("missing", "missing")])
-    encoded = encode_column(column(field), pd.Series(["on_disk", "missing"] * 4))
-    assert encoded.meta["choices"] == {"on_disk": "on disk", "missing": "missing"}
-
-
-def test_byte_counts_are_marked_so_the_page_shows_units():
-    size = DataFile._meta.get_field("size")
-    encoded = encode_column(Column("size", "size", "size", size), pd.Series([1, 2_500_000]))
-    assert encoded.meta["unit"] == "bytes"  # DataFile.size: "Size in bytes, when known."
-    other = encode_column(column(models.BigIntegerField()), pd.Series([1, 2]))
-    assert "unit" not in other.meta
+    col = column(models.DateTimeField())
+    segment = encode_segment(0, [column_values(col, times)], [col])
+    assert decode_segment_file(gzip.decompress(segment.files[0])) == [1767571200, None, 7]
 
 
 @pytest.mark.django_db
-def test_the_demo_table_round_trips_through_chunks(tmp_path):
+def test_the_demo_table_round_trips_through_segments(tmp_path):
     data.generate(files=900, seed=3)
     item = find_declared("DataFile")
-    encoded = encode_status_data(item, chunk_rows=400)
-    assert list(encoded.files) == [
-        META,
-        "chunk-0000.json.gz",
-        "chunk-0001.json.gz",
-        "chunk-0002.json.gz",
+    first = DataFile.objects.order_by("pk").first().pk
+    encoded = encode_status_data(item, segment_rows=400)
+    meta = json.loads(encoded.files[META])
+    numbers = [number for number, _ in meta["segments"]]
+    assert numbers == sorted(numbers) and numbers[0] == first // 400
+    assert sum(rows for _, rows in meta["segments"]) == meta["rows"] == 900
+    assert list(encoded.files) == [META] + [
+        segment_file(number, c) for number in numbers for c in range(len(meta["columns"]))
     ]
-    # A stale chunk of a larger earlier table is removed.
-    (tmp_path / "chunk-0009.json.gz").write_bytes(b"old")
-    write_status_data(encoded, tmp_path)
-    assert not (tmp_path / "chunk-0009.json.gz").exists()
+    assert meta["status"] == "status" and meta["categories"]["corrupt"] == "failed"
+    kinds = {c["name"]: c["kind"] for c in meta["columns"]}
+    assert kinds == {
+        "status": "codes",
+        "file_name": "text",
+        "ensemble": "codes",
+        "stream": "codes",
+        "configuration": "number",
+        "source": "codes",
+        "machine": "codes",
+        "size": "number",
+        "produced": "number",
+    }
+    ensembles = next(c for c in meta["columns"] if c["name"] == "ensemble")["dict"]
+    assert ensembles == sorted(DataFile.objects.values_list("ensemble__name", flat=True).distinct())
 
-    meta = json.loads((tmp_path / META).read_text())
-    assert meta["rows"] == 900 and meta["status"] == "status"
-    assert [c["rows"] for c in meta["chunks"]] == [400, 400, 100]
-    assert meta["categories"]["corrupt"] == "failed"
-    encodings = {c["name"]: c["encoding"] for c in meta["columns"]}
-    assert encodings["status"] == encodings["ensemble"] == "dict"
-    assert encodings["file_name"] == "front"
-
+    for name, content in encoded.files.items():
+        (tmp_path / name).write_bytes(content)
     decoded = read_status_data(tmp_path)
     frame = DataFile.objects.order_by("pk").to_dataframe(
         ["file_name", "ensemble__name", "configuration", "size", "status", "produced"]
@@ -112,16 +131,35 @@ def test_the_demo_table_round_trips_through_chunks(tmp_path):
     assert decoded["status"] == frame["status"].tolist()
     expected_seconds = [None if pd.isna(t) else int(t.timestamp()) for t in frame["produced"]]
     assert decoded["produced"] == expected_seconds
-
-    # Chunks are real gzip files; their total is what a browser downloads.
-    for name in encoded.files:
-        if name != META:
-            assert gzip.decompress((tmp_path / name).read_bytes()).startswith(b"[")
-    assert encoded.compressed_bytes < encoded.raw_bytes / 4
+    assert encoded.compressed_bytes < encoded.raw_bytes / 2
 
 
 @pytest.mark.django_db
-def test_an_empty_table_has_no_chunk():
+def test_segments_encoded_alone_assemble_to_the_same_bytes():
+    data.generate(files=900, seed=3)
+    item = find_declared("DataFile")
+    rows = DataFile.objects.all()
+    whole = encode_segments(item, rows, segment_rows=256)
+    some = sorted(whole)[1:3]
+    again = encode_segments(item, rows, segment_rows=256, segments=some)
+    assert sorted(again) == some
+    assert assemble(item, {**whole, **again}).files == assemble(item, whole).files
+
+
+@pytest.mark.django_db
+def test_a_column_turns_to_text_when_its_segments_together_have_too_many_values():
+    data.generate(files=900, seed=3)
+    item = find_declared("DataFile")
+    whole = encode_segments(item, DataFile.objects.all(), segment_rows=64)
+    by_name = {c["name"]: c for c in json.loads(assemble(item, whole).files[META])["columns"]}
+    # Each segment of 64 rows codes its file names, the table as a whole cannot.
+    index = [c.name for c in item.columns].index("file_name")
+    assert all(segment.dicts[index] is not None for segment in whole.values())
+    assert by_name["file_name"]["kind"] == "text"
+
+
+@pytest.mark.django_db
+def test_an_empty_table_has_no_segment():
     data.clear()
     encoded = encode_status_data(find_declared("DataFile"))
     assert list(encoded.files) == [META]

@@ -2,89 +2,140 @@
  * filter state in the URL hash and a CSV download of the filtered rows.
  *
  * Every <div class="es-status" data-meta="data/meta.json"> on a page becomes a table.
- * The data format (dictionary / delta / front coding, gzip chunks) is documented in
- * espresso_static/website/features/status.py. Written for this project; no third-party code. */
+ * The data format (binary columns in primary-key segments, one gzip file per segment
+ * and column) is documented in espresso_static/website/features/statusdata.py.
+ * Loading order: the status and the other dictionary-coded columns of every row first
+ * (the progress bar and most filters need nothing else), then the other columns of the
+ * segments holding the rows on screen, then everything else; a filter or sort on a
+ * column still loading waits for it and says so. Written for this project; no
+ * third-party code. */
 (function () {
   "use strict";
 
   // Text columns with at most this many distinct values get a multi-select filter.
   var MULTI_MAX = 60;
   var PAGE_ROWS = 50;
+  // Files fetched at once (browsers open ~6 connections per host).
+  var PARALLEL = 6;
+  var NULL_INT32 = -2147483648;
 
   // -- loading and decoding -----------------------------------------------------------
 
-  function fetchJson(url) {
+  function fetchBuffer(url) {
     return fetch(url).then(function (response) {
       if (!response.ok) throw new Error(url + ": HTTP " + response.status);
       return response.arrayBuffer();
     }).then(function (buffer) {
-      var bytes = new Uint8Array(buffer);
+      var bytes = new Uint8Array(buffer, 0, Math.min(2, buffer.byteLength));
       // A server may already have removed the gzip layer (Content-Encoding: gzip).
-      if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return JSON.parse(new TextDecoder().decode(bytes));
-      var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-      return new Response(stream).text().then(JSON.parse);
+      if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return buffer;
+      var stream = new Blob([buffer]).stream().pipeThrough(new DecompressionStream("gzip"));
+      return new Response(stream).arrayBuffer();
     });
+  }
+
+  // A segment file: uint32 header length, JSON header, body aligned to 8 bytes.
+  function readSegmentFile(buffer) {
+    var size = new DataView(buffer).getUint32(0, true);
+    var header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, size)));
+    return { header: header, buffer: buffer, body: 4 + size };
+  }
+
+  function localCodes(file) {
+    var h = file.header;
+    return h.width === 1 ? new Uint8Array(file.buffer, file.body, h.rows) : new Uint16Array(file.buffer, file.body, h.rows);
+  }
+
+  // The key of a dictionary value (texts, booleans and null may share a spelling).
+  function valueKey(value) { return value === null ? "\u0000" : typeof value + ":" + value; }
+
+  // A segment of a text column: its values one string, "\n" after each, and each value's
+  // start and length (-1: null) in it. A value is a slice made when it is needed.
+  function textBlock(texts, lengths) {
+    var rows = lengths.length, starts = new Int32Array(rows), at = 0;
+    for (var i = 0; i < rows; i++) { starts[i] = at; at += (lengths[i] > 0 ? lengths[i] : 0) + 1; }
+    return { text: texts, lengths: lengths, starts: starts, rows: rows };
+  }
+
+  function blockFromCodes(dict, codes) {
+    var rows = codes.length, lengths = new Int32Array(rows), parts = new Array(rows);
+    for (var i = 0; i < rows; i++) {
+      var v = dict[codes[i]];
+      parts[i] = v === null ? "" : String(v);
+      lengths[i] = v === null ? -1 : parts[i].length;
+    }
+    return textBlock(parts.join("\n") + (rows ? "\n" : ""), lengths);
+  }
+
+  function blockValue(block, i) {
+    var length = block.lengths[i];
+    return length < 0 ? null : block.text.slice(block.starts[i], block.starts[i] + length);
   }
 
   function isNumeric(type) {
     return type === "int" || type === "float" || type === "datetime" || type === "date";
   }
 
-  function makeColumn(meta, rows) {
-    var column = { meta: meta, name: meta.name, type: meta.type, encoding: meta.encoding };
-    if (meta.encoding === "dict") {
+  function makeColumn(meta, rows, segments) {
+    var column = { meta: meta, name: meta.name, type: meta.type, kind: meta.kind, loaded: new Uint8Array(segments), loadedCount: 0 };
+    if (meta.kind === "codes") {
       column.dict = meta.dict;
-      column.codes = meta.dict.length < 65536 ? new Uint16Array(rows) : new Int32Array(rows);
-      if (isNumeric(meta.type)) {
-        column.dictNumbers = Float64Array.from(meta.dict, function (v) { return v === null ? NaN : v; });
-      }
-    } else if (isNumeric(meta.type)) {
+      var n = meta.dict.length;
+      column.codes = n <= 256 ? new Uint8Array(rows) : n <= 65536 ? new Uint16Array(rows) : new Int32Array(rows);
+      column.codeOf = {};
+      meta.dict.forEach(function (value, code) { column.codeOf[valueKey(value)] = code; });
+    } else if (meta.kind === "number") {
       column.numbers = new Float64Array(rows);
     } else {
-      column.strings = new Array(rows);
+      column.blocks = new Array(segments);
     }
     return column;
   }
 
-  function decodeInto(column, encoded, offset) {
-    var i, n;
-    if (column.encoding === "dict") {
-      column.codes.set(encoded, offset);
-    } else if (column.encoding === "delta") {
-      var previous = 0;
-      for (i = 0, n = encoded.length; i < n; i++) {
-        var delta = encoded[i];
-        if (delta === null) { column.numbers[offset + i] = NaN; continue; }
-        previous += delta;
-        column.numbers[offset + i] = previous;
+  // Decode one segment file of ``column`` into the rows from ``at`` on.
+  function decodeInto(column, file, at, segment) {
+    var h = file.header, rows = h.rows, i;
+    if (column.kind === "codes") {
+      var local = localCodes(file), global = h.dict.map(function (v) { return column.codeOf[valueKey(v)]; });
+      var codes = column.codes;
+      for (i = 0; i < rows; i++) codes[at + i] = global[local[i]];
+    } else if (column.kind === "number") {
+      if (h.encoding === "f64") {
+        column.numbers.set(new Float64Array(file.buffer, file.body, rows), at);
+      } else {
+        var ints = new Int32Array(file.buffer, file.body, rows), numbers = column.numbers;
+        for (i = 0; i < rows; i++) numbers[at + i] = ints[i] === NULL_INT32 ? NaN : ints[i];
       }
-    } else if (column.encoding === "front") {
-      var prefixes = encoded[0], suffixes = encoded[1], last = "";
-      for (i = 0, n = prefixes.length; i < n; i++) {
-        if (suffixes[i] === null) { column.strings[offset + i] = null; continue; }
-        last = last.slice(0, prefixes[i]) + suffixes[i];
-        column.strings[offset + i] = last;
-      }
-    } else if (column.numbers) {
-      for (i = 0, n = encoded.length; i < n; i++) {
-        column.numbers[offset + i] = encoded[i] === null ? NaN : encoded[i];
-      }
+    } else if (h.encoding === "codes") {
+      column.blocks[segment] = blockFromCodes(h.dict, localCodes(file));
     } else {
-      for (i = 0, n = encoded.length; i < n; i++) column.strings[offset + i] = encoded[i];
+      var lengths = new Int32Array(file.buffer, file.body, rows);
+      var text = new TextDecoder().decode(new Uint8Array(file.buffer, file.body + 4 * rows));
+      column.blocks[segment] = textBlock(text, lengths);
     }
+    column.loaded[segment] = 1;
+    column.loadedCount++;
   }
 
   // -- values -------------------------------------------------------------------------
 
-  function numberAt(column, row) {
-    return column.codes ? column.dictNumbers[column.codes[row]] : column.numbers[row];
-  }
-
-  function rawAt(column, row) {
+  // undefined: not loaded yet.
+  StatusTable.prototype.valueAt = function (column, row) {
     if (column.codes) return column.dict[column.codes[row]];
+    var segment = this.segmentOf(row);
+    if (!column.loaded[segment]) return undefined;
     if (column.numbers) { var v = column.numbers[row]; return isNaN(v) ? null : v; }
-    return column.strings[row];
-  }
+    return blockValue(column.blocks[segment], row - this.segmentStarts[segment]);
+  };
+
+  StatusTable.prototype.segmentOf = function (row) {
+    var starts = this.segmentStarts, low = 0, high = starts.length - 2;
+    while (low < high) {
+      var middle = (low + high + 1) >> 1;
+      if (starts[middle] <= row) low = middle; else high = middle - 1;
+    }
+    return low;
+  };
 
   function pad(n) { return n < 10 ? "0" + n : String(n); }
 
@@ -120,56 +171,145 @@
     this.sort = null; // {column index, descending}
     this.page = 0;
     this.filters = [];
+    this.queue = []; // [segment, column] wanted now, first first
+    this.background = []; // [segment, column] to fetch once the first page is shown
+    this.running = 0;
+    this.waiting = []; // {segments: {segment: columns}, then: function}
   }
 
   StatusTable.prototype.load = function () {
     var self = this;
-    var started = performance.now();
+    self.started = performance.now();
     self.root.setAttribute("data-state", "loading");
-    return fetchJson(self.base.href).then(function (meta) {
+    self.root.setAttribute("aria-busy", "true");
+    return fetchBuffer(self.base.href).then(function (buffer) {
+      var meta = JSON.parse(new TextDecoder().decode(buffer));
       self.meta = meta;
       self.rows = meta.rows;
-      self.columns = meta.columns.map(function (m) { return makeColumn(m, meta.rows); });
-      self.showLoading(0);
-      var offset = 0, loaded = 0;
-      return Promise.all(meta.chunks.map(function (chunk) {
-        var at = offset;
-        offset += chunk.rows;
-        return fetchJson(new URL(chunk.url, self.base).href).then(function (payload) {
-          payload.forEach(function (encoded, c) { decodeInto(self.columns[c], encoded, at); });
-          loaded += chunk.rows;
-          self.showLoading(loaded);
-        });
-      }));
+      self.segments = meta.segments;
+      self.segmentStarts = new Int32Array(meta.segments.length + 1);
+      meta.segments.forEach(function (segment, s) { self.segmentStarts[s + 1] = self.segmentStarts[s] + segment[1]; });
+      self.columns = meta.columns.map(function (m) { return makeColumn(m, meta.rows, meta.segments.length); });
+      self.statusColumn = self.columns.filter(function (c) { return c.name === meta.status; })[0];
+      // First what the bar and the filters need: the status and the codes of every row.
+      var first = self.columns.filter(function (c) { return c.kind === "codes" || c === self.statusColumn; });
+      var rest = self.columns.filter(function (c) { return first.indexOf(c) < 0; });
+      rest.sort(function (a, b) { return (a.kind === "text") - (b.kind === "text"); }); // numbers before texts
+      first.concat(rest).forEach(function (column) {
+        meta.segments.forEach(function (_, s) { self.background.push([s, self.columns.indexOf(column)]); });
+      });
+      self.showLoading(first);
+      return self.whenLoaded(self.allSegments(first), function () { self.showLoading(first); });
     }).then(function () {
       self.prepare();
       self.build();
       self.readHash();
       self.apply();
-      self.loadMs = performance.now() - started;
-      self.root.setAttribute("data-state", "ready");
-      self.root.setAttribute("data-load-ms", self.loadMs.toFixed(0));
-      // Milliseconds since navigation start: what the benchmark reports as interactive.
-      self.root.setAttribute("data-ready-at", performance.now().toFixed(0));
-    }).catch(function (error) {
-      self.root.setAttribute("data-state", "error");
-      var hint = location.protocol === "file:"
-        ? " Browsers do not fetch data from file:// pages: serve the site with `espresso-static serve` in the project."
-        : "";
-      self.root.textContent = "Could not load the status data: " + error.message + "." + hint;
-      self.root.classList.add("es-status--error");
+    }).catch(function (error) { self.fail(error); });
+  };
+
+  StatusTable.prototype.fail = function (error) {
+    this.root.setAttribute("data-state", "error");
+    this.root.removeAttribute("aria-busy");
+    var hint = location.protocol === "file:"
+      ? " Browsers do not fetch data from file:// pages: serve the site with `espresso-static serve` in the project."
+      : "";
+    this.root.textContent = "Could not load the status data: " + error.message + "." + hint;
+    this.root.classList.add("es-status--error");
+    this.queue = [];
+    this.background = [];
+  };
+
+  StatusTable.prototype.showLoading = function (columns) {
+    var total = 0, loaded = 0;
+    columns.forEach(function (c) { total += c.loaded.length; loaded += c.loadedCount; });
+    this.root.textContent = "Loading the status of " + this.rows.toLocaleString("en") + " rows: part " +
+      loaded + " of " + total + "…";
+  };
+
+  StatusTable.prototype.allSegments = function (columns) {
+    var wanted = {}, self = this;
+    self.segments.forEach(function (_, s) { wanted[s] = columns.map(function (c) { return self.columns.indexOf(c); }); });
+    return wanted;
+  };
+
+  // Call ``then`` once the files ``wanted`` ({segment: [column index]}) are loaded,
+  // fetching them before anything else still queued; ``step`` after each file.
+  StatusTable.prototype.whenLoaded = function (wanted, step) {
+    var self = this, missing = [];
+    Object.keys(wanted).forEach(function (s) {
+      wanted[s].forEach(function (c) { if (!self.columns[c].loaded[s]) missing.push([Number(s), c]); });
+    });
+    if (!missing.length) return Promise.resolve();
+    var key = function (task) { return task[0] + ":" + task[1]; };
+    var urgent = {};
+    missing.forEach(function (task) { urgent[key(task)] = true; });
+    self.queue = missing.concat(self.queue.filter(function (task) { return !urgent[key(task)]; }));
+    self.background = self.background.filter(function (task) { return !urgent[key(task)]; });
+    return new Promise(function (resolve, reject) {
+      self.waiting.push({ missing: missing, step: step, resolve: resolve, reject: reject });
+      self.pump();
     });
   };
 
-  StatusTable.prototype.showLoading = function (loaded) {
-    this.root.textContent = "Loading rows: " + loaded.toLocaleString("en") + " of " +
-      this.rows.toLocaleString("en") + "…";
+  StatusTable.prototype.pump = function () {
+    var self = this;
+    while (self.running < PARALLEL && (self.queue.length || (self.shown && self.background.length))) {
+      var task = (self.queue.length ? self.queue : self.background).shift();
+      var segment = task[0], column = self.columns[task[1]];
+      if (column.loaded[segment]) continue;
+      self.running++;
+      self.fetchInto(segment, column).then(function () {
+        self.running--;
+        self.pump();
+      }, function (error) {
+        self.waiting.forEach(function (w) { w.reject(error); });
+        self.waiting = [];
+        self.fail(error);
+      });
+    }
+  };
+
+  StatusTable.prototype.fetchInto = function (segment, column) {
+    var self = this, id = self.segments[segment][0], index = self.columns.indexOf(column);
+    column.fetching = column.fetching || {};
+    if (column.fetching[segment]) return column.fetching[segment];
+    var url = new URL("s" + id + "-c" + index + ".bin.gz", self.base).href;
+    var done = fetchBuffer(url).then(function (buffer) {
+      if (column.loaded[segment]) return;
+      decodeInto(column, readSegmentFile(buffer), self.segmentStarts[segment], segment);
+      self.loadedFile(column);
+    });
+    column.fetching[segment] = done;
+    return done;
+  };
+
+  // After each file: wake who waits for it; once a column is whole, what waits for it.
+  StatusTable.prototype.loadedFile = function (column) {
+    var self = this;
+    self.waiting = self.waiting.filter(function (w) {
+      var left = w.missing.some(function (task) { return !self.columns[task[1]].loaded[task[0]]; });
+      if (w.step) w.step();
+      if (!left) w.resolve();
+      return left;
+    });
+    if (column.loadedCount === self.segments.length && self.built) {
+      if (self.pending && self.pending.indexOf(column) >= 0) self.apply();
+      if (self.columns.every(function (c) { return c.loadedCount === self.segments.length; })) self.completed();
+      else self.drawLoading();
+    }
+  };
+
+  StatusTable.prototype.completed = function () {
+    this.root.removeAttribute("aria-busy");
+    this.root.setAttribute("data-complete-at", performance.now().toFixed(0));
+    this.drawLoading();
+    if (this.csvWanted) { this.csvWanted = false; this.downloadCsv(); }
   };
 
   // Per-row category (done, missing, ...) and filter widgets kinds, computed once.
   StatusTable.prototype.prepare = function () {
-    var meta = this.meta, rows = this.rows, categories = this.categories;
-    this.statusColumn = this.columns.filter(function (c) { return c.name === meta.status; })[0];
+    var meta = this.meta, rows = this.rows, categories = this.categories, self = this;
     this.rowCategory = new Uint8Array(rows);
     var status = this.statusColumn;
     var categoryOf = function (value) {
@@ -181,7 +321,7 @@
       var byCode = status.dict.map(categoryOf);
       for (i = 0; i < rows; i++) this.rowCategory[i] = byCode[status.codes[i]];
     } else {
-      for (i = 0; i < rows; i++) this.rowCategory[i] = categoryOf(rawAt(status, i));
+      for (i = 0; i < rows; i++) this.rowCategory[i] = categoryOf(self.valueAt(status, i));
     }
     this.columns.forEach(function (column) {
       if (column.codes && !isNumeric(column.type) && column.dict.length <= MULTI_MAX) column.filterKind = "multi";
@@ -209,12 +349,13 @@
     self.root.textContent = "";
     self.bar = element("div", { className: "es-bar", role: "img" });
     self.legend = element("div", { className: "es-legend" });
-    self.countLine = element("span", { className: "es-count" });
-    var csv = element("button", { className: "md-button es-button", type: "button", text: "Download CSV" });
-    csv.addEventListener("click", function () { self.downloadCsv(); });
+    self.countLine = element("span", { className: "es-count", role: "status" });
+    self.note = element("span", { className: "es-note" });
+    self.csvButton = element("button", { className: "md-button es-button", type: "button", text: "Download CSV" });
+    self.csvButton.addEventListener("click", function () { self.downloadCsv(); });
     var reset = element("button", { className: "md-button es-button", type: "button", text: "Reset filters" });
     reset.addEventListener("click", function () { self.resetFilters(); });
-    var toolbar = element("div", { className: "es-toolbar" }, [self.countLine, reset, csv]);
+    var toolbar = element("div", { className: "es-toolbar" }, [self.countLine, self.note, reset, self.csvButton]);
 
     var headRow = element("tr");
     var filterRow = element("tr", { className: "es-filters" });
@@ -236,6 +377,7 @@
     self.root.appendChild(toolbar);
     self.root.appendChild(element("div", { className: "es-scroll" }, [table]));
     self.root.appendChild(self.pager);
+    self.built = true;
     window.addEventListener("hashchange", function () {
       if (location.hash.slice(1) === self.writtenHash) return;
       self.readHash();
@@ -247,12 +389,12 @@
     var self = this, onChange = function () { self.page = 0; self.apply(); };
     if (column.filterKind === "multi") return multiFilter(column, onChange);
     if (column.filterKind === "range") return rangeFilter(column, onChange);
-    return textFilter(column, onChange);
+    return textFilter(this, column, onChange);
   };
 
   // Multi-select: a button opening a list of checkboxes; nothing checked means "all".
   function multiFilter(column, onChange) {
-    var summary = element("button", { type: "button", className: "es-multi__button", text: "all", "aria-expanded": "false" });
+    var summary = element("button", { type: "button", className: "es-multi__button", text: "all", "aria-expanded": "false", "aria-label": "Filter " + column.meta.label });
     var list = element("div", { className: "es-multi__list", hidden: "" });
     var boxes = column.dict.map(function (value, code) {
       var text = value === null ? "(empty)" : String(value);
@@ -266,7 +408,7 @@
     var open = function (yes) { list.hidden = !yes; summary.setAttribute("aria-expanded", String(yes)); };
     summary.addEventListener("click", function () { open(list.hidden); });
     document.addEventListener("click", function (event) { if (!node.contains(event.target)) open(false); });
-    var filter = {
+    return {
       node: node,
       active: function () { return boxes.some(function (b) { return b.checked; }); },
       // Rows pass when their code is checked: a lookup table over the dictionary.
@@ -295,41 +437,92 @@
         });
       },
     };
-    return filter;
+  }
+
+  // Which rows of a text segment pass: the segment is one string, searched at once
+  // (indexOf, or a regular expression with "m": values are its lines), each match
+  // mapped to its row. Segments whose values hold line breaks, or whose lower case
+  // changes lengths, and lookbehind patterns (they could see the previous value) are
+  // tested value by value, as is a match running past its value.
+  function blockMatches(block, query, passes) {
+    var rows = block.rows, hits = new Uint8Array(rows), lengths = block.lengths, starts = block.starts, i;
+    if (block.lineSafe === undefined) {
+      var breaks = 0, at = -1;
+      while ((at = block.text.indexOf("\n", at + 1)) >= 0) breaks++;
+      block.lineSafe = breaks === rows && !/[\r\u2028\u2029]/.test(block.text);
+    }
+    var contains = query.needle !== undefined;
+    if (contains && block.lower === undefined) {
+      block.lower = block.text.toLowerCase();
+      if (block.lower.length !== block.text.length) block.lower = null;
+    }
+    var whole = block.lineSafe && (contains ? block.lower !== null && query.needle.indexOf("\n") < 0 : query.source.indexOf("(?<") < 0);
+    if (!whole) {
+      for (i = 0; i < rows; i++) hits[i] = passes(blockValue(block, i)) ? 1 : 0;
+      return hits;
+    }
+    var row = 0, end = function (r) { return starts[r] + (lengths[r] > 0 ? lengths[r] : 0); };
+    var found, length, pattern = null;
+    if (!contains) {
+      pattern = new RegExp(query.source, query.flags + "g" + (query.flags.indexOf("m") < 0 ? "m" : ""));
+    }
+    for (var from = 0; ;) {
+      if (contains) {
+        found = block.lower.indexOf(query.needle, from);
+        length = query.needle.length;
+      } else {
+        pattern.lastIndex = from;
+        var match = pattern.exec(block.text);
+        found = match ? match.index : -1;
+        length = match ? match[0].length : 0;
+      }
+      if (found < 0) break;
+      while (end(row) < found) row++;
+      if (lengths[row] >= 0) hits[row] = found + length <= end(row) ? 1 : passes(blockValue(block, row)) ? 1 : 0;
+      if (++row >= rows) break;
+      from = starts[row];
+    }
+    return hits;
   }
 
   // Text: "contains" (case-insensitive) or /regular expression/.
-  function textFilter(column, onChange) {
+  function textFilter(table, column, onChange) {
     var input = element("input", { type: "search", placeholder: "contains… or /regex/", className: "es-input", "aria-label": "Filter " + column.meta.label });
     input.addEventListener("input", onChange);
-    var test = function (text) {
+    // {needle} or {source, flags}; null: an invalid expression (every row passes).
+    var query = function (text) {
       var match = /^\/(.*)\/([a-z]*)$/.exec(text);
-      if (match) {
-        try {
-          var pattern = new RegExp(match[1], match[2].indexOf("i") >= 0 ? match[2] : match[2] + "i");
-          input.classList.remove("es-invalid");
-          return function (v) { return v !== null && pattern.test(v); };
-        } catch (error) {
-          input.classList.add("es-invalid");
-          return function () { return true; };
-        }
-      }
       input.classList.remove("es-invalid");
-      var needle = text.toLowerCase();
-      return function (v) { return v !== null && v.toLowerCase().indexOf(needle) >= 0; };
+      if (!match) return { needle: text.toLowerCase() };
+      var flags = match[2].replace(/[gy]/g, "");
+      if (flags.indexOf("i") < 0) flags += "i";
+      try {
+        return { source: match[1], flags: flags, pattern: new RegExp(match[1], flags) };
+      } catch (error) {
+        input.classList.add("es-invalid");
+        return null;
+      }
+    };
+    var tester = function (q) {
+      if (q.pattern) return function (v) { return v !== null && q.pattern.test(v); };
+      return function (v) { return v !== null && v.toLowerCase().indexOf(q.needle) >= 0; };
     };
     return {
       node: input,
       active: function () { return input.value !== ""; },
       apply: function (mask) {
-        var passes = test(input.value), i, n = mask.length;
+        var q = query(input.value), i, n;
+        if (q === null) return;
+        var passes = tester(q);
         if (column.codes) { // decide once per dictionary entry
           var ok = Uint8Array.from(column.dict, function (v) { return passes(v === null ? null : String(v)) ? 1 : 0; });
-          for (i = 0; i < n; i++) if (mask[i] && !ok[column.codes[i]]) mask[i] = 0;
-        } else {
-          var strings = column.strings;
-          for (i = 0; i < n; i++) if (mask[i] && !passes(strings[i])) mask[i] = 0;
+          for (i = 0, n = mask.length; i < n; i++) if (mask[i] && !ok[column.codes[i]]) mask[i] = 0;
+          return;
         }
+        column.blocks.forEach(function (block, s) {
+          var hits = blockMatches(block, q, passes), start = table.segmentStarts[s];
+          for (i = 0, n = block.rows; i < n; i++) if (!hits[i]) mask[start + i] = 0;
+        });
       },
       refresh: function () { input.classList.toggle("es-active", input.value !== ""); },
       save: function () { return encodeURIComponent(input.value); },
@@ -354,17 +547,10 @@
       node: element("div", { className: "es-range-pair" }, [low, high]),
       active: function () { return parse(low, false) !== null || parse(high, true) !== null; },
       apply: function (mask) {
-        var lo = parse(low, false), hi = parse(high, true);
+        var lo = parse(low, false), hi = parse(high, true), numbers = column.numbers, v;
         if (lo === null) lo = -Infinity;
         if (hi === null) hi = Infinity;
-        var i, n = mask.length, v;
-        if (column.codes) {
-          var ok = Uint8Array.from(column.dictNumbers, function (x) { return x >= lo && x <= hi ? 1 : 0; });
-          for (i = 0; i < n; i++) if (mask[i] && !ok[column.codes[i]]) mask[i] = 0;
-        } else {
-          var numbers = column.numbers;
-          for (i = 0; i < n; i++) { v = numbers[i]; if (mask[i] && !(v >= lo && v <= hi)) mask[i] = 0; }
-        }
+        for (var i = 0, n = mask.length; i < n; i++) { v = numbers[i]; if (mask[i] && !(v >= lo && v <= hi)) mask[i] = 0; }
       },
       refresh: function () {
         low.classList.toggle("es-active", low.value !== "");
@@ -381,20 +567,38 @@
 
   // -- filtering, sorting, drawing ------------------------------------------------------
 
+  StatusTable.prototype.isLoaded = function (column) { return column.loadedCount === this.segments.length; };
+
   StatusTable.prototype.apply = function () {
-    var started = performance.now();
+    var started = performance.now(), self = this;
+    this.filters.forEach(function (filter) { filter.refresh(); });
+    // A filter or the sort on a column still loading waits for it (loadedFile calls again).
+    var pending = this.columns.filter(function (column, index) {
+      var used = self.filters[index].active() || (self.sort && self.sort.column === index);
+      return used && !self.isLoaded(column);
+    });
+    this.pending = pending.length ? pending : null;
+    if (this.pending) {
+      this.drawPending();
+      this.writeHash();
+      this.whenLoaded(this.allSegments(pending)).catch(function () { /* shown by fail() */ });
+      return;
+    }
+    if (this.sort && !this.order) {
+      this.order = sortedOrder(this, this.columns[this.sort.column], this.sort.descending);
+    }
     var rows = this.rows, mask = new Uint8Array(rows).fill(1);
     this.filters.forEach(function (filter) { if (filter.active()) filter.apply(mask); });
     var order = this.order, selected = new Int32Array(rows), count = 0;
-    var categoryCounts = this.categories.map(function () { return 0; });
+    var categoryCounts = new Int32Array(this.categories.length);
     var rowCategory = this.rowCategory, i, row;
-    for (i = 0; i < rows; i++) {
-      row = order ? order[i] : i;
-      if (mask[row]) { selected[count++] = row; categoryCounts[rowCategory[row]]++; }
+    if (order) {
+      for (i = 0; i < rows; i++) { row = order[i]; if (mask[row]) { selected[count++] = row; categoryCounts[rowCategory[row]]++; } }
+    } else {
+      for (i = 0; i < rows; i++) if (mask[i]) { selected[count++] = i; categoryCounts[rowCategory[i]]++; }
     }
     this.selected = selected.subarray(0, count);
     this.categoryCounts = categoryCounts;
-    this.filters.forEach(function (filter) { filter.refresh(); });
     this.drawProgress();
     this.drawPage();
     this.writeHash();
@@ -409,19 +613,22 @@
     this.apply();
   };
 
+  // The order itself is computed by apply(), once the column has loaded.
   StatusTable.prototype.setSort = function (sort) {
+    var same = sort && this.sort && sort.column === this.sort.column && sort.descending === this.sort.descending;
+    if (!same) this.order = null;
     this.sort = sort;
-    this.order = sort ? sortedOrder(this.columns[sort.column], this.rows, sort.descending) : null;
     this.headers.forEach(function (th, index) {
       var state = sort && sort.column === index ? (sort.descending ? "descending" : "ascending") : "none";
       th.setAttribute("aria-sort", state);
     });
   };
 
-  // Row order by a column: a counting sort over dictionary ranks, else a typed-array sort.
-  // Nulls sort last in both directions; ties keep database order.
-  function sortedOrder(column, rows, descending) {
-    var i, order = new Int32Array(rows);
+  // Row order by a column: a counting sort over dictionary ranks, a radix sort of
+  // numbers, a comparison sort of texts. Nulls sort last in both directions; ties keep
+  // database order.
+  function sortedOrder(table, column, descending) {
+    var rows = table.rows, i, order = new Int32Array(rows);
     if (column.codes) {
       var dict = column.dict;
       var ranked = dict.map(function (_, code) { return code; }).sort(function (a, b) {
@@ -435,10 +642,43 @@
       for (i = 0; i < rows; i++) order[starts[rank[column.codes[i]]]++] = i;
       return order;
     }
-    for (i = 0; i < rows; i++) order[i] = i;
-    return order.sort(function (a, b) {
-      return compareValues(rawAt(column, a), rawAt(column, b), descending) || a - b;
+    if (column.numbers) return numberOrder(column.numbers, descending);
+    var values = new Array(rows);
+    column.blocks.forEach(function (block, s) {
+      var start = table.segmentStarts[s];
+      for (var k = 0; k < block.rows; k++) values[start + k] = blockValue(block, k);
     });
+    for (i = 0; i < rows; i++) order[i] = i;
+    return order.sort(function (a, b) { return compareValues(values[a], values[b], descending) || a - b; });
+  }
+
+  // An LSD radix sort (16-bit digits, stable) of the numbers as unsigned 64-bit keys
+  // ordered like the numbers; NaN (null) gets the largest key.
+  function numberOrder(numbers, descending) {
+    var n = numbers.length, hi = new Uint32Array(n), lo = new Uint32Array(n);
+    var one = new Float64Array(1), bits = new Uint32Array(one.buffer), i;
+    for (i = 0; i < n; i++) {
+      var v = numbers[i];
+      if (v !== v) { hi[i] = 0xffffffff; lo[i] = 0xffffffff; continue; }
+      one[0] = v + 0; // -0 as 0
+      var h = bits[1], l = bits[0];
+      if (h & 0x80000000) { h = ~h; l = ~l; } else { h = h | 0x80000000; }
+      if (descending) { h = ~h; l = ~l; }
+      hi[i] = h >>> 0;
+      lo[i] = l >>> 0;
+    }
+    var order = new Int32Array(n), spare = new Int32Array(n), counts = new Int32Array(65537);
+    for (i = 0; i < n; i++) order[i] = i;
+    [[lo, 0], [lo, 16], [hi, 0], [hi, 16]].forEach(function (pass) {
+      var keys = pass[0], shift = pass[1], d, r;
+      counts.fill(0);
+      for (i = 0; i < n; i++) counts[((keys[i] >>> shift) & 0xffff) + 1]++;
+      for (d = 0; d < 65536; d++) if (counts[d + 1] === n) return; // one digit: order unchanged
+      for (d = 1; d <= 65536; d++) counts[d] += counts[d - 1];
+      for (i = 0; i < n; i++) { r = order[i]; spare[counts[(keys[r] >>> shift) & 0xffff]++] = r; }
+      var swap = order; order = spare; spare = swap;
+    });
+    return order;
   }
 
   function compareValues(a, b, descending) {
@@ -478,19 +718,47 @@
     this.countLine.setAttribute("data-count", String(total));
   };
 
+  StatusTable.prototype.loadingText = function (columns) {
+    var self = this, parts = 0, loaded = 0;
+    columns.forEach(function (c) { parts += self.segments.length; loaded += c.loadedCount; });
+    return columns.map(function (c) { return c.meta.label; }).join(", ") + ": part " + loaded + " of " + parts;
+  };
+
+  // A filter waits for its column: no count and no rows that would not be right.
+  StatusTable.prototype.drawPending = function () {
+    this.countLine.textContent = "Filtering once the values have loaded (" + this.loadingText(this.pending) + ")…";
+    this.countLine.removeAttribute("data-count");
+    this.drawn = null; // a page drawn before waits no more
+    this.body.textContent = "";
+    this.body.setAttribute("aria-busy", "true");
+    this.pager.textContent = "";
+  };
+
+  // What is still loading in the background (filters on those columns will wait).
+  StatusTable.prototype.drawLoading = function () {
+    var self = this, loading = this.columns.filter(function (c) { return !self.isLoaded(c); });
+    if (this.pending) this.drawPending();
+    this.note.textContent = loading.length ? "loading " + this.loadingText(loading) + "…" : "";
+  };
+
   StatusTable.prototype.drawPage = function () {
     var self = this, total = this.selected.length;
     var pages = Math.max(1, Math.ceil(total / PAGE_ROWS));
     this.page = Math.min(Math.max(this.page, 0), pages - 1);
     var start = this.page * PAGE_ROWS, stop = Math.min(start + PAGE_ROWS, total);
-    var fragment = document.createDocumentFragment();
+    var fragment = document.createDocumentFragment(), missing = {}, incomplete = false;
     for (var k = start; k < stop; k++) {
       var row = this.selected[k], tr = document.createElement("tr");
       tr.setAttribute("data-row", String(row));
-      this.columns.forEach(function (column) {
-        var td = document.createElement("td");
-        var text = formatValue(column, rawAt(column, row), false);
-        if (column === self.statusColumn) {
+      this.columns.forEach(function (column, index) {
+        var td = document.createElement("td"), value = self.valueAt(column, row);
+        var text = formatValue(column, value, false);
+        if (value === undefined) {
+          var segment = self.segmentOf(row);
+          (missing[segment] = missing[segment] || []).push(index);
+          incomplete = true;
+          td.textContent = "…";
+        } else if (column === self.statusColumn) {
           td.appendChild(element("span", { className: "es-badge es-cat--" + self.categories[self.rowCategory[row]], text: text }));
         } else if (column.meta.unit === "bytes" && text !== "") {
           td.textContent = humanBytes(Number(text));
@@ -498,13 +766,22 @@
         } else {
           td.textContent = text;
         }
-        if (column.numbers || column.dictNumbers) td.className = "es-number";
+        if (column.numbers) td.className = "es-number";
         tr.appendChild(td);
       });
       fragment.appendChild(tr);
     }
     this.body.textContent = "";
     this.body.appendChild(fragment);
+    var drawn = this.drawn = {};
+    if (incomplete) {
+      this.body.setAttribute("aria-busy", "true");
+      // The other columns of these rows' segments, before anything else: then redraw.
+      this.whenLoaded(missing).then(function () { if (self.drawn === drawn) self.drawPage(); }, function () {});
+    } else {
+      this.body.removeAttribute("aria-busy");
+      if (!this.shown) this.firstShown();
+    }
     this.pager.textContent = "";
     var previous = element("button", { type: "button", className: "es-page", text: "‹ previous" });
     var next = element("button", { type: "button", className: "es-page", text: "next ›" });
@@ -516,6 +793,19 @@
     this.pager.appendChild(previous);
     this.pager.appendChild(element("span", { className: "es-where", text: where + " · page " + (this.page + 1) + " of " + pages }));
     this.pager.appendChild(next);
+  };
+
+  // The first page of rows is on screen: the table is ready; load the rest.
+  StatusTable.prototype.firstShown = function () {
+    this.shown = true;
+    this.root.setAttribute("data-state", "ready");
+    this.root.setAttribute("data-load-ms", (performance.now() - this.started).toFixed(0));
+    // Milliseconds since navigation start: what the benchmark reports.
+    this.root.setAttribute("data-ready-at", performance.now().toFixed(0));
+    var self = this;
+    if (this.columns.every(function (c) { return self.isLoaded(c); })) this.completed();
+    else this.drawLoading();
+    this.pump();
   };
 
   // -- URL state ------------------------------------------------------------------------
@@ -571,16 +861,23 @@
   }
 
   StatusTable.prototype.csv = function () {
-    var columns = this.columns, lines = [columns.map(function (c) { return csvField(c.name); }).join(",")];
+    var self = this, columns = this.columns, lines = [columns.map(function (c) { return csvField(c.name); }).join(",")];
     var selected = this.selected;
     for (var k = 0; k < selected.length; k++) {
       var row = selected[k];
-      lines.push(columns.map(function (c) { return csvField(formatValue(c, rawAt(c, row), true), isNumeric(c.type)); }).join(","));
+      lines.push(columns.map(function (c) { return csvField(formatValue(c, self.valueAt(c, row), true), isNumeric(c.type)); }).join(","));
     }
     return lines.join("\r\n") + "\r\n";
   };
 
+  // Every value of the filtered rows: once every column has loaded.
   StatusTable.prototype.downloadCsv = function () {
+    var self = this;
+    if (this.pending || !this.columns.every(function (c) { return self.isLoaded(c); })) {
+      this.csvWanted = true;
+      this.note.textContent = "The CSV follows once every value has loaded…";
+      return;
+    }
     var url = URL.createObjectURL(new Blob([this.csv()], { type: "text/csv" }));
     var name = this.meta.model.split(".").pop().toLowerCase() + (this.writtenHash ? "-filtered" : "") + ".csv";
     var link = element("a", { href: url, download: name });

@@ -1,53 +1,14 @@
-"""The data of a status page: compact, chunked, columnar JSON the page loads lazily.
-
-A status page with 400,000 rows cannot embed its table in HTML. Its rows are written
-beside it instead, as ``data/meta.json`` plus ``data/chunk-NNNN.json.gz`` files that
-``status.js`` fetches in parallel, decompresses (``DecompressionStream``; any static
-file server works, and one that already sends them ``Content-Encoding: gzip`` too)
-and decodes into typed arrays.
-
-``meta.json``::
-
-    {"format": 1, "model": "demo.DataFile", "rows": 400000, "status": "status",
-     "categories": {"on_disk": "done", ...}, "chunk_rows": 50000,
-     "columns": [{"name": "ensemble", "label": "ensemble", "type": "text",
-                  "encoding": "dict", "dict": ["a06m310", ...]}, ...],
-     "chunks": [{"url": "chunk-0000.json.gz", "rows": 50000}, ...]}
-
-A chunk is a JSON array with one entry per column, in the order of ``columns``,
-encoded as the column's ``encoding`` says:
-
-``dict``
-    codes into the column's ``dict`` (strings, numbers, booleans; ``null`` is an
-    entry too) — for columns with few distinct values.
-``delta``
-    integers as differences to the previous non-null value of the chunk (the first
-    is absolute); ``null`` stays ``null``. Sequential ids become runs of ``1``.
-``front``
-    ``[prefixes, suffixes]``: each string shares ``prefix`` characters with the
-    previous one of the chunk and adds ``suffix`` (``null`` suffix: a null value).
-``plain``
-    the values themselves.
-
-Types are ``text``, ``int``, ``float``, ``bool``, ``datetime`` (seconds since
-1970-01-01 UTC; sub-second parts are dropped) and ``date`` (the same, at midnight UTC).
-"""
+"""Status pages: one per declared model, its table loaded by ``status.js`` from the
+data files :mod:`espresso_static.website.features.statusdata` writes, a summary per
+group and the history plot."""
 
 from __future__ import annotations
 
 import dataclasses
-import gzip
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import quote
 
-import numpy as np
-import pandas as pd
-from django.db import models
-
-from espresso_static.data.fieldkinds import field_kind, unit_of
 from espresso_static.data.row_values import row_warnings, warn_again
 from espresso_static.declare.access import AudienceView
 from espresso_static.declare.progress import (
@@ -63,227 +24,11 @@ from espresso_static.website.cache import BuildCache
 from espresso_static.website.context import Asset, Contribution, Page, RenderContext
 from espresso_static.website.feature import Build, Feature
 from espresso_static.website.features.dashboard import progress_section
-
-FORMAT = 1
-CHUNK_ROWS = 50_000
-#: At most this many distinct values, and at most one per ``DICT_RATIO`` rows, are
-#: dictionary-encoded.
-DICT_MAX = 4096
-DICT_RATIO = 4
-META = "meta.json"
-
-
-@dataclass(frozen=True)
-class EncodedColumn:
-    """A column's entry in ``meta.json`` and its per-row values, ready to chunk."""
-
-    meta: dict
-    values: pd.Series
-
-
-@dataclass(frozen=True)
-class StatusData:
-    """The encoded files of a status table: ``{file name: bytes}``, ``meta.json`` first."""
-
-    rows: int
-    files: dict[str, bytes]
-    #: Bytes of the JSON before compression (the chunks are gzip files).
-    raw_bytes: int
-
-    @property
-    def compressed_bytes(self) -> int:
-        return sum(len(content) for content in self.files.values())
-
-
-def encode_status_data(
-    item: DeclaredProgress,
-    queryset=None,
-    chunk_rows: int = CHUNK_ROWS,
-    progress: Callable[[int], None] | None = None,
-) -> StatusData:
-    """Encode the rows of ``item`` (or ``queryset``) as ``meta.json`` and gzip chunks."""
-    queryset = item.model._default_manager.all() if queryset is None else queryset
-    columns = item.columns
-    frame = read_frame(queryset.order_by("pk"), columns)
-    encoded = [encode_column(column, frame[column.lookup]) for column in columns]
-    chunks, files, raw = [], {}, 0
-    for number, start in enumerate(range(0, len(frame), chunk_rows)):
-        stop = min(start + chunk_rows, len(frame))
-        payload = _dumps([chunk_payload(column, start, stop) for column in encoded])
-        name = f"chunk-{number:04d}.json.gz"
-        files[name] = gzip.compress(payload, compresslevel=6, mtime=0)  # 9: 2.5x slower
-        chunks.append({"url": name, "rows": stop - start})
-        raw += len(payload)
-        if progress:
-            progress(stop - start)
-    meta = _dumps(
-        {
-            "format": FORMAT,
-            "model": item.label,
-            "rows": len(frame),
-            "status": item.progress.status,
-            "categories": {str(k): v for k, v in item.progress.categories.items()},
-            "chunk_rows": chunk_rows,
-            "columns": [column.meta for column in encoded],
-            "chunks": chunks,
-        }
-    )
-    return StatusData(len(frame), {META: meta, **files}, raw + len(meta))
-
-
-def write_status_data(data: StatusData, folder: Path) -> list[Path]:
-    """Write ``data`` into ``folder`` (removing chunks of an earlier, larger table)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("chunk-*.json.gz"):
-        stale.unlink()
-    paths = [folder / name for name in data.files]
-    for path, content in zip(paths, data.files.values(), strict=True):
-        path.write_bytes(content)
-    return paths
-
-
-def read_frame(queryset, columns: list[Column]) -> pd.DataFrame:
-    """The columns' values of every row, read in one query."""
-    return queryset.to_dataframe([column.lookup for column in columns])
-
-
-def column_type(field: models.Field) -> str:
-    """The ``type`` a field's values get in ``meta.json`` (anything else is text)."""
-    kind = field_kind(field)
-    return kind if kind in ("bool", "datetime", "date", "int", "float") else "text"
-
-
-def encode_column(column: Column, series: pd.Series) -> EncodedColumn:
-    """Choose the encoding of a column and turn its values into JSON-ready ones."""
-    kind = column_type(column.field)
-    if kind in ("datetime", "date"):
-        series = _epoch_seconds(series)
-    elif kind == "text":
-        texts = [v if type(v) is str else None if pd.isna(v) else str(v) for v in series.tolist()]
-        series = pd.Series(texts, index=series.index, dtype=object)
-    meta = {"name": column.name, "label": column.label, "type": kind, **unit_of(column.field)}
-    choices = dict(column.field.flatchoices) if column.field.choices else {}
-    if choices:
-        meta["choices"] = {str(value): str(label) for value, label in choices.items()}
-    distinct = series.nunique(dropna=False)
-    if kind == "bool" or (distinct <= DICT_MAX and distinct * DICT_RATIO <= max(len(series), 1)):
-        codes, uniques = pd.factorize(series, sort=True, use_na_sentinel=True)
-        dictionary = [_json_scalar(value) for value in uniques]
-        if (codes < 0).any():
-            codes = np.where(codes < 0, len(dictionary), codes)
-            dictionary.append(None)
-        return EncodedColumn({**meta, "encoding": "dict", "dict": dictionary}, pd.Series(codes))
-    if kind in ("int", "datetime", "date"):
-        return EncodedColumn({**meta, "encoding": "delta"}, series.astype("Int64"))
-    if kind == "text":
-        return EncodedColumn({**meta, "encoding": "front"}, series)
-    return EncodedColumn({**meta, "encoding": "plain"}, series)
-
-
-def chunk_payload(column: EncodedColumn, start: int, stop: int):
-    """The JSON value of rows ``start:stop`` of an encoded column."""
-    values = column.values.iloc[start:stop]
-    encoding = column.meta["encoding"]
-    if encoding == "dict":
-        return values.astype("int64").tolist()
-    if encoding == "delta":
-        return _delta(values)
-    if encoding == "front":
-        return _front(values)
-    return [None if pd.isna(value) else _json_scalar(value) for value in values]
-
-
-def _delta(values: pd.Series) -> list:
-    result, previous = [], 0
-    for value in values.tolist():
-        if value is None or value is pd.NA:
-            result.append(None)
-            continue
-        result.append(value - previous)
-        previous = value
-    return result
-
-
-def _front(values: pd.Series) -> list:
-    prefixes, suffixes, previous = [], [], ""
-    for value in values.tolist():
-        if not isinstance(value, str):
-            prefixes.append(0)
-            suffixes.append(None)
-            continue
-        shared = _shared_prefix(previous, value)
-        prefixes.append(shared)
-        suffixes.append(value[shared:])
-        previous = value
-    return [prefixes, suffixes]
-
-
-def _shared_prefix(a: str, b: str) -> int:
-    low, high = 0, min(len(a), len(b))  # bisection: slice comparisons run in C
-    while low < high:
-        middle = (low + high + 1) // 2
-        low, high = (middle, high) if a[:middle] == b[:middle] else (low, middle - 1)
-    return low
-
-
-def _epoch_seconds(series: pd.Series) -> pd.Series:
-    """Datetimes as whole seconds since 1970 UTC (naive ones are taken as UTC)."""
-    if series.dt.tz is None:
-        series = series.dt.tz_localize("UTC")
-    epoch = pd.Timestamp(0, tz="UTC")
-    missing = series.isna()
-    seconds = (series.where(~missing, epoch) - epoch) // pd.Timedelta(seconds=1)
-    return seconds.astype("Int64").mask(missing)
-
-
-def _json_scalar(value):
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _dumps(value) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def read_status_data(folder: Path) -> dict[str, list]:
-    """Decode ``folder`` back into ``{column name: values}`` — the reference decoder the
-    tests and the benchmark check ``status.js`` against."""
-    meta = json.loads((folder / META).read_text(encoding="utf-8"))
-    columns: dict[str, list] = {column["name"]: [] for column in meta["columns"]}
-    for chunk in meta["chunks"]:
-        payload = json.loads(gzip.decompress((folder / chunk["url"]).read_bytes()))
-        for column, encoded in zip(meta["columns"], payload, strict=True):
-            columns[column["name"]].extend(_decode(column, encoded))
-    return columns
-
-
-def _decode(column: dict, encoded) -> list:
-    encoding = column["encoding"]
-    if encoding == "dict":
-        return [column["dict"][code] for code in encoded]
-    if encoding == "delta":
-        values, previous = [], 0
-        for delta in encoded:
-            if delta is None:
-                values.append(None)
-                continue
-            previous += delta
-            values.append(previous)
-        return values
-    if encoding == "front":
-        values, previous = [], ""
-        for shared, suffix in zip(*encoded, strict=True):
-            if suffix is None:
-                values.append(None)
-                continue
-            previous = previous[:shared] + suffix
-            values.append(previous)
-        return values
-    return list(encoded)
-
+from espresso_static.website.features.statusdata import (
+    SEGMENT_ROWS,
+    StatusData,
+    encode_status_data,
+)
 
 # -- status pages of build-site -------------------------------------------------------------
 
@@ -357,11 +102,12 @@ def status_tables(
     for source in sources:
         if progress:
             progress(source.item.label)
-        key = cache.key("status", view, [source.item.model], source.shown, CHUNK_ROWS)
+        key = cache.key("status", view, [source.item.model], source.shown, SEGMENT_ROWS)
         page = cache.load(key)
         if page is None:
             rows = view.queryset(source.item.model)
-            summary, data = summarize(source.shown, rows), encode_status_data(source.shown, rows)
+            summary = summarize(source.shown, rows)
+            data = encode_status_data(source.shown, rows, segment_rows=SEGMENT_ROWS)
             page = StatusPageData(summary, data, source.plot_by, [], {})
             cache.store(f"status {view.name} {source.item.label}", key, page)
         pages.append(page)
