@@ -33,6 +33,9 @@ import functools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from django.db.models import Prefetch
+from django.db.models.sql import Query
+
 from espresso_static.data import changelog
 from espresso_static.data.replay import (
     AS_WRITTEN,
@@ -332,19 +335,39 @@ def _checked(check: Check, queryset, batch_size: int = RECHECK_BATCH) -> Iterato
     the check's error, :data:`AS_WRITTEN` or :class:`NotReplayable`. The rows of an
     m2m check without members are left out (the check runs on additions only)."""
     if check.m2m is None:
-        # select_related(): checks commonly follow non-null foreign keys; no query per row.
-        rows = queryset.select_related().order_by("pk")
+        # Checks commonly follow non-null foreign keys: the rows select_related() would
+        # join, each read once per batch (a few ensembles behind 400,000 files).
+        rows = queryset.prefetch_related(*_followed(check.model)).order_by("pk")
     else:
-        rows = queryset.prefetch_related(check.m2m.name).order_by("pk")
+        # The members as the check gets them (specialized), read once per batch.
+        members = check.m2m.related_model._default_manager.all()
+        if hasattr(members, "prefetch_specializations"):
+            members = members.prefetch_specializations()
+        rows = queryset.prefetch_related(Prefetch(check.m2m.name, members)).order_by("pk")
     for instance in rows.iterator(chunk_size=batch_size):
         if check.m2m is None:
             yield instance, judge(instance.check_consistency, without_row, instance)
             continue
-        pks = [member.pk for member in getattr(instance, check.m2m.name).all()]
+        loaded = list(getattr(instance, check.m2m.name).all())
+        pks = [member.pk for member in loaded]
         if pks:
-            run = functools.partial(run_m2m_check, instance, check.m2m, pks)
+            run = functools.partial(run_m2m_check, instance, check.m2m, pks, loaded)
             replay = functools.partial(with_relation_emptied, check.m2m, pks)
             yield instance, judge(run, replay, instance)
+
+
+def _followed(model, prefix: str = "", depth: int = 1) -> list[str]:
+    """The foreign-key paths ``select_related()`` without arguments follows: non-null,
+    not parent links, up to Django's depth."""
+    if depth > Query.max_depth:
+        return []
+    paths = []
+    for f in model._meta.fields:
+        if f.remote_field is None or f.null or getattr(f.remote_field, "parent_link", False):
+            continue
+        paths.append(f"{prefix}{f.name}")
+        paths += _followed(f.related_model, f"{prefix}{f.name}__", depth + 1)
+    return paths
 
 
 def _counted_pairs(rows, progress) -> Iterator:

@@ -34,15 +34,23 @@ def judge(run: Callable[[], None], replay: Callable, instance):
     return None
 
 
-def run_m2m_check(instance, m2m, pks: list) -> None:
-    instance.check_m2m_consistency(_members(m2m, pks), column=m2m.name)
+def run_m2m_check(instance, m2m, pks: list, loaded: list | None = None) -> None:
+    instance.check_m2m_consistency(_members(m2m, pks, loaded), column=m2m.name)
 
 
-def _members(m2m, pks: list):
-    """The members as the m2m signal passes them: a queryset of the related model."""
-    members = m2m.related_model._default_manager.filter(pk__in=pks)
+def _members(m2m, pks: list, loaded: list | None = None):
+    """The members as the m2m signal passes them: a queryset of the related model;
+    ``loaded``: those rows already read (specialized), which iterating it then gives
+    without a query of its own (a query made from it still runs)."""
+    members = m2m.related_model._default_manager.all()
     if hasattr(members, "prefetch_specializations"):
-        return members.prefetch_specializations()
+        members = members.prefetch_specializations()
+    # Django's related managers defer their filter the same way: compiled only when a
+    # query needs it (the audit runs this for every row).
+    members._defer_next_filter = True
+    members = members.filter(pk__in=pks)
+    if loaded is not None:
+        members._result_cache, members._prefetch_done = loaded, True
     return members
 
 
