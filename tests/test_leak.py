@@ -243,25 +243,12 @@ def test_audience_names_are_identifiers(tmp_path, name):
         Audience(name, "deny", tmp_path / "site")
 
 
-def site_files(site: Path) -> dict[str, bytes | str]:
-    """Every file of a built site as a reader gets it: HTML without the footer's build
-    time, gzip decompressed (its header holds a time), the rest as bytes."""
-    from tests.test_build import page_texts
-
-    files: dict[str, bytes | str] = page_texts(site)
-    for path in sorted(p for p in site.rglob("*") if p.is_file() and p.suffix != ".html"):
-        raw = path.read_bytes()
-        files[path.relative_to(site).as_posix()] = (
-            gzip.decompress(raw) if path.suffix == ".gz" else raw
-        )
-    return files
-
-
 @pytest.mark.slow
 def test_concurrent_builds_equal_sequential_ones(tmp_path):
     """Builds of one project, two per audience, as real processes at the same time, give
     exactly the sites one-after-another builds give."""
     from tests.test_faults import cli_env, make_project, run_cli
+    from tests.test_incremental_exact import assert_same_sites, site_files
 
     project = make_project(tmp_path / "project")
     env = cli_env(f"sqlite:///{tmp_path / 'db.sqlite3'}")
@@ -293,8 +280,10 @@ def test_concurrent_builds_equal_sequential_ones(tmp_path):
         _, err = build.communicate(timeout=600)
         assert build.returncode == 0, err
     for n, audience in enumerate(audiences):
-        assert site_files(tmp_path / f"con-{n}-{audience}") == site_files(
-            tmp_path / f"seq-{audience}"
+        assert_same_sites(
+            tmp_path / f"con-{n}-{audience}",
+            tmp_path / f"seq-{audience}",
+            labels=("concurrent", "sequential"),
         )
     assert site_files(tmp_path / "seq-public") != site_files(tmp_path / "seq-internal")
 
