@@ -55,6 +55,8 @@ LIBRARIES = ("django", "numpy", "pandas", "pyarrow", "matplotlib")
 #: Packages whose files (code, templates, scripts) decide the outputs.
 CODE_PACKAGES = ("espresso_static", "espresso_static.templates")
 FETCH_ROWS = 20_000
+#: What became of an output (:meth:`BuildCache.count`).
+REUSED, UPDATED, REBUILT = "reused", "updated", "rebuilt"
 VALUE = "value.pickle"
 FILES = "files"
 #: Memory addresses in a ``repr`` differ from process to process.
@@ -70,8 +72,9 @@ class BuildCache:
     fingerprints: dict[str, str] = field(default_factory=dict)
     #: The tables the change log covers (None: not looked up yet in this snapshot).
     logged: frozenset[str] | None = None
-    hits: int = 0
-    misses: int = 0
+    #: What became of each output so far (the collect line reports it per part):
+    #: ``(outcome, detail)``, outcome :data:`REUSED`, :data:`UPDATED` or :data:`REBUILT`.
+    outcomes: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def enabled(self) -> bool:
@@ -123,10 +126,20 @@ class BuildCache:
         try:
             value = pickle.loads((self._entry(key) / VALUE).read_bytes())
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-            self.misses += counted
+            if counted:
+                self.count(REBUILT)
             return None
-        self.hits += counted
+        if counted:
+            self.count(REUSED)
         return value
+
+    def count(self, outcome: str, detail: str = "") -> None:
+        """Report what became of an output: :data:`REUSED` as stored, :data:`UPDATED`
+        (brought up to date in parts; ``detail`` says how much, e.g. "3 of 40
+        segments") or :data:`REBUILT`. :meth:`load` counts reuses and rebuilds
+        itself; an output loaded uncounted (a part, a state) is counted by its caller."""
+        if self.enabled:
+            self.outcomes.append((outcome, detail))
 
     def has(self, key: str) -> bool:
         """Whether a value is stored under ``key`` (not counted as a use)."""

@@ -44,7 +44,14 @@ from espresso_static.declare.access import (
 from espresso_static.exceptions import EspressoStaticError
 from espresso_static.project.apps import project_models
 from espresso_static.project.config import ProjectConfig
-from espresso_static.website.cache import BuildCache, open_cache, tables_read
+from espresso_static.website.cache import (
+    REBUILT,
+    REUSED,
+    UPDATED,
+    BuildCache,
+    open_cache,
+    tables_read,
+)
 from espresso_static.website.collect import SiteModel, collect_site
 from espresso_static.website.consistent_read import consistent_read
 from espresso_static.website.context import BuildOptions, Page, Provenance, RenderContext
@@ -302,13 +309,29 @@ def collect_build(
 @contextmanager
 def _part(summary: list[str], cache: BuildCache) -> Iterator[list[str]]:
     """Time one part of the collect step: its line (appended to the list it yields)
-    gets the time and, when the cache supplied outputs, how many."""
-    started, hits, misses = time.perf_counter(), cache.hits, cache.misses
+    gets the time and what became of its cached outputs (:func:`outcome_note`)."""
+    started, counted = time.perf_counter(), len(cache.outcomes)
     line: list[str] = []
     yield line
-    reused, built = cache.hits - hits, cache.misses - misses
-    note = f"reused {reused} of {reused + built}, " if reused else ""
+    note = outcome_note(cache.outcomes[counted:])
+    note = f"{note}, " if note else ""
     summary.append(f"{' '.join(line)} ({note}{time.perf_counter() - started:.1f} s)")
+
+
+def outcome_note(outcomes: list[tuple[str, str]]) -> str:
+    """What became of a part's outputs: one output ``reused``, ``updated 3 of 40
+    segments`` or ``rebuilt``; several ``9 reused, 1 updated (3 of 40 segments), 2
+    rebuilt`` (empty: no cached output)."""
+    if len(outcomes) == 1:
+        outcome, detail = outcomes[0]
+        return f"{outcome} {detail}".strip()
+    notes = []
+    for outcome in (REUSED, UPDATED, REBUILT):
+        details = [detail for kind, detail in outcomes if kind == outcome]
+        if details:
+            shown = "; ".join(detail for detail in details if detail)
+            notes.append(f"{len(details)} {outcome}" + (f" ({shown})" if shown else ""))
+    return ", ".join(notes)
 
 
 def _project_tables(config: ProjectConfig) -> list:

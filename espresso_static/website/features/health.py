@@ -27,7 +27,7 @@ from espresso_static.data.audit import (
 )
 from espresso_static.declare.access import AudienceView
 from espresso_static.project.apps import app_labels
-from espresso_static.website.cache import BuildCache
+from espresso_static.website.cache import REBUILT, REUSED, UPDATED, BuildCache
 from espresso_static.website.context import Page, RenderContext
 from espresso_static.website.feature import Build, Feature, ProgressBar
 from espresso_static.website.render import (
@@ -68,6 +68,7 @@ def collect_health(
     with counter(total, "checking stored rows") if counter else nullcontext(None) as update:
         state = run_audit(checks, plan, previous, progress=update)
     cache.store(f"health {view.name}", key, state)
+    cache.count(REBUILT if plan.size is None else UPDATED if plan.size else REUSED)
     if report:
         report(f"{total:,} rows checked" + (" (changed inputs)" if plan.size is not None else ""))
     return [_as_seen(result, view) for result in audit_results(checks, state, view.queryset)]
