@@ -93,7 +93,7 @@ def test_the_import_graph_is_read_from_the_source():
     graph = import_graph()
     # Module level, inside a function, relative, and "from package import module".
     assert "espresso_static.website.render" in graph["espresso_static.website.features.docs"]
-    assert "espresso_static.models" in graph["espresso_static.website.features.status"]
+    assert "espresso_static.models" in graph["espresso_static.website.features.progressplot"]
     assert "espresso_static.website.features.news" in graph["espresso_static.website.features"]
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 

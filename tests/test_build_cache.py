@@ -15,6 +15,8 @@ from django.db import connection
 
 from espresso_static.access import ALL, Access
 from espresso_static.cli import cli
+from espresso_static.data.snapshot import take_snapshot
+from espresso_static.progress import declared
 from espresso_static.website.cache import CACHE_DIR
 from espresso_static.website.features.statusdata import read_status_data
 from models.demo import data
@@ -40,6 +42,7 @@ def project(tmp_path) -> Path:
         REPO / "site_src", folder / "site_src", ignore=shutil.ignore_patterns("generated")
     )
     data.generate(files=300, seed=5)
+    take_snapshot(declared(DataFile))  # a history plot to cache
     return folder
 
 
@@ -55,6 +58,8 @@ def build(project: Path, out: Path, *args: str) -> dict[str, str]:
 
 
 def _part_name(part: str) -> str:
+    if re.search(r"\bplots?\b", part):  # "1 plot", "2 plots"
+        return "plots"
     for name in (*CACHED_PARTS, "fingerprints", "news"):
         if name in part:
             return name

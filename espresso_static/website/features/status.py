@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from espresso_static.data.row_values import row_warnings, warn_again
 from espresso_static.declare.access import AudienceView
 from espresso_static.declare.progress import (
     CATEGORY_LABELS,
@@ -24,6 +23,7 @@ from espresso_static.website.cache import BuildCache
 from espresso_static.website.context import Asset, Contribution, Page, RenderContext
 from espresso_static.website.feature import Build, Feature
 from espresso_static.website.features.dashboard import progress_section
+from espresso_static.website.features.progressplot import history_plot
 from espresso_static.website.features.statusdata import (
     SEGMENT_ROWS,
     StatusData,
@@ -33,7 +33,6 @@ from espresso_static.website.features.statusdata import (
 # -- status pages of build-site -------------------------------------------------------------
 
 STATUS_SECTION = ("Status",)
-PLOT_FILES = ("progress.svg", "progress.png")
 
 
 @dataclass(frozen=True)
@@ -121,32 +120,12 @@ def with_history_plots(
     cache: BuildCache | None = None,
 ) -> list[StatusPageData]:
     """``pages`` with the history plot and trends of the groups ``view`` sees whole."""
-    from espresso_static.models import ProgressSnapshot
-
     cache = cache or BuildCache(None)
     plotted = []
     for source, page in zip(sources, pages, strict=True):
-        model = source.item.model
-        key = cache.key("plot", view, [model, ProgressSnapshot], source.shown)
-        plot = cache.load(key)
-        if plot is None:
-            plot = _plot_of(view, source)
-            cache.store(f"plot {view.name} {source.item.label}", key, plot)
-        plots, trends, warnings = plot
-        warn_again(warnings)  # made now or stored with the plot: every build reports them
+        plots, trends = history_plot(view, source, cache)
         plotted.append(dataclasses.replace(page, plots=plots, trends=trends))
     return plotted
-
-
-def _plot_of(view: AudienceView, source: StatusSource) -> tuple[dict[str, bytes], list, tuple]:
-    """The plot files, trends and row-value warnings of ``source``'s history plot."""
-    if source.shown.progress.group_by != source.item.progress.group_by:
-        return {}, [], ()  # no plot over hidden groups
-    rows = view.queryset(source.item.model)
-    groups = _whole_groups(source.shown, source.plot_by, rows)
-    with row_warnings() as warnings:
-        plots, trends = _history_plots(source.shown, source.plot_by, groups)
-    return plots, trends, tuple(warnings)
 
 
 def visible_declaration(view: AudienceView, item: DeclaredProgress) -> DeclaredProgress | None:
@@ -169,39 +148,6 @@ def visible_declaration(view: AudienceView, item: DeclaredProgress) -> DeclaredP
     groups = [column.name for column in item.group_columns if visible(column)]
     progress = dataclasses.replace(item.progress, columns=columns, group_by=groups)
     return dataclasses.replace(item, progress=progress)
-
-
-def _whole_groups(item: DeclaredProgress, by: str | None, rows) -> set[str]:
-    """The values of ``by`` (``all`` without one) to plot: none when a row is hidden
-    (snapshots count every row, and a hidden row may have moved from any group)."""
-    from espresso_static.data.plots import ALL
-
-    per_group = dataclasses.replace(item.progress, group_by=[by] if by else [], columns=None)
-    single = dataclasses.replace(item, progress=per_group)
-    everything = {group.group: group.total for group in summarize(single).groups}
-    seen = {group.group: group.total for group in summarize(single, rows).groups}
-    return {str(key[0]) if by else ALL for key in seen} if seen == everything else set()
-
-
-def _history_plots(
-    item: DeclaredProgress, by: str | None, groups: set[str]
-) -> tuple[dict[str, bytes], list]:
-    from espresso_static.data.plots import figure_bytes, history_by, progress_figure, trends
-
-    if not groups or not _has_snapshots(item):
-        return {}, []
-    history = history_by(item, by, groups=groups)
-    if history.done.empty:
-        return {}, []
-    figure = progress_figure(item, by=by, history=history)
-    plots = {name: figure_bytes(figure, name.rsplit(".", 1)[-1]) for name in PLOT_FILES}
-    return plots, trends(history)
-
-
-def _has_snapshots(item: DeclaredProgress) -> bool:
-    from espresso_static.models import ProgressSnapshot
-
-    return ProgressSnapshot.objects.filter(model=item.label).exists()
 
 
 @dataclass(frozen=True)
