@@ -74,6 +74,26 @@ def snapshot(project, names):
         )
 
 
+@click.command("prune-log")
+@common_options
+def prune_log_command(project):
+    """Remove the change-log rows no build needs any more: those before the latest
+    published build of every site (run after build-site, e.g. weekly). An output
+    computed before the point pruned to is rebuilt whole by the next build."""
+    from espresso_static.data.logprune import build_marks, prune_log
+
+    open_project(project)
+    marks = build_marks()
+    result = prune_log(marks)
+    if result.point is None:
+        click.echo("No change log in this database (run `espresso-static migrate`).")
+        return
+    sites = f"{len(marks)} site" + ("s" if len(marks) != 1 else "")
+    click.echo(
+        f"Pruned {result.rows:,} change-log rows; kept what the latest builds of {sites} need."
+    )
+
+
 @click.command()
 @common_options
 @click.argument("model")

@@ -34,6 +34,10 @@ TRIGGER = "es_change"
 PG_FUNCTION = "espresso_static_log_change"
 #: The ``table`` of the row naming the log itself (its identity, written once).
 IDENTITY_TABLE = ""
+#: ``kind`` of the rows pruning leaves (:mod:`espresso_static.data.logprune`): with
+#: ``table`` "" the point up to which rows were removed; with a table's name the count,
+#: sum and highest id of that table's removed rows, so its fingerprint stays as it was.
+PRUNED = "P"
 
 _PG_FUNCTION_SQL = f"""
 CREATE OR REPLACE FUNCTION {PG_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -246,8 +250,12 @@ def changes_since(mark: str | None, tables: Iterable[str], using: str = "default
     read sees them); None when ``mark`` cannot say (no mark, or another log's)."""
     connection = connections[using]
     current = current_mark(using)
-    if mark is None or current is None or not _same_log(mark, current):
+    if mark is None or current is None or not same_log(mark, current):
         return None
+    with connection.cursor() as cursor:
+        pruned = pruned_point(cursor)
+    if pruned is not None and mark_point(mark) < pruned:
+        return None  # rows written after the mark were pruned: a full rebuild
     tables = list(tables)
     position = mark.split(":", 2)[2]
     logged = logged_tables(using)
@@ -268,8 +276,9 @@ def changes_since(mark: str | None, tables: Iterable[str], using: str = "default
         since, parameters = "id > %s", [*tables, int(position)]
     sql = (
         f'SELECT "table", "row", kind, before FROM {LOG_TABLE} '
-        f'WHERE "table" IN ({marks}) AND ({since}) ORDER BY id'
+        f'WHERE "table" IN ({marks}) AND kind <> %s AND ({since}) ORDER BY id'
     )
+    parameters.insert(len(tables), PRUNED)
     with connection.cursor() as cursor:
         cursor.execute(sql, parameters)
         while rows := cursor.fetchmany(20_000):
@@ -288,20 +297,49 @@ def changes_since(mark: str | None, tables: Iterable[str], using: str = "default
     return changes
 
 
-def _same_log(mark: str, current: str) -> bool:
+def same_log(mark: str, current: str) -> bool:
+    """Whether two marks are of the same log (database)."""
     return mark.split(":", 2)[:2] == current.split(":", 2)[:2]
+
+
+def mark_point(mark: str) -> int:
+    """Where ``mark`` is, as pruning counts: SQLite the last id it saw; PostgreSQL its
+    snapshot's ``xmin`` (every older transaction had ended)."""
+    return int(mark.split(":", 2)[2].split("/")[0].split(":")[0])
+
+
+def pruned_point(cursor) -> int | None:
+    """The point up to which rows were pruned (a :func:`mark_point`; None: never)."""
+    cursor.execute(
+        f'SELECT "row" FROM {LOG_TABLE} WHERE "table" = %s AND kind = %s ORDER BY id DESC LIMIT 1',
+        [IDENTITY_TABLE, PRUNED],
+    )
+    row = cursor.fetchone()
+    return int(row[0]) if row else None
 
 
 def log_fingerprint(table: str, using: str = "default") -> str:
     """A digest of ``table``'s log rows: any write to the table changes it (a new log
-    row), whatever else happened."""
+    row), whatever else happened. Rows pruned count as they did (the count, sum and
+    highest id pruning kept of them): pruning never changes a fingerprint, so it never
+    makes two different contents' fingerprints equal."""
     connection = connections[using]
     with connection.cursor() as cursor:
         identity = _identity(cursor)
         cursor.execute(
-            f'SELECT count(*), max(id), sum(id) FROM {LOG_TABLE} WHERE "table" = %s', [table]
+            f"SELECT count(*), coalesce(max(id), 0), coalesce(sum(id), 0) FROM {LOG_TABLE} "
+            f'WHERE "table" = %s AND kind <> %s',
+            [table, PRUNED],
         )
-        counts = cursor.fetchone()
+        count, highest, total = (int(value) for value in cursor.fetchone())
+        cursor.execute(
+            f'SELECT "row" FROM {LOG_TABLE} WHERE "table" = %s AND kind = %s', [table, PRUNED]
+        )
+        for (removed,) in cursor.fetchall():
+            removed_count, removed_sum, removed_highest = (int(n) for n in removed.split(":"))
+            count, total = count + removed_count, total + removed_sum
+            highest = max(highest, removed_highest)
+    counts = (count, highest, total)
     return hashlib.blake2b(repr((identity, counts)).encode(), digest_size=20).hexdigest()
 
 

@@ -67,7 +67,13 @@ class Change(models.Model):
     every insert, update and delete, whoever wrote it (ORM, ingest, raw SQL); read by
     ``build-site`` to redo only what changed (see :mod:`espresso_static.data.changelog`)."""
 
-    KINDS = [("I", "inserted"), ("U", "updated"), ("D", "deleted"), ("R", "reset")]
+    KINDS = [
+        ("I", "inserted"),
+        ("U", "updated"),
+        ("D", "deleted"),
+        ("R", "reset"),
+        ("P", "pruned"),
+    ]
 
     id = models.BigAutoField(primary_key=True)
     table = models.CharField(max_length=200, help_text="Database table of the row.")
@@ -75,7 +81,8 @@ class Change(models.Model):
     kind = models.CharField(
         max_length=1,
         choices=KINDS,
-        help_text="What happened; `R`: the log was (re)started, anything may have changed.",
+        help_text="What happened; `R`: the log was (re)started, anything may have changed; "
+        "`P`: rows before were pruned (see espresso_static.data.logprune).",
     )
     before = models.CharField(
         max_length=200,

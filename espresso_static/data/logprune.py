@@ -1,0 +1,120 @@
+"""Pruning the change log (:mod:`espresso_static.data.changelog`): it must not grow
+forever, and what it answers must stay right.
+
+``espresso-static prune-log`` removes the rows no *kept mark* needs: the marks of the
+latest published build of every site (:class:`~espresso_static.models.BuildRecord`:
+the next build of that site asks what changed since), and the current read's. A
+mark needs the rows written after it, so the rows at or before the oldest kept mark
+go: on SQLite those whose id is at most that mark's last id, on PostgreSQL those
+written by transactions that had ended before its snapshot (``txid`` below its
+``xmin``). The point pruned to is written in the log; a mark older than it — a
+site built before, a cache entry of an older build — makes
+:func:`~espresso_static.data.changelog.changes_since` answer "cannot say" (None),
+so what asked is rebuilt whole, never answered wrongly.
+
+Fingerprints are digests of a table's log rows (count, sum and highest id): pruning
+folds the removed rows' count, sum and highest id into one row per table, so a
+table's fingerprint is what it was before pruning — pruning neither rebuilds every
+output nor ever makes the fingerprints of two different contents equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import connections, transaction
+
+from espresso_static.data.changelog import (
+    IDENTITY_TABLE,
+    LOG_TABLE,
+    PRUNED,
+    current_mark,
+    mark_point,
+    pruned_point,
+    same_log,
+)
+
+#: pg_advisory_xact_lock key: one prune at a time (writers are never blocked).
+PRUNE_LOCK = 0x65735F707275
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """What a prune removed: rows, and the point the log now starts after (None: the
+    database has no change log)."""
+
+    rows: int
+    point: int | None
+
+
+def build_marks(using: str = "default") -> list[str]:
+    """The marks of the latest published build of every site (audience and folder)."""
+    from espresso_static.models import BuildRecord
+
+    latest: dict[tuple[str, str], str] = {}
+    for audience, site, mark in (
+        BuildRecord.objects.using(using).order_by("id").values_list("audience", "site", "mark")
+    ):
+        latest[(audience, site)] = mark
+    return list(latest.values())
+
+
+def prune_log(keep: Iterable[str | None], using: str = "default") -> PruneResult:
+    """Remove the log rows that no mark of ``keep`` (nor a read starting now) needs.
+    Marks of another log (another database) keep nothing."""
+    connection = connections[using]
+    with transaction.atomic(using=using):
+        current = current_mark(using)
+        if current is None:
+            return PruneResult(0, None)
+        marks = [mark for mark in keep if mark and same_log(mark, current)]
+        point = min(mark_point(mark) for mark in [*marks, current])
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PRUNE_LOCK])
+            before = pruned_point(cursor)
+            if before is not None and point <= before:
+                return PruneResult(0, before)
+            # PostgreSQL: every transaction below the point had ended (rows of aborted
+            # ones never were); writers now are above it, so none of their rows goes.
+            written = "id <= %s" if connection.vendor != "postgresql" else "txid < %s"
+            removed = f'"table" <> %s AND kind <> %s AND {written}'
+            parameters = [IDENTITY_TABLE, PRUNED, point]
+            cursor.execute(
+                f'SELECT "table", count(*), sum(id), max(id) FROM {LOG_TABLE} '
+                f'WHERE {removed} GROUP BY "table"',
+                parameters,
+            )
+            per_table = cursor.fetchall()
+            for table, count, total, highest in per_table:
+                _fold(cursor, table, int(count), int(total), int(highest))
+            cursor.execute(f"DELETE FROM {LOG_TABLE} WHERE {removed}", parameters)
+            rows = cursor.rowcount
+            cursor.execute(
+                f'DELETE FROM {LOG_TABLE} WHERE "table" = %s AND kind = %s',
+                [IDENTITY_TABLE, PRUNED],
+            )
+            _insert(cursor, IDENTITY_TABLE, str(point))
+    return PruneResult(rows, point)
+
+
+def _fold(cursor, table: str, count: int, total: int, highest: int) -> None:
+    """Add the removed rows of ``table`` to its row of removed rows."""
+    cursor.execute(
+        f'SELECT id, "row" FROM {LOG_TABLE} WHERE "table" = %s AND kind = %s', [table, PRUNED]
+    )
+    for row_id, removed in cursor.fetchall():
+        earlier_count, earlier_total, earlier_highest = (int(n) for n in removed.split(":"))
+        count, total = count + earlier_count, total + earlier_total
+        highest = max(highest, earlier_highest)
+        cursor.execute(f"DELETE FROM {LOG_TABLE} WHERE id = %s", [row_id])
+    _insert(cursor, table, f"{count}:{total}:{highest}")
+
+
+def _insert(cursor, table: str, row: str) -> None:
+    txid = "txid_current()" if cursor.db.vendor == "postgresql" else "NULL"
+    cursor.execute(
+        f'INSERT INTO {LOG_TABLE} ("table", "row", kind, txid) VALUES (%s, %s, %s, {txid})',
+        [table, row, PRUNED],
+    )
