@@ -119,3 +119,6 @@ def test_the_audit_rechecks_rows_whose_inputs_changed_and_equals_a_full_build(
         assert label.split(".")[1] in page
     failing = {line for line in health_line(after).split(", ") if "failing" in line}
     assert failing == {"4 failing"}, health_line(after)
+    # The audit's state moved on to this build's mark: nothing changed, nothing checked.
+    again = build(project, tmp_path / "again")
+    assert "0 rows checked (changed inputs)" in health_line(again), health_line(again)

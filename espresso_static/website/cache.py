@@ -193,9 +193,15 @@ class _NewEntry:
             shutil.rmtree(self.temporary, ignore_errors=True)
             return
         final = self.cache._entry(self.key)
-        if (final / VALUE).is_file():
+        if (final / VALUE).is_file() and not (self.temporary / FILES).exists():
+            # A value alone (e.g. the audit's state, keyed without the data it followed
+            # up to its mark): the new one replaces it, in one rename a reader sees
+            # whole or not at all. Kept, it would pin every later build to its mark.
+            (self.temporary / VALUE).replace(final / VALUE)
+            shutil.rmtree(self.temporary, ignore_errors=True)
+        elif (final / VALUE).is_file():
             # A concurrent build stored the same key (the same content, keys being
-            # fingerprints) and may be reading it right now: keep theirs.
+            # fingerprints) and may be reading its files right now: keep theirs.
             shutil.rmtree(self.temporary, ignore_errors=True)
         else:
             shutil.rmtree(final, ignore_errors=True)  # never complete: no value in it
