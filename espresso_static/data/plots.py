@@ -21,22 +21,19 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")  # files only, never a window: works on servers and in CI
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from matplotlib import dates as mdates
-from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties, findfont
-from matplotlib.text import Text
 
 from espresso_static.data.row_values import missing_glyphs, shown_text, warn_row_value
 from espresso_static.data.snapshot import load_history
 from espresso_static.declare.progress import DeclaredProgress, column_of, declared
 from espresso_static.exceptions import EspressoStaticError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
 
 FORMATS = ("pdf", "png", "svg")
 WINDOW_DAYS = 14
@@ -181,6 +178,11 @@ def progress_figure(
     value is a dollar sign); one that a legend cannot show as it is (empty, very long,
     control characters, no glyph in the font) is changed and reported as a
     :class:`~espresso_static.data.row_values.RowValueWarning` naming its rows."""
+    _matplotlib()
+    from matplotlib import dates as mdates
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
     item = model if isinstance(model, DeclaredProgress) else declared(model)
     history = history_by(item, by) if history is None else history
     figure = Figure(figsize=(8, 4.5), layout="constrained")
@@ -214,6 +216,15 @@ def progress_figure(
     return figure
 
 
+def _matplotlib():
+    """matplotlib, imported when a figure is drawn (snapshots and trends alone do not
+    pay for its import), with the file-only backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window: works on servers and in CI
+    return matplotlib
+
+
 def literal(text: Text) -> Text:
     """``text`` drawn as written: no mathtext (``$...$``), no LaTeX."""
     text.set_parse_math(False)
@@ -236,7 +247,9 @@ def _legend_name(item: DeclaredProgress, by: str, group: str) -> str:
 
 def _plot_fonts() -> tuple[str, ...]:
     """The files of the fonts matplotlib draws text with (a font per family)."""
-    families = matplotlib.rcParams["font.family"]
+    from matplotlib.font_manager import FontProperties, findfont
+
+    families = _matplotlib().rcParams["font.family"]
     return tuple(dict.fromkeys(findfont(FontProperties(family=[name])) for name in families))
 
 
@@ -255,6 +268,7 @@ def figure_bytes(figure: Figure, kind: str, name: str | None = None) -> bytes:
             f"Cannot write {name or kind}: use a .pdf, .png or .svg file name."
         )
     # No creation date in the files: the same data gives the same bytes.
+    matplotlib = _matplotlib()
     metadata = {"CreationDate": None} if kind == "pdf" else {"Date": None} if kind == "svg" else {}
     buffer = io.BytesIO()
     # SVG text as text, not glyph outlines: smaller, searchable, selectable, and a test

@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass
 
+from espresso_static.data.plots import History
 from espresso_static.data.row_values import row_warnings, warn_again
 from espresso_static.declare.access import AudienceView
 from espresso_static.declare.progress import DeclaredProgress, summarize
@@ -27,7 +28,7 @@ class PlottedSeries:
     """What a history plot shows: the snapshots' counts of the groups plotted."""
 
     by: str | None
-    history: object  # espresso_static.data.plots.History (matplotlib imported lazily)
+    history: History
     legend: tuple[str, ...]
 
     @property
@@ -95,6 +96,8 @@ def _whole_groups(item: DeclaredProgress, by: str | None, rows) -> set[str]:
     per_group = dataclasses.replace(item.progress, group_by=[by] if by else [], columns=None)
     single = dataclasses.replace(item, progress=per_group)
     everything = {group.group: group.total for group in summarize(single).groups}
+    if not rows.query.has_filters():  # the audience sees every row
+        return {str(key[0]) if by else ALL for key in everything}
     seen = {group.group: group.total for group in summarize(single, rows).groups}
     return {str(key[0]) if by else ALL for key in seen} if seen == everything else set()
 
