@@ -156,6 +156,8 @@ def first_rows():
     for n in range(4):
         lot = Lot.objects.create(pk=1 + n * SPREAD, name=f"lot-{n}")
         Membership.objects.create(lot=lot, released=n < 2)
+    # Two released memberships: the row filter's join must still give the lot once.
+    Membership.objects.create(lot_id=1, released=True)
     Node.objects.create(name="node-a", released=True)
     take_snapshot(declared(Sample), now=START)
     Notifier().info("First sync", audience="public", timestamp=START)

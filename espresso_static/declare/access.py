@@ -186,7 +186,12 @@ class AudienceView:
     def _own_rows(self, model) -> QuerySet:
         rows = model._default_manager.all()
         row_filter = access_of(model).rows.get(self.name)
-        if row_filter is not None:
+        if isinstance(row_filter, Q) and _spans_many(model, row_filter):
+            # A join to many rows (Q(mem__released=True)) repeats a row once per match:
+            # a subquery gives each row once.
+            matching = model._default_manager.filter(row_filter).values("pk")
+            rows = rows.filter(pk__in=matching)
+        elif row_filter is not None:
             rows = rows.filter(row_filter) if isinstance(row_filter, Q) else row_filter(rows)
         return rows
 
@@ -295,3 +300,27 @@ def selected_audiences(audiences: Mapping[str, Audience], names: Sequence[str]) 
     for name in wanted:
         audience_view(audiences, name)
     return list(dict.fromkeys(wanted))
+
+
+def _spans_many(model, row_filter: Q) -> bool:
+    """Whether a lookup of ``row_filter`` goes through a to-many relation (a reverse
+    foreign key or a many-to-many), where a row may match more than once."""
+    from django.core.exceptions import FieldDoesNotExist
+
+    for child in row_filter.children:
+        if isinstance(child, Q):
+            if _spans_many(model, child):
+                return True
+            continue
+        current = model
+        for part in child[0].split("__"):
+            try:
+                relation = current._meta.get_field(part)
+            except FieldDoesNotExist:  # a lookup (gte, in, ...): the path ended
+                break
+            if relation.many_to_many or relation.one_to_many:
+                return True
+            if not relation.is_relation:
+                break
+            current = relation.related_model
+    return False
