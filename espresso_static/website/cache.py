@@ -22,7 +22,10 @@ progress snapshots. The data-health audit runs arbitrary check code, which may q
 any table: it depends on all tables of the project.
 
 Each output has one **slot** (kind, audience, model): storing a new entry replaces the
-slot's previous one, so the cache holds one version of every output. Entries are
+slot's previous one, so the cache holds one version of every output. An output kept
+in parts (the downloads: one entry per segment, :mod:`espresso_static.website.segments`)
+stores a *state* — the change-log mark it was computed at and its parts — under a key
+without the tables' content, and brings it up to date from the log. Entries are
 written to a temporary name and renamed: a killed build leaves no half entry.
 ``build-site --no-cache`` bypasses the cache; deleting the folder is always safe.
 """
@@ -35,6 +38,7 @@ import pickle
 import re
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -160,6 +164,26 @@ class BuildCache:
             # The value last: an entry with a value is complete.
             (folder / VALUE).write_bytes(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
 
+    def store_state(self, slot: str, key: str, value, files: Path | None = None) -> None:
+        """Store ``value``, a state brought up to date from the change log under a key
+        without content (``key(..., content=False)``), replacing the state ``slot`` held:
+        each state gets an entry of its own, found again by :meth:`load_state`."""
+        if self.enabled:
+            entry = hashlib.blake2b(f"{key} {uuid.uuid4().hex}".encode(), digest_size=20)
+            self.store(slot, entry.hexdigest(), (key, value), files)
+
+    def load_state(self, slot: str, key: str):
+        """``(value, folder of its files)`` of the state :meth:`store_state` last stored in
+        ``slot`` under ``key``; None: none, or one of another key (schema, code)."""
+        if not self.enabled:
+            return None
+        pointer = self._slot_pointer(slot)
+        entry = pointer.read_text().strip() if pointer.is_file() else ""
+        stored = self.load(entry, counted=False) if entry else None
+        if not isinstance(stored, tuple) or stored[0] != key:
+            return None
+        return stored[1], self.files(entry)
+
     # -- layout -----------------------------------------------------------------------
 
     def _entry(self, key: str) -> Path:
@@ -167,13 +191,15 @@ class BuildCache:
 
     def _replace_slot(self, slot: str, key: str) -> None:
         """Point ``slot`` to ``key`` and remove the entry it pointed to before."""
-        slots = self.folder / "slots"
-        slots.mkdir(parents=True, exist_ok=True)
-        pointer = slots / hashlib.blake2b(slot.encode(), digest_size=16).hexdigest()
+        pointer = self._slot_pointer(slot)
+        pointer.parent.mkdir(parents=True, exist_ok=True)
         previous = pointer.read_text().strip() if pointer.is_file() else ""
         _write_atomic(pointer, key.encode())
         if previous and previous != key:
             shutil.rmtree(self._entry(previous), ignore_errors=True)
+
+    def _slot_pointer(self, slot: str) -> Path:
+        return self.folder / "slots" / hashlib.blake2b(slot.encode(), digest_size=16).hexdigest()
 
 
 class _NewEntry:

@@ -3,69 +3,59 @@
 For every visible model (and every visible many-to-many relation) one resource,
 written as gzip-compressed CSV, Parquet and JSON, plus one SQLite file holding all
 of them, a Frictionless ``datapackage.json`` (field types, primary and foreign keys,
-licence) and ``SHA256SUMS`` over every file. Rows are read once, in primary-key
-order and in chunks, and written to all formats as they come: a table of a million
-rows never sits in memory. Output is deterministic (gzip without timestamps, sorted
-resources) so unchanged data gives identical files.
+licence) and ``SHA256SUMS`` over every file. Rows are read in primary-key order, in
+chunks, and encoded per segment (:mod:`espresso_static.website.segments`) into parts
+cached alone (:mod:`~espresso_static.website.features.download_parts`): after a sync
+only the segments whose rows changed are read and encoded again, and every file is
+put together from the parts — the same way in a build from scratch, so the bytes are
+the same. A table of a million rows never sits in memory. Output is deterministic
+(gzip without timestamps, sorted resources) so unchanged data gives identical files.
 """
 
 from __future__ import annotations
 
-import csv
-import functools
-import gzip
+import dataclasses
 import hashlib
-import io
 import json
 import shutil
-import sqlite3
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import islice
+from itertools import groupby
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.text import slugify
 
 from espresso_static.data.fieldkinds import field_kind
-from espresso_static.data.plain_values import INTERNAL_TYPES, plain_value
+from espresso_static.data.plain_values import INTERNAL_TYPES
 from espresso_static.declare.access import AudienceView
-from espresso_static.website.cache import BuildCache, link_file, link_tree
+from espresso_static.website.cache import (
+    REBUILT,
+    REUSED,
+    UPDATED,
+    BuildCache,
+    link_file,
+    link_tree,
+)
 from espresso_static.website.collect import model_doc
+from espresso_static.website.features.download_parts import (
+    CHUNK_ROWS,
+    FORMATS,
+    Column,
+    Resource,
+    assemble_files,
+    assemble_sqlite,
+    write_part,
+)
 from espresso_static.website.publish import make_staging
-from espresso_static.website.sanitize import FORMULA_STARTS, csv_cell
-
-CHUNK_ROWS = 20_000
-FORMATS = ("csv.gz", "parquet", "json")
-#: The SQLite database of one resource, copied into the package's database.
-TABLE_DATABASE = "table.sqlite"
-
-
-@dataclass(frozen=True)
-class Column:
-    """One exported column: the field's name, its Frictionless type and description."""
-
-    name: str
-    attname: str
-    type: str
-    description: str
-    required: bool
-    #: Resource name and column the values refer to (foreign keys), else None.
-    references: tuple[str, str] | None = None
-
-
-@dataclass(frozen=True)
-class Resource:
-    """One exported table."""
-
-    name: str
-    title: str
-    description: str
-    columns: tuple[Column, ...]
-    primary_key: tuple[str, ...]
-    rows: int
+from espresso_static.website.segments import (
+    SegmentPlan,
+    is_segmented,
+    plan_segments,
+    segment_of,
+    segment_rows,
+)
 
 
 @dataclass(frozen=True)
@@ -95,12 +85,52 @@ def resource_name(model) -> str:
 
 @dataclass(frozen=True)
 class _Table:
-    """One resource to export: its description, its rows (read when called) and the
-    models whose tables decide them (for the cache key)."""
+    """One resource to export: its description, its rows and how they split into
+    segments, and the models whose tables decide them."""
 
     resource: Resource
-    rows: Callable[[], Iterator[tuple]]
+    #: The rows, in order, each led by the column segments are cut by (see ``skipped``).
+    rows: QuerySet
+    #: The model whose rows are segmented (a many-to-many relation: its link table) and
+    #: the column segments are cut by (None: the primary key).
+    model: type
+    key: str | None
     models_read: tuple
+    #: Leading values of a row that are not exported (the segment key added to them).
+    skipped: int = 0
+
+    def segments(self, plan: SegmentPlan) -> Iterator[tuple[int, Iterator[tuple]]]:
+        """``(segment, rows)`` of the segments ``plan`` redoes that hold rows, in order:
+        one query over all rows when every segment is redone, else one per segment."""
+        numbered = segment_of if is_segmented(self.model, self.key) else (lambda _: 0)
+        if plan.changed is None:
+            chunks = [self.rows.iterator(chunk_size=CHUNK_ROWS)]
+        else:
+            chunks = [
+                segment_rows(self.rows, segment, self.key).iterator(chunk_size=CHUNK_ROWS)
+                for segment in sorted(plan.changed)
+            ]
+        for rows in chunks:
+            for segment, group in groupby(rows, key=lambda row: numbered(row[0])):
+                yield segment, (row[self.skipped :] for row in group)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One segment's part of a resource in the cache: its entry and its rows."""
+
+    segment: int
+    key: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class _ResourceState:
+    """A resource as of change-log ``mark``: its parts, in segment order."""
+
+    mark: str | None
+    resource: Resource
+    parts: tuple[_Part, ...]
 
 
 def write_open_data(
@@ -115,7 +145,7 @@ def write_open_data(
     cache: BuildCache | None = None,
 ) -> OpenData:
     """Write the downloads of ``model_list`` as ``view`` sees them into ``out_dir``,
-    reusing what ``cache`` holds of tables that did not change."""
+    reusing what ``cache`` holds of segments whose rows did not change."""
     cache = cache or BuildCache(None)
     progress = progress or (lambda rows: None)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -130,18 +160,18 @@ def write_open_data(
     # Named as a build's staging folder: the next build removes it if this one is killed.
     work = make_staging(out_dir.parent)
     try:
-        parts = [
+        exported = [
             _resource_files(view, table, work, cache, progress) for table in _tables(view, visible)
         ]
-        for resource, folder in parts:
+        for resource, folder, _ in exported:
             for extension in FORMATS:
                 name = f"{resource.name}.{extension}"
                 link_file(folder / name, out_dir / name)
         sqlite_name = f"{package_name}.sqlite"
-        _assemble_sqlite(out_dir / sqlite_name, parts)
+        assemble_sqlite(out_dir / sqlite_name, [(r, parts) for r, _, parts in exported])
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    resources = [resource for resource, _ in parts]
+    resources = [resource for resource, _, _ in exported]
     package = _datapackage(package_name, title, license, citation, resources, out_dir)
     (out_dir / "datapackage.json").write_text(json.dumps(package, indent=2, ensure_ascii=False))
     files = _checksums(out_dir, [*_data_files(resources), sqlite_name, "datapackage.json"])
@@ -154,56 +184,64 @@ def _tables(view: AudienceView, visible: list) -> Iterator[_Table]:
     """The resources of the ``visible`` models: each model, then its many-to-many
     relations whose other end is visible."""
     for model in visible:
-        yield _Table(
-            _model_resource(view, model), functools.partial(_model_rows, view, model), (model,)
-        )
+        attnames = [f.attname for f in view.visible_fields(model) if not f.many_to_many]
+        rows = view.queryset(model).order_by("pk").values_list("pk", *attnames)
+        resource = _model_resource(view, model)
+        yield _Table(resource, rows, model, None, (model,), skipped=1)
         for m2m in view.visible_fields(model):
             if m2m.many_to_many:
+                through = m2m.remote_field.through
                 yield _Table(
                     _m2m_resource(model, m2m),
-                    functools.partial(_m2m_rows, view, model, m2m),
-                    (model, m2m.related_model, m2m.remote_field.through),
+                    _m2m_rows(view, model, m2m),
+                    through,
+                    m2m.m2m_column_name(),
+                    (model, m2m.related_model, through),
                 )
 
 
 def _resource_files(
     view: AudienceView, table: _Table, work: Path, cache: BuildCache, progress
-) -> tuple[Resource, Path]:
-    """The exported resource and the folder holding its files (and a SQLite database of
-    its one table): from the cache, or written into ``work``."""
-    key = cache.key("download", view, table.models_read, table.resource)
-    stored = cache.load(key)
-    if stored is not None:
-        progress(stored.rows)
-        return stored, cache.files(key)
+) -> tuple[Resource, Path, list[Path]]:
+    """The exported resource, the folder holding its files and the folders of its parts
+    (one per segment): parts of segments whose rows did not change from the cache, the
+    others written into ``work``."""
+    slot = f"download {view.name} {table.resource.name}"
+    static = cache.key("download", view, table.models_read, table.resource, content=False)
+    previous, previous_files = cache.load_state(slot, static) or (None, None)
+    plan = plan_segments(
+        previous.mark if previous else None, table.model, view, table.models_read, table.key
+    )
+    if previous is None or not all(cache.has(part.key) for part in previous.parts):
+        plan = SegmentPlan(plan.mark, None)
+    elif plan.changed == frozenset():
+        cache.count(REUSED)
+        progress(previous.resource.rows)
+        return previous.resource, previous_files, [cache.files(p.key) for p in previous.parts]
+    parts: dict[int, tuple[_Part, Path]] = {}
+    if plan.changed is not None:
+        for part in previous.parts:
+            if part.segment not in plan.changed:
+                parts[part.segment] = (part, cache.files(part.key))
+                progress(part.rows)
+    kept = len(parts)
     folder = work / table.resource.name
-    folder.mkdir()
-    database = sqlite3.connect(folder / TABLE_DATABASE)
-    try:
-        resource = _export(table.resource, table.rows(), folder, database, progress)
-        database.commit()
-    finally:
-        database.close()
-    cache.store(f"download {view.name} {resource.name}", key, resource, files=folder)
-    return resource, folder
-
-
-def _assemble_sqlite(path: Path, parts: list[tuple[Resource, Path]]) -> None:
-    """One SQLite file of every resource, copied from their own databases."""
-    path.unlink(missing_ok=True)
-    database = sqlite3.connect(path)
-    try:
-        for resource, folder in parts:
-            _create_sqlite_table(database, resource)
-            database.commit()  # ATTACH is refused inside a transaction
-            database.execute("ATTACH DATABASE ? AS part", (str(folder / TABLE_DATABASE),))
-            database.execute(
-                f'INSERT INTO main."{resource.name}" SELECT * FROM part."{resource.name}"'
-            )
-            database.commit()
-            database.execute("DETACH DATABASE part")
-    finally:
-        database.close()
+    for segment, rows in table.segments(plan):
+        part_folder = folder / str(segment)
+        count = write_part(table.resource, rows, part_folder, progress)
+        key = hashlib.blake2b(f"{static} {segment} {uuid.uuid4()}".encode(), digest_size=20)
+        cache.store(f"{slot} segment {segment}", key.hexdigest(), count, files=part_folder)
+        parts[segment] = (_Part(segment, key.hexdigest(), count), part_folder)
+    if kept:
+        cache.count(UPDATED, f"{len(parts) - kept} of {len(parts)} segments")
+    else:
+        cache.count(REBUILT)
+    ordered = [parts[segment] for segment in sorted(parts)]
+    resource = dataclasses.replace(table.resource, rows=sum(part.rows for part, _ in ordered))
+    assemble_files(resource, [path for _, path in ordered], folder / "files")
+    state = _ResourceState(plan.mark, resource, tuple(part for part, _ in ordered))
+    cache.store_state(slot, static, state, files=folder / "files")
+    return resource, folder / "files", [path for _, path in ordered]
 
 
 # -- what is exported ---------------------------------------------------------------
@@ -273,13 +311,7 @@ def _m2m_resource(model, m2m) -> Resource:
     )
 
 
-def _model_rows(view: AudienceView, model) -> Iterator[tuple]:
-    attnames = [f.attname for f in view.visible_fields(model) if not f.many_to_many]
-    queryset = view.queryset(model).order_by("pk").values_list(*attnames)
-    return queryset.iterator(chunk_size=CHUNK_ROWS)
-
-
-def _m2m_rows(view: AudienceView, model, m2m) -> Iterator[tuple]:
+def _m2m_rows(view: AudienceView, model, m2m) -> QuerySet:
     """Links whose both ends are visible rows."""
     through = m2m.remote_field.through
     source, target = m2m.m2m_column_name(), m2m.m2m_reverse_name()
@@ -290,9 +322,7 @@ def _m2m_rows(view: AudienceView, model, m2m) -> Iterator[tuple]:
             # EXISTS, one look-up per link: with `IN` on both columns SQLite searches the
             # link index for every pair of visible ends (hours for 50,000 by 150,000).
             links = links.filter(Exists(visible.filter(pk=OuterRef(column))))
-    return (
-        links.order_by(source, target).values_list(source, target).iterator(chunk_size=CHUNK_ROWS)
-    )
+    return links.order_by(source, target).values_list(source, target)
 
 
 #: Frictionless field types of the value kinds (any other kind is a string).
@@ -317,122 +347,7 @@ def frictionless_type(field) -> str:
     return FRICTIONLESS_TYPES.get(kind) or INTERNAL_TYPES.get(field.get_internal_type(), "any")
 
 
-# -- writing ------------------------------------------------------------------------
-
-ARROW_TYPES = {
-    "boolean": pa.bool_(),
-    "integer": pa.int64(),
-    "number": pa.float64(),
-    "datetime": pa.timestamp("us", tz="UTC"),
-    "date": pa.date32(),
-    "string": pa.string(),
-    "object": pa.string(),
-    "array": pa.string(),
-    "duration": pa.string(),
-    "time": pa.string(),
-    "any": pa.string(),
-}
-SQLITE_TYPES = {"boolean": "INTEGER", "integer": "INTEGER", "number": "REAL"}
-#: Types whose values :func:`_plain` may change (all but text, integers and booleans).
-CONVERTED_TYPES = frozenset(
-    {"datetime", "date", "number", "object", "array", "duration", "time", "any"}
-)
-#: zlib's default level: level 9 took twice the time for a few percent smaller files.
-GZIP_LEVEL = 6
-
-
-def _export(
-    resource: Resource, rows: Iterator[tuple], out_dir: Path, database, progress
-) -> Resource:
-    names = [c.name for c in resource.columns]
-    types = [c.type for c in resource.columns]
-    schema = pa.schema(
-        [pa.field(c.name, ARROW_TYPES[c.type], nullable=not c.required) for c in resource.columns]
-    )
-    _create_sqlite_table(database, resource)
-    insert = f'INSERT INTO "{resource.name}" VALUES ({", ".join("?" for _ in names)})'
-    # Only columns whose values may need it are converted: a call per value costs more
-    # than writing all four formats.
-    converted = [i for i, c in enumerate(resource.columns) if c.type in CONVERTED_TYPES]
-    texts = [i for i, c in enumerate(resource.columns) if c.type in ("string", "object")]
-    count = 0
-    with (
-        gzip.GzipFile(
-            out_dir / f"{resource.name}.csv.gz", "wb", compresslevel=GZIP_LEVEL, mtime=0
-        ) as csv_gzip,
-        io.TextIOWrapper(csv_gzip, encoding="utf-8", newline="") as csv_text,
-        open(out_dir / f"{resource.name}.json", "w", encoding="utf-8") as json_file,
-        pq.ParquetWriter(out_dir / f"{resource.name}.parquet", schema) as parquet,
-    ):
-        # RFC 4180 line ends: the writer then quotes a value holding a lone \r too.
-        writer = csv.writer(csv_text, lineterminator="\r\n")
-        writer.writerow(names)
-        json_file.write("[")
-        while chunk := list(islice(rows, CHUNK_ROWS)):
-            plain = [_plain_row(row, converted) for row in chunk] if converted else chunk
-            writer.writerows(_spreadsheet_safe(plain, texts) if texts else plain)
-            objects = json.dumps(
-                [dict(zip(names, row, strict=True)) for row in plain], ensure_ascii=False
-            )
-            json_file.write(("," if count else "") + objects[1:-1])
-            parquet.write_table(_arrow_table(schema, types, chunk))
-            database.executemany(insert, plain)
-            count += len(chunk)
-            if progress:
-                progress(len(chunk))
-        json_file.write("]\n")
-        if not count:
-            parquet.write_table(schema.empty_table())
-    return Resource(
-        resource.name,
-        resource.title,
-        resource.description,
-        resource.columns,
-        resource.primary_key,
-        count,
-    )
-
-
-def _spreadsheet_safe(rows: list[tuple], texts: list[int]) -> list:
-    """The CSV form of ``rows``: text cells starting like a formula get a ``'``
-    (:func:`~espresso_static.website.sanitize.csv_cell`); other formats keep the values."""
-    safe = []
-    for row in rows:
-        if any(isinstance(row[i], str) and row[i].startswith(FORMULA_STARTS) for i in texts):
-            row = list(row)
-            for i in texts:
-                row[i] = csv_cell(row[i])
-        safe.append(row)
-    return safe
-
-
-def _plain_row(row: tuple, converted: list[int]) -> tuple:
-    values = list(row)
-    for index in converted:
-        values[index] = plain_value(values[index])
-    return tuple(values)
-
-
-def _arrow_table(schema: pa.Schema, types: list[str], chunk: list[tuple]) -> pa.Table:
-    columns = list(zip(*chunk, strict=True))
-    arrays = []
-    for values, kind, field in zip(columns, types, schema, strict=True):
-        if kind == "number":
-            values = [None if v is None else float(v) for v in values]
-        elif kind in CONVERTED_TYPES and kind not in ("datetime", "date"):
-            values = [plain_value(v) for v in values]
-        arrays.append(pa.array(values, type=field.type))
-    return pa.Table.from_arrays(arrays, schema=schema)
-
-
-def _create_sqlite_table(database, resource: Resource) -> None:
-    columns = ", ".join(
-        f'"{c.name}" {SQLITE_TYPES.get(c.type, "TEXT")}{"" if not c.required else " NOT NULL"}'
-        for c in resource.columns
-    )
-    key = ", ".join(f'"{name}"' for name in resource.primary_key)
-    primary = f", PRIMARY KEY ({key})" if key else ""
-    database.execute(f'CREATE TABLE "{resource.name}" ({columns}{primary})')
+# -- the package -------------------------------------------------------------------
 
 
 def _data_files(resources: list[Resource]) -> list[str]:

@@ -1,0 +1,190 @@
+"""Downloads in segments: after a change only the segments holding changed rows are
+exported again (counted by the cache), and every file is byte for byte what a build
+without the cache writes — after updates (ORM and raw SQL), inserts, deletes, link
+changes, and changes in a related table or one an audience's row filter reads."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from espresso_static.access import Audience, AudienceView
+from espresso_static.website import segments
+from espresso_static.website.cache import BuildCache
+from espresso_static.website.features import opendata
+from espresso_static.website.features.opendata import write_open_data
+from models.demo import data
+from models.demo.models import (
+    Correlator,
+    DataFile,
+    Ensemble,
+    FermionAction,
+    GaugeConfig,
+    Propagator,
+)
+
+pytestmark = pytest.mark.django_db
+
+MODELS = [Ensemble, GaugeConfig, FermionAction, Propagator, Correlator, DataFile]
+PUBLIC = AudienceView(Audience("public", "deny", Path("site-public")))
+INTERNAL = AudienceView(Audience("internal", "allow", Path("site")))
+#: Rows per segment in these tests: the 120 files are 6 segments.
+ROWS = 20
+
+
+@pytest.fixture(autouse=True)
+def small_segments(monkeypatch):
+    monkeypatch.setattr(segments, "SEGMENT_ROWS", ROWS)
+
+
+@pytest.fixture
+def files(db) -> list[int]:
+    data.generate(files=120, seed=4)
+    return list(DataFile.objects.order_by("pk").values_list("pk", flat=True))
+
+
+@pytest.fixture
+def builds(tmp_path, monkeypatch):
+    """Builds of the downloads with one cache folder, counting the parts encoded."""
+    return Downloads(tmp_path, monkeypatch)
+
+
+class Downloads:
+    """Builds of the downloads of an audience with one cache folder; each segment
+    encoded (a call of ``write_part``) is counted."""
+
+    def __init__(self, folder: Path, monkeypatch):
+        self.folder, self.builds, self.encoded = folder, 0, 0
+        write_part = opendata.write_part
+
+        def counted(*args):
+            self.encoded += 1
+            return write_part(*args)
+
+        monkeypatch.setattr(opendata, "write_part", counted)
+
+    def write(self, view, cache_folder: Path | None) -> tuple[dict[str, bytes], BuildCache]:
+        self.builds += 1
+        out = self.folder / f"out{self.builds}" / "downloads"
+        cache = BuildCache(cache_folder)
+        write_open_data(view, MODELS, out, title="Demo data", cache=cache)
+        return {p.name: p.read_bytes() for p in sorted(out.iterdir())}, cache
+
+    def incremental(self, view=INTERNAL) -> tuple[dict[str, bytes], list, int]:
+        """The files, the cache's outcomes (the package's, then each resource's) and the
+        segments encoded of a cached build, checked byte for byte equal to a build
+        without the cache."""
+        self.encoded = 0
+        cached, cache = self.write(view, self.folder / "cache")
+        encoded = self.encoded
+        fresh, _ = self.write(view, None)
+        assert cached.keys() == fresh.keys()
+        assert [name for name in cached if cached[name] != fresh[name]] == []
+        return cached, cache.outcomes, encoded
+
+
+def sql(statement: str, params=()) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+
+
+def segment_count(rows) -> int:
+    return len({pk // ROWS for pk in rows})
+
+
+def visible(model, view: AudienceView = INTERNAL) -> list[int]:
+    return list(view.queryset(model).values_list("pk", flat=True))
+
+
+def links() -> int:
+    """The segments of the correlators' links (by their owner)."""
+    through = Correlator.propagators.through
+    return segment_count(through.objects.values_list("correlator_id", flat=True))
+
+
+def test_updates_in_raw_sql_and_the_orm_reexport_their_segments_only(files, builds):
+    before, outcomes, exported = builds.incremental()
+    assert exported == sum(segment_count(visible(m)) for m in MODELS) + links()
+    assert outcomes == [("rebuilt", "")] * (1 + len(MODELS) + 1)  # the package, 7 resources
+    sql("UPDATE demo_datafile SET size = 12345 WHERE id = %s", [files[3]])
+    DataFile.objects.filter(pk=files[-1]).update(status="corrupt")
+    after, outcomes, exported = builds.incremental()
+    assert exported == segment_count([files[3], files[-1]]) == 2
+    updated = ("updated", f"2 of {segment_count(files)} segments")
+    assert sorted(outcomes) == sorted([("rebuilt", ""), updated, *[("reused", "")] * 6])
+    changed = {name for name in after if after[name] != before[name]}
+    # The file table's formats, the package database and the checksums; nothing else.
+    assert changed == {
+        "demo_datafile.csv.gz",
+        "demo_datafile.json",
+        "demo_datafile.parquet",
+        "demo-data.sqlite",
+        "datapackage.json",
+        "SHA256SUMS",
+    }
+    # Nothing changed since: the package is reused whole.
+    assert builds.incremental()[1:] == ([("reused", "")], 0)
+
+
+def test_inserts_and_deletes_make_and_drop_segments(files, builds):
+    builds.incremental()
+    gone = [pk for pk in files if pk // ROWS == files[40] // ROWS]
+    DataFile.objects.filter(pk__in=gone).delete()  # a whole segment
+    DataFile.objects.filter(pk=files[80]).delete()
+    names = [f.column for f in DataFile._meta.local_concrete_fields if not f.primary_key]
+    copied = ", ".join(names).replace("file_name", "file_name || '.copy'")
+    sql(
+        f"INSERT INTO demo_datafile (id, {', '.join(names)}) "
+        f"SELECT id + 1000, {copied} FROM demo_datafile WHERE id = %s",
+        [files[0]],
+    )
+    after, _, exported = builds.incremental()
+    assert exported == 2  # the one row deleted of its segment, and the new segment
+    database = sqlite3.connect(":memory:")
+    database.deserialize(after["demo-data.sqlite"])
+    rows = [pk for (pk,) in database.execute("SELECT id FROM demo_datafile ORDER BY id")]
+    kept = [pk for pk in files if pk not in gone and pk != files[80]]
+    assert rows == [*kept, files[0] + 1000]
+
+
+def test_changed_links_reexport_their_owners_segments(files, builds):
+    before, _, _ = builds.incremental()
+    through = Correlator.propagators.through
+    link = through.objects.order_by("pk").first()
+    # Raw SQL: the ORM's removal also saves the correlator (every segment then).
+    sql(f"DELETE FROM {through._meta.db_table} WHERE id = %s", [link.pk])
+    after, _, exported = builds.incremental()
+    # The owner's segment of the links; the correlators' table counts its links as
+    # read (the cache's bound), so all of its segments.
+    assert exported == 1 + segment_count(visible(Correlator))
+    assert (
+        after["demo_correlator_propagators.csv.gz"] != before["demo_correlator_propagators.csv.gz"]
+    )
+
+
+def test_a_change_in_a_related_table_or_one_a_row_filter_reads_reexports_every_segment(
+    files, builds
+):
+    before, _, _ = builds.incremental(PUBLIC)
+    # Unreleasing an ensemble hides its files from the public: the file table's row
+    # filter reads the ensembles' table, which no file row's log entry names.
+    ensemble = Ensemble.objects.filter(released=True).order_by("pk").first()
+    sql("UPDATE demo_ensemble SET released = %s WHERE id = %s", [False, ensemble.pk])
+    after, outcomes, exported = builds.incremental(PUBLIC)
+    # The ensemble's own segment (if a row of it is still shown), every segment of the
+    # tables reading ensembles; the actions' table is reused.
+    shown = {pk // ROWS for pk in visible(Ensemble, PUBLIC)}
+    own = int(ensemble.pk // ROWS in shown)
+    reading = [GaugeConfig, DataFile]
+    assert exported == own + sum(segment_count(visible(m, PUBLIC)) for m in reading)
+    assert outcomes.count(("reused", "")) == 1
+    assert after["demo_datafile.csv.gz"] != before["demo_datafile.csv.gz"]
+    # A value of a related row: every segment of the tables reading it.
+    released = Ensemble.objects.filter(released=True).order_by("pk").first()
+    Ensemble.objects.filter(pk=released.pk).update(pion_mass=311.5)
+    assert builds.incremental(PUBLIC)[2] == 1 + sum(
+        segment_count(visible(m, PUBLIC)) for m in (GaugeConfig, DataFile)
+    )
