@@ -50,6 +50,47 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of process ``pid`` and all its descendants now, summed, in MB
+    (Linux ``/proc``; pages shared after a fork count in each process: an upper bound)."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:  # ended meanwhile
+            continue
+        total += next(
+            (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
+        )
+    return total / 1024
+
+
+class TreeMemory:
+    """The peak of :func:`tree_rss_mb` of a running process, sampled every ``every``
+    seconds in a thread until :meth:`stop`."""
+
+    def __init__(self, pid: int, every: float = 0.05):
+        import threading
+
+        self.peak_mb = 0.0
+        self._pid, self._every = pid, every
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stopped.wait(self._every):
+            self.peak_mb = max(self.peak_mb, tree_rss_mb(self._pid))
+
+    def stop(self) -> float:
+        self._stopped.set()
+        self._thread.join()
+        return self.peak_mb
+
+
 def arguments(
     description: str, rows: int, smoke_rows: int, database: bool = False
 ) -> argparse.Namespace:

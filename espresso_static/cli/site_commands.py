@@ -42,7 +42,13 @@ from espresso_static.project.nightly import exit_codes_text
     help="Build every output anew, not reusing those of unchanged tables from "
     ".espresso-static-cache/ in the project.",
 )
-def build_site_command(project, out, audiences, strict, quiet, allow_drift, no_cache):
+@click.option(
+    "--serial",
+    is_flag=True,
+    help="Collect every part in this one process (by default the data-health audit and "
+    "the downloads run in worker processes beside the rest, on the same snapshot).",
+)
+def build_site_command(project, out, audiences, strict, quiet, allow_drift, no_cache, serial):
     """Introspect the models and the data and publish the static site of one audience
     (or several), holding only what that audience may see.
 
@@ -58,7 +64,11 @@ def build_site_command(project, out, audiences, strict, quiet, allow_drift, no_c
 
     config = open_project(project)
     options = BuildOptions(
-        strict=strict, quiet=quiet, allow_drift=allow_drift, use_cache=not no_cache
+        strict=strict,
+        quiet=quiet,
+        allow_drift=allow_drift,
+        use_cache=not no_cache,
+        parallel=not serial,
     )
     reporter = Reporter(quiet, echo=lambda message: click.echo(message, err=True), bar=progress_bar)
     for result in build_sites(config, list(audiences), out=out, options=options, reporter=reporter):

@@ -2,7 +2,10 @@
 
 Rows written by ``bulk_create``, raw SQL, ``QuerySet.update`` or older code never
 went through the save-time checks; this audit finds the ones that fail them now.
-It reads in primary-key order, in batches, and never writes.
+It reads in primary-key order, in batches, and never writes. The rows a check follows
+(the foreign keys ``select_related()`` would join, the members of an m2m check) are
+read once per batch and shared by its rows, as ``prefetch_related`` does: a check
+reads them, never changes them.
 
 ``build-site`` keeps an :class:`AuditState` (the failing rows of every check, as of a
 change-log mark) and re-checks only the rows whose inputs changed since. What a

@@ -23,6 +23,8 @@ class BuildOptions:
     allow_drift: bool = False
     #: Reuse outputs of unchanged inputs from the project's cache (``--no-cache``: off).
     use_cache: bool = True
+    #: Collect the expensive parts side by side in worker processes (``--serial``: off).
+    parallel: bool = True
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,10 @@ class Feature(Generic[T]):
 
     #: Names the feature in messages (default: the class name).
     name: str = ""
+    #: Its collect step may run in a worker process beside the others' (it reads the
+    #: database and writes only its ``work_dir`` and cache entries; its data pickles):
+    #: for the expensive ones (:mod:`espresso_static.website.workers`).
+    concurrent: bool = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

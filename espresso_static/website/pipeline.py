@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from espresso_static.checks.report import refuse_to_build
-from espresso_static.data.row_values import row_warnings
+from espresso_static.data.row_values import row_warnings, warn_again
 from espresso_static.declare.access import (
     ALL_AUDIENCES,
     AudienceView,
@@ -68,6 +68,7 @@ from espresso_static.website.features import FEATURES
 from espresso_static.website.mkdocs_build import load_mkdocs_config, mkdocs_messages, run_mkdocs
 from espresso_static.website.publish import make_staging, remove_stale_staging, swap_in
 from espresso_static.website.render import GENERATED
+from espresso_static.website.workers import start, workers_possible
 from espresso_static.website.write import keep_generated_docs, write_build_docs
 
 #: Loops over at least this many items show a progress bar.
@@ -201,11 +202,21 @@ def build_site(
     work_dir = make_staging(target.parent)
     try:
         # Collect and render read the database: one snapshot, so the pages' counts agree.
-        with consistent_read():
+        with consistent_read() as snapshot:
             cache.new_snapshot()  # fingerprints of what this transaction sees
+            shared = snapshot.share() if options.parallel and workers_possible() else None
             with reporter.step("collect") as summary, row_warnings() as value_warnings:
                 site, context, collected = collect_build(
-                    config, view, options, features, target, work_dir, reporter, summary, cache
+                    config,
+                    view,
+                    options,
+                    features,
+                    target,
+                    work_dir,
+                    reporter,
+                    summary,
+                    cache,
+                    shared,
                 )
             for warning in value_warnings:
                 reporter.echo(f"  warning: {warning}")
@@ -258,12 +269,14 @@ def collect_build(
     reporter: Reporter,
     summary: list[str],
     cache: BuildCache | None = None,
+    snapshot: str | None = None,
 ) -> tuple[SiteModel, RenderContext, list[Collected]]:
     """Everything ``view`` sees, read from the database: the schema and counts, then
     what each of ``features`` collects for the site published to ``site_dir`` (large
     files into folders of ``work_dir``);
     ``summary`` gets a line about each part, with its time and what ``cache``
-    supplied."""
+    supplied. With ``snapshot`` (a token of :meth:`ReadSnapshot.share`), the features
+    that may (``concurrent``) collect in worker processes reading it."""
     cache = cache or BuildCache(None)
     with _part(summary, cache) as line:
         site = collect_site(
@@ -285,8 +298,8 @@ def collect_build(
         git_commit=git_commit(config.root),
     )
     context = RenderContext(config=config, options=options, provenance=provenance)
-    collected = []
-    for number, feature in enumerate(features):
+    builds, lines = [], [[] for _ in features]  # each feature's report lines
+    for number in range(len(features)):
         feature_dir = work_dir / f"{number:02d}"
         feature_dir.mkdir()
         build = Build(
@@ -299,11 +312,60 @@ def collect_build(
             site_dir=site_dir,
             work_dir=feature_dir,
             tables=tables,
-            part=functools.partial(_part, summary, cache),
+            part=functools.partial(_part, lines[number], cache),
             counter=reporter.counter,
         )
-        collected.append((feature, run_step(feature, "on_collect", build)))
+        builds.append(build)
+    outcomes = _collect_features(features, builds, lines, reporter, snapshot)
+    collected = []
+    for feature, (data, reported, warned) in zip(features, outcomes, strict=True):
+        summary.extend(reported)
+        warn_again(warned)
+        collected.append((feature, data))
     return site, context, collected
+
+
+def _collect_features(
+    features: list[Feature],
+    builds: list[Build],
+    lines: list[list[str]],
+    reporter: Reporter,
+    snapshot: str | None,
+) -> list[tuple]:
+    """What each feature's collect step returned, with its report lines (``lines``:
+    where its ``build.part`` writes them) and row warnings, in feature order: the
+    ``concurrent`` ones in worker processes reading ``snapshot`` (None: none),
+    meanwhile the others in this one."""
+    side = [i for i, f in enumerate(features) if f.concurrent] if snapshot is not None else []
+    outcomes: dict[int, tuple] = {}
+    workers = {}
+    try:
+        for i in side:
+            collect = functools.partial(_collect_feature, features[i], builds[i], lines[i])
+            workers[i] = start(features[i].name, collect, snapshot)
+        for worker in workers.values():
+            worker.listen()
+        for i, (feature, build) in enumerate(zip(features, builds, strict=True)):
+            if i not in workers:
+                outcomes[i] = _collect_feature(feature, build, lines[i], reporter.counter)
+                failed = next((w for w in workers.values() if w.failed), None)
+                if failed:  # stop at once, not after this process's parts
+                    failed.result(reporter.counter)
+        for i, worker in workers.items():
+            outcomes[i] = worker.result(reporter.counter)
+    finally:
+        for worker in workers.values():
+            worker.stop()
+    return [outcomes[i] for i in range(len(features))]
+
+
+def _collect_feature(feature: Feature, build: Build, lines: list[str], counter) -> tuple:
+    """``feature``'s collect step with ``counter`` for its progress bars: its data, its
+    report ``lines`` and the row warnings it raised (kept apart: reported in feature
+    order)."""
+    with row_warnings() as warned:
+        data = run_step(feature, "on_collect", dataclasses.replace(build, counter=counter))
+    return data, lines, warned
 
 
 @contextmanager

@@ -73,6 +73,7 @@ class OpenDataFeature(Feature[DataCollected]):
     to them from each model's page."""
 
     name = "open data"
+    concurrent = True
 
     def on_collect(self, build: Build) -> DataCollected:
         rows = build.site.total_rows

@@ -112,6 +112,7 @@ class DataHealth(Feature[HealthResults]):
     """The Data health page (audiences with ``health = true``)."""
 
     name = "data health"
+    concurrent = True
 
     def on_collect(self, build: Build) -> HealthResults | None:
         if not build.view.audience.health:

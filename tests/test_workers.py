@@ -1,0 +1,197 @@
+"""Collect parts in worker processes (website/workers.py): the site is what a serial
+build writes; a worker reads the build's snapshot; a failed or killed worker, or
+Ctrl-C, stops the build with one line and publishes nothing, leaving no process."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from django.db import connections
+
+from espresso_static.cli import cli
+from espresso_static.website.consistent_read import consistent_read
+from espresso_static.website.workers import start
+from models.demo import data
+from models.demo.models import DataFile
+from tests.conftest import REPO
+from tests.test_faults import tree_hash
+from tests.test_features import demo_project
+from tests.worker_features import BUILD_PID
+
+FEATURES = "tests.worker_features"
+COMMAND = (sys.executable, "-m", "espresso_static", "build-site")
+#: What differs between two builds of the same data: when they were built.
+TIMESTAMP = re.compile(rb"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?")
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def demo_rows(monkeypatch):
+    data.generate(files=300, seed=5)
+    monkeypatch.setenv(BUILD_PID, str(os.getpid()))
+
+
+def build(project: Path, out: Path, *extra: str):
+    args = ["build-site", "--project", str(project), "--out", str(out), *extra]
+    return CliRunner().invoke(cli, args)
+
+
+def contents(site: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(site).as_posix(): TIMESTAMP.sub(b"<time>", p.read_bytes())
+        for p in sorted(site.rglob("*"))
+        if p.is_file()
+    }
+
+
+def collect_parts(output: str) -> list[str]:
+    """The parts of the collect line, without their times."""
+    line = next(line for line in output.splitlines() if line.startswith("collect"))
+    return [re.sub(r" \([\d.]+ s\)", "", part) for part in line.split("; ")]
+
+
+def test_a_parallel_build_writes_what_a_serial_build_writes(demo_rows, tmp_path):
+    project = demo_project(tmp_path, f'["{FEATURES}:WhereCollected"]')
+    parallel, serial = tmp_path / "parallel", tmp_path / "serial"
+    built = build(project, parallel, "--no-cache")
+    assert built.exit_code == 0, built.output
+    alone = build(project, serial, "--no-cache", "--serial")
+    assert alone.exit_code == 0, alone.output
+    where = "generated/where/index.html"
+    assert "collected in the worker: 300 files" in (parallel / where).read_text()
+    assert "collected in the build: 300 files" in (serial / where).read_text()
+    assert collect_parts(built.output) == collect_parts(alone.output)
+    assert "data health 8 checks, 0 failing" in built.output
+    assert "300 files counted" in built.output
+    ours, theirs = contents(parallel), contents(serial)
+    assert ours.keys() == theirs.keys()
+    differing = [path for path in ours if ours[path] != theirs[path]]
+    # The page saying where, and the search index holding its text.
+    assert set(differing) <= {where, "search/search_index.json"}, differing
+
+
+@pytest.mark.parametrize(
+    "feature, message",
+    [
+        (
+            "FailingPart",
+            "Error: failing part: The project's site feature tests.worker_features:FailingPart "
+            "failed in on_collect: ValueError: no run 42 in the campaign",
+        ),
+        ("KilledPart", "Error: killed part: its worker process ended without a result"),
+    ],
+)
+def test_a_failing_worker_stops_the_build_and_publishes_nothing(
+    demo_rows, tmp_path, feature, message
+):
+    project = demo_project(tmp_path, f'["{FEATURES}:WhereCollected"]')
+    out = tmp_path / "site"
+    assert build(project, out).exit_code == 0
+    published = tree_hash(out)
+    (tmp_path / "failing").mkdir()
+    project = demo_project(tmp_path / "failing", f'["{FEATURES}:{feature}"]')
+    failed = build(project, out)
+    assert failed.exit_code == 1
+    assert failed.output.splitlines()[-1] == message
+    assert tree_hash(out) == published
+    assert sorted(p.name for p in tmp_path.iterdir() if "site" in p.name) == ["site"]
+    assert _children() == []
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_the_workers_and_publishes_nothing(demo_rows, tmp_path):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the command line on the test database's file (SQLite)")
+    project = demo_project(tmp_path, f'["{FEATURES}:SlowPart"]')
+    marker = tmp_path / "worker.pid"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "ESPRESSO_TEST_MARKER": str(marker),
+        "PYTHONPATH": str(REPO),
+    }
+    out = tmp_path / "site"
+    process = subprocess.Popen(
+        # --allow-drift: the test database is made without migrations.
+        [*COMMAND, "--project", str(project), "--out", str(out), "--allow-drift"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not marker.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert marker.exists(), process.communicate(timeout=60)[1]
+    worker = int(marker.read_text())
+    process.send_signal(signal.SIGINT)
+    _, errors = process.communicate(timeout=60)
+    assert process.returncode != 0 and "Aborted" in errors, errors
+    assert not Path(f"/proc/{worker}").exists()
+    assert not out.exists()
+
+
+def test_a_worker_reads_the_snapshot_of_the_build(demo_rows, on_postgresql):
+    """A row deleted after the build's snapshot: PostgreSQL commits it, the worker does
+    not see it; SQLite keeps the writer out until the build's read ends."""
+    before = DataFile.objects.count()
+    with consistent_read() as snapshot:
+        assert DataFile.objects.count() == before
+        token = snapshot.share()
+        assert token
+        deleted = _delete_a_file_elsewhere()
+        worker = start("count", lambda counter: DataFile.objects.count(), token)
+        worker.listen()
+        assert worker.result(_no_bar) == before
+    assert deleted == on_postgresql
+    assert DataFile.objects.count() == before - deleted
+
+
+@pytest.mark.django_db
+def test_a_read_joining_a_callers_transaction_is_not_shared():
+    with consistent_read() as snapshot:
+        assert snapshot.share() is None
+
+
+def _delete_a_file_elsewhere() -> bool:
+    """Delete a file row on a connection of its own; False if the database refused."""
+    from django.db import OperationalError
+
+    other = connections.create_connection("default")
+    if other.vendor == "sqlite":
+        other.settings_dict = {**other.settings_dict, "OPTIONS": {"timeout": 0.5}}
+    try:
+        with other.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM demo_datafile WHERE id = (SELECT min(id) FROM demo_datafile)"
+            )
+        return True
+    except OperationalError as refused:
+        assert "locked" in str(refused)
+        return False
+    finally:
+        other.close()
+
+
+@contextmanager
+def _no_bar(total, label):
+    yield lambda done: None
+
+
+def _children() -> list[int]:
+    """This process's child processes (none may be left by a build)."""
+    found = []
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        found += [int(pid) for pid in (task / "children").read_text().split()]
+    return found
