@@ -61,6 +61,8 @@ def collect_parts(output: str) -> list[str]:
 
 
 def test_a_parallel_build_writes_what_a_serial_build_writes(demo_rows, tmp_path):
+    broken = DataFile.objects.order_by("pk")[3]  # a failing row, replayed by the audit
+    DataFile.objects.filter(pk=broken.pk).update(file_name="broken.txt")
     project = demo_project(tmp_path, f'["{FEATURES}:WhereCollected"]')
     parallel, serial = tmp_path / "parallel", tmp_path / "serial"
     built = build(project, parallel, "--no-cache")
@@ -71,7 +73,7 @@ def test_a_parallel_build_writes_what_a_serial_build_writes(demo_rows, tmp_path)
     assert "collected in the worker: 300 files" in (parallel / where).read_text()
     assert "collected in the build: 300 files" in (serial / where).read_text()
     assert collect_parts(built.output) == collect_parts(alone.output)
-    assert "data health 8 checks, 0 failing" in built.output
+    assert "data health 8 checks, 1 failing" in built.output
     assert "300 files counted" in built.output
     ours, theirs = contents(parallel), contents(serial)
     assert ours.keys() == theirs.keys()

@@ -190,6 +190,8 @@ def _work(function: Callable, snapshot: str, channel: Connection, parent: int) -
         with contextlib.suppress(Exception):  # the build sees the pipe closed then
             channel.send(("error", _one_line(error)))
     finally:
+        with contextlib.suppress(Exception):  # os._exit flushes nothing
+            sys.stdout.flush(), sys.stderr.flush()
         os._exit(status)
 
 
