@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from django.db import connections
 
 from espresso_static.cli import cli
+from espresso_static.website import workers
 from espresso_static.website.consistent_read import consistent_read
 from espresso_static.website.workers import start
 from models.demo import data
@@ -197,3 +198,25 @@ def _children() -> list[int]:
     for task in Path(f"/proc/{os.getpid()}/task").iterdir():
         found += [int(pid) for pid in (task / "children").read_text().split()]
     return found
+
+
+def test_the_audit_split_over_two_processes_finds_what_one_finds(demo_rows, monkeypatch):
+    from espresso_static.declare.access import audience_view
+    from espresso_static.project.config import load_config
+    from espresso_static.website.features import health
+
+    broken = DataFile.objects.order_by("pk")[7]
+    DataFile.objects.filter(pk=broken.pk).update(status="on_disk", size=None)
+    config = load_config(REPO)
+    view = audience_view(config.audiences, "internal")
+    models = health.health_models(["demo"], view)
+    alone = health.collect_health(models, view)
+    monkeypatch.setattr(health, "SPLIT_FROM", 0)
+    started = []
+    monkeypatch.setattr(workers, "start", lambda *args: started.append(args) or start(*args))
+    seen = []
+    with consistent_read() as snapshot:
+        split = health.collect_health(models, view, report=seen.append, snapshot=snapshot.share())
+    assert split == alone and len(started) == 1
+    assert [row.pk for r in split for row in r.rows] == [broken.pk]
+    assert seen == [f"{sum(r.checked for r in alone):,} rows checked"]

@@ -289,6 +289,35 @@ def run_audit(
     return state
 
 
+def merged(mark: str | None, states: list[AuditState]) -> AuditState:
+    """One state of ``states`` of disjoint checks (audited apart)."""
+    state = AuditState(mark)
+    for part in states:
+        for kept in ("failing", "as_written", "not_replayable"):
+            getattr(state, kept).update(getattr(part, kept))
+    return state
+
+
+def split_checks(checks: list[Check], plan: AuditPlan, parts: int) -> list[list[Check]]:
+    """``checks`` in ``parts`` groups of about the same work (rows to read: checked
+    rows, and the links of an m2m check), each in the audit's order."""
+    work = {}
+    for check in checks:
+        rows = plan.rows[check.key]
+        manager = check.model._default_manager
+        work[check.key] = manager.count() if rows is None else len(rows)
+        if check.m2m is not None:
+            through = check.m2m.remote_field.through._default_manager
+            work[check.key] += through.count() if rows is None else len(rows)
+    loads = [0] * parts
+    owner = {}
+    for check in sorted(checks, key=lambda c: -work[c.key]):  # largest first, to the lightest
+        lightest = loads.index(min(loads))
+        owner[check.key] = lightest
+        loads[lightest] += work[check.key]
+    return [[c for c in checks if owner[c.key] == part] for part in range(parts)]
+
+
 def _record(state: AuditState, key, verdicts: dict[str, set]) -> None:
     for kept, pks in verdicts.items():
         getattr(state, kept).setdefault(key, set()).update(pks)

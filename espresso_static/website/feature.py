@@ -82,6 +82,9 @@ class Build:
     part: Callable[[], AbstractContextManager[list[str]]]
     #: A progress bar for long work (shown only when long enough and not quiet).
     counter: ProgressBar
+    #: The token of the build's snapshot, for work split over worker processes
+    #: (:func:`espresso_static.website.workers.side_by_side`); None: do it here.
+    snapshot: str | None = None
 
 
 class Feature(Generic[T]):

@@ -314,6 +314,7 @@ def collect_build(
             tables=tables,
             part=functools.partial(_part, lines[number], cache),
             counter=reporter.counter,
+            snapshot=snapshot,
         )
         builds.append(build)
     outcomes = _collect_features(features, builds, lines, reporter, snapshot)

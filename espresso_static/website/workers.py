@@ -156,6 +156,35 @@ class Worker:
             self._reader.close()
 
 
+def side_by_side(
+    name: str, functions: list[Callable], snapshot: str | None, progress: Callable | None
+) -> list:
+    """``[function(progress) for function in functions]``: the first in this process,
+    each other in a worker reading ``snapshot`` (None: all here); ``progress(n)``, if
+    any, is advanced by all of them. An error names the part ``name``."""
+    progress = progress or (lambda done: None)
+    if snapshot is None:
+        return [function(progress) for function in functions]
+    workers = []
+    try:
+        for function in functions[1:]:
+            workers.append(start(name, functools.partial(_one_bar, function), snapshot))
+        for worker in workers:
+            worker.listen()
+        results = [functions[0](progress)]
+        return results + [
+            worker.result(lambda *_: contextlib.nullcontext(progress)) for worker in workers
+        ]
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+def _one_bar(function: Callable, counter) -> object:
+    with counter(0, "") as update:  # advances the bar of the process waiting for it
+        return function(update)
+
+
 def start(name: str, function: Callable, snapshot: str) -> Worker:
     """Fork a worker that calls ``function(counter)`` in ``consistent_read(joining=
     snapshot)`` and sends back what it returns (picklable); ``counter`` is a
