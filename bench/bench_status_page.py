@@ -118,6 +118,37 @@ def encoding_seconds(runs: int) -> list[float]:
     return seconds
 
 
+def sync_seconds(database: Path) -> list[list[str]]:
+    """The status data (build-site's part) with the build cache: the first build, a
+    rebuild with no change, then after raw-SQL syncs of 0.1%, 1% and 10% of the files
+    (``bench_build.nightly_sync``); each result checked against a build without cache."""
+    from bench_build import nightly_sync
+
+    from espresso_static.declare.access import Audience, AudienceView
+    from espresso_static.website.cache import BuildCache
+    from espresso_static.website.features.status import status_sources, status_tables
+
+    view = AudienceView(Audience("internal", "allow", Path("site")))
+    sources = [s for s in status_sources(view) if s.item.label == "demo.DataFile"]
+    cache = BuildCache(Path(tempfile.mkdtemp(prefix="espresso-static-status-cache-")))
+
+    def timed(name: str) -> list[str]:
+        counts: list[int] = []
+        cache.new_snapshot()
+        started = time.perf_counter()
+        (page,) = status_tables(view, sources, cache=cache, report=lambda *n: counts.extend(n))
+        seconds = time.perf_counter() - started
+        (fresh,) = status_tables(view, sources, cache=BuildCache(None))
+        same = "yes" if fresh.data.files == page.data.files else "**no**"
+        return [name, f"{seconds:.2f} s", f"{counts[0]:,} of {counts[1]:,}", same]
+
+    rows = [timed("first build (empty cache)"), timed("no change")]
+    for share in (0.001, 0.01, 0.1):
+        inserted, updated, deleted = nightly_sync(database, share, seed=1)
+        rows.append(timed(f"after a {share:.1%} sync ({inserted + updated + deleted:,} rows)"))
+    return rows
+
+
 #: Bytes the page fetched by ``until`` ms after navigation start (None: all): of the
 #: status data only, or everything (the page, the site's scripts and styles, data).
 FETCHED = """([until, dataOnly]) => performance.getEntriesByType('navigation')
@@ -175,15 +206,22 @@ def spread(values: list[float], unit: str, scale: float = 1) -> str:
     return f"{low:.{digits}f} / {middle:.{digits}f} {unit}"
 
 
+def url_path(url: str) -> str:
+    """The file of an ``sqlite:///`` URL ("" for another database)."""
+    return url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
+
+
 def main() -> None:
     args = arguments(__doc__.splitlines()[0], rows=400_000, smoke_rows=5_000, database=True)
     url = f"sqlite:///{Path(args.database).resolve()}" if args.database else None
-    setup_django(args.database_url or url or fresh_sqlite_url())
+    args.database_url = args.database_url or url or fresh_sqlite_url()
+    setup_django(args.database_url)
     folder = Path(tempfile.mkdtemp(prefix="espresso-static-status-bench-"))
     print(f"Building the demo site with {args.rows:,} files in {folder} …", file=sys.stderr)
     site, build_seconds = build(args.rows, folder, reuse=bool(args.database))
     encoding = encoding_seconds(args.runs)
     served, raw = payload(site)
+    database = Path(args.database or url_path(args.database_url or ""))
     from espresso_static.website.serve import site_server, site_url
 
     server = site_server(site, port=0, quiet=True)
@@ -230,6 +268,9 @@ def main() -> None:
     ]
     rows += [[f"redraw: {name}", spread(figures[name], "ms"), ""] for name, _ in SORT_STEPS]
     print_table("min / median", ["measure", "value", "bar"], rows)
+    if database.is_file():  # the syncs change the database: last
+        header = ["status data (build-site part)", "time", "segments encoded", "as --no-cache"]
+        print_table("", header, sync_seconds(database))
     failures = []
     if first_mb > FIRST_ROWS_MB:
         failures.append("bytes before the first rows")

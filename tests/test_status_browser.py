@@ -198,13 +198,14 @@ def fetched_before_ready(page) -> list[str]:
 
 @pytest.mark.django_db
 def test_segments_load_by_need_and_filters_wait_for_their_column(tmp_path, served, monkeypatch):
-    from espresso_static.website.features import status
+    from espresso_static.website import segments
+    from espresso_static.website.features import statusdata
 
-    monkeypatch.setattr(status, "SEGMENT_ROWS", 400)  # 3000 files: ~8 segments
+    monkeypatch.setattr(segments, "SEGMENT_ROWS", 200)  # 3000 files: 15 segments
+    monkeypatch.setattr(statusdata, "SEGMENTS_PER_PART", 2)  # in 8 parts
     site = build_demo_site(tmp_path, files=3000)
     meta = json.loads((site / PAGE / "data/meta.json").read_text())
-    assert len(meta["segments"]) >= 7
-    kinds = [column["kind"] for column in meta["columns"]]
+    assert len(meta["parts"]) >= 7
     frame = DataFile.objects.order_by("pk").to_dataframe(["file_name", "size", "status"])
     url = served(site) + PAGE
 
@@ -217,14 +218,11 @@ def test_segments_load_by_need_and_filters_wait_for_their_column(tmp_path, serve
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(url)
         page.wait_for_selector(".es-status[data-state=ready]", timeout=15_000)
-        # First rows: the codes of every segment, the other columns of the first only.
-        first = meta["segments"][0][0]
-        wanted = {
-            f"s{segment}-c{c}.bin.gz"
-            for segment, _ in meta["segments"]
-            for c, kind in enumerate(kinds)
-            if kind == "codes"
-        } | {f"s{first}-c{c}.bin.gz" for c in range(len(kinds))}
+        # First rows: the key columns of every part, the other columns of the first only.
+        first = meta["parts"][0][0]
+        others = [c for c in range(len(meta["columns"])) if c not in meta["key_columns"]]
+        wanted = {f"p{part}-k.bin.gz" for part, _, _ in meta["parts"]}
+        wanted |= {f"p{first}-c{c}.bin.gz" for c in others}
         assert set(fetched_before_ready(page)) == wanted
         assert visible_files(page) == frame["file_name"].head(PAGE_ROWS).tolist()
         page.wait_for_selector(".es-status[data-complete-at]", timeout=15_000)

@@ -1,9 +1,8 @@
 """The status page's data: binary columns per primary-key segment (dictionary codes,
-int32, float64, UTF-8 text), decoded by the reference decoder."""
+int32, float64, UTF-8 text) in part files, decoded by the reference decoder."""
 
 from __future__ import annotations
 
-import gzip
 import json
 from datetime import UTC, datetime
 
@@ -13,17 +12,20 @@ import pytest
 from django.db import models
 
 from espresso_static.progress import Column, find_declared
+from espresso_static.website import segments
+from espresso_static.website.features import statusdata
 from espresso_static.website.features.statusdata import (
     META,
     NULL_INT32,
     assemble,
     column_values,
-    decode_segment_file,
+    decode_frame,
     encode_segment,
     encode_segments,
     encode_status_data,
+    iter_frames,
+    part_file,
     read_status_data,
-    segment_file,
 )
 from models.demo import data
 from models.demo.models import DataFile
@@ -33,14 +35,22 @@ def column(field: models.Field, name: str = "x") -> Column:
     return Column(name, name, name, field)
 
 
+@pytest.fixture
+def small_segments(monkeypatch):
+    """Segments of 100 keys, 2 per part file: a 900-row table has several of both."""
+    monkeypatch.setattr(segments, "SEGMENT_ROWS", 100)
+    monkeypatch.setattr(statusdata, "SEGMENTS_PER_PART", 2)
+
+
 def one_file(field: models.Field, values: list) -> tuple[dict, bytes, list]:
-    """The header, body and decoded values of one column's segment file."""
+    """The header, body and decoded values of one column's frame."""
     col = column(field)
-    segment = encode_segment(0, [column_values(col, pd.Series(values))], [col])
-    payload = gzip.decompress(segment.files[0])
-    size = int.from_bytes(payload[:4], "little")
-    assert (4 + size) % 8 == 0  # the body is aligned for typed-array views
-    return json.loads(payload[4 : 4 + size]), payload[4 + size :], decode_segment_file(payload)
+    frame = encode_segment(0, [column_values(col, pd.Series(values))], [col]).frames[0]
+    size = int.from_bytes(frame[:4], "little")
+    assert (4 + size) % 8 == 0 and len(frame) % 8 == 0  # typed arrays view bodies in place
+    header, body = next(iter_frames(frame))
+    assert frame[4 + size :].rstrip(b"\0").startswith(body.rstrip(b"\0"))
+    return header, body, decode_frame(header, body)
 
 
 def test_few_distinct_strings_are_codes_into_the_segments_sorted_dictionary():
@@ -85,22 +95,36 @@ def test_datetimes_are_whole_seconds_since_1970_utc():
         dtype="datetime64[us, UTC]",
     )
     col = column(models.DateTimeField())
-    segment = encode_segment(0, [column_values(col, times)], [col])
-    assert decode_segment_file(gzip.decompress(segment.files[0])) == [1767571200, None, 7]
+    frame = encode_segment(0, [column_values(col, times)], [col]).frames[0]
+    assert decode_frame(*next(iter_frames(frame))) == [1767571200, None, 7]
 
 
 @pytest.mark.django_db
-def test_the_demo_table_round_trips_through_segments(tmp_path):
+def test_the_demo_table_round_trips_through_part_files(tmp_path, small_segments):
     data.generate(files=900, seed=3)
     item = find_declared("DataFile")
-    first = DataFile.objects.order_by("pk").first().pk
-    encoded = encode_status_data(item, segment_rows=400)
+    pks = list(DataFile.objects.order_by("pk").values_list("pk", flat=True))
+    encoded = encode_status_data(item)
     meta = json.loads(encoded.files[META])
-    numbers = [number for number, _ in meta["segments"]]
-    assert numbers == sorted(numbers) and numbers[0] == first // 400
+    assert [number for number, _ in meta["segments"]] == sorted({pk // 100 for pk in pks})
     assert sum(rows for _, rows in meta["segments"]) == meta["rows"] == 900
+    # Parts: consecutive segments two by two, each a file of key columns and one per
+    # other column.
+    assert [part for part, _, _ in meta["parts"]] == sorted({pk // 200 for pk in pks})
+    assert sum(count for _, _, count in meta["parts"]) == len(meta["segments"])
+    names = [c["name"] for c in meta["columns"]]
+    assert [names[i] for i in meta["key_columns"]] == [
+        "status",
+        "ensemble",
+        "stream",
+        "source",
+        "machine",
+    ]
+    others = [i for i in range(len(names)) if i not in meta["key_columns"]]
     assert list(encoded.files) == [META] + [
-        segment_file(number, c) for number in numbers for c in range(len(meta["columns"]))
+        part_file(part, group)
+        for part, _, _ in meta["parts"]
+        for group in ["k", *(f"c{i}" for i in others)]
     ]
     assert meta["status"] == "status" and meta["categories"]["corrupt"] == "failed"
     kinds = {c["name"]: c["kind"] for c in meta["columns"]}
@@ -135,22 +159,27 @@ def test_the_demo_table_round_trips_through_segments(tmp_path):
 
 
 @pytest.mark.django_db
-def test_segments_encoded_alone_assemble_to_the_same_bytes():
+def test_segments_encoded_alone_assemble_to_the_same_bytes(small_segments):
     data.generate(files=900, seed=3)
     item = find_declared("DataFile")
     rows = DataFile.objects.all()
-    whole = encode_segments(item, rows, segment_rows=256)
+    whole = encode_segments(item, rows)
     some = sorted(whole)[1:3]
-    again = encode_segments(item, rows, segment_rows=256, segments=some)
+    again = encode_segments(item, rows, only=some)
     assert sorted(again) == some
-    assert assemble(item, {**whole, **again}).files == assemble(item, whole).files
+    first = assemble(item, whole)
+    second = assemble(item, {**whole, **again}, first.compressed)
+    assert second.files == first.files
+    # Unchanged part files are not compressed again: the same bytes objects.
+    assert all(second.files[name] is first.files[name] for name in first.files if name != META)
 
 
 @pytest.mark.django_db
-def test_a_column_turns_to_text_when_its_segments_together_have_too_many_values():
+def test_a_column_turns_to_text_when_its_segments_together_have_too_many_values(monkeypatch):
+    monkeypatch.setattr(segments, "SEGMENT_ROWS", 64)
     data.generate(files=900, seed=3)
     item = find_declared("DataFile")
-    whole = encode_segments(item, DataFile.objects.all(), segment_rows=64)
+    whole = encode_segments(item, DataFile.objects.all())
     by_name = {c["name"]: c for c in json.loads(assemble(item, whole).files[META])["columns"]}
     # Each segment of 64 rows codes its file names, the table as a whole cannot.
     index = [c.name for c in item.columns].index("file_name")

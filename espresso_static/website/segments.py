@@ -105,6 +105,9 @@ class SegmentPlan:
 
     mark: str | None
     changed: frozenset[int] | None
+    #: The keys of the changed rows, when segments are cut by the primary key (None:
+    #: not known; read the changed segments whole).
+    rows: frozenset[int] | None = None
 
     def redo(self, segment: int) -> bool:
         return self.changed is None or segment in self.changed
@@ -133,7 +136,8 @@ def plan_segments(
     if not is_segmented(model, key):
         return SegmentPlan(mark, frozenset({0}))
     if key is None or key_field(model, key).primary_key:
-        return SegmentPlan(mark, frozenset(segment_of(pk) for c in changed_rows for pk in c.rows))
+        pks = frozenset(int(pk) for c in changed_rows for pk in c.rows)
+        return SegmentPlan(mark, frozenset(segment_of(pk) for pk in pks), pks)
     return SegmentPlan(mark, _segments_by_column(model, key, changed_rows))
 
 

@@ -2,8 +2,9 @@
  * filter state in the URL hash and a CSV download of the filtered rows.
  *
  * Every <div class="es-status" data-meta="data/meta.json"> on a page becomes a table.
- * The data format (binary columns in primary-key segments, one gzip file per segment
- * and column) is documented in espresso_static/website/features/statusdata.py.
+ * The data format (binary columns in primary-key segments, gzip files per part of
+ * segments: one with the key columns, one per other column) is documented in
+ * espresso_static/website/features/statusdata.py.
  * Loading order: the status and the other dictionary-coded columns of every row first
  * (the progress bar and most filters need nothing else), then the other columns of the
  * segments holding the rows on screen, then everything else; a filter or sort on a
@@ -34,11 +35,17 @@
     });
   }
 
-  // A segment file: uint32 header length, JSON header, body aligned to 8 bytes.
-  function readSegmentFile(buffer) {
-    var size = new DataView(buffer).getUint32(0, true);
-    var header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, size)));
-    return { header: header, buffer: buffer, body: 4 + size };
+  // The frames of a part file: uint32 header length, JSON header, body; each body
+  // starts and ends 8-byte aligned, so typed arrays view it in place.
+  function readFrames(buffer) {
+    var view = new DataView(buffer), decoder = new TextDecoder(), frames = [], at = 0;
+    while (at < buffer.byteLength) {
+      var size = view.getUint32(at, true);
+      var header = JSON.parse(decoder.decode(new Uint8Array(buffer, at + 4, size)));
+      frames.push({ header: header, buffer: buffer, body: at + 4 + size });
+      at += 4 + size + header.bytes + ((8 - (header.bytes % 8)) % 8);
+    }
+    return frames;
   }
 
   function localCodes(file) {
@@ -50,11 +57,21 @@
   function valueKey(value) { return value === null ? "\u0000" : typeof value + ":" + value; }
 
   // A segment of a text column: its values one string, "\n" after each, and each value's
-  // start and length (-1: null) in it. A value is a slice made when it is needed.
+  // start and length (-1: null) in it. A value is a slice made when it is needed. What
+  // the text filter needs is prepared as it loads, not at the first keystroke: the
+  // lower-case text (null when lower case changes lengths) and whether every line
+  // break is a separator (no value holds one).
   function textBlock(texts, lengths) {
     var rows = lengths.length, starts = new Int32Array(rows), at = 0;
     for (var i = 0; i < rows; i++) { starts[i] = at; at += (lengths[i] > 0 ? lengths[i] : 0) + 1; }
-    return { text: texts, lengths: lengths, starts: starts, rows: rows };
+    var breaks = 0, where = -1;
+    while ((where = texts.indexOf("\n", where + 1)) >= 0) breaks++;
+    var lower = texts.toLowerCase();
+    return {
+      text: texts, lengths: lengths, starts: starts, rows: rows,
+      lower: lower.length === texts.length ? lower : null,
+      lineSafe: breaks === rows && !/[\r\u2028\u2029]/.test(texts),
+    };
   }
 
   function blockFromCodes(dict, codes) {
@@ -92,7 +109,7 @@
     return column;
   }
 
-  // Decode one segment file of ``column`` into the rows from ``at`` on.
+  // Decode one frame of ``column`` (its values in ``segment``) into the rows from ``at`` on.
   function decodeInto(column, file, at, segment) {
     var h = file.header, rows = h.rows, i;
     if (column.kind === "codes") {
@@ -171,10 +188,11 @@
     this.sort = null; // {column index, descending}
     this.page = 0;
     this.filters = [];
-    this.queue = []; // [segment, column] wanted now, first first
-    this.background = []; // [segment, column] to fetch once the first page is shown
+    this.queue = []; // files [part, group] wanted now, first first
+    this.background = []; // files [part, group] to fetch once the first page is shown
     this.running = 0;
-    this.waiting = []; // {segments: {segment: columns}, then: function}
+    this.waiting = []; // {missing: [[segment, column]], step, resolve, reject}
+    this.fetched = {}; // "part:group": the file's promise
   }
 
   StatusTable.prototype.load = function () {
@@ -190,13 +208,15 @@
       self.segmentStarts = new Int32Array(meta.segments.length + 1);
       meta.segments.forEach(function (segment, s) { self.segmentStarts[s + 1] = self.segmentStarts[s] + segment[1]; });
       self.columns = meta.columns.map(function (m) { return makeColumn(m, meta.rows, meta.segments.length); });
+      self.partOfSegment = new Int32Array(meta.segments.length);
+      meta.parts.forEach(function (part, p) { self.partOfSegment.fill(p, part[1], part[1] + part[2]); });
       self.statusColumn = self.columns.filter(function (c) { return c.name === meta.status; })[0];
       // First what the bar and the filters need: the status and the codes of every row.
       var first = self.columns.filter(function (c) { return c.kind === "codes" || c === self.statusColumn; });
       var rest = self.columns.filter(function (c) { return first.indexOf(c) < 0; });
       rest.sort(function (a, b) { return (a.kind === "text") - (b.kind === "text"); }); // numbers before texts
-      first.concat(rest).forEach(function (column) {
-        meta.segments.forEach(function (_, s) { self.background.push([s, self.columns.indexOf(column)]); });
+      rest.forEach(function (column) {
+        meta.parts.forEach(function (_, p) { self.background.push([p, self.columns.indexOf(column)]); });
       });
       self.showLoading(first);
       return self.whenLoaded(self.allSegments(first), function () { self.showLoading(first); });
@@ -223,8 +243,8 @@
   StatusTable.prototype.showLoading = function (columns) {
     var total = 0, loaded = 0;
     columns.forEach(function (c) { total += c.loaded.length; loaded += c.loadedCount; });
-    this.root.textContent = "Loading the status of " + this.rows.toLocaleString("en") + " rows: part " +
-      loaded + " of " + total + "…";
+    this.root.textContent = "Loading the status of " + this.rows.toLocaleString("en") + " rows: " +
+      Math.floor((100 * loaded) / Math.max(total, 1)) + " %…";
   };
 
   StatusTable.prototype.allSegments = function (columns) {
@@ -233,19 +253,31 @@
     return wanted;
   };
 
-  // Call ``then`` once the files ``wanted`` ({segment: [column index]}) are loaded,
-  // fetching them before anything else still queued; ``step`` after each file.
+  // The file holding a column: "k" (the key columns) or the column's index.
+  StatusTable.prototype.groupOf = function (index) {
+    return this.meta.key_columns.indexOf(index) >= 0 ? "k" : index;
+  };
+
+  StatusTable.prototype.groupColumns = function (group) {
+    return group === "k" ? this.meta.key_columns : [group];
+  };
+
+  // Resolves once the values ``wanted`` ({segment: [column index]}) are loaded, their
+  // files fetched before anything else still queued; ``step`` after each file.
   StatusTable.prototype.whenLoaded = function (wanted, step) {
-    var self = this, missing = [];
+    var self = this, missing = [], files = [], urgent = {};
+    var key = function (file) { return file[0] + ":" + file[1]; };
     Object.keys(wanted).forEach(function (s) {
-      wanted[s].forEach(function (c) { if (!self.columns[c].loaded[s]) missing.push([Number(s), c]); });
+      wanted[s].forEach(function (c) {
+        if (self.columns[c].loaded[s]) return;
+        missing.push([Number(s), c]);
+        var file = [self.partOfSegment[s], self.groupOf(c)];
+        if (!urgent[key(file)]) { urgent[key(file)] = true; files.push(file); }
+      });
     });
     if (!missing.length) return Promise.resolve();
-    var key = function (task) { return task[0] + ":" + task[1]; };
-    var urgent = {};
-    missing.forEach(function (task) { urgent[key(task)] = true; });
-    self.queue = missing.concat(self.queue.filter(function (task) { return !urgent[key(task)]; }));
-    self.background = self.background.filter(function (task) { return !urgent[key(task)]; });
+    self.queue = files.concat(self.queue.filter(function (file) { return !urgent[key(file)]; }));
+    self.background = self.background.filter(function (file) { return !urgent[key(file)]; });
     return new Promise(function (resolve, reject) {
       self.waiting.push({ missing: missing, step: step, resolve: resolve, reject: reject });
       self.pump();
@@ -255,11 +287,10 @@
   StatusTable.prototype.pump = function () {
     var self = this;
     while (self.running < PARALLEL && (self.queue.length || (self.shown && self.background.length))) {
-      var task = (self.queue.length ? self.queue : self.background).shift();
-      var segment = task[0], column = self.columns[task[1]];
-      if (column.loaded[segment]) continue;
+      var file = (self.queue.length ? self.queue : self.background).shift();
+      if (self.fetched[file[0] + ":" + file[1]]) continue;
       self.running++;
-      self.fetchInto(segment, column).then(function () {
+      self.fetchPart(file[0], file[1]).then(function () {
         self.running--;
         self.pump();
       }, function (error) {
@@ -270,34 +301,34 @@
     }
   };
 
-  StatusTable.prototype.fetchInto = function (segment, column) {
-    var self = this, id = self.segments[segment][0], index = self.columns.indexOf(column);
-    column.fetching = column.fetching || {};
-    if (column.fetching[segment]) return column.fetching[segment];
-    var url = new URL("s" + id + "-c" + index + ".bin.gz", self.base).href;
+  StatusTable.prototype.fetchPart = function (p, group) {
+    var self = this, part = self.meta.parts[p], indices = self.groupColumns(group);
+    var url = new URL("p" + part[0] + "-" + (group === "k" ? "k" : "c" + group) + ".bin.gz", self.base).href;
     var done = fetchBuffer(url).then(function (buffer) {
-      if (column.loaded[segment]) return;
-      decodeInto(column, readSegmentFile(buffer), self.segmentStarts[segment], segment);
-      self.loadedFile(column);
+      var frames = readFrames(buffer), next = 0;
+      for (var s = part[1]; s < part[1] + part[2]; s++) {
+        indices.forEach(function (c) { decodeInto(self.columns[c], frames[next++], self.segmentStarts[s], s); });
+      }
+      self.loadedFile(indices.map(function (c) { return self.columns[c]; }));
     });
-    column.fetching[segment] = done;
+    self.fetched[p + ":" + group] = done;
     return done;
   };
 
   // After each file: wake who waits for it; once a column is whole, what waits for it.
-  StatusTable.prototype.loadedFile = function (column) {
+  StatusTable.prototype.loadedFile = function (columns) {
     var self = this;
     self.waiting = self.waiting.filter(function (w) {
-      var left = w.missing.some(function (task) { return !self.columns[task[1]].loaded[task[0]]; });
+      var left = w.missing.some(function (value) { return !self.columns[value[1]].loaded[value[0]]; });
       if (w.step) w.step();
       if (!left) w.resolve();
       return left;
     });
-    if (column.loadedCount === self.segments.length && self.built) {
-      if (self.pending && self.pending.indexOf(column) >= 0) self.apply();
-      if (self.columns.every(function (c) { return c.loadedCount === self.segments.length; })) self.completed();
-      else self.drawLoading();
-    }
+    var whole = columns.filter(function (column) { return self.isLoaded(column); });
+    if (!whole.length || !self.built) return;
+    if (self.pending && whole.some(function (column) { return self.pending.indexOf(column) >= 0; })) self.apply();
+    if (self.columns.every(function (c) { return self.isLoaded(c); })) self.completed();
+    else self.drawLoading();
   };
 
   StatusTable.prototype.completed = function () {
@@ -446,16 +477,7 @@
   // tested value by value, as is a match running past its value.
   function blockMatches(block, query, passes) {
     var rows = block.rows, hits = new Uint8Array(rows), lengths = block.lengths, starts = block.starts, i;
-    if (block.lineSafe === undefined) {
-      var breaks = 0, at = -1;
-      while ((at = block.text.indexOf("\n", at + 1)) >= 0) breaks++;
-      block.lineSafe = breaks === rows && !/[\r\u2028\u2029]/.test(block.text);
-    }
     var contains = query.needle !== undefined;
-    if (contains && block.lower === undefined) {
-      block.lower = block.text.toLowerCase();
-      if (block.lower.length !== block.text.length) block.lower = null;
-    }
     var whole = block.lineSafe && (contains ? block.lower !== null && query.needle.indexOf("\n") < 0 : query.source.indexOf("(?<") < 0);
     if (!whole) {
       for (i = 0; i < rows; i++) hits[i] = passes(blockValue(block, i)) ? 1 : 0;
@@ -721,7 +743,7 @@
   StatusTable.prototype.loadingText = function (columns) {
     var self = this, parts = 0, loaded = 0;
     columns.forEach(function (c) { parts += self.segments.length; loaded += c.loadedCount; });
-    return columns.map(function (c) { return c.meta.label; }).join(", ") + ": part " + loaded + " of " + parts;
+    return columns.map(function (c) { return c.meta.label; }).join(", ") + ": " + Math.floor((100 * loaded) / Math.max(parts, 1)) + " %";
   };
 
   // A filter waits for its column: no count and no rows that would not be right.

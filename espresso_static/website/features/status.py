@@ -19,16 +19,21 @@ from espresso_static.declare.progress import (
     summarize,
 )
 from espresso_static.website import render
-from espresso_static.website.cache import BuildCache
+from espresso_static.website import segments as segmenting
+from espresso_static.website.cache import REBUILT, REUSED, UPDATED, BuildCache
 from espresso_static.website.context import Asset, Contribution, Page, RenderContext
 from espresso_static.website.feature import Build, Feature
+from espresso_static.website.features import statusdata
 from espresso_static.website.features.dashboard import progress_section
 from espresso_static.website.features.progressplot import history_plot
 from espresso_static.website.features.statusdata import (
-    SEGMENT_ROWS,
+    EncodedSegment,
     StatusData,
-    encode_status_data,
+    assemble,
+    encode_segments,
+    patch_segments,
 )
+from espresso_static.website.segments import SegmentPlan, plan_segments
 
 # -- status pages of build-site -------------------------------------------------------------
 
@@ -89,28 +94,75 @@ def status_sources(
     return sources
 
 
+@dataclass(frozen=True)
+class StatusState:
+    """A status page's data and what it was encoded from, kept in the cache: the next
+    build encodes again only the segments whose rows changed since ``mark``."""
+
+    #: The change-log mark the rows were read at.
+    mark: str | None
+    segments: dict[int, EncodedSegment]
+    page: StatusPageData
+    #: Segments this build encoded (the others were reused).
+    encoded: int
+
+
 def status_tables(
     view: AudienceView,
     sources: list[StatusSource],
     progress: Callable[[str], None] | None = None,
     cache: BuildCache | None = None,
+    report: Callable[[int, int], None] | None = None,
 ) -> list[StatusPageData]:
-    """The summary and the encoded rows of each status page (no plot yet)."""
+    """The summary and the encoded rows of each status page (no plot yet), each brought
+    up to date from the previous build's (in ``cache``); ``report(encoded, segments)``:
+    told how many segments were encoded, of how many."""
     cache = cache or BuildCache(None)
-    pages = []
+    states = []
     for source in sources:
         if progress:
             progress(source.item.label)
-        key = cache.key("status", view, [source.item.model], source.shown, SEGMENT_ROWS)
-        page = cache.load(key)
-        if page is None:
-            rows = view.queryset(source.item.model)
-            summary = summarize(source.shown, rows)
-            data = encode_status_data(source.shown, rows, segment_rows=SEGMENT_ROWS)
-            page = StatusPageData(summary, data, source.plot_by, [], {})
-            cache.store(f"status {view.name} {source.item.label}", key, page)
-        pages.append(page)
-    return pages
+        states.append(status_state(view, source, cache))
+    if report:
+        report(sum(s.encoded for s in states), sum(len(s.segments) for s in states))
+    return [state.page for state in states]
+
+
+def status_state(view: AudienceView, source: StatusSource, cache: BuildCache) -> StatusState:
+    """The data of ``source``'s page: the previous build's, with the segments holding
+    rows changed since encoded again — from their cached values and the changed rows
+    alone where the change log names the rows, else read whole (every segment when
+    the log cannot tell)."""
+    model = source.item.model
+    layout = (segmenting.SEGMENT_ROWS, statusdata.SEGMENTS_PER_PART)
+    key = cache.key("status", view, [model], source.shown, *layout, content=False)
+    slot = f"status {view.name} {source.item.label}"
+    previous = cache.load(key, counted=False)
+    plan = SegmentPlan(None, None)
+    if cache.enabled:
+        plan = plan_segments(previous.mark if previous else None, model, view, [model])
+    if previous is not None and plan.changed == frozenset():
+        cache.count(REUSED)
+        return dataclasses.replace(previous, encoded=0)
+    redo = plan.changed if previous is not None else None
+    segments = dict(previous.segments) if redo is not None else {}
+    for segment in redo or ():
+        segments.pop(segment, None)  # rows deleted: no segment unless encoded again
+    rows = view.queryset(model)
+    if redo is not None and plan.rows is not None:
+        fresh = patch_segments(source.shown, rows, previous.segments, plan.rows)
+    else:
+        fresh = encode_segments(source.shown, rows, only=redo)
+    segments.update(fresh)
+    data = assemble(source.shown, segments, previous.page.data.compressed if previous else None)
+    page = StatusPageData(summarize(source.shown, rows), data, source.plot_by, [], {})
+    state = StatusState(plan.mark, segments, page, len(fresh))
+    if redo is None:
+        cache.count(REBUILT)
+    else:
+        cache.count(UPDATED, f"{len(fresh)} of {len(segments)} segments")
+    cache.store(slot, key, state)
+    return state
 
 
 def with_history_plots(

@@ -1,0 +1,98 @@
+"""Status data after a sync: only the segments holding changed rows are encoded again,
+and the files are byte for byte those of a build without the cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from espresso_static.declare.access import Audience, AudienceView
+from espresso_static.website import segments
+from espresso_static.website.cache import BuildCache
+from espresso_static.website.features import statusdata
+from espresso_static.website.features.status import status_sources, status_tables
+from models.demo import data
+from models.demo.models import DataFile
+
+pytestmark = pytest.mark.django_db
+
+VIEWS = [
+    AudienceView(Audience("internal", "allow", Path("site"))),
+    AudienceView(Audience("public", "deny", Path("site-public"))),
+]
+
+
+@pytest.fixture(autouse=True)
+def small_segments(monkeypatch):
+    monkeypatch.setattr(segments, "SEGMENT_ROWS", 100)
+    monkeypatch.setattr(statusdata, "SEGMENTS_PER_PART", 2)
+
+
+def sql(statement: str, params=()) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+
+
+def insert_copy(pk: int, new_pk: int) -> None:
+    """A new file row ``new_pk`` (raw SQL, as a sync script may), like row ``pk``."""
+    copied = [f.column for f in DataFile._meta.local_concrete_fields if not f.primary_key]
+    names = ", ".join(copied)
+    values = names.replace("file_name", "file_name || '.new'")
+    sql(
+        f"INSERT INTO demo_datafile (id, {names}) SELECT %s, {values} FROM demo_datafile WHERE id = %s",
+        [new_pk, pk],
+    )
+
+
+def build(view: AudienceView, cache: BuildCache) -> tuple[dict[str, bytes], int, int]:
+    """The files of the DataFile status page, and (segments encoded, segments)."""
+    sources = [s for s in status_sources(view) if s.item.label == "demo.DataFile"]
+    counts = []
+    cache.new_snapshot()
+    (page,) = status_tables(view, sources, cache=cache, report=lambda *n: counts.extend(n))
+    return page.data.files, *counts
+
+
+@pytest.mark.parametrize("view", VIEWS, ids=lambda view: view.name)
+def test_a_sync_encodes_its_segments_again_and_nothing_else(view, tmp_path):
+    data.generate(files=900, seed=5)
+    cache = BuildCache(tmp_path / "cache")
+    _, encoded, total = build(view, cache)
+    assert encoded == total > 4
+
+    # Nothing changed: every segment reused.
+    assert build(view, cache)[1] == 0
+
+    pks = list(DataFile.objects.order_by("pk").values_list("pk", flat=True))
+    first, last = pks[0] // 100, pks[-1] // 100
+    sql("UPDATE demo_datafile SET status = 'corrupt', size = NULL WHERE id = %s", [pks[3]])
+    sql("DELETE FROM demo_datafile WHERE id = %s", [pks[-1]])
+    insert_copy(pks[5], pks[-1] + 1000)  # a new segment, after the others
+    files, encoded, _ = build(view, cache)
+    if view.name == "internal":  # the segments left with rows, of the three changed
+        left = {pk // 100 for pk in DataFile.objects.values_list("pk", flat=True)}
+        assert encoded == len({first, last, (pks[-1] + 1000) // 100} & left) >= 2
+    assert files == build(view, BuildCache(None))[0]  # as without the cache
+
+    # A whole segment deleted: it is gone from the data, the others are kept.
+    sql("DELETE FROM demo_datafile WHERE id >= %s AND id < %s", [first * 100, first * 100 + 100])
+    files, encoded, total = build(view, cache)
+    assert files == build(view, BuildCache(None))[0]
+    if view.name == "internal":
+        left = DataFile.objects.values_list("pk", flat=True)
+        assert encoded == 0 and total == len({pk // 100 for pk in left})
+
+
+def test_a_change_in_a_table_the_rows_show_encodes_every_segment(tmp_path):
+    data.generate(files=900, seed=5)
+    view = VIEWS[0]
+    cache = BuildCache(tmp_path / "cache")
+    build(view, cache)
+    sql(
+        "UPDATE demo_ensemble SET name = name || 'x' WHERE id = (SELECT MIN(id) FROM demo_ensemble)"
+    )
+    files, encoded, total = build(view, cache)
+    assert encoded == total
+    assert files == build(view, BuildCache(None))[0]
