@@ -122,3 +122,17 @@ def test_the_audit_rechecks_rows_whose_inputs_changed_and_equals_a_full_build(
     # The audit's state moved on to this build's mark: nothing changed, nothing checked.
     again = build(project, tmp_path / "again")
     assert "0 rows checked (changed inputs)" in health_line(again), health_line(again)
+
+
+def test_a_mark_the_log_fell_behind_cannot_say():
+    """A mark taken in writes that were rolled back (or before a backup was restored):
+    the log's ids go back below it, and later writes reuse them — no answer."""
+    from django.db import transaction
+
+    data.generate(files=20, seed=1)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        sql("UPDATE demo_datafile SET size = 1")
+        ahead = changelog.current_mark()
+        raise RuntimeError  # rolled back: the log rows behind ``ahead`` are gone
+    assert changelog.changes_since(ahead, ["demo_datafile"]) is None
+    assert changelog.changes_since(changelog.current_mark(), ["demo_datafile"]) is not None

@@ -252,6 +252,8 @@ def changes_since(mark: str | None, tables: Iterable[str], using: str = "default
     current = current_mark(using)
     if mark is None or current is None or not same_log(mark, current):
         return None
+    if mark_point(current) < mark_point(mark):
+        return None  # the log is behind the mark (rolled back, a backup restored)
     with connection.cursor() as cursor:
         pruned = pruned_point(cursor)
     if pruned is not None and mark_point(mark) < pruned:

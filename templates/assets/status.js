@@ -19,6 +19,9 @@
   // Files fetched at once (browsers open ~6 connections per host).
   var PARALLEL = 6;
   var NULL_INT32 = -2147483648;
+  // A text filter tests row by row the segments where fewer than 1 row in this many
+  // passes the other filters (searching a segment's text costs about that much).
+  var FEW_LEFT = 4;
 
   // -- loading and decoding -----------------------------------------------------------
 
@@ -531,6 +534,7 @@
     };
     return {
       node: input,
+      kind: "text",
       active: function () { return input.value !== ""; },
       apply: function (mask) {
         var q = query(input.value), i, n;
@@ -541,8 +545,27 @@
           for (i = 0, n = mask.length; i < n; i++) if (mask[i] && !ok[column.codes[i]]) mask[i] = 0;
           return;
         }
+        // Few rows left by the other filters: test those alone; else search the
+        // segment's whole text at once.
         column.blocks.forEach(function (block, s) {
-          var hits = blockMatches(block, q, passes), start = table.segmentStarts[s];
+          var start = table.segmentStarts[s], left = 0;
+          for (i = 0, n = block.rows; i < n; i++) left += mask[start + i];
+          if (left * FEW_LEFT < block.rows) {
+            // "contains" reads the lower-case text: no lower-casing per value.
+            var lower = q.needle !== undefined && block.lower, needle = q.needle, at, length;
+            for (i = 0, n = block.rows; i < n; i++) {
+              if (!mask[start + i]) continue;
+              if (lower) {
+                at = block.starts[i];
+                length = block.lengths[i];
+                if (length < 0 || lower.substring(at, at + length).indexOf(needle) < 0) mask[start + i] = 0;
+              } else if (!passes(blockValue(block, i))) {
+                mask[start + i] = 0;
+              }
+            }
+            return;
+          }
+          var hits = blockMatches(block, q, passes);
           for (i = 0, n = block.rows; i < n; i++) if (!hits[i]) mask[start + i] = 0;
         });
       },
@@ -610,7 +633,10 @@
       this.order = sortedOrder(this, this.columns[this.sort.column], this.sort.descending);
     }
     var rows = this.rows, mask = new Uint8Array(rows).fill(1);
-    this.filters.forEach(function (filter) { if (filter.active()) filter.apply(mask); });
+    // Text filters last: they test only the rows the others leave where those are few.
+    var active = this.filters.filter(function (filter) { return filter.active(); });
+    active.sort(function (a, b) { return (a.kind === "text") - (b.kind === "text"); });
+    active.forEach(function (filter) { filter.apply(mask); });
     var order = this.order, selected = new Int32Array(rows), count = 0;
     var categoryCounts = new Int32Array(this.categories.length);
     var rowCategory = this.rowCategory, i, row;
