@@ -106,3 +106,36 @@ def test_a_failing_project_feature_is_one_line_naming_it_and_nothing_is_publishe
         "KeyError: 'missing'"
     )
     assert not out.exists()
+
+
+class FailsOncePublished(Feature):
+    """A project's feature whose step after publishing fails (a notifier, say)."""
+
+    def on_published(self, site_dir, context, data):
+        raise OSError("mail server unreachable")
+
+
+@pytest.mark.django_db
+def test_a_failure_after_publishing_puts_the_previous_site_back_and_records_nothing(tmp_path):
+    from espresso_static.models import BuildRecord
+
+    project = copy_project(tmp_path)
+    out = tmp_path / "site"
+    build = ["build-site", "--project", str(project), "--out", str(out)]
+    assert CliRunner().invoke(cli, build).exit_code == 0
+    previous = {path: path.read_bytes() for path in out.rglob("*") if path.is_file()}
+    records = BuildRecord.objects.count()
+    assert records >= 1
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    feature = "tests.test_features:FailsOncePublished"
+    pyproject.write_text(text + f'features = ["{feature}"]\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, build)
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        f"Error: The project's site feature {feature} failed in on_published: "
+        "OSError: mail server unreachable"
+    )
+    assert {path: path.read_bytes() for path in out.rglob("*") if path.is_file()} == previous
+    assert BuildRecord.objects.count() == records  # the Changes page's record rolled back
+    assert list(tmp_path.glob(".espresso-static-build-*")) == []

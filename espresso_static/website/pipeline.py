@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from django.db import transaction
+
 from espresso_static.checks.report import refuse_to_build
 from espresso_static.data.row_values import row_warnings, warn_again
 from espresso_static.declare.access import (
@@ -66,7 +68,7 @@ from espresso_static.website.feature import (
 )
 from espresso_static.website.features import FEATURES
 from espresso_static.website.mkdocs_build import load_mkdocs_config, mkdocs_messages, run_mkdocs
-from espresso_static.website.publish import make_staging, remove_stale_staging, swap_in
+from espresso_static.website.publish import make_staging, remove_stale_staging, swapped_in
 from espresso_static.website.render import GENERATED
 from espresso_static.website.workers import start, workers_possible
 from espresso_static.website.write import keep_generated_docs, write_build_docs
@@ -247,9 +249,10 @@ def build_site(
                 reporter.echo(f"  warning: {warning}")
             summary.append(f"{len(warnings)} warnings")
         with reporter.step("publish"):
-            publish(staging, target)
-            for feature, data in collected:
-                run_step(feature, "on_published", target, context, data)
+            # The records of this build are committed with its site, or neither stays.
+            with published(staging, target), transaction.atomic():
+                for feature, data in collected:
+                    run_step(feature, "on_published", target, context, data)
             if not keep_generated_docs(written.folder, config.docs_dir):
                 reporter.echo(f"  warning: {config.docs_dir / GENERATED} left as it was")
     finally:
@@ -440,12 +443,18 @@ def _check_target(config: ProjectConfig, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
 
 
-def publish(staging: Path, target: Path) -> None:
-    """Swap the freshly built ``staging`` in for ``target`` (atomically where possible)."""
+@contextmanager
+def published(staging: Path, target: Path) -> Iterator[None]:
+    """The freshly built ``staging`` swapped in for ``target`` (atomically where
+    possible) for the block; the previous site is put back if the block raises."""
+    swapped = False
     try:
-        swap_in(staging, target)
+        with swapped_in(staging, target):
+            swapped = True
+            yield
     except OSError:
-        shutil.rmtree(staging, ignore_errors=True)
+        if not swapped:  # the swap itself failed: the staging folder is of no use
+            shutil.rmtree(staging, ignore_errors=True)
         raise
 
 

@@ -14,6 +14,8 @@ import errno
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,11 +74,33 @@ def _owner_is_running(name: str) -> bool:
 
 def swap_in(staging: Path, target: Path) -> None:
     """Make ``staging`` the published ``target``; the old site is removed afterwards."""
+    with swapped_in(staging, target):
+        pass
+
+
+@contextmanager
+def swapped_in(staging: Path, target: Path) -> Iterator[None]:
+    """``staging`` is the published ``target`` inside the block, and stays so if the
+    block ends well; if it raises, the previous site is put back (none: the new one is
+    removed): what runs once a site is published (recording the build) can fail
+    without a failing build leaving its site published."""
     if not target.exists():
         staging.rename(target)
+        try:
+            yield
+        except BaseException:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
         return
     if _exchange(staging, target):
-        shutil.rmtree(staging)  # it now holds the old site
+        old = staging  # now holds the previous site
+        try:
+            yield
+        except BaseException:
+            _exchange(old, target)
+            shutil.rmtree(old, ignore_errors=True)  # the new site, taken back
+            raise
+        shutil.rmtree(old)
         return
     previous = staging.with_name(staging.name + PREVIOUS_SUFFIX)
     target.rename(previous)
@@ -84,6 +108,13 @@ def swap_in(staging: Path, target: Path) -> None:
         staging.rename(target)
     except OSError:
         previous.rename(target)
+        raise
+    try:
+        yield
+    except BaseException:
+        target.rename(staging)
+        previous.rename(target)
+        shutil.rmtree(staging, ignore_errors=True)
         raise
     shutil.rmtree(previous)
 
