@@ -150,15 +150,17 @@ def assemble_files(resource: Resource, parts: list[Path], out_dir: Path) -> None
         for part in parts:
             with open(part / PART_CSV, "rb") as member:
                 shutil.copyfileobj(member, csv_file)
-    with open(out_dir / f"{resource.name}.json", "w", encoding="utf-8") as json_file:
-        json_file.write("[")
+    # Bytes copied as they are: decoding and encoding the UTF-8 would cost more.
+    with open(out_dir / f"{resource.name}.json", "wb") as json_file:
+        json_file.write(b"[")
         first = True
         for part in parts:
-            fragment = (part / PART_JSON).read_text(encoding="utf-8")
-            if fragment:
-                json_file.write(("" if first else ",") + fragment)
+            if (part / PART_JSON).stat().st_size:
+                json_file.write(b"" if first else b",")
+                with open(part / PART_JSON, "rb") as fragment:
+                    shutil.copyfileobj(fragment, json_file)
                 first = False
-        json_file.write("]\n")
+        json_file.write(b"]\n")
     schema = arrow_schema(resource)
     with pq.ParquetWriter(out_dir / f"{resource.name}.parquet", schema) as parquet:
         written = 0
