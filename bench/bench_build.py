@@ -15,10 +15,14 @@ time. Bars: full build < 30 s and < 1 GB, rebuild <= 20% of the full build (medi
 ``nightly`` case: the same demo; each run a full build (empty cache), a rebuild with
 no change, then after each of three nightly syncs (raw SQL changing 0.1%, 1% and 10%
 of the file rows: 80% status updates, 10% new files, 10% deleted) a rebuild. Bar: the
-rebuild after the 1% sync takes <= 10% of the full build (medians).
+rebuild after the 1% sync takes <= 10% of the full build (medians). ``--spread``: the
+changed rows are picked uniformly at random over the table (``random``, the worst
+case: every part of it changes) or are consecutive rows (``contiguous``: the files of
+the configurations a campaign's jobs wrote that night).
 
     python bench/bench_build.py [--case all|models|demo|nightly] [--models 200]
-                                [--rows 400000] [--runs 3] [--smoke] [--keep]
+                                [--rows 400000] [--runs 3] [--spread random|contiguous]
+                                [--smoke] [--keep]
 
 Exits non-zero when a bar is missed (``--smoke``: tiny sizes, bars not enforced).
 """
@@ -210,7 +214,7 @@ def demo_case(rows: int, runs: int, smoke: bool, keep: bool) -> bool:
         _finish(folder, keep)
 
 
-def nightly_case(rows: int, runs: int, smoke: bool, keep: bool) -> bool:
+def nightly_case(rows: int, runs: int, smoke: bool, keep: bool, spread: str = "random") -> bool:
     """Full build, unchanged rebuild and rebuilds after syncs of growing size."""
     folder = Path(tempfile.mkdtemp(prefix="bench-build-nightly-"))
     try:
@@ -226,27 +230,35 @@ def nightly_case(rows: int, runs: int, smoke: bool, keep: bool) -> bool:
             cases["no change"].append(_build(folder))
             for share in NIGHTLY_SHARES:
                 name = f"after a {share:.1%} sync"
-                synced[name] = nightly_sync(folder / "bench.sqlite3", share, seed=run)
+                synced[name] = nightly_sync(folder / "bench.sqlite3", share, run, spread)
                 cases.setdefault(name, []).append(_build(folder))
-        return _report_nightly(rows, cases, synced, smoke)
+        return _report_nightly(rows, cases, synced, smoke, spread)
     finally:
         _finish(folder, keep)
 
 
-def nightly_sync(database: Path, share: float, seed: int) -> tuple[int, int, int]:
+def nightly_sync(
+    database: Path, share: float, seed: int, spread: str = "random"
+) -> tuple[int, int, int]:
     """Change ``share`` of the file rows in raw SQL, as a sync script does: the status
     of most moves on (sizes set where the checks want one), a few files are new, a few
-    deleted. Returns (inserted, updated, deleted)."""
+    deleted; rows picked at random or consecutive (``spread``). Returns (inserted,
+    updated, deleted)."""
     import random
     import sqlite3
 
     connection = sqlite3.connect(database)
     try:
-        ids = [row for (row,) in connection.execute("SELECT id FROM demo_datafile")]
+        ids = [row for (row,) in connection.execute("SELECT id FROM demo_datafile ORDER BY id")]
         changed = max(3, round(len(ids) * share))
         inserted = deleted = max(1, round(changed * SYNC_INSERTED))
         updated = changed - inserted - deleted
-        picked = random.Random(f"{seed}-{share}").sample(ids, updated + deleted + inserted)
+        chosen = random.Random(f"{seed}-{share}")
+        if spread == "contiguous":
+            start = chosen.randrange(len(ids) - changed + 1)
+            picked = ids[start : start + changed]
+        else:
+            picked = chosen.sample(ids, changed)
         columns = [row[1] for row in connection.execute("PRAGMA table_info(demo_datafile)")]
         copied = ", ".join(columns[1:]).replace("file_name", "replace(file_name, '.h5', ?)")
         with connection:
@@ -271,7 +283,7 @@ def nightly_sync(database: Path, share: float, seed: int) -> tuple[int, int, int
 
 
 def _report_nightly(
-    rows: int, cases: dict[str, list[Run]], synced: dict[str, tuple], smoke: bool
+    rows: int, cases: dict[str, list[Run]], synced: dict[str, tuple], smoke: bool, spread: str
 ) -> bool:
     full = statistics.median(r.seconds for r in cases["full build (empty cache)"])
     for name, runs in cases.items():
@@ -299,7 +311,8 @@ def _report_nightly(
             ]
         )
     common.print_table(
-        f"nightly, {rows:,} file rows, {len(runs)} runs each — {common.machine()}, "
+        f"nightly, {rows:,} file rows, {spread} syncs, {len(runs)} runs each — "
+        f"{common.machine()}, "
         f"load {os.getloadavg()[0]:.1f}",
         ["case", "file rows changed", "s min / median", "of full", "peak RSS MB", "bar"],
         table,
@@ -381,6 +394,12 @@ def main() -> int:
     parser.add_argument("--models", type=int, default=None, help="models (default 200)")
     parser.add_argument("--rows", type=int, default=None, help="demo file rows (default 400,000)")
     parser.add_argument("--runs", type=int, default=3, help="demo runs per case (≥ 3)")
+    parser.add_argument(
+        "--spread",
+        choices=("random", "contiguous"),
+        default="random",
+        help="nightly: changed rows at random over the table or consecutive",
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, bars not enforced")
     parser.add_argument("--keep", action="store_true", help="Keep the project folders.")
     arguments = parser.parse_args()
@@ -392,7 +411,9 @@ def main() -> int:
     if arguments.case in ("all", "demo"):
         met &= demo_case(rows, max(arguments.runs, 3), arguments.smoke, arguments.keep)
     if arguments.case in ("all", "nightly"):
-        met &= nightly_case(rows, max(arguments.runs, 3), arguments.smoke, arguments.keep)
+        met &= nightly_case(
+            rows, max(arguments.runs, 3), arguments.smoke, arguments.keep, arguments.spread
+        )
     return 0 if met or arguments.smoke else 1
 
 
