@@ -101,6 +101,9 @@ def arguments(
         parser.add_argument(
             "--database", default=None, help="SQLite file kept between runs (demo reused)"
         )
+        parser.add_argument(
+            "--status-only", action="store_true", help="build only model and status pages"
+        )
     parser.add_argument("--rows", type=int, default=None, help=f"rows (default {rows:,})")
     parser.add_argument("--runs", type=int, default=3, help="measured runs per case (≥ 3)")
     parser.add_argument(

@@ -532,6 +532,9 @@
       if (q.pattern) return function (v) { return v !== null && q.pattern.test(v); };
       return function (v) { return v !== null && v.toLowerCase().indexOf(q.needle) >= 0; };
     };
+    // What the rows gave for the current text, kept while it stays (another filter's
+    // change then tests no row again): 0 not tested yet, PASS or FAIL.
+    var PASS = 1, FAIL = 2, known = null, knownText = null;
     return {
       node: input,
       kind: "text",
@@ -545,28 +548,32 @@
           for (i = 0, n = mask.length; i < n; i++) if (mask[i] && !ok[column.codes[i]]) mask[i] = 0;
           return;
         }
-        // Few rows left by the other filters: test those alone; else search the
-        // segment's whole text at once.
+        if (knownText !== input.value) { known = new Uint8Array(table.rows); knownText = input.value; }
+        // Few untested rows left by the other filters: test those alone; else search
+        // the segment's whole text at once.
         column.blocks.forEach(function (block, s) {
-          var start = table.segmentStarts[s], left = 0;
-          for (i = 0, n = block.rows; i < n; i++) left += mask[start + i];
-          if (left * FEW_LEFT < block.rows) {
+          var start = table.segmentStarts[s], left = 0, row;
+          for (i = 0, n = block.rows; i < n; i++) if (mask[start + i] && !known[start + i]) left++;
+          if (left && left * FEW_LEFT < block.rows) {
             // "contains" reads the lower-case text: no lower-casing per value.
-            var lower = q.needle !== undefined && block.lower, needle = q.needle, at, length;
+            var lower = q.needle !== undefined && block.lower, needle = q.needle, at, length, ok;
             for (i = 0, n = block.rows; i < n; i++) {
-              if (!mask[start + i]) continue;
+              row = start + i;
+              if (!mask[row] || known[row]) continue;
               if (lower) {
                 at = block.starts[i];
                 length = block.lengths[i];
-                if (length < 0 || lower.substring(at, at + length).indexOf(needle) < 0) mask[start + i] = 0;
-              } else if (!passes(blockValue(block, i))) {
-                mask[start + i] = 0;
+                ok = length >= 0 && lower.substring(at, at + length).indexOf(needle) >= 0;
+              } else {
+                ok = passes(blockValue(block, i));
               }
+              known[row] = ok ? PASS : FAIL;
             }
-            return;
+          } else if (left) {
+            var hits = blockMatches(block, q, passes);
+            for (i = 0, n = block.rows; i < n; i++) known[start + i] = hits[i] ? PASS : FAIL;
           }
-          var hits = blockMatches(block, q, passes);
-          for (i = 0, n = block.rows; i < n; i++) if (!hits[i]) mask[start + i] = 0;
+          for (i = 0, n = block.rows; i < n; i++) if (known[start + i] !== PASS) mask[start + i] = 0;
         });
       },
       refresh: function () { input.classList.toggle("es-active", input.value !== ""); },
