@@ -16,6 +16,7 @@ import pytest
 from espresso_static.data.snapshot import backfill_history
 from espresso_static.progress import find_declared
 from espresso_static.project.config import load_config
+from espresso_static.website.context import BuildOptions
 from espresso_static.website.pipeline import Reporter, build_site
 from models.demo import data
 from models.demo.models import DataFile
@@ -34,8 +35,9 @@ pytestmark = [
 ]
 
 
-def build_demo_site(tmp_path: Path, files: int) -> Path:
-    """Fill the test database with the demo and build its site into ``tmp_path/site``."""
+def build_demo_site(tmp_path: Path, files: int, use_cache: bool = True) -> Path:
+    """Fill the test database with the demo and build its site into ``tmp_path/site``
+    (``use_cache``: with the project's build cache)."""
     data.generate(files=files, seed=2019)
     backfill_history(find_declared("DataFile"), "produced", points=6)
     project = load_config(REPO)
@@ -45,7 +47,8 @@ def build_demo_site(tmp_path: Path, files: int) -> Path:
         site_dir=tmp_path / "site",
         mkdocs_config=tmp_path / "mkdocs.yml",
     )
-    return build_site(config, reporter=Reporter(quiet=True)).site_dir
+    options = BuildOptions(quiet=True, use_cache=use_cache)
+    return build_site(config, options=options, reporter=Reporter(quiet=True)).site_dir
 
 
 def legend_counts(page) -> dict[str, int]:
@@ -203,7 +206,8 @@ def test_segments_load_by_need_and_filters_wait_for_their_column(tmp_path, serve
 
     monkeypatch.setattr(segments, "SEGMENT_ROWS", 200)  # 3000 files: 15 segments
     monkeypatch.setattr(statusdata, "SEGMENTS_PER_PART", 2)  # in 8 parts
-    site = build_demo_site(tmp_path, files=3000)
+    # No cache: outputs cached with the usual segments must not mix with these.
+    site = build_demo_site(tmp_path, files=3000, use_cache=False)
     meta = json.loads((site / PAGE / "data/meta.json").read_text())
     assert len(meta["parts"]) >= 7
     frame = DataFile.objects.order_by("pk").to_dataframe(["file_name", "size", "status"])

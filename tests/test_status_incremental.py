@@ -96,3 +96,17 @@ def test_a_change_in_a_table_the_rows_show_encodes_every_segment(tmp_path):
     files, encoded, total = build(view, cache)
     assert encoded == total
     assert files == build(view, BuildCache(None))[0]
+
+
+def test_a_sync_of_many_rows_reads_the_changed_segments_whole(tmp_path):
+    data.generate(files=900, seed=5)
+    view = VIEWS[0]
+    cache = BuildCache(tmp_path / "cache")
+    build(view, cache)
+    pks = list(DataFile.objects.order_by("pk").values_list("pk", flat=True))
+    # 1 row in 9 changed, in the first half: more than the rows read alone (PATCH_SHARE).
+    for pk in pks[: len(pks) // 2 : 9]:
+        sql("UPDATE demo_datafile SET status = 'corrupt' WHERE id = %s", [pk])
+    files, encoded, total = build(view, cache)
+    assert encoded == len({pk // 100 for pk in pks[: len(pks) // 2 : 9]}) < total
+    assert files == build(view, BuildCache(None))[0]

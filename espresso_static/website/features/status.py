@@ -38,6 +38,9 @@ from espresso_static.website.segments import SegmentPlan, plan_segments
 # -- status pages of build-site -------------------------------------------------------------
 
 STATUS_SECTION = ("Status",)
+#: Changed rows are read alone (``pk IN``) while at most one row in this many changed;
+#: beyond, reading the changed segments whole costs less.
+PATCH_SHARE = 20
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,9 @@ def status_state(view: AudienceView, source: StatusSource, cache: BuildCache) ->
     for segment in redo or ():
         segments.pop(segment, None)  # rows deleted: no segment unless encoded again
     rows = view.queryset(model)
-    if redo is not None and plan.rows is not None:
+    page_rows = previous.page.data.rows if previous is not None else 0
+    changed_rows = len(plan.rows) if plan.rows is not None else None
+    if redo is not None and changed_rows is not None and changed_rows * PATCH_SHARE <= page_rows:
         fresh = patch_segments(source.shown, rows, previous.segments, plan.rows)
     else:
         fresh = encode_segments(source.shown, rows, only=redo)

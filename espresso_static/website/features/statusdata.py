@@ -173,10 +173,10 @@ def patch_segments(
     removed), the others are decoded from the cached frames. The bytes are those
     :func:`encode_segments` writes for the same rows. A segment left without rows is
     left out."""
-    columns, keys = item.columns, sorted(changed)
+    columns, keys = item.columns, np.array(sorted(changed), dtype="int64")
     fresh_pks, fresh = [], [[] for _ in columns]
     for start in range(0, len(keys), segmenting.LOOKUP_BATCH):
-        batch = queryset.filter(pk__in=keys[start : start + segmenting.LOOKUP_BATCH])
+        batch = queryset.filter(pk__in=keys[start : start + segmenting.LOOKUP_BATCH].tolist())
         pks, values = read_rows(batch, columns, True)
         fresh_pks.append(pks)
         for index, series in enumerate(values):
@@ -185,13 +185,15 @@ def patch_segments(
     fresh = [np.concatenate(parts) if parts else np.zeros(0, object) for parts in fresh]
     fresh_segments = fresh_pks // segmenting.SEGMENT_ROWS
     patched = {}
-    for segment in sorted({key // segmenting.SEGMENT_ROWS for key in keys}):
+    for segment in np.unique(keys // segmenting.SEGMENT_ROWS).tolist():
         take = fresh_segments == segment
         pks, values = fresh_pks[take], [column[take] for column in fresh]
         old = previous.get(segment)
         if old is not None:
             old_pks = np.frombuffer(old.pks, dtype="<i8")
-            keep = ~np.isin(old_pks, keys)
+            low, high = segmenting.segment_range(segment)  # this segment's keys alone
+            own = keys[np.searchsorted(keys, low) : np.searchsorted(keys, high)]
+            keep = ~np.isin(old_pks, own)
             pks = np.concatenate([old_pks[keep], pks])
             values = [
                 np.concatenate([_frame_values(frame)[keep], new])
