@@ -188,3 +188,17 @@ def test_a_change_in_a_related_table_or_one_a_row_filter_reads_reexports_every_s
     assert builds.incremental(PUBLIC)[2] == 1 + sum(
         segment_count(visible(m, PUBLIC)) for m in (GaugeConfig, DataFile)
     )
+
+
+def test_parts_of_another_segment_size_are_not_reused(files, builds, monkeypatch):
+    builds.incremental()
+    monkeypatch.setattr(segments, "SEGMENT_ROWS", ROWS * 2)  # e.g. a new release's size
+    DataFile.objects.filter(pk=files[0]).update(status="corrupt")
+    _, outcomes, exported = builds.incremental()
+    assert exported == sum(len({pk // (ROWS * 2) for pk in visible(m)}) for m in MODELS) + len(
+        {
+            pk // (ROWS * 2)
+            for pk in Correlator.propagators.through.objects.values_list("correlator_id", flat=True)
+        }
+    )
+    assert ("reused", "") not in outcomes

@@ -30,6 +30,7 @@ from django.utils.text import slugify
 from espresso_static.data.fieldkinds import field_kind
 from espresso_static.data.plain_values import INTERNAL_TYPES
 from espresso_static.declare.access import AudienceView
+from espresso_static.website import segments as segmenting
 from espresso_static.website.cache import (
     REBUILT,
     REUSED,
@@ -207,7 +208,10 @@ def _resource_files(
     (one per segment): parts of segments whose rows did not change from the cache, the
     others written into ``work``."""
     slot = f"download {view.name} {table.resource.name}"
-    static = cache.key("download", view, table.models_read, table.resource, content=False)
+    # Parts cut by another segment size are no parts of this build's files.
+    static = cache.key(
+        "download", view, table.models_read, table.resource, segmenting.SEGMENT_ROWS, content=False
+    )
     previous, previous_files = cache.load_state(slot, static) or (None, None)
     plan = plan_segments(
         previous.mark if previous else None, table.model, view, table.models_read, table.key
