@@ -9,6 +9,13 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
+#: mkdocs-material draws a diagram into a closed shadow root: this init script opens it.
+OPEN_SHADOW_ROOTS = """
+const attachShadow = Element.prototype.attachShadow;
+Element.prototype.attachShadow = function (init) {
+  return attachShadow.call(this, { ...init, mode: "open" });
+};
+"""
 CHROMIUM_ARGS = [
     "--no-sandbox",  # we run as root
     "--disable-gpu",

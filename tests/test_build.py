@@ -19,6 +19,7 @@ from espresso_static.website.collect import collect_site
 from espresso_static.website.context import BuildOptions
 from espresso_static.website.pipeline import build_site
 from espresso_static.website.population import population_scripts
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, OPEN_SHADOW_ROOTS
 
 REPO = Path(__file__).resolve().parents[1]
 SITE_PROJECT = REPO / "tests" / "siteproject"
@@ -169,9 +170,42 @@ def test_home_nav_search_math_and_footer(built):
     assert "Test copyright" in home.find(class_="md-copyright").get_text()
     instrument = html(site / "generated" / "siteapp" / "instrument" / "index.html")
     assert instrument.find(class_="arithmatex")  # math for MathJax, shipped with the site
-    scripts = [s.get("src", "") for s in instrument.find_all("script")]
-    mathjax = next(s for s in scripts if s.endswith("tex-chtml.js"))
-    assert (site / "generated" / "siteapp" / "instrument" / mathjax).resolve().is_file()
+    assert (site / "generated" / "assets" / "mathjax" / "tex-chtml.js").is_file()
+    assert (site / "generated" / "assets" / "mermaid" / "mermaid.min.js").is_file()
+
+
+@pytest.mark.django_db
+def test_pages_load_mathjax_and_mermaid_only_where_they_have_math_or_a_diagram(built, served):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"needs Debian's chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    _, site, _ = built
+    base = served(site)
+    fetched: list[str] = []
+
+    def only_the_site(route):
+        fetched.append(route.request.url.removeprefix(base))
+        return route.continue_() if route.request.url.startswith(base) else route.abort()
+
+    def scripts_of(page, path: str, ready: str) -> set[str]:
+        fetched.clear()
+        page.goto(base + path)
+        page.wait_for_selector(ready, state="attached", timeout=30_000)
+        return {url.rsplit("/", 1)[-1] for url in fetched if url.endswith(".js")}
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.add_init_script(OPEN_SHADOW_ROOTS)
+        page.route("**/*", only_the_site)
+        math = scripts_of(page, "generated/siteapp/instrument/", ".arithmatex mjx-container")
+        diagram = scripts_of(page, "generated/siteapp/", ".mermaid svg")
+        plain = scripts_of(page, "", "article h1")
+        browser.close()
+    assert "tex-chtml.js" in math and "mermaid.min.js" not in math
+    assert "mermaid.min.js" in diagram
+    assert {"tex-chtml.js", "mermaid.min.js"}.isdisjoint(plain)
 
 
 @pytest.mark.django_db

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, OPEN_SHADOW_ROOTS
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCK = re.compile(r"(?:<!-- file: (?P<path>\S+) -->\n)?```(?P<lang>\w+)\n(?P<body>.*?)```", re.S)
@@ -55,14 +55,6 @@ def test_tutorial_runs_as_written(tmp_path, served):
     site = cwd / "site"
     assert "mycampaign" in (site / "index.html").read_text()
     check_site_offline(site, served)
-
-
-OPEN_SHADOW_ROOTS = """
-const attachShadow = Element.prototype.attachShadow;
-Element.prototype.attachShadow = function (init) {
-  return attachShadow.call(this, { ...init, mode: "open" });
-};
-"""
 
 
 def check_site_offline(site: Path, served) -> None:

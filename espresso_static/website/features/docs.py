@@ -152,19 +152,21 @@ def math_assets(site: SiteModel, context: RenderContext) -> list[Contribution]:
         files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
         for file in files:
             relative = file.relative_to(root).as_posix()
-            include = "script" if relative == "tex-chtml.js" else None
-            assets.append(Asset(f"assets/mathjax/{relative}", file.read_bytes(), include=include))
+            assets.append(Asset(f"assets/mathjax/{relative}", file.read_bytes()))
     return assets
 
 
 def diagram_assets(site: SiteModel, context: RenderContext) -> list[Contribution]:
-    """Mermaid (vendored, see ``scripts/fetch_vendor.py``) with its licence: loaded by
-    every page, so mkdocs-material draws the diagrams with it instead of asking a CDN."""
+    """Mermaid (vendored, see ``scripts/fetch_vendor.py``) with its licence, so
+    mkdocs-material draws the diagrams with it instead of asking a CDN; and the script
+    loading Mermaid and MathJax on the pages that have a diagram or math (after the
+    MathJax configuration, which MathJax reads when it loads)."""
     vendored = resources.files("espresso_static.vendor").joinpath("mermaid")
     script = vendored.joinpath("mermaid.min.js").read_bytes()
     return [
-        Asset("assets/mermaid/mermaid.min.js", script, include="script"),
+        Asset("assets/mermaid/mermaid.min.js", script),
         Asset("assets/mermaid/LICENSE", vendored.joinpath("LICENSE").read_bytes()),
+        Asset("assets/load-when-needed.js", template_file("load_when_needed.js"), include="script"),
     ]
 
 
