@@ -256,8 +256,10 @@ def changes_since(mark: str | None, tables: Iterable[str], using: str = "default
         return None  # the log is behind the mark (rolled back, a backup restored)
     with connection.cursor() as cursor:
         pruned = pruned_point(cursor)
-    if pruned is not None and mark_point(mark) < pruned:
-        return None  # rows written after the mark were pruned: a full rebuild
+        if pruned is not None and mark_point(mark) < pruned:
+            return None  # rows written after the mark were pruned: a full rebuild
+        if connection.vendor == "postgresql" and not _own_writes_kept(cursor, mark):
+            return None  # the mark saw its own transaction's writes, since rolled back
     tables = list(tables)
     position = mark.split(":", 2)[2]
     logged = logged_tables(using)
@@ -297,6 +299,17 @@ def changes_since(mark: str | None, tables: Iterable[str], using: str = "default
                 else:
                     found.deleted.discard(row)
     return changes
+
+
+def _own_writes_kept(cursor, mark: str) -> bool:
+    """Whether the last log row a PostgreSQL mark's own transaction had written (if
+    any) is still there: a rolled-back transaction leaves none, and what was computed
+    at the mark saw writes that never happened."""
+    last_own = int(mark.split(":", 2)[2].split("/")[1])
+    if not last_own:
+        return True
+    cursor.execute(f"SELECT 1 FROM {LOG_TABLE} WHERE id = %s", [last_own])
+    return cursor.fetchone() is not None
 
 
 def same_log(mark: str, current: str) -> bool:
