@@ -220,3 +220,12 @@ def test_the_audit_split_over_two_processes_finds_what_one_finds(demo_rows, monk
     assert split == alone and len(started) == 1
     assert [row.pk for r in split for row in r.rows] == [broken.pk]
     assert seen == [f"{sum(r.checked for r in alone):,} rows checked"]
+
+
+def test_nothing_or_one_part_to_collect_side_by_side_runs_here():
+    # A project without consistency checks has no audit to split (bench_build's
+    # 200-model case stopped on it: "data health: IndexError").
+    assert workers.side_by_side("data health", [], "any snapshot", None) == []
+    assert workers.side_by_side("data health", [lambda progress: os.getpid()], "x", None) == [
+        os.getpid()
+    ]

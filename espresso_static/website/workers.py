@@ -163,7 +163,7 @@ def side_by_side(
     each other in a worker reading ``snapshot`` (None: all here); ``progress(n)``, if
     any, is advanced by all of them. An error names the part ``name``."""
     progress = progress or (lambda done: None)
-    if snapshot is None:
+    if snapshot is None or len(functions) < 2:  # none to share (a project without checks)
         return [function(progress) for function in functions]
     workers = []
     try:
