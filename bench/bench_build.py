@@ -187,22 +187,24 @@ def models_case(count: int, keep: bool) -> bool:
         _finish(folder, keep)
 
 
-def demo_project(folder: Path) -> None:
-    """The repository's demo project (configuration, mkdocs.yml, hand-written pages)."""
+def demo_project(folder: Path, rows: int) -> Run:
+    """The repository's demo project (configuration, mkdocs.yml, hand-written pages)
+    in ``folder``, filled by ``espresso-static demo --rows rows`` (returned)."""
     for name in ("pyproject.toml", "mkdocs.yml"):
         shutil.copy(common.REPO / name, folder / name)
     ignore = shutil.ignore_patterns("generated")
     shutil.copytree(common.REPO / "site_src", folder / "site_src", ignore=ignore)
+    filled = espresso_static(folder, "demo", "--rows", str(rows))
+    if filled.returncode:
+        raise SystemExit(filled.stderr)
+    return filled
 
 
 def demo_case(rows: int, runs: int, smoke: bool, keep: bool) -> bool:
     """Full builds and unchanged rebuilds of the demo; True when every bar is met."""
     folder = Path(tempfile.mkdtemp(prefix="bench-build-demo-"))
     try:
-        demo_project(folder)
-        filled = espresso_static(folder, "demo", "--rows", str(rows))
-        if filled.returncode:
-            raise SystemExit(filled.stderr)
+        filled = demo_project(folder, rows)
         print(filled.stderr.strip().splitlines()[-3], f"({filled.seconds:.1f} s wall)")
         full, rebuild = [], []
         for _ in range(runs):
@@ -218,10 +220,7 @@ def nightly_case(rows: int, runs: int, smoke: bool, keep: bool, spread: str = "r
     """Full build, unchanged rebuild and rebuilds after syncs of growing size."""
     folder = Path(tempfile.mkdtemp(prefix="bench-build-nightly-"))
     try:
-        demo_project(folder)
-        filled = espresso_static(folder, "demo", "--rows", str(rows))
-        if filled.returncode:
-            raise SystemExit(filled.stderr)
+        demo_project(folder, rows)
         cases: dict[str, list[Run]] = {"full build (empty cache)": [], "no change": []}
         synced: dict[str, tuple[int, int, int]] = {}
         for run in range(runs):
