@@ -8,6 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
+import jinja2
 import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
@@ -17,8 +18,9 @@ from espresso_static.access import ALL, Access
 from espresso_static.cli import cli
 from espresso_static.data.snapshot import take_snapshot
 from espresso_static.progress import declared
-from espresso_static.website.cache import CACHE_DIR
+from espresso_static.website.cache import CACHE_DIR, BuildCache
 from espresso_static.website.features.statusdata import read_status_data
+from espresso_static.website.render import template_environment
 from models.demo import data
 from models.demo.models import Correlator, DataFile
 
@@ -130,6 +132,44 @@ def test_unchanged_rebuild_reuses_every_output_and_publishes_the_same_site(proje
     assert any(name.endswith(".sqlite") for name in files)
     assert site_files(tmp_path / "again") == files
     assert site_files(tmp_path / "fresh") == files
+
+
+def test_compiled_templates_are_kept_and_a_changed_template_is_compiled_again(project, tmp_path):
+    """The theme's and the pages' compiled templates are kept in the cache (one folder
+    per Jinja environment), and a template whose source changed is not served from it."""
+    mkdocs_yml = project / "mkdocs.yml"
+    mkdocs_yml.write_text(
+        mkdocs_yml.read_text().replace("theme:\n", "theme:\n  custom_dir: overrides\n", 1)
+    )
+    main = project / "overrides" / "main.html"
+    main.parent.mkdir()
+    template_environment().cache.clear()  # as a new process: nothing compiled yet
+    for marker in ("first-title", "second-title"):
+        main.write_text(
+            '{% extends "base.html" %}{% block htmltitle %}<title>'
+            + marker
+            + "</title>{% endblock %}"
+        )
+        build(project, tmp_path / marker)
+        home = BeautifulSoup((tmp_path / marker / "index.html").read_text(), "html.parser")
+        assert home.title.string == marker
+    environments = sorted((project / CACHE_DIR / "templates").iterdir())
+    assert len(environments) == 2  # MkDocs' theme and our pages
+    assert all(any(folder.glob("*.cache")) for folder in environments)
+
+
+def test_environments_that_compile_differently_keep_their_templates_apart(tmp_path):
+    cache = BuildCache(tmp_path)
+    environments = (
+        jinja2.Environment(),
+        jinja2.Environment(trim_blocks=True),
+        jinja2.Environment(extensions=["jinja2.ext.i18n"]),
+        jinja2.Environment(finalize=str),
+        jinja2.Environment(),  # as the first: the same folder
+    )
+    folders = [cache.compiled_templates(env).directory for env in environments]
+    assert len(set(folders)) == 4 and folders[0] == folders[-1]
+    assert BuildCache(None).compiled_templates(environments[0]) is None
 
 
 def test_no_cache_neither_reads_nor_writes_the_cache(project, tmp_path):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from espresso_static.exceptions import EspressoStaticError
 from espresso_static.project.config import ProjectConfig
+from espresso_static.website.cache import BuildCache
 from espresso_static.website.collect import SiteModel
 from espresso_static.website.context import Asset, Contribution, Page, Provenance, RenderContext
 from espresso_static.website.feature import Collected, run_step
@@ -85,9 +86,11 @@ def load_mkdocs_config(
     context: RenderContext,
     collected: list[Collected] = (),
     docs: Path | None = None,
+    cache: BuildCache | None = None,
 ):
     """The project's MkDocs configuration with the generated site merged in, building
-    the docs folder ``docs`` (default: the project's)."""
+    the docs folder ``docs`` (default: the project's), the theme's compiled templates
+    kept in ``cache``."""
     from mkdocs.config import load_config
     from mkdocs.exceptions import ConfigurationError, MkDocsException
     from mkdocs.utils.yaml import yaml_load
@@ -121,6 +124,8 @@ def load_mkdocs_config(
     _merge_includes(mkdocs_config, contributions)
     _add_theme_overrides(mkdocs_config)
     mkdocs_config.plugins["espresso-static-titles"] = escaped_titles_plugin()
+    if cache is not None and cache.enabled:
+        mkdocs_config.plugins["espresso-static-compiled-templates"] = _compiled_templates(cache)
     mkdocs_config.extra["espresso_static"] = _provenance_extra(context.provenance)
     for feature, data in collected:
         run_step(feature, "on_config", mkdocs_config.extra, context, data)
@@ -176,6 +181,19 @@ def _add_theme_overrides(mkdocs_config) -> None:
     position = 1 if mkdocs_config.theme.custom_dir else 0
     if overrides not in dirs:
         dirs.insert(position, overrides)
+
+
+def _compiled_templates(cache: BuildCache):
+    """A MkDocs plugin keeping the theme's compiled templates in ``cache``. Added
+    last, so the environment it sees has every other plugin's extensions."""
+    from mkdocs.plugins import BasePlugin
+
+    class CompiledTemplates(BasePlugin):
+        def on_env(self, env, config, files):
+            env.bytecode_cache = cache.compiled_templates(env)
+            return env
+
+    return CompiledTemplates()
 
 
 def _provenance_extra(provenance: Provenance) -> dict:

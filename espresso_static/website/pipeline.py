@@ -69,7 +69,7 @@ from espresso_static.website.feature import (
 from espresso_static.website.features import FEATURES
 from espresso_static.website.mkdocs_build import load_mkdocs_config, mkdocs_messages, run_mkdocs
 from espresso_static.website.publish import make_staging, remove_stale_staging, swapped_in
-from espresso_static.website.render import GENERATED
+from espresso_static.website.render import GENERATED, template_environment
 from espresso_static.website.workers import start, workers_possible
 from espresso_static.website.write import keep_generated_docs, write_build_docs
 
@@ -190,6 +190,8 @@ def build_site(
     options = options or BuildOptions()
     reporter = reporter or Reporter(options.quiet)
     cache = cache or open_cache(config.root, options.use_cache)
+    templates = template_environment()
+    templates.bytecode_cache = cache.compiled_templates(templates)
     view = audience_view(config.audiences, options.audience or config.default_audience)
     for warning in refuse_to_build(config, options.allow_drift):
         reporter.echo(f"warning: {warning}")
@@ -237,7 +239,7 @@ def build_site(
             try:
                 with mkdocs_messages() as warnings:
                     mkdocs_config = load_mkdocs_config(
-                        config, site, contributions, staging, context, collected, docs
+                        config, site, contributions, staging, context, collected, docs, cache
                     )
                     run_mkdocs(mkdocs_config, warnings)
                 for feature, data in collected:
