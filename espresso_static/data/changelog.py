@@ -38,6 +38,8 @@ IDENTITY_TABLE = ""
 #: ``table`` "" the point up to which rows were removed; with a table's name the count,
 #: sum and highest id of that table's removed rows, so its fingerprint stays as it was.
 PRUNED = "P"
+#: The condition of the partial index on the rows of kind PRUNED (migration 0006).
+PRUNED_CONDITION = f"kind = '{PRUNED}'"
 
 _PG_FUNCTION_SQL = f"""
 CREATE OR REPLACE FUNCTION {PG_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -325,12 +327,19 @@ def mark_point(mark: str) -> int:
 
 def pruned_point(cursor) -> int | None:
     """The point up to which rows were pruned (a :func:`mark_point`; None: never)."""
+    rows = pruned_rows(cursor, IDENTITY_TABLE)
+    return int(rows[-1][1]) if rows else None
+
+
+def pruned_rows(cursor, table: str) -> list[tuple[int, str]]:
+    """The ``(id, row)`` of ``table``'s rows of kind :data:`PRUNED`, in id order. The
+    kind is written literally: a partial index holds these rows, and SQLite uses it
+    only for a query whose condition it can see."""
     cursor.execute(
-        f'SELECT "row" FROM {LOG_TABLE} WHERE "table" = %s AND kind = %s ORDER BY id DESC LIMIT 1',
-        [IDENTITY_TABLE, PRUNED],
+        f'SELECT id, "row" FROM {LOG_TABLE} WHERE "table" = %s AND {PRUNED_CONDITION} ORDER BY id',
+        [table],
     )
-    row = cursor.fetchone()
-    return int(row[0]) if row else None
+    return cursor.fetchall()
 
 
 def log_fingerprint(table: str, using: str = "default") -> str:
@@ -341,18 +350,23 @@ def log_fingerprint(table: str, using: str = "default") -> str:
     connection = connections[using]
     with connection.cursor() as cursor:
         identity = _identity(cursor)
+        # Count and sum over every row of the table read the (table, id) index alone;
+        # the few pruned rows are taken out after.
         cursor.execute(
-            f"SELECT count(*), coalesce(max(id), 0), coalesce(sum(id), 0) FROM {LOG_TABLE} "
-            f'WHERE "table" = %s AND kind <> %s',
+            f'SELECT count(*), coalesce(sum(id), 0) FROM {LOG_TABLE} WHERE "table" = %s',
+            [table],
+        )
+        count, total = (int(value) for value in cursor.fetchone())
+        cursor.execute(
+            f'SELECT id FROM {LOG_TABLE} WHERE "table" = %s AND kind <> %s '
+            "ORDER BY id DESC LIMIT 1",
             [table, PRUNED],
         )
-        count, highest, total = (int(value) for value in cursor.fetchone())
-        cursor.execute(
-            f'SELECT "row" FROM {LOG_TABLE} WHERE "table" = %s AND kind = %s', [table, PRUNED]
-        )
-        for (removed,) in cursor.fetchall():
+        last = cursor.fetchone()
+        highest = int(last[0]) if last else 0
+        for row_id, removed in pruned_rows(cursor, table):
             removed_count, removed_sum, removed_highest = (int(n) for n in removed.split(":"))
-            count, total = count + removed_count, total + removed_sum
+            count, total = count - 1 + removed_count, total - row_id + removed_sum
             highest = max(highest, removed_highest)
     counts = (count, highest, total)
     return hashlib.blake2b(repr((identity, counts)).encode(), digest_size=20).hexdigest()

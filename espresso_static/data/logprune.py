@@ -29,9 +29,11 @@ from espresso_static.data.changelog import (
     IDENTITY_TABLE,
     LOG_TABLE,
     PRUNED,
+    PRUNED_CONDITION,
     current_mark,
     mark_point,
     pruned_point,
+    pruned_rows,
     same_log,
 )
 
@@ -92,8 +94,8 @@ def prune_log(keep: Iterable[str | None], using: str = "default") -> PruneResult
             cursor.execute(f"DELETE FROM {LOG_TABLE} WHERE {removed}", parameters)
             rows = cursor.rowcount
             cursor.execute(
-                f'DELETE FROM {LOG_TABLE} WHERE "table" = %s AND kind = %s',
-                [IDENTITY_TABLE, PRUNED],
+                f'DELETE FROM {LOG_TABLE} WHERE "table" = %s AND {PRUNED_CONDITION}',
+                [IDENTITY_TABLE],
             )
             _insert(cursor, IDENTITY_TABLE, str(point))
     return PruneResult(rows, point)
@@ -101,10 +103,7 @@ def prune_log(keep: Iterable[str | None], using: str = "default") -> PruneResult
 
 def _fold(cursor, table: str, count: int, total: int, highest: int) -> None:
     """Add the removed rows of ``table`` to its row of removed rows."""
-    cursor.execute(
-        f'SELECT id, "row" FROM {LOG_TABLE} WHERE "table" = %s AND kind = %s', [table, PRUNED]
-    )
-    for row_id, removed in cursor.fetchall():
+    for row_id, removed in pruned_rows(cursor, table):
         earlier_count, earlier_total, earlier_highest = (int(n) for n in removed.split(":"))
         count, total = count + earlier_count, total + earlier_total
         highest = max(highest, earlier_highest)

@@ -95,7 +95,14 @@ class Change(models.Model):
     )
 
     class Meta:
-        indexes = [models.Index(fields=["table", "id"]), models.Index(fields=["txid"])]
+        indexes = [
+            models.Index(fields=["table", "id"]),
+            models.Index(fields=["txid"]),
+            # The few rows that stand for pruned ones, read by every fingerprint.
+            models.Index(
+                fields=["table"], condition=models.Q(kind="P"), name="espresso_change_pruned"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.table} {self.row} {self.kind}"
