@@ -26,7 +26,8 @@ slot's previous one, so the cache holds one version of every output. An output k
 in parts (the downloads: one entry per segment, :mod:`espresso_static.website.segments`)
 stores a *state* — the change-log mark it was computed at and its parts — under a key
 without the tables' content, and brings it up to date from the log. Entries are
-written to a temporary name and renamed: a killed build leaves no half entry.
+written to a temporary name and renamed: a killed build leaves no half entry. The
+compiled Jinja templates of MkDocs' theme and of our pages are kept too.
 ``build-site --no-cache`` bypasses the cache; deleting the folder is always safe.
 """
 
