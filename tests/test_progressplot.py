@@ -8,7 +8,7 @@ import pytest
 
 from espresso_static.data.snapshot import take_snapshot
 from espresso_static.progress import declared
-from models.demo.models import DataFile
+from models.demo.models import DataFile, Ensemble
 from tests.test_build_cache import build, outcomes, project, site_files  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -38,3 +38,16 @@ def test_the_plot_is_redrawn_only_when_its_series_change(project, tmp_path):  # 
     build(project, fresh, "--no-cache")
     assert site_files(tmp_path / "snapshot") == site_files(fresh)
     assert (fresh / "generated/status/demo/datafile/progress.svg").read_bytes() != plot
+
+
+def test_an_audience_whose_row_filter_hides_no_row_gets_the_plot(project, tmp_path):  # noqa: F811
+    """The public sees data files through the ensembles released (a row filter): with
+    every ensemble released it sees every row and gets the plot; with one held back it
+    may not see a group whole, and gets none."""
+    Ensemble.objects.update(released=True)
+    build(project, tmp_path / "all", "--audience", "public")
+    assert list((tmp_path / "all").rglob("progress.svg"))
+    Ensemble.objects.filter(pk=Ensemble.objects.order_by("pk").first().pk).update(released=False)
+    build(project, tmp_path / "held", "--audience", "public")
+    assert (tmp_path / "held/generated/status/demo/datafile/index.html").is_file()
+    assert not list((tmp_path / "held").rglob("progress.svg"))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from espresso_static.data.plots import History
 from espresso_static.data.row_values import row_warnings, warn_again
 from espresso_static.declare.access import AudienceView
-from espresso_static.declare.progress import DeclaredProgress, summarize
+from espresso_static.declare.progress import DeclaredProgress, ProgressSummary, summarize
 from espresso_static.website.cache import BuildCache
 
 PLOT_FILES = ("progress.svg", "progress.png")
@@ -40,11 +40,14 @@ class PlottedSeries:
         return digest.hexdigest()
 
 
-def history_plot(view: AudienceView, source, cache: BuildCache) -> tuple[dict[str, bytes], list]:
+def history_plot(
+    view: AudienceView, source, summary: ProgressSummary, cache: BuildCache
+) -> tuple[dict[str, bytes], list]:
     """The plot files (``{name: bytes}``; none before the first snapshot or when no
     group is seen whole) and trends of ``source``'s (a status page's) history, from
-    ``cache`` when the plotted series did not change."""
-    series = plotted_series(view, source)
+    ``cache`` when the plotted series did not change. ``summary``: the counts of the
+    rows ``view`` sees, as its status page shows them."""
+    series = plotted_series(view, source, summary)
     if series is None:
         return {}, []
     from espresso_static.data.plots import trends
@@ -64,15 +67,16 @@ def history_plot(view: AudienceView, source, cache: BuildCache) -> tuple[dict[st
     return files, trends(series.history)
 
 
-def plotted_series(view: AudienceView, source) -> PlottedSeries | None:
+def plotted_series(view: AudienceView, source, summary: ProgressSummary) -> PlottedSeries | None:
     """The counts ``source``'s plot shows to ``view`` (None: no plot): no plot over
-    hidden group columns, nor of groups with hidden rows."""
+    hidden group columns, nor of groups with hidden rows (``summary``: the counts of
+    the rows ``view`` sees)."""
     from espresso_static.data.plots import history_by, trends
 
     item, by = source.shown, source.plot_by
     if item.progress.group_by != source.item.progress.group_by or not _has_snapshots(item):
         return None
-    groups = _whole_groups(item, by, view.queryset(source.item.model))
+    groups = _whole_groups(item, by, view.queryset(source.item.model), summary)
     if not groups:
         return None
     history = history_by(item, by, groups=groups)
@@ -88,18 +92,31 @@ def _draw(item: DeclaredProgress, series: PlottedSeries) -> dict[str, bytes]:
     return {name: figure_bytes(figure, name.rsplit(".", 1)[-1]) for name in PLOT_FILES}
 
 
-def _whole_groups(item: DeclaredProgress, by: str | None, rows) -> set[str]:
+def _whole_groups(
+    item: DeclaredProgress, by: str | None, rows, summary: ProgressSummary
+) -> set[str]:
     """The values of ``by`` (``all`` without one) to plot: none when a row is hidden
-    (snapshots count every row, and a hidden row may have moved from any group)."""
+    (snapshots count every row, and a hidden row may have moved from any group).
+    ``summary`` counts ``rows``: only a view that hides rows needs a count of all."""
     from espresso_static.data.plots import ALL
 
-    per_group = dataclasses.replace(item.progress, group_by=[by] if by else [], columns=None)
-    single = dataclasses.replace(item, progress=per_group)
-    everything = {group.group: group.total for group in summarize(single).groups}
-    if not rows.query.has_filters():  # the audience sees every row
-        return {str(key[0]) if by else ALL for key in everything}
-    seen = {group.group: group.total for group in summarize(single, rows).groups}
-    return {str(key[0]) if by else ALL for key in seen} if seen == everything else set()
+    seen = _totals_by(summary, by)
+    if rows.query.has_filters():  # the audience may not see every row
+        per_group = dataclasses.replace(item.progress, group_by=[by] if by else [], columns=None)
+        everything = _totals_by(summarize(dataclasses.replace(item, progress=per_group)), by)
+        if seen != everything:
+            return set()
+    return {str(value) if by else ALL for value in seen}
+
+
+def _totals_by(summary: ProgressSummary, by: str | None) -> dict:
+    """The rows of ``summary`` per value of its group column ``by`` (None: one total)."""
+    position = summary.group_names.index(by) if by else None
+    totals: dict = {}
+    for group in summary.groups:
+        value = group.group[position] if by else None
+        totals[value] = totals.get(value, 0) + group.total
+    return {value: total for value, total in totals.items() if total}
 
 
 def _has_snapshots(item: DeclaredProgress) -> bool:

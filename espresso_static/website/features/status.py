@@ -180,7 +180,7 @@ def with_history_plots(
     cache = cache or BuildCache(None)
     plotted = []
     for source, page in zip(sources, pages, strict=True):
-        plots, trends = history_plot(view, source, cache)
+        plots, trends = history_plot(view, source, page.summary, cache)
         plotted.append(dataclasses.replace(page, plots=plots, trends=trends))
     return plotted
 
