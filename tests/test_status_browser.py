@@ -35,10 +35,16 @@ pytestmark = [
 ]
 
 
-def build_demo_site(tmp_path: Path, files: int, use_cache: bool = True) -> Path:
+def build_demo_site(
+    tmp_path: Path, files: int, use_cache: bool = True, changed: dict[int, dict] | None = None
+) -> Path:
     """Fill the test database with the demo and build its site into ``tmp_path/site``
-    (``use_cache``: with the project's build cache)."""
+    (``use_cache``: with the project's build cache; ``changed``: {row index: {field:
+    value}} set on the files at those places in key order)."""
     data.generate(files=files, seed=2019)
+    pks = list(DataFile.objects.order_by("pk").values_list("pk", flat=True))
+    for index, fields in (changed or {}).items():
+        DataFile.objects.filter(pk=pks[index]).update(**fields)
     backfill_history(find_declared("DataFile"), "produced", points=6)
     project = load_config(REPO)
     config = dataclasses.replace(
@@ -278,5 +284,73 @@ def test_segments_load_by_need_and_filters_wait_for_their_column(tmp_path, serve
         page.locator("th[data-column=file_name] button").click()
         by_name = contains.sort_values("file_name", kind="stable")
         assert visible_files(page) == by_name["file_name"].head(PAGE_ROWS).tolist()
+        assert errors == []
+        browser.close()
+
+
+#: File names beyond ASCII: two and four UTF-8 bytes (a surrogate pair in JavaScript),
+#: and a capital whose lower case is longer (the segment is then searched value by
+#: value); corrupt, so that the few corrupt rows hold them too.
+RENAMED = {
+    10: {"file_name": "Ünïcödé/ÉTÉ😀-cfg.h5", "status": "corrupt"},
+    11: {"file_name": "plain/after-the-emoji.h5", "status": "corrupt"},
+    250: {"file_name": "İstanbul/ΣΟΦΊΑ.h5", "status": "corrupt"},
+    251: {"file_name": "plain/after-the-dotted-i.h5", "status": "corrupt"},
+}
+
+
+@pytest.mark.django_db
+def test_text_filters_match_within_one_value(tmp_path, served, monkeypatch):
+    """Each file name is matched alone, case-insensitively, whether a segment's text is
+    searched at once or value by value: never a match across two names, or in the
+    wrong name after one of several UTF-8 bytes."""
+    from espresso_static.website import segments
+    from espresso_static.website.features import statusdata
+
+    monkeypatch.setattr(segments, "SEGMENT_ROWS", 200)  # 1000 files: 5 segments
+    monkeypatch.setattr(statusdata, "SEGMENTS_PER_PART", 2)  # several in a file
+    monkeypatch.setattr(statusdata, "DICT_MAX", 50)  # names as text, not dictionaries
+    site = build_demo_site(tmp_path, files=1000, use_cache=False, changed=RENAMED)
+    frame = DataFile.objects.order_by("pk").to_dataframe(["file_name", "status"])
+    names = frame["file_name"]
+    url = served(site) + PAGE
+
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(url)
+        page.wait_for_selector(".es-status[data-complete-at]", timeout=15_000)
+        # Each segment's text holds its own names, one per line (not the rest of its file).
+        texts = page.evaluate(
+            """() => document.querySelector('.es-status').espressoStatus.columns
+                .filter(c => c.name === 'file_name')[0].blocks.map(b => b.text)"""
+        )
+        assert "".join(texts) == "".join(name + "\n" for name in names)
+
+        contains = ["été😀", "ÜNÏ", "after-the", "😀-cfg.h5", "h5\nplain", "σοφία", "i̇stanbul"]
+        regexes = [r"^ünï.*😀", r"h5(?=\s)", r"h5(?!\s)", r"h5[^x]pl", r"^plain/after", r"φία\."]
+
+        def expected(text: str, rows) -> int:
+            if text.startswith("/"):
+                return int(rows.str.contains(text[1:-1], case=False, regex=True).sum())
+            return int(rows.str.lower().str.contains(text.lower(), regex=False).sum())
+
+        def check(rows) -> None:
+            for text in contains + [f"/{r}/" for r in regexes]:
+                page.fill("th[data-filter=file_name] input", text)
+                assert (text, shown_count(page)) == (text, expected(text, rows))
+
+        check(names)  # no other filter: every segment's text searched at once
+        assert expected("été😀", names) == expected("i̇stanbul", names) == 1
+        assert expected("/h5(?!\\s)/", names) == len(names)
+        # A status leaving a few rows: those are tested value by value.
+        page.click("th[data-filter=status] .es-multi__button")
+        page.locator("th[data-filter=status] label", has_text="corrupt").locator("input").check()
+        page.click("body")
+        check(names[frame["status"] == "corrupt"])
         assert errors == []
         browser.close()

@@ -130,7 +130,7 @@
       column.blocks[segment] = blockFromCodes(h.dict, localCodes(file));
     } else {
       var lengths = new Int32Array(file.buffer, file.body, rows);
-      var text = new TextDecoder().decode(new Uint8Array(file.buffer, file.body + 4 * rows));
+      var text = new TextDecoder().decode(new Uint8Array(file.buffer, file.body + 4 * rows, h.bytes - 4 * rows));
       column.blocks[segment] = textBlock(text, lengths);
     }
     column.loaded[segment] = 1;
@@ -476,12 +476,12 @@
   // Which rows of a text segment pass: the segment is one string, searched at once
   // (indexOf, or a regular expression with "m": values are its lines), each match
   // mapped to its row. Segments whose values hold line breaks, or whose lower case
-  // changes lengths, and lookbehind patterns (they could see the previous value) are
-  // tested value by value, as is a match running past its value.
+  // changes lengths, and patterns with a lookaround (it could see the next or the
+  // previous value) are tested value by value, as is a match running past its value.
   function blockMatches(block, query, passes) {
     var rows = block.rows, hits = new Uint8Array(rows), lengths = block.lengths, starts = block.starts, i;
     var contains = query.needle !== undefined;
-    var whole = block.lineSafe && (contains ? block.lower !== null && query.needle.indexOf("\n") < 0 : query.source.indexOf("(?<") < 0);
+    var whole = block.lineSafe && (contains ? block.lower !== null && query.needle.indexOf("\n") < 0 : !/\(\?[=!<]/.test(query.source));
     if (!whole) {
       for (i = 0; i < rows; i++) hits[i] = passes(blockValue(block, i)) ? 1 : 0;
       return hits;
@@ -535,46 +535,52 @@
     // What the rows gave for the current text, kept while it stays (another filter's
     // change then tests no row again): 0 not tested yet, PASS or FAIL.
     var PASS = 1, FAIL = 2, known = null, knownText = null;
+    // The rows of ``rows`` (ascending) that pass, tested segment by segment: the rows
+    // not tested yet alone where they are few, else the segment's whole text at once.
+    var narrowBlocks = function (rows, q, passes) {
+      if (knownText !== input.value) { known = new Uint8Array(table.rows); knownText = input.value; }
+      var kept = new Int32Array(rows.length), count = 0, starts = table.segmentStarts;
+      var needle = q.needle, k = 0, i, row;
+      while (k < rows.length) {
+        var s = table.segmentOf(rows[k]), start = starts[s], stop = starts[s + 1], first = k, left = 0;
+        for (; k < rows.length && rows[k] < stop; k++) if (!known[rows[k]]) left++;
+        var block = column.blocks[s];
+        if (left && left * FEW_LEFT < block.rows) {
+          // "contains" reads the lower-case text: no lower-casing per value.
+          var lower = needle !== undefined && block.lower, at, length;
+          for (i = first; i < k; i++) {
+            row = rows[i];
+            if (known[row]) continue;
+            if (lower) {
+              at = block.starts[row - start];
+              length = block.lengths[row - start];
+              known[row] = length >= 0 && lower.substring(at, at + length).indexOf(needle) >= 0 ? PASS : FAIL;
+            } else {
+              known[row] = passes(blockValue(block, row - start)) ? PASS : FAIL;
+            }
+          }
+        } else if (left) {
+          var hits = blockMatches(block, q, passes);
+          for (i = 0; i < block.rows; i++) known[start + i] = hits[i] ? PASS : FAIL;
+        }
+        for (i = first; i < k; i++) if (known[rows[i]] === PASS) kept[count++] = rows[i];
+      }
+      return kept.subarray(0, count);
+    };
     return {
       node: input,
       kind: "text",
       active: function () { return input.value !== ""; },
-      apply: function (mask) {
-        var q = query(input.value), i, n;
-        if (q === null) return;
+      // Text filters run last, on the rows the other filters leave.
+      narrow: function (rows) {
+        var q = query(input.value);
+        if (q === null) return rows;
         var passes = tester(q);
-        if (column.codes) { // decide once per dictionary entry
-          var ok = Uint8Array.from(column.dict, function (v) { return passes(v === null ? null : String(v)) ? 1 : 0; });
-          for (i = 0, n = mask.length; i < n; i++) if (mask[i] && !ok[column.codes[i]]) mask[i] = 0;
-          return;
-        }
-        if (knownText !== input.value) { known = new Uint8Array(table.rows); knownText = input.value; }
-        // Few untested rows left by the other filters: test those alone; else search
-        // the segment's whole text at once.
-        column.blocks.forEach(function (block, s) {
-          var start = table.segmentStarts[s], left = 0, row;
-          for (i = 0, n = block.rows; i < n; i++) if (mask[start + i] && !known[start + i]) left++;
-          if (left && left * FEW_LEFT < block.rows) {
-            // "contains" reads the lower-case text: no lower-casing per value.
-            var lower = q.needle !== undefined && block.lower, needle = q.needle, at, length, ok;
-            for (i = 0, n = block.rows; i < n; i++) {
-              row = start + i;
-              if (!mask[row] || known[row]) continue;
-              if (lower) {
-                at = block.starts[i];
-                length = block.lengths[i];
-                ok = length >= 0 && lower.substring(at, at + length).indexOf(needle) >= 0;
-              } else {
-                ok = passes(blockValue(block, i));
-              }
-              known[row] = ok ? PASS : FAIL;
-            }
-          } else if (left) {
-            var hits = blockMatches(block, q, passes);
-            for (i = 0, n = block.rows; i < n; i++) known[start + i] = hits[i] ? PASS : FAIL;
-          }
-          for (i = 0, n = block.rows; i < n; i++) if (known[start + i] !== PASS) mask[start + i] = 0;
-        });
+        if (!column.codes) return narrowBlocks(rows, q, passes);
+        // Decided once per dictionary entry.
+        var ok = Uint8Array.from(column.dict, function (v) { return passes(v === null ? null : String(v)) ? 1 : 0; });
+        var codes = column.codes;
+        return rows.filter(function (row) { return ok[codes[row]] === 1; });
       },
       refresh: function () { input.classList.toggle("es-active", input.value !== ""); },
       save: function () { return encodeURIComponent(input.value); },
@@ -639,15 +645,25 @@
     if (this.sort && !this.order) {
       this.order = sortedOrder(this, this.columns[this.sort.column], this.sort.descending);
     }
-    var rows = this.rows, mask = new Uint8Array(rows).fill(1);
-    // Text filters last: they test only the rows the others leave where those are few.
-    var active = this.filters.filter(function (filter) { return filter.active(); });
-    active.sort(function (a, b) { return (a.kind === "text") - (b.kind === "text"); });
-    active.forEach(function (filter) { filter.apply(mask); });
-    var order = this.order, selected = new Int32Array(rows), count = 0;
+    var rows = this.rows, order = this.order, mask = this.otherFiltersMask(), left = null, i, row;
+    var texts = this.filters.filter(function (filter) { return filter.kind === "text" && filter.active(); });
+    if (texts.length) {
+      // Text filters last, on the rows the others leave (listed once for them).
+      if (!this.otherRows) this.otherRows = rowsOf(mask);
+      left = this.otherRows;
+      texts.forEach(function (filter) { left = filter.narrow(left); });
+      if (order) {
+        mask = new Uint8Array(rows);
+        for (i = 0; i < left.length; i++) mask[left[i]] = 1;
+        left = null;
+      }
+    }
+    var selected = new Int32Array(left ? left.length : rows), count = 0;
     var categoryCounts = new Int32Array(this.categories.length);
-    var rowCategory = this.rowCategory, i, row;
-    if (order) {
+    var rowCategory = this.rowCategory;
+    if (left) {
+      for (i = 0; i < left.length; i++) { row = selected[count++] = left[i]; categoryCounts[rowCategory[row]]++; }
+    } else if (order) {
       for (i = 0; i < rows; i++) { row = order[i]; if (mask[row]) { selected[count++] = row; categoryCounts[rowCategory[row]]++; } }
     } else {
       for (i = 0; i < rows; i++) if (mask[i]) { selected[count++] = i; categoryCounts[rowCategory[i]]++; }
@@ -660,6 +676,27 @@
     this.redrawMs = performance.now() - started;
     this.root.setAttribute("data-redraw-ms", this.redrawMs.toFixed(1));
   };
+
+  // The rows passing every filter but the text ones (1 in a mask): kept while those
+  // filters stay, so a change of text tests no other filter again.
+  StatusTable.prototype.otherFiltersMask = function () {
+    var others = this.filters.filter(function (filter) { return filter.kind !== "text" && filter.active(); });
+    var state = others.map(function (filter) { return this.filters.indexOf(filter) + "=" + filter.save(); }, this).join("&");
+    if (this.otherState !== state) {
+      var mask = new Uint8Array(this.rows).fill(1);
+      others.forEach(function (filter) { filter.apply(mask); });
+      this.otherState = state;
+      this.otherMask = mask;
+      this.otherRows = null; // listed when a text filter needs them
+    }
+    return this.otherMask;
+  };
+
+  function rowsOf(mask) {
+    var rows = new Int32Array(mask.length), count = 0;
+    for (var i = 0, n = mask.length; i < n; i++) if (mask[i]) rows[count++] = i;
+    return rows.subarray(0, count);
+  }
 
   StatusTable.prototype.toggleSort = function (index) {
     var descending = this.sort && this.sort.column === index ? !this.sort.descending : false;
