@@ -14,7 +14,7 @@ from django.db import connection
 from espresso_static.access import Audience, AudienceView
 from espresso_static.website import segments
 from espresso_static.website.cache import BuildCache
-from espresso_static.website.features import opendata
+from espresso_static.website.features import download_parts, opendata
 from espresso_static.website.features.opendata import write_open_data
 from models.demo import data
 from models.demo.models import (
@@ -54,17 +54,27 @@ def builds(tmp_path, monkeypatch):
 
 class Downloads:
     """Builds of the downloads of an audience with one cache folder; each segment
-    encoded (a call of ``write_part``) is counted."""
+    encoded (a call of ``write_part`` or ``patch_part``) and each row encoded are
+    counted."""
 
     def __init__(self, folder: Path, monkeypatch):
-        self.folder, self.builds, self.encoded = folder, 0, 0
-        write_part = opendata.write_part
+        self.folder, self.builds, self.encoded, self.rows = folder, 0, 0, 0
+        for name in ("write_part", "patch_part"):
+            monkeypatch.setattr(opendata, name, self.counted(getattr(opendata, name)))
+        encode = download_parts.Encoder.encode
 
+        def rows_counted(encoder, keys, rows):
+            self.rows += len(rows)
+            return encode(encoder, keys, rows)
+
+        monkeypatch.setattr(download_parts.Encoder, "encode", rows_counted)
+
+    def counted(self, function):
         def counted(*args):
             self.encoded += 1
-            return write_part(*args)
+            return function(*args)
 
-        monkeypatch.setattr(opendata, "write_part", counted)
+        return counted
 
     def write(self, view, cache_folder: Path | None) -> tuple[dict[str, bytes], BuildCache]:
         self.builds += 1
@@ -77,9 +87,9 @@ class Downloads:
         """The files, the cache's outcomes (the package's, then each resource's) and the
         segments encoded of a cached build, checked byte for byte equal to a build
         without the cache."""
-        self.encoded = 0
+        self.encoded = self.rows = 0
         cached, cache = self.write(view, self.folder / "cache")
-        encoded = self.encoded
+        encoded, self.rows_encoded = self.encoded, self.rows
         fresh, _ = self.write(view, None)
         assert cached.keys() == fresh.keys()
         assert [name for name in cached if cached[name] != fresh[name]] == []
@@ -113,6 +123,8 @@ def test_updates_in_raw_sql_and_the_orm_reexport_their_segments_only(files, buil
     DataFile.objects.filter(pk=files[-1]).update(status="corrupt")
     after, outcomes, exported = builds.incremental()
     assert exported == segment_count([files[3], files[-1]]) == 2
+    # Their segments are patched: only the two changed rows are read and encoded.
+    assert builds.rows_encoded == 2
     updated = ("updated", f"2 of {segment_count(files)} segments")
     assert sorted(outcomes) == sorted([("rebuilt", ""), updated, *[("reused", "")] * 6])
     changed = {name for name in after if after[name] != before[name]}
@@ -142,7 +154,9 @@ def test_inserts_and_deletes_make_and_drop_segments(files, builds):
         [files[0]],
     )
     after, _, exported = builds.incremental()
-    assert exported == 2  # the one row deleted of its segment, and the new segment
+    # The segment deleted whole (patched to nothing), the one row deleted of its
+    # segment, and the new segment: only the new row is read and encoded.
+    assert (exported, builds.rows_encoded) == (3, 1)
     database = sqlite3.connect(":memory:")
     database.deserialize(after["demo-data.sqlite"])
     rows = [pk for (pk,) in database.execute("SELECT id FROM demo_datafile ORDER BY id")]
@@ -174,12 +188,11 @@ def test_a_change_in_a_related_table_or_one_a_row_filter_reads_reexports_every_s
     ensemble = Ensemble.objects.filter(released=True).order_by("pk").first()
     sql("UPDATE demo_ensemble SET released = %s WHERE id = %s", [False, ensemble.pk])
     after, outcomes, exported = builds.incremental(PUBLIC)
-    # The ensemble's own segment (if a row of it is still shown), every segment of the
-    # tables reading ensembles; the actions' table is reused.
-    shown = {pk // ROWS for pk in visible(Ensemble, PUBLIC)}
-    own = int(ensemble.pk // ROWS in shown)
+    # The ensemble's own segment (patched: its row dropped, the segment with it if no
+    # row of it is still shown), every segment of the tables reading ensembles; the
+    # actions' table is reused.
     reading = [GaugeConfig, DataFile]
-    assert exported == own + sum(segment_count(visible(m, PUBLIC)) for m in reading)
+    assert exported == 1 + sum(segment_count(visible(m, PUBLIC)) for m in reading)
     assert outcomes.count(("reused", "")) == 1
     assert after["demo_datafile.csv.gz"] != before["demo_datafile.csv.gz"]
     # A value of a related row: every segment of the tables reading it.

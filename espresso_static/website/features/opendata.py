@@ -6,10 +6,12 @@ of them, a Frictionless ``datapackage.json`` (field types, primary and foreign k
 licence) and ``SHA256SUMS`` over every file. Rows are read in primary-key order, in
 chunks, and encoded per segment (:mod:`espresso_static.website.segments`) into parts
 cached alone (:mod:`~espresso_static.website.features.download_parts`): after a sync
-only the segments whose rows changed are read and encoded again, and every file is
-put together from the parts — the same way in a build from scratch, so the bytes are
-the same. A table of a million rows never sits in memory. Output is deterministic
-(gzip without timestamps, sorted resources) so unchanged data gives identical files.
+only the changed rows are read (``pk IN`` the change log's rows) and encoded, the
+segments holding them patched, and every file is put together from the parts — the
+same way in a build from scratch, so the bytes are the same. The checksums of a
+table's files are kept with its parts: a file not written again is not hashed again.
+A table of a million rows never sits in memory. Output is deterministic (gzip without
+timestamps, sorted resources) so unchanged data gives identical files.
 """
 
 from __future__ import annotations
@@ -44,13 +46,16 @@ from espresso_static.website.features.download_parts import (
     CHUNK_ROWS,
     FORMATS,
     Column,
+    Encoder,
     Resource,
     assemble_files,
     assemble_sqlite,
+    patch_part,
     write_part,
 )
 from espresso_static.website.publish import make_staging
 from espresso_static.website.segments import (
+    LOOKUP_BATCH,
     SegmentPlan,
     is_segmented,
     plan_segments,
@@ -100,9 +105,30 @@ class _Table:
     #: Leading values of a row that are not exported (the segment key added to them).
     skipped: int = 0
 
+    @property
+    def patchable(self) -> bool:
+        """Whether a segment can be patched by primary key: a model's rows (not links)
+        whose exported primary key is the segment key."""
+        pk = self.model._meta.pk
+        return (
+            self.skipped == 1
+            and self.resource.primary_key == (pk.attname,)
+            and is_segmented(self.model)
+        )
+
+    def changed_rows(self, keys: list[int]) -> list[tuple]:
+        """``(key, values)`` of the rows of ``keys`` still shown, in key order (a query
+        per :data:`~espresso_static.website.segments.LOOKUP_BATCH` keys)."""
+        found = []
+        for start in range(0, len(keys), LOOKUP_BATCH):
+            batch = self.rows.filter(pk__in=keys[start : start + LOOKUP_BATCH])
+            found.extend((row[0], row[self.skipped :]) for row in batch)
+        return found
+
     def segments(self, plan: SegmentPlan) -> Iterator[tuple[int, Iterator[tuple]]]:
-        """``(segment, rows)`` of the segments ``plan`` redoes that hold rows, in order:
-        one query over all rows when every segment is redone, else one per segment."""
+        """``(segment, rows)`` of the segments ``plan`` redoes that hold rows, in order,
+        each row ``(key, values)``: one query over all rows when every segment is
+        redone, else one per segment."""
         numbered = segment_of if is_segmented(self.model, self.key) else (lambda _: 0)
         if plan.changed is None:
             chunks = [self.rows.iterator(chunk_size=CHUNK_ROWS)]
@@ -113,7 +139,7 @@ class _Table:
             ]
         for rows in chunks:
             for segment, group in groupby(rows, key=lambda row: numbered(row[0])):
-                yield segment, (row[self.skipped :] for row in group)
+                yield segment, ((row[0], row[self.skipped :]) for row in group)
 
 
 @dataclass(frozen=True)
@@ -127,11 +153,13 @@ class _Part:
 
 @dataclass(frozen=True)
 class _ResourceState:
-    """A resource as of change-log ``mark``: its parts, in segment order."""
+    """A resource as of change-log ``mark``: its parts, in segment order, and the
+    checksums of its files."""
 
     mark: str | None
     resource: Resource
     parts: tuple[_Part, ...]
+    files: tuple[DownloadFile, ...]
 
 
 def write_open_data(
@@ -164,18 +192,19 @@ def write_open_data(
         exported = [
             _resource_files(view, table, work, cache, progress) for table in _tables(view, visible)
         ]
-        for resource, folder, _ in exported:
+        for state, folder, _ in exported:
             for extension in FORMATS:
-                name = f"{resource.name}.{extension}"
+                name = f"{state.resource.name}.{extension}"
                 link_file(folder / name, out_dir / name)
         sqlite_name = f"{package_name}.sqlite"
-        assemble_sqlite(out_dir / sqlite_name, [(r, parts) for r, _, parts in exported])
+        assemble_sqlite(out_dir / sqlite_name, [(s.resource, parts) for s, _, parts in exported])
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    resources = [resource for resource, _, _ in exported]
-    package = _datapackage(package_name, title, license, citation, resources, out_dir)
+    resources = [state.resource for state, _, _ in exported]
+    known = {f.path: f for state, _, _ in exported for f in state.files}
+    package = _datapackage(package_name, title, license, citation, resources, known)
     (out_dir / "datapackage.json").write_text(json.dumps(package, indent=2, ensure_ascii=False))
-    files = _checksums(out_dir, [*_data_files(resources), sqlite_name, "datapackage.json"])
+    files = _checksums(out_dir, [*known, sqlite_name, "datapackage.json"], known)
     open_data = OpenData(package_name, tuple(resources), tuple(files), license, citation)
     cache.store(f"downloads {view.name}", package_key, open_data, files=out_dir)
     return open_data
@@ -203,10 +232,10 @@ def _tables(view: AudienceView, visible: list) -> Iterator[_Table]:
 
 def _resource_files(
     view: AudienceView, table: _Table, work: Path, cache: BuildCache, progress
-) -> tuple[Resource, Path, list[Path]]:
-    """The exported resource, the folder holding its files and the folders of its parts
-    (one per segment): parts of segments whose rows did not change from the cache, the
-    others written into ``work``."""
+) -> tuple[_ResourceState, Path, list[Path]]:
+    """The exported resource's state, the folder holding its files and the folders of
+    its parts (one per segment): parts of segments whose rows did not change from the
+    cache, the others patched (or written) into ``work``."""
     slot = f"download {view.name} {table.resource.name}"
     # Parts cut by another segment size are no parts of this build's files.
     static = cache.key(
@@ -221,7 +250,7 @@ def _resource_files(
     elif plan.changed == frozenset():
         cache.count(REUSED)
         progress(previous.resource.rows)
-        return previous.resource, previous_files, [cache.files(p.key) for p in previous.parts]
+        return previous, previous_files, [cache.files(p.key) for p in previous.parts]
     parts: dict[int, tuple[_Part, Path]] = {}
     if plan.changed is not None:
         for part in previous.parts:
@@ -230,22 +259,56 @@ def _resource_files(
                 progress(part.rows)
     kept = len(parts)
     folder = work / table.resource.name
-    for segment, rows in table.segments(plan):
-        part_folder = folder / str(segment)
-        count = write_part(table.resource, rows, part_folder, progress)
+
+    def store(segment: int, count: int) -> None:
         key = hashlib.blake2b(f"{static} {segment} {uuid.uuid4()}".encode(), digest_size=20)
-        cache.store(f"{slot} segment {segment}", key.hexdigest(), count, files=part_folder)
-        parts[segment] = (_Part(segment, key.hexdigest(), count), part_folder)
-    if kept:
+        cache.store(
+            f"{slot} segment {segment}", key.hexdigest(), count, files=folder / str(segment)
+        )
+        parts[segment] = (_Part(segment, key.hexdigest(), count), folder / str(segment))
+
+    if plan.changed is not None and plan.rows is not None and table.patchable:
+        before = {part.segment: cache.files(part.key) for part in previous.parts}
+        for segment, count in _patch(table, plan, before, folder, progress):
+            store(segment, count)
+    else:
+        for segment, rows in table.segments(plan):
+            store(segment, write_part(table.resource, rows, folder / str(segment), progress))
+    if plan.changed is not None:  # parts of the previous state kept or patched
         cache.count(UPDATED, f"{len(parts) - kept} of {len(parts)} segments")
     else:
         cache.count(REBUILT)
     ordered = [parts[segment] for segment in sorted(parts)]
     resource = dataclasses.replace(table.resource, rows=sum(part.rows for part, _ in ordered))
     assemble_files(resource, [path for _, path in ordered], folder / "files")
-    state = _ResourceState(plan.mark, resource, tuple(part for part, _ in ordered))
+    files = _hashed(folder / "files", [f"{resource.name}.{extension}" for extension in FORMATS])
+    state = _ResourceState(plan.mark, resource, tuple(part for part, _ in ordered), files)
     cache.store_state(slot, static, state, files=folder / "files")
-    return resource, folder / "files", [path for _, path in ordered]
+    return state, folder / "files", [path for _, path in ordered]
+
+
+def _patch(
+    table: _Table, plan: SegmentPlan, before: dict[int, Path], folder: Path, progress
+) -> Iterator[tuple[int, int]]:
+    """``(segment, rows)`` of each segment of ``plan`` patched into ``folder`` from its
+    part ``before`` with the changed rows read again (none: the segment is gone)."""
+    encoder = Encoder(table.resource)
+    keys = sorted(plan.rows)
+    rows = table.changed_rows(keys)
+    changed = {s: list(g) for s, g in groupby(keys, key=segment_of)}
+    now = {s: list(g) for s, g in groupby(rows, key=lambda row: segment_of(row[0]))}
+    for segment in sorted(plan.changed):
+        shown = now.get(segment, [])
+        encoded, plain = None, []
+        if shown:
+            encoded, plain = encoder.encode([k for k, _ in shown], [v for _, v in shown])
+        previous = before.get(segment)
+        count = patch_part(
+            table.resource, previous, folder / str(segment), changed[segment], encoded, plain
+        )
+        progress(count)
+        if count:
+            yield segment, count
 
 
 # -- what is exported ---------------------------------------------------------------
@@ -354,16 +417,12 @@ def frictionless_type(field) -> str:
 # -- the package -------------------------------------------------------------------
 
 
-def _data_files(resources: list[Resource]) -> list[str]:
-    return [f"{r.name}.{extension}" for r in resources for extension in FORMATS]
-
-
-def _datapackage(name, title, license, citation, resources, out_dir: Path) -> dict:
+def _datapackage(name, title, license, citation, resources, files: dict) -> dict:
     package = {
         "profile": "tabular-data-package",
         "name": name,
         "title": title,
-        "resources": [_resource_descriptor(r, out_dir, resources) for r in resources],
+        "resources": [_resource_descriptor(r, files, resources) for r in resources],
     }
     if license:
         package["licenses"] = [{"name": license} if " " not in license else {"title": license}]
@@ -372,7 +431,7 @@ def _datapackage(name, title, license, citation, resources, out_dir: Path) -> di
     return package
 
 
-def _resource_descriptor(resource: Resource, out_dir: Path, resources: list[Resource]) -> dict:
+def _resource_descriptor(resource: Resource, files: dict, resources: list[Resource]) -> dict:
     path = f"{resource.name}.csv.gz"
     schema: dict = {
         "fields": [
@@ -406,19 +465,23 @@ def _resource_descriptor(resource: Resource, out_dir: Path, resources: list[Reso
         "compression": "gz",
         "mediatype": "text/csv",
         "encoding": "utf-8",
-        "bytes": (out_dir / path).stat().st_size,
-        "hash": f"sha256:{_sha256(out_dir / path)}",
+        "bytes": files[path].size,
+        "hash": f"sha256:{files[path].sha256}",
         "schema": schema,
     }
 
 
-def _checksums(out_dir: Path, names: list[str]) -> list[DownloadFile]:
-    files = [
-        DownloadFile(name, (out_dir / name).stat().st_size, _sha256(out_dir / name))
-        for name in sorted(names)
-    ]
+def _checksums(out_dir: Path, names: list[str], known: dict) -> list[DownloadFile]:
+    """``SHA256SUMS`` of the files ``names``; those in ``known`` are not hashed again."""
+    files = [known.get(name) or _hashed(out_dir, [name])[0] for name in sorted(names)]
     (out_dir / "SHA256SUMS").write_text("".join(f"{f.sha256}  {f.path}\n" for f in files))
     return files
+
+
+def _hashed(folder: Path, names: list[str]) -> tuple[DownloadFile, ...]:
+    return tuple(
+        DownloadFile(name, (folder / name).stat().st_size, _sha256(folder / name)) for name in names
+    )
 
 
 def _sha256(path: Path) -> str:
