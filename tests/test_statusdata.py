@@ -20,6 +20,7 @@ from espresso_static.website.features.statusdata import (
     assemble,
     column_values,
     decode_frame,
+    encode_column,
     encode_segment,
     encode_segments,
     encode_status_data,
@@ -27,6 +28,7 @@ from espresso_static.website.features.statusdata import (
     part_file,
     read_status_data,
 )
+from espresso_static.website.features.statuspatch import patched_column
 from models.demo import data
 from models.demo.models import DataFile
 
@@ -193,3 +195,38 @@ def test_an_empty_table_has_no_segment():
     encoded = encode_status_data(find_declared("DataFile"))
     assert list(encoded.files) == [META]
     assert json.loads(encoded.files[META])["rows"] == 0
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "width"),
+    [
+        # a value new to the segment, a value gone, null kept: the dictionary changes
+        (["b", "a", None, "b", "c"], ["d", None], 1),
+        # from one-byte to two-byte codes, and back
+        ([f"v{i:03d}" for i in range(250)], [f"w{i:02d}" for i in range(20)], 2),
+        ([f"v{i:03d}" for i in range(300)], ["a"], 1),
+        # booleans
+        ([True, False, None, True], [False], 1),
+        # more distinct values than a dictionary takes: text, as a fresh encoding gives
+        ([f"v{i:04d}" for i in range(statusdata.DICT_MAX)], ["x", "y"], None),
+    ],
+)
+def test_a_patched_codes_frame_is_the_frame_of_its_values_encoded_anew(old, new, width):
+    """Rows of a codes frame kept (every third one dropped, as deleted or changed rows
+    are), new values added, all put in a new order: the same frame and dictionary as
+    the resulting values encoded from scratch."""
+    field = models.BooleanField(null=True) if isinstance(old[0], bool) else models.CharField()
+    col = column(field)
+    old_frame = encode_segment(0, [column_values(col, pd.Series(old))], [col]).frames[0]
+    keep = np.arange(len(old)) % 3 != 1
+    if width == 2 or width is None:
+        keep[:] = True  # keep enough values for two-byte codes or too many for codes
+    elif len(old) == 300:
+        keep[1:] = False  # 1 of 300 values stays
+    values = [*np.array(old, dtype=object)[keep].tolist(), *new]
+    order = np.random.default_rng(7).permutation(len(values))
+    patched = patched_column(col, old_frame, keep, np.array(new, dtype=object), order)
+    fresh = encode_column(col, column_values(col, pd.Series([values[i] for i in order])))
+    assert patched == fresh
+    header = next(iter_frames(patched[0]))[0]
+    assert header.get("width") == width

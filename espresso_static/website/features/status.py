@@ -31,8 +31,8 @@ from espresso_static.website.features.statusdata import (
     StatusData,
     assemble,
     encode_segments,
-    patch_segments,
 )
+from espresso_static.website.features.statuspatch import patch_segments
 from espresso_static.website.segments import SegmentPlan, plan_segments
 
 # -- status pages of build-site -------------------------------------------------------------

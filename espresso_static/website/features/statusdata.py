@@ -162,83 +162,6 @@ def read_rows(queryset, columns: list[Column], segmented: bool) -> tuple[np.ndar
     return pks, [column_values(column, frame[column.lookup]) for column in columns]
 
 
-def patch_segments(
-    item: DeclaredProgress,
-    queryset,
-    previous: dict[int, EncodedSegment],
-    changed: Iterable[int],
-) -> dict[int, EncodedSegment]:
-    """The segments holding the rows keyed ``changed`` (integer keys) encoded again from
-    ``previous``: only those rows are read from ``queryset`` (a row it no longer has is
-    removed), the others are decoded from the cached frames. The bytes are those
-    :func:`encode_segments` writes for the same rows. A segment left without rows is
-    left out."""
-    columns, keys = item.columns, np.array(sorted(changed), dtype="int64")
-    fresh_pks, fresh = [], [[] for _ in columns]
-    for start in range(0, len(keys), segmenting.LOOKUP_BATCH):
-        batch = queryset.filter(pk__in=keys[start : start + segmenting.LOOKUP_BATCH].tolist())
-        pks, values = read_rows(batch, columns, True)
-        fresh_pks.append(pks)
-        for index, series in enumerate(values):
-            fresh[index].append(_plain(columns[index], series))
-    fresh_pks = np.concatenate(fresh_pks) if fresh_pks else np.zeros(0, "int64")
-    fresh = [np.concatenate(parts) if parts else np.zeros(0, object) for parts in fresh]
-    fresh_segments = fresh_pks // segmenting.SEGMENT_ROWS
-    patched = {}
-    for segment in np.unique(keys // segmenting.SEGMENT_ROWS).tolist():
-        take = fresh_segments == segment
-        pks, values = fresh_pks[take], [column[take] for column in fresh]
-        old = previous.get(segment)
-        if old is not None:
-            old_pks = np.frombuffer(old.pks, dtype="<i8")
-            low, high = segmenting.segment_range(segment)  # this segment's keys alone
-            own = keys[np.searchsorted(keys, low) : np.searchsorted(keys, high)]
-            keep = ~np.isin(old_pks, own)
-            pks = np.concatenate([old_pks[keep], pks])
-            values = [
-                np.concatenate([_frame_values(frame)[keep], new])
-                for frame, new in zip(old.frames, values, strict=True)
-            ]
-        if len(pks):
-            order = np.argsort(pks, kind="stable")
-            series = [pd.Series(column[order], dtype=column.dtype) for column in values]
-            patched[segment] = encode_segment(segment, series, columns, pks[order])
-    return patched
-
-
-def _plain(column: Column, series: pd.Series) -> np.ndarray:
-    """Encoder-ready values as a NumPy array: float64 (NaN: null) for numbers, objects
-    (``str``, ``bool``, None) otherwise — what decoding a frame gives."""
-    if column_type(column.field) in NUMBER_TYPES:
-        numbers = pd.to_numeric(series, errors="coerce").astype("Float64")
-        return numbers.to_numpy(dtype="float64", na_value=np.nan)
-    return np.array([_json_scalar(v) for v in series.tolist()], dtype=object)
-
-
-def _frame_values(frame: bytes) -> np.ndarray:
-    """A frame's values as :func:`_plain` gives them."""
-    header, body = next(iter_frames(frame))
-    if header["encoding"] == "i32":
-        ints = np.frombuffer(body, dtype="<i4", count=header["rows"])
-        return np.where(ints == NULL_INT32, np.nan, ints.astype("float64"))
-    if header["encoding"] == "f64":
-        return np.frombuffer(body, dtype="<f8", count=header["rows"]).copy()
-    if header["encoding"] == "codes":
-        dictionary = np.empty(len(header["dict"]), dtype=object)
-        dictionary[:] = header["dict"]
-        width = "u1" if header["width"] == 1 else "<u2"
-        return dictionary[np.frombuffer(body, dtype=width, count=header["rows"])]
-    rows = header["rows"]
-    lines = body[4 * rows :].decode("utf-8", "surrogatepass").split("\n")
-    if len(lines) == rows + 1:  # no value holds a line break: one split, no loop
-        values = np.array(lines[:-1], dtype=object)
-        values[np.frombuffer(body, dtype="<i4", count=rows) < 0] = None
-        return values
-    values = np.empty(rows, dtype=object)
-    values[:] = decode_frame(header, body)
-    return values
-
-
 def assemble(
     item: DeclaredProgress,
     segments: dict[int, EncodedSegment],
@@ -318,7 +241,7 @@ def column_meta(
         return {**meta, "kind": "number"}
     dicts = [segment.dicts[index] for segment in segments]
     if all(d is not None for d in dicts):
-        union = _sorted_values({value for d in dicts for value in d})
+        union = sorted_values({value for d in dicts for value in d})
         few = len(union) * DICT_RATIO <= max(rows, 1)
         always = kind == "bool" or column.field.choices or column.name == status
         if len(union) <= DICT_MAX and (always or few):
@@ -331,19 +254,25 @@ def encode_segment(
 ) -> EncodedSegment:
     """One segment's frames (``values``: each column's values of the segment's rows,
     ``pks`` their primary keys)."""
-    frames, dicts = [], []
-    for column, series in zip(columns, values, strict=True):
-        kind = column_type(column.field)
-        if kind in NUMBER_TYPES:
-            (header, body), dictionary = _numbers(series, whole=kind != "float"), None
-        else:
-            coded = _dictionary(series)
-            dictionary = coded[0] if coded else None
-            header, body = _codes(*coded) if coded else _texts(series)
-        frames.append(_framed(header | {"rows": len(series)}, body))
-        dicts.append(None if dictionary is None else tuple(dictionary))
+    encoded = [
+        encode_column(column, series) for column, series in zip(columns, values, strict=True)
+    ]
+    frames, dicts = zip(*encoded, strict=True)
     keys = b"" if pks is None else np.asarray(pks, dtype="<i8").tobytes()
-    return EncodedSegment(segment, len(values[0]), tuple(frames), tuple(dicts), keys)
+    return EncodedSegment(segment, len(values[0]), frames, dicts, keys)
+
+
+def encode_column(column: Column, series: pd.Series) -> tuple[bytes, tuple | None]:
+    """A column's frame and, when dictionary-coded, its dictionary."""
+    kind = column_type(column.field)
+    if kind in NUMBER_TYPES:
+        (header, body), dictionary = _numbers(series, whole=kind != "float"), None
+    else:
+        coded = _dictionary(series)
+        dictionary = coded[0] if coded else None
+        header, body = _codes(*coded) if coded else _texts(series)
+    frame = _framed(header | {"rows": len(series)}, body)
+    return frame, None if dictionary is None else tuple(dictionary)
 
 
 def _dictionary(series: pd.Series) -> tuple[list, np.ndarray] | None:
@@ -354,15 +283,21 @@ def _dictionary(series: pd.Series) -> tuple[list, np.ndarray] | None:
     local, uniques = pd.factorize(series, use_na_sentinel=False)
     if len(uniques) > DICT_MAX:
         return None
-    values = [_json_scalar(value) for value in uniques]
-    dictionary = _sorted_values(set(values))
+    values = [json_scalar(value) for value in uniques]
+    dictionary = sorted_values(set(values))
     code_of = {value: code for code, value in enumerate(dictionary)}
     return dictionary, np.array([code_of[v] for v in values], dtype="int64")[local]
 
 
-def _sorted_values(values: set) -> list:
+def sorted_values(values: set) -> list:
     """Distinct values in order, ``null`` last."""
     return sorted(v for v in values if v is not None) + ([None] if None in values else [])
+
+
+def codes_frame(dictionary: list, codes: np.ndarray) -> bytes:
+    """The frame of dictionary-coded values: ``codes`` index ``dictionary``."""
+    header, body = _codes(dictionary, codes)
+    return _framed(header | {"rows": len(codes)}, body)
 
 
 def _codes(dictionary: list, codes: np.ndarray) -> tuple[dict, bytes]:
@@ -372,9 +307,13 @@ def _codes(dictionary: list, codes: np.ndarray) -> tuple[dict, bytes]:
 
 
 def _numbers(series: pd.Series, whole: bool) -> tuple[dict, bytes]:
-    numbers = pd.to_numeric(series, errors="coerce").astype("Float64")
-    missing = numbers.isna().to_numpy()
-    values = numbers.to_numpy(dtype="float64", na_value=np.nan)
+    if series.dtype == np.float64:  # NaN is null already (decoded or patched values)
+        values = series.to_numpy()
+        missing = np.isnan(values)
+    else:
+        numbers = pd.to_numeric(series, errors="coerce").astype("Float64")
+        missing = numbers.isna().to_numpy()
+        values = numbers.to_numpy(dtype="float64", na_value=np.nan)
     present = values[~missing]
     fits = whole and (present.size == 0 or (present.min() > NULL_INT32 and present.max() < 2**31))
     if fits:
@@ -416,7 +355,7 @@ def _epoch_seconds(series: pd.Series) -> pd.Series:
     return seconds.astype("Int64").mask(missing)
 
 
-def _json_scalar(value):
+def json_scalar(value):
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return None
     if isinstance(value, np.generic):

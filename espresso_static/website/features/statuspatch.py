@@ -1,0 +1,155 @@
+"""A status page's segments brought up to date after a sync: the segments holding
+changed rows encoded again from the previous build's frames and the changed rows
+alone (read by key), giving the bytes :func:`statusdata.encode_segments` writes for
+the same rows. Dictionary-coded columns (the status, the groups) are patched as codes,
+their kept rows never decoded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from espresso_static.declare.progress import Column, DeclaredProgress
+from espresso_static.website import segments as segmenting
+from espresso_static.website.features.statusdata import (
+    DICT_MAX,
+    NULL_INT32,
+    NUMBER_TYPES,
+    EncodedSegment,
+    codes_frame,
+    column_type,
+    decode_frame,
+    encode_column,
+    iter_frames,
+    json_scalar,
+    read_rows,
+    sorted_values,
+)
+
+
+def patch_segments(
+    item: DeclaredProgress,
+    queryset,
+    previous: dict[int, EncodedSegment],
+    changed: Iterable[int],
+) -> dict[int, EncodedSegment]:
+    """The segments holding the rows keyed ``changed`` (integer keys) encoded again from
+    ``previous``: only those rows are read from ``queryset`` (a row it no longer has is
+    removed), the others are decoded from the cached frames. The bytes are those
+    :func:`encode_segments` writes for the same rows. A segment left without rows is
+    left out."""
+    columns, keys = item.columns, np.array(sorted(changed), dtype="int64")
+    fresh_pks, fresh = [], [[] for _ in columns]
+    for start in range(0, len(keys), segmenting.LOOKUP_BATCH):
+        batch = queryset.filter(pk__in=keys[start : start + segmenting.LOOKUP_BATCH].tolist())
+        pks, values = read_rows(batch, columns, True)
+        fresh_pks.append(pks)
+        for index, series in enumerate(values):
+            fresh[index].append(_plain(columns[index], series))
+    fresh_pks = np.concatenate(fresh_pks) if fresh_pks else np.zeros(0, "int64")
+    fresh = [np.concatenate(parts) if parts else np.zeros(0, object) for parts in fresh]
+    fresh_segments = fresh_pks // segmenting.SEGMENT_ROWS
+    patched = {}
+    for segment in np.unique(keys // segmenting.SEGMENT_ROWS).tolist():
+        take = fresh_segments == segment
+        pks, values = fresh_pks[take], [column[take] for column in fresh]
+        old = previous.get(segment)
+        old_frames, keep = (None,) * len(columns), np.zeros(0, dtype=bool)
+        if old is not None:
+            old_pks = np.frombuffer(old.pks, dtype="<i8")
+            low, high = segmenting.segment_range(segment)  # this segment's keys alone
+            own = keys[np.searchsorted(keys, low) : np.searchsorted(keys, high)]
+            keep = ~np.isin(old_pks, own)
+            pks, old_frames = np.concatenate([old_pks[keep], pks]), old.frames
+        if len(pks):
+            order = np.argsort(pks, kind="stable")
+            encoded = [
+                patched_column(column, frame, keep, new, order)
+                for column, frame, new in zip(columns, old_frames, values, strict=True)
+            ]
+            frames, dicts = zip(*encoded, strict=True)
+            keys_bytes = pks[order].astype("<i8").tobytes()
+            patched[segment] = EncodedSegment(segment, len(pks), frames, dicts, keys_bytes)
+    return patched
+
+
+def patched_column(
+    column: Column, old_frame: bytes | None, keep: np.ndarray, new: np.ndarray, order
+) -> tuple[bytes, tuple | None]:
+    """A column's frame (and dictionary) for the rows ``keep`` of ``old_frame`` (None:
+    no previous rows) followed by the values ``new``, put in ``order``: what
+    :func:`~statusdata.encode_segment` gives for the same values. A dictionary-coded frame is
+    patched as codes, its kept rows never decoded."""
+    if old_frame is None:
+        values = new
+    else:
+        header, body = next(iter_frames(old_frame))
+        if header["encoding"] == "codes":
+            coded = _patched_codes(header, body, keep, new, order)
+            if coded is not None:
+                return codes_frame(*coded), tuple(coded[0])
+        values = np.concatenate([_frame_values(old_frame)[keep], new])
+    return encode_column(column, pd.Series(values[order], dtype=values.dtype))
+
+
+def _patched_codes(
+    header: dict, body: bytes, keep: np.ndarray, new: np.ndarray, order
+) -> tuple[list, np.ndarray] | None:
+    """The dictionary and codes :func:`_dictionary` gives for the kept rows of a codes
+    frame and the values ``new``, in ``order`` (None: too many values for codes)."""
+    width = "u1" if header["width"] == 1 else "<u2"
+    kept = np.frombuffer(body, dtype=width, count=header["rows"])[keep].astype("int64")
+    values = list(header["dict"])
+    code_of = {value: code for code, value in enumerate(values)}
+    added = np.empty(len(new), dtype="int64")
+    for row, value in enumerate(new.tolist()):
+        code = code_of.get(value)
+        if code is None:
+            code = code_of[value] = len(values)
+            values.append(value)
+        added[row] = code
+    codes = np.concatenate([kept, added])[order]
+    present = np.flatnonzero(np.bincount(codes, minlength=len(values)))
+    if len(present) > DICT_MAX:
+        return None
+    dictionary = sorted_values({values[code] for code in present.tolist()})
+    position = {value: index for index, value in enumerate(dictionary)}
+    renumbered = np.zeros(len(values), dtype="int64")
+    renumbered[present] = [position[values[code]] for code in present.tolist()]
+    return dictionary, renumbered[codes]
+
+
+def _plain(column: Column, series: pd.Series) -> np.ndarray:
+    """Encoder-ready values as a NumPy array: float64 (NaN: null) for numbers, objects
+    (``str``, ``bool``, None) otherwise — what decoding a frame gives."""
+    if column_type(column.field) in NUMBER_TYPES:
+        numbers = pd.to_numeric(series, errors="coerce").astype("Float64")
+        return numbers.to_numpy(dtype="float64", na_value=np.nan)
+    return np.array([json_scalar(v) for v in series.tolist()], dtype=object)
+
+
+def _frame_values(frame: bytes) -> np.ndarray:
+    """A frame's values as :func:`_plain` gives them."""
+    header, body = next(iter_frames(frame))
+    if header["encoding"] == "i32":
+        ints = np.frombuffer(body, dtype="<i4", count=header["rows"])
+        return np.where(ints == NULL_INT32, np.nan, ints.astype("float64"))
+    if header["encoding"] == "f64":
+        return np.frombuffer(body, dtype="<f8", count=header["rows"]).copy()
+    if header["encoding"] == "codes":
+        dictionary = np.empty(len(header["dict"]), dtype=object)
+        dictionary[:] = header["dict"]
+        width = "u1" if header["width"] == 1 else "<u2"
+        return dictionary[np.frombuffer(body, dtype=width, count=header["rows"])]
+    rows = header["rows"]
+    lines = body[4 * rows :].decode("utf-8", "surrogatepass").split("\n")
+    if len(lines) == rows + 1:  # no value holds a line break: one split, no loop
+        values = np.array(lines[:-1], dtype=object)
+        values[np.frombuffer(body, dtype="<i4", count=rows) < 0] = None
+        return values
+    values = np.empty(rows, dtype=object)
+    values[:] = decode_frame(header, body)
+    return values
