@@ -333,6 +333,9 @@ def test_text_filters_match_within_one_value(tmp_path, served, monkeypatch):
 
         contains = ["été😀", "ÜNÏ", "after-the", "😀-cfg.h5", "h5\nplain", "σοφία", "i̇stanbul"]
         regexes = [r"^ünï.*😀", r"h5(?=\s)", r"h5(?!\s)", r"h5[^x]pl", r"^plain/after", r"φία\."]
+        # Optional, repeated and grouped parts, escapes, alternatives.
+        regexes += [r"A1[25]M", r"cfg0+3", r"spec_a0?9", r"(?:z0)+t1", r"T\d+\.H5$"]
+        regexes += [r"cfg\d{5}/spec", r"0{2}3", r"\x41\d", r"c(?:fg|x)0", r"a06|a09", r"f\-?g\b"]
 
         def expected(text: str, rows) -> int:
             if text.startswith("/"):

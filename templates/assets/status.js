@@ -645,7 +645,7 @@
     if (this.sort && !this.order) {
       this.order = sortedOrder(this, this.columns[this.sort.column], this.sort.descending);
     }
-    var rows = this.rows, order = this.order, mask = this.otherFiltersMask(), left = null, i, row;
+    var rows = this.rows, order = this.order, mask = this.otherFiltersMask(), left = null, i;
     var texts = this.filters.filter(function (filter) { return filter.kind === "text" && filter.active(); });
     if (texts.length) {
       // Text filters last, on the rows the others leave (listed once for them).
@@ -658,17 +658,8 @@
         left = null;
       }
     }
-    var selected = new Int32Array(left ? left.length : rows), count = 0;
     var categoryCounts = new Int32Array(this.categories.length);
-    var rowCategory = this.rowCategory;
-    if (left) {
-      for (i = 0; i < left.length; i++) { row = selected[count++] = left[i]; categoryCounts[rowCategory[row]]++; }
-    } else if (order) {
-      for (i = 0; i < rows; i++) { row = order[i]; if (mask[row]) { selected[count++] = row; categoryCounts[rowCategory[row]]++; } }
-    } else {
-      for (i = 0; i < rows; i++) if (mask[i]) { selected[count++] = i; categoryCounts[rowCategory[i]]++; }
-    }
-    this.selected = selected.subarray(0, count);
+    this.selected = left ? countedRows(left, this.rowCategory, categoryCounts) : selectedRows(mask, order, this.rowCategory, categoryCounts);
     this.categoryCounts = categoryCounts;
     this.drawProgress();
     this.drawPage();
@@ -691,6 +682,24 @@
     }
     return this.otherMask;
   };
+
+  // The rows of ``mask`` in ``order`` (null: row order), counted by category in
+  // ``counts``. The loops over every row are functions of their own: each is
+  // optimised for itself, whatever else runs in a redraw.
+  function selectedRows(mask, order, rowCategory, counts) {
+    var rows = mask.length, selected = new Int32Array(rows), count = 0, i, row;
+    if (order) {
+      for (i = 0; i < rows; i++) { row = order[i]; if (mask[row]) { selected[count++] = row; counts[rowCategory[row]]++; } }
+    } else {
+      for (i = 0; i < rows; i++) if (mask[i]) { selected[count++] = i; counts[rowCategory[i]]++; }
+    }
+    return selected.subarray(0, count);
+  }
+
+  function countedRows(list, rowCategory, counts) {
+    for (var i = 0; i < list.length; i++) counts[rowCategory[list[i]]]++;
+    return list;
+  }
 
   function rowsOf(mask) {
     var rows = new Int32Array(mask.length), count = 0;
