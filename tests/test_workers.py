@@ -18,6 +18,8 @@ from click.testing import CliRunner
 from django.db import connections
 
 from espresso_static.cli import cli
+from espresso_static.exceptions import EspressoStaticError
+from espresso_static.project.django_setup import describe_database
 from espresso_static.website import workers
 from espresso_static.website.consistent_read import consistent_read
 from espresso_static.website.workers import start
@@ -92,6 +94,12 @@ def test_a_parallel_build_writes_what_a_serial_build_writes(demo_rows, tmp_path)
             "failed in on_collect: ValueError: no run 42 in the campaign",
         ),
         ("KilledPart", "Error: killed part: its worker process ended without a result"),
+        (
+            "LockedPart",
+            "Error: locked part: The project's site feature tests.worker_features:LockedPart "
+            "failed in on_collect: The database {database} is locked: another process (an "
+            "ingest, a build, the admin) is using it. Retry when it has finished.",
+        ),
     ],
 )
 def test_a_failing_worker_stops_the_build_and_publishes_nothing(
@@ -105,7 +113,8 @@ def test_a_failing_worker_stops_the_build_and_publishes_nothing(
     project = demo_project(tmp_path / "failing", f'["{FEATURES}:{feature}"]')
     failed = build(project, out)
     assert failed.exit_code == 1
-    assert failed.output.splitlines()[-1] == message
+    database = describe_database(connections["default"].settings_dict)
+    assert failed.output.splitlines()[-1] == message.format(database=database)
     assert tree_hash(out) == published
     assert sorted(p.name for p in tmp_path.iterdir() if "site" in p.name) == ["site"]
     assert _children() == []
@@ -159,6 +168,27 @@ def test_a_worker_reads_the_snapshot_of_the_build(demo_rows, on_postgresql):
         assert worker.result(_no_bar) == before
     assert deleted == on_postgresql
     assert DataFile.objects.count() == before - deleted
+
+
+def test_a_database_error_in_a_worker_says_what_to_do(demo_rows):
+    """A built-in part's database error (its worker's) reads as the command line says
+    it: here the SQLite file locked by a writer."""
+    with consistent_read() as snapshot:
+        worker = start("downloads", _locked, snapshot.share())
+        worker.listen()
+        with pytest.raises(EspressoStaticError) as raised:
+            worker.result(_no_bar)
+    database = describe_database(connections["default"].settings_dict)
+    assert str(raised.value) == (
+        f"downloads: The database {database} is locked: another process (an ingest, a "
+        "build, the admin) is using it. Retry when it has finished."
+    )
+
+
+def _locked(counter):
+    from django.db import OperationalError
+
+    raise OperationalError("database is locked")
 
 
 @pytest.mark.django_db

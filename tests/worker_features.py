@@ -67,3 +67,15 @@ class SlowPart(Feature):
 
         Path(os.environ["ESPRESSO_TEST_MARKER"]).write_text(str(os.getpid()))
         time.sleep(60)
+
+
+class LockedPart(Feature):
+    """Fails as a build does when a writer holds the SQLite file."""
+
+    name = "locked part"
+    concurrent = True
+
+    def on_collect(self, build):
+        from django.db import OperationalError
+
+        raise OperationalError("database is locked")

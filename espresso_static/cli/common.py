@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import re
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import click
 
 from espresso_static.exceptions import EspressoStaticError
 from espresso_static.project.config import ProjectConfig, load_config, redact
+from espresso_static.project.database_errors import database_advice, one_line_text
 
 
 def report_errors(function):
@@ -41,62 +41,7 @@ def _one_line(error: Exception) -> str:
 def _message(error: Exception) -> str:
     if isinstance(error, EspressoStaticError):
         return str(error)
-    text = " ".join(str(error).split()) or type(error).__name__
-    if _is_database_error(error):
-        return _database_advice(text)
-    return f"{type(error).__name__}: {text}"
-
-
-#: Driver messages (SQLite, PostgreSQL) a user can act on.
-_LOCKED = re.compile(r"database (table )?is locked")
-_MISSING = re.compile(
-    r"no such (table|column): (?P<sqlite>\S+)|(relation|column) \"?(?P<pg>[^\"\s]+)\"? does not exist"
-)
-_DISCONNECTED = re.compile(
-    r"server closed the connection|connection (to server .* failed|refused|is closed)|"
-    r"terminating connection|unable to open database file"
-)
-
-
-def _is_database_error(error: Exception) -> bool:
-    from django.db import DatabaseError
-
-    driver = type(error).__module__.split(".")[0]
-    return isinstance(error, DatabaseError) or driver in ("sqlite3", "psycopg", "psycopg2")
-
-
-def _database_advice(text: str) -> str:
-    """A database failure as what happened and what to do about it."""
-    database = _database_name()
-    if _LOCKED.search(text):
-        return (
-            f"The database {database} is locked: another process (an ingest, a build, the "
-            "admin) is using it. Retry when it has finished."
-        )
-    missing = _MISSING.search(text)
-    if missing:
-        name = missing.group("sqlite") or missing.group("pg")
-        return (
-            f"The database {database} lacks {name} ({text}): its tables are missing or older "
-            "than the models. Run `espresso-static migrate`."
-        )
-    if _DISCONNECTED.search(text):
-        return (
-            f"Lost the connection to the database {database}: {text}. Is the server running "
-            "and the address right (DATABASE_URL or database in pyproject.toml)? Then retry."
-        )
-    return f"Database error on {database}: {text}"
-
-
-def _database_name() -> str:
-    from django.db import connection
-
-    from espresso_static.project.django_setup import describe_database
-
-    try:
-        return describe_database(connection.settings_dict)
-    except Exception:  # Django not configured: the error came before it
-        return "in use"
+    return database_advice(error) or f"{type(error).__name__}: {one_line_text(error)}"
 
 
 @contextlib.contextmanager

@@ -1,0 +1,67 @@
+"""Database failures explained: what happened and what to do, in one line."""
+
+from __future__ import annotations
+
+import re
+
+
+def one_line_text(error: BaseException) -> str:
+    """``error``'s message on one line (its type's name when it has none)."""
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+#: Driver messages (SQLite, PostgreSQL) a user can act on.
+_LOCKED = re.compile(r"database (table )?is locked")
+_MISSING = re.compile(
+    r"no such (table|column): (?P<sqlite>\S+)|(relation|column) \"?(?P<pg>[^\"\s]+)\"? does not exist"
+)
+_DISCONNECTED = re.compile(
+    r"server closed the connection|connection (to server .* failed|refused|is closed)|"
+    r"terminating connection|unable to open database file"
+)
+
+
+def _is_database_error(error: BaseException) -> bool:
+    from django.db import DatabaseError
+
+    driver = type(error).__module__.split(".")[0]
+    return isinstance(error, DatabaseError) or driver in ("sqlite3", "psycopg", "psycopg2")
+
+
+def database_advice(error: BaseException) -> str | None:
+    """A database failure as one line saying what happened and what to do about it
+    (None: ``error`` is no database failure). Wherever it is raised: the command line
+    and a build's worker processes say the same."""
+    if not _is_database_error(error):
+        return None
+    text = one_line_text(error)
+    database = _database_name()
+    if _LOCKED.search(text):
+        return (
+            f"The database {database} is locked: another process (an ingest, a build, the "
+            "admin) is using it. Retry when it has finished."
+        )
+    missing = _MISSING.search(text)
+    if missing:
+        name = missing.group("sqlite") or missing.group("pg")
+        return (
+            f"The database {database} lacks {name} ({text}): its tables are missing or older "
+            "than the models. Run `espresso-static migrate`."
+        )
+    if _DISCONNECTED.search(text):
+        return (
+            f"Lost the connection to the database {database}: {text}. Is the server running "
+            "and the address right (DATABASE_URL or database in pyproject.toml)? Then retry."
+        )
+    return f"Database error on {database}: {text}"
+
+
+def _database_name() -> str:
+    from django.db import connection
+
+    from espresso_static.project.django_setup import describe_database
+
+    try:
+        return describe_database(connection.settings_dict)
+    except Exception:  # Django not configured: the error came before it
+        return "in use"
