@@ -20,10 +20,12 @@ the same path, so both write the same bytes.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -42,7 +44,7 @@ FORMATS = ("csv.gz", "parquet", "json")
 #: The files of one part.
 PART_ARROW, PART_CSV, PART_SQLITE = "part.arrow", "part.csv.gz", "part.sqlite"
 #: The columns of a part's Arrow table beside the exported values: the row's segment
-#: key, CSV line and JSON object (with the separator that follows it in the file).
+#: key, CSV line and JSON object (after the separator that precedes it in the file).
 KEY, CSV_LINE, JSON_OBJECT = "__key", "__csv", "__json"
 JSON_SEPARATOR = ",\n"
 #: Changed rows deleted from a part's SQLite table per statement.
@@ -127,7 +129,7 @@ class Encoder:
             _spreadsheet_safe(plain, texts) if texts else plain
         )
         encode = json.JSONEncoder(ensure_ascii=False).encode
-        objects = [encode(dict(zip(names, row, strict=True))) + JSON_SEPARATOR for row in plain]
+        objects = [JSON_SEPARATOR + encode(dict(zip(names, row, strict=True))) for row in plain]
         values = _arrow_table(arrow_schema(self.resource), [c.type for c in columns], rows)
         table = values.append_column(KEY, pa.array(keys))
         table = table.append_column(CSV_LINE, pa.array(lines, pa.string()))
@@ -274,37 +276,82 @@ def read_part(part: Path) -> Iterator[pa.RecordBatch]:
             yield reader.get_batch(index)
 
 
-def assemble_files(resource: Resource, parts: list[Path], out_dir: Path) -> None:
+def assemble_files(
+    resource: Resource, parts: list[Path], out_dir: Path, pool: Executor
+) -> list[tuple[str, int, str]]:
     """The CSV, JSON and Parquet files of ``resource`` in ``out_dir`` from its ``parts``
-    (folders of :func:`write_part`, in segment order)."""
+    (folders of :func:`write_part`, in segment order), written side by side in ``pool``
+    (byte copies, hashing and Parquet's encoder release the GIL); returns each file's
+    name, size and SHA-256, hashed as it is written."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    names = [c.name for c in resource.columns]
-    with open(out_dir / f"{resource.name}.csv.gz", "wb") as csv_file:
-        header: list[str] = []
-        csv.writer(_Lines(header.append), lineterminator="\r\n").writerow(names)
+    writers = (_assemble_csv, _assemble_json, _assemble_parquet)
+    tasks = [pool.submit(writer, resource, parts, out_dir) for writer in writers]
+    return [task.result() for task in tasks]
+
+
+class _Hashing:
+    """Writes to ``file`` and hashes what it writes."""
+
+    def __init__(self, file):
+        self.file, self.digest = file, hashlib.sha256()
+
+    def write(self, data) -> None:
+        self.file.write(data)
+        self.digest.update(data)
+
+
+def _assemble_csv(resource: Resource, parts: list[Path], out_dir: Path) -> tuple:
+    path = out_dir / f"{resource.name}.csv.gz"
+    header: list[str] = []
+    csv.writer(_Lines(header.append), lineterminator="\r\n").writerow(
+        [c.name for c in resource.columns]
+    )
+    with open(path, "wb") as handle:
+        csv_file = _Hashing(handle)
         csv_file.write(igzip.compress(header[0].encode(), GZIP_LEVEL, mtime=0))
         for part in parts:
-            with open(part / PART_CSV, "rb") as member:
-                shutil.copyfileobj(member, csv_file)
-    schema = arrow_schema(resource)
-    with (
-        open(out_dir / f"{resource.name}.json", "wb") as json_file,
-        pq.ParquetWriter(out_dir / f"{resource.name}.parquet", schema) as parquet,
-    ):
-        # Bytes copied as they are: decoding and encoding the UTF-8 would cost more.
+            csv_file.write((part / PART_CSV).read_bytes())
+    return path.name, path.stat().st_size, csv_file.digest.hexdigest()
+
+
+def _assemble_json(resource: Resource, parts: list[Path], out_dir: Path) -> tuple:
+    path = out_dir / f"{resource.name}.json"
+    # Bytes copied as they are: decoding and encoding the UTF-8 would cost more.
+    with open(path, "wb") as handle:
+        json_file = _Hashing(handle)
         json_file.write(b"[\n")
+        first = True
+        for part in parts:
+            for batch in read_part(part):
+                objects = text_bytes(batch.column(JSON_OBJECT))
+                if first and batch.num_rows:  # no separator before the first object
+                    objects, first = objects.slice(len(JSON_SEPARATOR)), False
+                json_file.write(objects)
+        json_file.write(b"\n]\n")
+    return path.name, path.stat().st_size, json_file.digest.hexdigest()
+
+
+def _assemble_parquet(resource: Resource, parts: list[Path], out_dir: Path) -> tuple:
+    path = out_dir / f"{resource.name}.parquet"
+    names = [c.name for c in resource.columns]
+    schema = arrow_schema(resource)
+    with pq.ParquetWriter(path, schema) as parquet:
         written = 0
         for part in parts:
             for batch in read_part(part):
-                json_file.write(text_bytes(batch.column(JSON_OBJECT)))
                 parquet.write_table(pa.Table.from_batches([batch.select(names)], schema))
                 written += batch.num_rows
-        if written:  # the separator after the last object
-            json_file.seek(-len(JSON_SEPARATOR.encode()), 1)
-            json_file.truncate()
-        json_file.write(b"\n]\n")
         if not written:
             parquet.write_table(schema.empty_table())
+    return path.name, path.stat().st_size, sha256(path)
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def assemble_sqlite(path: Path, resources: list[tuple[Resource, list[Path]]]) -> None:

@@ -19,9 +19,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
@@ -51,6 +53,7 @@ from espresso_static.website.features.download_parts import (
     assemble_files,
     assemble_sqlite,
     patch_part,
+    sha256,
     write_part,
 )
 from espresso_static.website.publish import make_staging
@@ -62,6 +65,9 @@ from espresso_static.website.segments import (
     segment_of,
     segment_rows,
 )
+
+#: Threads patching segments and writing a table's files side by side: one per CPU.
+THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 @dataclass(frozen=True)
@@ -189,9 +195,11 @@ def write_open_data(
     # Named as a build's staging folder: the next build removes it if this one is killed.
     work = make_staging(out_dir.parent)
     try:
-        exported = [
-            _resource_files(view, table, work, cache, progress) for table in _tables(view, visible)
-        ]
+        with ThreadPoolExecutor(max_workers=THREADS) as pool:
+            exported = [
+                _resource_files(view, table, work, cache, progress, pool)
+                for table in _tables(view, visible)
+            ]
         for state, folder, _ in exported:
             for extension in FORMATS:
                 name = f"{state.resource.name}.{extension}"
@@ -231,7 +239,7 @@ def _tables(view: AudienceView, visible: list) -> Iterator[_Table]:
 
 
 def _resource_files(
-    view: AudienceView, table: _Table, work: Path, cache: BuildCache, progress
+    view: AudienceView, table: _Table, work: Path, cache: BuildCache, progress, pool: Executor
 ) -> tuple[_ResourceState, Path, list[Path]]:
     """The exported resource's state, the folder holding its files and the folders of
     its parts (one per segment): parts of segments whose rows did not change from the
@@ -269,7 +277,7 @@ def _resource_files(
 
     if plan.changed is not None and plan.rows is not None and table.patchable:
         before = {part.segment: cache.files(part.key) for part in previous.parts}
-        for segment, count in _patch(table, plan, before, folder, progress):
+        for segment, count in _patch(table, plan, before, folder, progress, pool):
             store(segment, count)
     else:
         for segment, rows in table.segments(plan):
@@ -280,32 +288,39 @@ def _resource_files(
         cache.count(REBUILT)
     ordered = [parts[segment] for segment in sorted(parts)]
     resource = dataclasses.replace(table.resource, rows=sum(part.rows for part, _ in ordered))
-    assemble_files(resource, [path for _, path in ordered], folder / "files")
-    files = _hashed(folder / "files", [f"{resource.name}.{extension}" for extension in FORMATS])
+    written = assemble_files(resource, [path for _, path in ordered], folder / "files", pool)
+    files = tuple(DownloadFile(*file) for file in written)
     state = _ResourceState(plan.mark, resource, tuple(part for part, _ in ordered), files)
     cache.store_state(slot, static, state, files=folder / "files")
     return state, folder / "files", [path for _, path in ordered]
 
 
 def _patch(
-    table: _Table, plan: SegmentPlan, before: dict[int, Path], folder: Path, progress
+    table: _Table, plan: SegmentPlan, before: dict[int, Path], folder: Path, progress, pool
 ) -> Iterator[tuple[int, int]]:
     """``(segment, rows)`` of each segment of ``plan`` patched into ``folder`` from its
-    part ``before`` with the changed rows read again (none: the segment is gone)."""
+    part ``before`` with the changed rows read again (none: the segment is gone); the
+    rows are read here (a connection serves one thread), the segments patched in
+    ``pool``."""
     encoder = Encoder(table.resource)
     keys = sorted(plan.rows)
     rows = table.changed_rows(keys)
     changed = {s: list(g) for s, g in groupby(keys, key=segment_of)}
     now = {s: list(g) for s, g in groupby(rows, key=lambda row: segment_of(row[0]))}
-    for segment in sorted(plan.changed):
+
+    def patched(segment: int) -> int:
         shown = now.get(segment, [])
         encoded, plain = None, []
         if shown:
             encoded, plain = encoder.encode([k for k, _ in shown], [v for _, v in shown])
-        previous = before.get(segment)
-        count = patch_part(
-            table.resource, previous, folder / str(segment), changed[segment], encoded, plain
+        part = folder / str(segment)
+        return patch_part(
+            table.resource, before.get(segment), part, changed[segment], encoded, plain
         )
+
+    tasks = [(segment, pool.submit(patched, segment)) for segment in sorted(plan.changed)]
+    for segment, task in tasks:
+        count = task.result()
         progress(count)
         if count:
             yield segment, count
@@ -480,13 +495,5 @@ def _checksums(out_dir: Path, names: list[str], known: dict) -> list[DownloadFil
 
 def _hashed(folder: Path, names: list[str]) -> tuple[DownloadFile, ...]:
     return tuple(
-        DownloadFile(name, (folder / name).stat().st_size, _sha256(folder / name)) for name in names
+        DownloadFile(name, (folder / name).stat().st_size, sha256(folder / name)) for name in names
     )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
