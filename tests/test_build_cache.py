@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from pathlib import Path
 
 import jinja2
@@ -18,7 +19,7 @@ from espresso_static.access import ALL, Access
 from espresso_static.cli import cli
 from espresso_static.data.snapshot import take_snapshot
 from espresso_static.progress import declared
-from espresso_static.website.cache import CACHE_DIR, BuildCache
+from espresso_static.website.cache import CACHE_DIR, TRASH, BuildCache, open_cache
 from espresso_static.website.features.statusdata import read_status_data
 from espresso_static.website.render import template_environment
 from models.demo import data
@@ -242,3 +243,26 @@ def test_each_audience_has_its_own_outputs(project, tmp_path):
 def _fresh(project: Path, out: Path) -> Path:
     build(project, out, "--no-cache")
     return out
+
+
+def test_a_replaced_entry_is_removed_and_what_a_build_left_in_the_trash_too(tmp_path):
+    # Removal runs in the background (unlinking large files takes time on a busy disk):
+    # a replaced entry is moved out of the entries at once, removed soon after; what
+    # an earlier build left in the trash (it ended first) the next one removes.
+    cache = open_cache(tmp_path)
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "part.arrow").write_bytes(b"x" * 1000)
+    cache.store("slot", "a" * 40, 1, files=files)
+    cache.store("slot", "b" * 40, 2, files=files)
+    assert not cache.has("a" * 40) and cache.load("b" * 40) == 2
+    left = tmp_path / CACHE_DIR / TRASH / "left-by-a-killed-build"
+    (left / "files").mkdir(parents=True)
+    open_cache(tmp_path)
+    trash = tmp_path / CACHE_DIR / TRASH
+    deadline = time.monotonic() + 10
+    while any(trash.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(trash.iterdir()) == []
+    entries = tmp_path / CACHE_DIR / "entries"
+    assert [p.name for p in entries.glob("*/*")] == ["b" * 40]
