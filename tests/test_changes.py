@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import xml.etree.ElementTree as ET
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,9 @@ from django.db import connection
 
 from espresso_static.cli import cli
 from espresso_static.models import BuildRecord
+from espresso_static.project.config import load_config
+from espresso_static.project.nightly import _forget_builds
+from espresso_static.website.features.changes import site_key
 from models.demo.models import DataFile
 from tests.test_build_cache import build, project, site_files  # noqa: F401  (fixture)
 
@@ -132,3 +136,31 @@ def test_a_failed_build_records_nothing(project, tmp_path):  # noqa: F811
     )
     assert result.exit_code == 1
     assert not BuildRecord.objects.exists()
+
+
+def test_a_build_published_later_elsewhere_is_that_sites_previous_build(project, tmp_path):  # noqa: F811
+    """``nightly`` builds into staging folders it swaps in afterwards: each build is
+    recorded as the site it is published as, so the next night's page starts there."""
+    site = tmp_path / "site"
+    build(project, tmp_path / "night-1", "--published-as", str(site))
+    expected = nightly_sync()
+    build(project, tmp_path / "night-2", "--published-as", str(site))
+    assert table_rows(page(tmp_path / "night-2")) == [["data files", *expected["counts"]]]
+
+
+@pytest.mark.django_db(transaction=True)  # the night closes its connections
+def test_a_failed_night_forgets_the_builds_it_did_not_publish(project, tmp_path):  # noqa: F811
+    config = load_config(project)
+    site = config.audiences[config.default_audience].site_dir
+    build(project, tmp_path / "published", "--published-as", str(site))
+    night = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    unpublished = BuildRecord.objects.create(
+        audience=config.default_audience,
+        site=site_key(site, project),
+        mark="",
+        built_at=night,
+        summary="",
+    )
+    _forget_builds(config, night)
+    assert BuildRecord.objects.count() == 1
+    assert not BuildRecord.objects.filter(pk=unpublished.pk).exists()

@@ -164,6 +164,9 @@ def test_the_generated_nightly_job_publishes_only_good_nights(tmp_path, project_
     for step in ("sync", "check"):
         assert f"The sync of {today} failed at step {step}" in news
     assert "failed at step" not in page_text(sites["public"] / "index.html")  # internal only
+    # Each site's Changes page counts from the night published before, not from scratch.
+    for folder in sites.values():
+        assert "first build" not in page_text(folder / "generated/changes/index.html")
 
     if password:  # the database URL and password never reach the log
         url = project_env["DATABASE_URL"]

@@ -48,7 +48,17 @@ from espresso_static.project.nightly import exit_codes_text
     help="Collect every part in this one process (by default the data-health audit and "
     "the downloads run in worker processes beside the rest, on the same snapshot).",
 )
-def build_site_command(project, out, audiences, strict, quiet, allow_drift, no_cache, serial):
+@click.option(
+    "--published-as",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where a later step publishes the site built into OUT (as `nightly` swaps its "
+    "staging folders in): the build is that site's, and the next build there shows "
+    "what changed since it (one audience).",
+)
+def build_site_command(
+    project, out, audiences, strict, quiet, allow_drift, no_cache, serial, published_as
+):
     """Introspect the models and the data and publish the static site of one audience
     (or several), holding only what that audience may see.
 
@@ -69,6 +79,7 @@ def build_site_command(project, out, audiences, strict, quiet, allow_drift, no_c
         allow_drift=allow_drift,
         use_cache=not no_cache,
         parallel=not serial,
+        published_as=published_as,
     )
     reporter = Reporter(quiet, echo=lambda message: click.echo(message, err=True), bar=progress_bar)
     for result in build_sites(config, list(audiences), out=out, options=options, reporter=reporter):

@@ -179,7 +179,10 @@ def _steps(
         audience.site_dir.parent.mkdir(parents=True, exist_ok=True)
         stagings.append(make_staging(audience.site_dir.parent))
         out = stagings[-1] / name
-        yield Step("build", [*ours, "build-site", *project, "--audience", name, "--out", str(out)])
+        # Recorded as the audience's site, where publishing puts it: its next build's
+        # Changes page starts from this one.
+        where = ["--out", str(out), "--published-as", str(audience.site_dir)]
+        yield Step("build", [*ours, "build-site", *project, "--audience", name, *where])
 
 
 def _run_step(step: Step, root: Path, echo, secrets: list[str]) -> int:
@@ -241,6 +244,14 @@ def _fail(config: ProjectConfig, failure: Failure, echo) -> int:
         f"nightly  FAILED at step {failure.step} (exit code {failure.exit_code}): nothing "
         "published, every site stays as the last good night left it"
     )
+    if failure.step in ("build", "publish"):
+        try:
+            _forget_builds(config, failure.started)
+        except Exception as error:  # the database may be what failed
+            echo(
+                f"nightly  could not remove the records of this night's builds "
+                f"({type(error).__name__}): the next Changes pages start from them"
+            )
     try:
         _notify(failure)
     except Exception as error:  # the database may be what failed: keep it for later
@@ -253,6 +264,21 @@ def _fail(config: ProjectConfig, failure: Failure, echo) -> int:
     else:
         echo("nightly  recorded as an error notification: the next successful build shows it")
     return failure.exit_code
+
+
+def _forget_builds(config: ProjectConfig, started: datetime) -> None:
+    """Remove the records of the builds of this night (they were not published): the
+    next night's Changes pages start from the sites as published."""
+    from django.db import connections
+
+    from espresso_static.models import BuildRecord
+    from espresso_static.website.features.changes import site_key
+
+    sites = [site_key(audience.site_dir, config.root) for audience in config.audiences.values()]
+    try:
+        BuildRecord.objects.filter(site__in=sites, built_at__gte=started).delete()
+    finally:
+        connections.close_all()  # the next steps are other processes: hold no connection
 
 
 def _notify(failure: Failure) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from espresso_static import __version__
 from espresso_static.project.config import ProjectConfig
@@ -25,6 +26,9 @@ class BuildOptions:
     use_cache: bool = True
     #: Collect the expensive parts side by side in worker processes (``--serial``: off).
     parallel: bool = True
+    #: Where a later step publishes the site built into its output (``nightly`` swaps
+    #: its staging folders in): the build is recorded as that site's.
+    published_as: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,11 @@ def build_sites(
     options = options or BuildOptions()
     names = selected_audiences(config.audiences, audiences) or [config.default_audience]
     separate = len(names) > 1 or ALL_AUDIENCES in audiences
+    if separate and options.published_as is not None:
+        raise EspressoStaticError(
+            f"--published-as {options.published_as}: names the site of one audience, "
+            f"not of {len(names)} ({', '.join(names)})."
+        )
     if not options.allow_drift:
         # Declarations and drift, once; each build checks its declarations again (cheap).
         refuse_to_build(config)
@@ -215,7 +220,7 @@ def build_site(
                     view,
                     options,
                     features,
-                    target,
+                    Path(options.published_as).resolve() if options.published_as else target,
                     work_dir,
                     reporter,
                     summary,

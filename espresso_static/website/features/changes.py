@@ -141,7 +141,7 @@ def collect_changes(build: Build) -> Changes:
 
     from espresso_static.models import BuildRecord
 
-    view, site = build.view, _site_key(build)
+    view, site = build.view, site_key(build.site_dir, build.config.root)
     records = BuildRecord.objects.filter(audience=view.name, site=site).order_by("-id")
     previous = records.first()
     mark = changelog.current_mark()
@@ -170,9 +170,10 @@ def collect_changes(build: Build) -> Changes:
     return Changes(view.name, site, mark, after, since, tuple(found), tuple(statuses), earlier)
 
 
-def _site_key(build: Build) -> str:
-    site = build.site_dir
-    root = build.config.root
+def site_key(site: Path, root: Path) -> str:
+    """How the build records name the site published to ``site`` (the project's
+    folder ``root``): relative to the project when inside it."""
+    site = site.resolve()
     return site.relative_to(root).as_posix() if site.is_relative_to(root) else site.as_posix()
 
 
