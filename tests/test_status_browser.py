@@ -300,16 +300,20 @@ RENAMED = {
 
 
 @pytest.mark.django_db
-def test_text_filters_match_within_one_value(tmp_path, served, monkeypatch):
+@pytest.mark.parametrize("coded", [False, True], ids=["text", "dictionary"])
+def test_text_filters_match_within_one_value(tmp_path, served, monkeypatch, coded):
     """Each file name is matched alone, case-insensitively, whether a segment's text is
-    searched at once or value by value: never a match across two names, or in the
-    wrong name after one of several UTF-8 bytes."""
+    searched at once or value by value, or the names are a dictionary: never a match
+    across two names, or in the wrong name after one of several UTF-8 bytes."""
     from espresso_static.website import segments
     from espresso_static.website.features import statusdata
 
     monkeypatch.setattr(segments, "SEGMENT_ROWS", 200)  # 1000 files: 5 segments
     monkeypatch.setattr(statusdata, "SEGMENTS_PER_PART", 2)  # several in a file
-    monkeypatch.setattr(statusdata, "DICT_MAX", 50)  # names as text, not dictionaries
+    if coded:  # one dictionary of every name: codes, searched entry by entry
+        monkeypatch.setattr(statusdata, "DICT_RATIO", 1)
+    else:
+        monkeypatch.setattr(statusdata, "DICT_MAX", 50)  # names as text, not dictionaries
     site = build_demo_site(tmp_path, files=1000, use_cache=False, changed=RENAMED)
     frame = DataFile.objects.order_by("pk").to_dataframe(["file_name", "status"])
     names = frame["file_name"]
@@ -324,12 +328,16 @@ def test_text_filters_match_within_one_value(tmp_path, served, monkeypatch):
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(url)
         page.wait_for_selector(".es-status[data-complete-at]", timeout=15_000)
-        # Each segment's text holds its own names, one per line (not the rest of its file).
-        texts = page.evaluate(
-            """() => document.querySelector('.es-status').espressoStatus.columns
-                .filter(c => c.name === 'file_name')[0].blocks.map(b => b.text)"""
+        kind, texts = page.evaluate(
+            """() => {
+                const column = document.querySelector('.es-status').espressoStatus.columns
+                    .filter(c => c.name === 'file_name')[0];
+                return [column.kind, column.blocks && column.blocks.map(b => b.text)];
+            }"""
         )
-        assert "".join(texts) == "".join(name + "\n" for name in names)
+        assert kind == ("codes" if coded else "text")
+        if not coded:  # each segment's text holds its names, not the rest of its file
+            assert "".join(texts) == "".join(name + "\n" for name in names)
 
         contains = ["été😀", "ÜNÏ", "after-the", "😀-cfg.h5", "h5\nplain", "σοφία", "i̇stanbul"]
         regexes = [r"^ünï.*😀", r"h5(?=\s)", r"h5(?!\s)", r"h5[^x]pl", r"^plain/after", r"φία\."]
