@@ -215,17 +215,25 @@ def patch_part(
 def _merged(before: pa.Table, changed: list[int], now: pa.Table | None) -> pa.Table:
     """``before`` (rows in key order) with the rows of the keys ``changed`` replaced by
     the rows of ``now`` (in key order; a changed key missing there: the row is gone):
-    slices of both tables in key order, copied into one table (no row is converted)."""
-    keys = before[KEY].combine_chunks().to_numpy()
-    new = {} if now is None else {k: i for i, k in enumerate(now[KEY].to_pylist())}
-    pieces, position = [], 0
-    for key, at in zip(changed, numpy.searchsorted(keys, changed).tolist(), strict=True):
-        if at > position:
-            pieces.append(before.slice(position, at - position))
-        if key in new:
-            pieces.append(now.slice(new[key], 1))
-        position = at + 1 if at < len(keys) and keys[at] == key else at
-    pieces.append(before.slice(position))
+    runs of consecutive rows of either table, in key order, copied into one table (no
+    row is converted; a block of changed rows is one run, not a run per row)."""
+    old = before[KEY].combine_chunks().to_numpy()
+    new = numpy.empty(0, old.dtype) if now is None else now[KEY].combine_chunks().to_numpy()
+    kept = numpy.flatnonzero(~numpy.isin(old, numpy.asarray(changed, old.dtype)))
+    rows = numpy.concatenate([kept, numpy.arange(len(new))])
+    source = numpy.concatenate([numpy.zeros(len(kept), bool), numpy.ones(len(new), bool)])
+    order = numpy.argsort(numpy.concatenate([old[kept], new]), kind="stable")
+    rows, source = rows[order], source[order]
+    if not len(rows):
+        return before.slice(0, 0)
+    starts = numpy.flatnonzero(
+        numpy.concatenate([[True], (source[1:] != source[:-1]) | (rows[1:] != rows[:-1] + 1)])
+    ).tolist()
+    ends = [*starts[1:], len(rows)]
+    pieces = [
+        (now if source[start] else before).slice(int(rows[start]), end - start)
+        for start, end in zip(starts, ends, strict=True)
+    ]
     return pa.concat_tables(pieces).combine_chunks()
 
 
