@@ -139,6 +139,7 @@ def test_the_generated_nightly_job_publishes_only_good_nights(tmp_path, project_
 
     first = night(0)
     assert "snapshot skipped: no model declares its progress" in first
+    assert re.search(r"^prune +ok", first, re.MULTILINE) and "Pruned " in first
     assert "campaign.Ensemble: 2 inserted" in first
     before = {name: published(folder) for name, folder in sites.items()}
     assert all("index.html" in files for files in before.values())

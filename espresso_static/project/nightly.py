@@ -9,6 +9,7 @@ Steps, each a command of its own run from the project folder, its output relayed
     check      espresso-static check               (errors fail the night, warnings do not)
     build      build-site --audience NAME          (every audience, into staging folders)
     publish    every audience's site swapped in at once, only when all were built
+    prune      espresso-static prune-log           (after publishing: a failure is only told)
 
 The first step that fails ends the night: nothing is published, so every audience's
 site stays as the last good night left it, and the exit code names the step
@@ -59,6 +60,8 @@ def exit_codes_text() -> str:
 PENDING_FILE = ".espresso-static-nightly-failures.json"
 LOCK_FILE = ".espresso-static-nightly.lock"
 NOTIFICATION_TAG = "nightly"
+#: How the night runs this installation's own commands.
+OURS = [sys.executable, "-m", "espresso_static"]
 MASK = "***"
 
 
@@ -140,6 +143,10 @@ def run_nightly(
                     _record_pending(config.root, echo)
             step_name = "publish"
             published = _publish(config, stagings, echo)
+            prune = Step("prune", [*OURS, "prune-log", "--project", str(config.root)])
+            if _run_step(prune, config.root, echo, secrets) != 0:
+                # The sites are out: a log left unpruned costs a little, it breaks nothing.
+                echo("nightly  the change log stays as it was; the next night prunes it")
         except OSError as error:  # a staging folder or a swap the file system refused
             echo(f"{step_name:<8} FAILED: {error}")
             failure = Failure(started, step_name, EXIT_CODES[step_name], _now())
@@ -168,13 +175,12 @@ def _steps(
     publishing is a rename) is appended to ``stagings`` when its step comes."""
     from espresso_static.website.publish import make_staging
 
-    ours = [sys.executable, "-m", "espresso_static"]
     project = ["--project", str(config.root)]
-    yield Step("migrate", [*ours, "migrate", *project])
+    yield Step("migrate", [*OURS, "migrate", *project])
     yield Step("sync", sync)
     nothing = "" if has_progress() else "no model declares its progress"
-    yield Step("snapshot", [*ours, "snapshot", *project], skipped=nothing)
-    yield Step("check", [*ours, "check", *project])
+    yield Step("snapshot", [*OURS, "snapshot", *project], skipped=nothing)
+    yield Step("check", [*OURS, "check", *project])
     for name, audience in config.audiences.items():
         audience.site_dir.parent.mkdir(parents=True, exist_ok=True)
         stagings.append(make_staging(audience.site_dir.parent))
@@ -182,7 +188,7 @@ def _steps(
         # Recorded as the audience's site, where publishing puts it: its next build's
         # Changes page starts from this one.
         where = ["--out", str(out), "--published-as", str(audience.site_dir)]
-        yield Step("build", [*ours, "build-site", *project, "--audience", name, *where])
+        yield Step("build", [*OURS, "build-site", *project, "--audience", name, *where])
 
 
 def _run_step(step: Step, root: Path, echo, secrets: list[str]) -> int:
@@ -215,7 +221,7 @@ def _run_step(step: Step, root: Path, echo, secrets: list[str]) -> int:
 
 def _short(command: list[str]) -> list[str]:
     """Our own commands as a user types them (``espresso-static check``)."""
-    if command[:3] == [sys.executable, "-m", "espresso_static"]:
+    if command[:3] == OURS:
         return ["espresso-static", *command[3:]]
     return command
 
