@@ -142,13 +142,18 @@ def test_ctrl_c_ends_the_workers_and_publishes_nothing(demo_rows, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 120
-    while not marker.exists() and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    assert marker.exists(), process.communicate(timeout=60)[1]
-    worker = int(marker.read_text())
-    process.send_signal(signal.SIGINT)
-    _, errors = process.communicate(timeout=60)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        assert marker.exists(), process.communicate(timeout=60)[1]
+        worker = int(marker.read_text())
+        process.send_signal(signal.SIGINT)
+        _, errors = process.communicate(timeout=60)
+    finally:  # a build left running would hold the test database's lock
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
     assert process.returncode != 0 and "Aborted" in errors, errors
     assert not Path(f"/proc/{worker}").exists()
     assert not out.exists()

@@ -65,7 +65,10 @@ class SlowPart(Feature):
         import time
         from pathlib import Path
 
-        Path(os.environ["ESPRESSO_TEST_MARKER"]).write_text(str(os.getpid()))
+        # Written whole, then renamed: the test never reads it half written.
+        marker = Path(os.environ["ESPRESSO_TEST_MARKER"])
+        marker.with_suffix(".tmp").write_text(str(os.getpid()))
+        marker.with_suffix(".tmp").rename(marker)
         time.sleep(60)
 
 
