@@ -488,12 +488,10 @@ def _resource_descriptor(resource: Resource, files: dict, resources: list[Resour
 
 def _checksums(out_dir: Path, names: list[str], known: dict) -> list[DownloadFile]:
     """``SHA256SUMS`` of the files ``names``; those in ``known`` are not hashed again."""
-    files = [known.get(name) or _hashed(out_dir, [name])[0] for name in sorted(names)]
+    files = [known.get(name) or _hashed(out_dir, name) for name in sorted(names)]
     (out_dir / "SHA256SUMS").write_text("".join(f"{f.sha256}  {f.path}\n" for f in files))
     return files
 
 
-def _hashed(folder: Path, names: list[str]) -> tuple[DownloadFile, ...]:
-    return tuple(
-        DownloadFile(name, (folder / name).stat().st_size, sha256(folder / name)) for name in names
-    )
+def _hashed(folder: Path, name: str) -> DownloadFile:
+    return DownloadFile(name, (folder / name).stat().st_size, sha256(folder / name))
