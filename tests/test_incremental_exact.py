@@ -66,8 +66,14 @@ def first_difference(
     expected: bytes,
     labels: tuple[str, str] = ("incremental", "--no-cache"),
 ) -> str:
-    """Where ``built`` first differs from ``expected``: the line (text) or byte offset."""
+    """Where ``built`` first differs from ``expected``: the line (text) or byte offset;
+    for gzip files, of the decompressed content (or that only the compression differs)."""
     ours, theirs = labels
+    if name.endswith(".gz") and built[:2] == expected[:2] == b"\x1f\x8b":
+        built, expected = gzip.decompress(built), gzip.decompress(expected)
+        if built == expected:
+            return f"{name}: the same content, compressed differently"
+        name += " (decompressed)"
     try:
         lines = built.decode().splitlines(), expected.decode().splitlines()
     except UnicodeDecodeError:

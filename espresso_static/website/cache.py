@@ -59,7 +59,7 @@ CACHE_DIR = ".espresso-static-cache"
 #: Bumped when the layout of the stored entries changes.
 LAYOUT = 1
 #: Libraries whose version changes the bytes of an output.
-LIBRARIES = ("django", "numpy", "pandas", "pyarrow", "matplotlib", "isal")
+LIBRARIES = ("django", "numpy", "pandas", "pyarrow", "matplotlib", "deflate")
 #: Packages whose files (code, templates, scripts) decide the outputs.
 CODE_PACKAGES = ("espresso_static", "espresso_static.templates")
 FETCH_ROWS = 20_000
