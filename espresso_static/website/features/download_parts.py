@@ -25,7 +25,7 @@ import json
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -288,15 +288,14 @@ def read_part(part: Path) -> Iterator[pa.RecordBatch]:
 
 def assemble_files(
     resource: Resource, parts: list[Path], out_dir: Path, pool: Executor
-) -> list[tuple[str, int, str]]:
-    """The CSV, JSON and Parquet files of ``resource`` in ``out_dir`` from its ``parts``
-    (folders of :func:`write_part`, in segment order), written side by side in ``pool``
-    (byte copies, hashing and Parquet's encoder release the GIL); returns each file's
-    name, size and SHA-256, hashed as it is written."""
+) -> list[Future]:
+    """Tasks in ``pool`` writing the CSV, JSON and Parquet files of ``resource`` in
+    ``out_dir`` from its ``parts`` (folders of :func:`write_part`, in segment order), side
+    by side (byte copies, hashing and Parquet's encoder release the GIL); each returns
+    its file's name, size and SHA-256, hashed as it is written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     writers = (_assemble_csv, _assemble_json, _assemble_parquet)
-    tasks = [pool.submit(writer, resource, parts, out_dir) for writer in writers]
-    return [task.result() for task in tasks]
+    return [pool.submit(writer, resource, parts, out_dir) for writer in writers]
 
 
 class _Hashing:

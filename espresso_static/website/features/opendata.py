@@ -23,7 +23,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
@@ -44,6 +44,7 @@ from espresso_static.website.cache import (
     link_tree,
 )
 from espresso_static.website.collect import model_doc
+from espresso_static.website.features.datapackage import datapackage
 from espresso_static.website.features.download_parts import (
     CHUNK_ROWS,
     FORMATS,
@@ -194,28 +195,41 @@ def write_open_data(
         return stored
     # Named as a build's staging folder: the next build removes it if this one is killed.
     work = make_staging(out_dir.parent)
+    sqlite_name = f"{package_name}.sqlite"
     try:
-        with ThreadPoolExecutor(max_workers=THREADS) as pool:
-            exported = [
-                _resource_files(view, table, work, cache, progress, pool)
+        # One thread more than CPUs: the package's SQLite file, the longest task, is put
+        # together from the parts beside the tables' files, not after them.
+        with ThreadPoolExecutor(max_workers=THREADS + 1) as pool:
+            tables = [
+                _resource_parts(view, table, work, cache, progress, pool)
                 for table in _tables(view, visible)
             ]
-        for state, folder, _ in exported:
+            package_file = pool.submit(
+                _package_sqlite, out_dir, sqlite_name, [(t.resource, t.paths) for t in tables]
+            )
+            writing = [(table, _assemble(table, pool)) for table in tables]
+            exported = [_resource_state(table, files, cache) for table, files in writing]
+            sqlite_file = package_file.result()
+        for state, folder in exported:
             for extension in FORMATS:
                 name = f"{state.resource.name}.{extension}"
                 link_file(folder / name, out_dir / name)
-        sqlite_name = f"{package_name}.sqlite"
-        assemble_sqlite(out_dir / sqlite_name, [(s.resource, parts) for s, _, parts in exported])
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    resources = [state.resource for state, _, _ in exported]
-    known = {f.path: f for state, _, _ in exported for f in state.files}
-    package = _datapackage(package_name, title, license, citation, resources, known)
+    resources = [state.resource for state, _ in exported]
+    known = {f.path: f for state, _ in exported for f in state.files}
+    known[sqlite_name] = sqlite_file
+    package = datapackage(package_name, title, license, citation, resources, known)
     (out_dir / "datapackage.json").write_text(json.dumps(package, indent=2, ensure_ascii=False))
-    files = _checksums(out_dir, [*known, sqlite_name, "datapackage.json"], known)
+    files = _checksums(out_dir, [*known, "datapackage.json"], known)
     open_data = OpenData(package_name, tuple(resources), tuple(files), license, citation)
     cache.store(f"downloads {view.name}", package_key, open_data, files=out_dir)
     return open_data
+
+
+def _package_sqlite(out_dir: Path, name: str, resources: list) -> DownloadFile:
+    assemble_sqlite(out_dir / name, resources)
+    return _hashed(out_dir, name)
 
 
 def _tables(view: AudienceView, visible: list) -> Iterator[_Table]:
@@ -238,12 +252,27 @@ def _tables(view: AudienceView, visible: list) -> Iterator[_Table]:
                 )
 
 
-def _resource_files(
+@dataclass(frozen=True)
+class _ResourceParts:
+    """A resource's parts for this build, in segment order: the previous state's when no
+    row changed (``reused``), else kept, patched or written ones."""
+
+    resource: Resource
+    slot: str
+    static: str
+    mark: str | None
+    parts: tuple[_Part, ...]
+    paths: list[Path]
+    #: The folder the files are written to, or the reused state's files.
+    folder: Path
+    reused: _ResourceState | None = None
+
+
+def _resource_parts(
     view: AudienceView, table: _Table, work: Path, cache: BuildCache, progress, pool: Executor
-) -> tuple[_ResourceState, Path, list[Path]]:
-    """The exported resource's state, the folder holding its files and the folders of
-    its parts (one per segment): parts of segments whose rows did not change from the
-    cache, the others patched (or written) into ``work``."""
+) -> _ResourceParts:
+    """The exported resource's parts, one per segment: parts of segments whose rows did
+    not change from the cache, the others patched (or written) into ``work``."""
     slot = f"download {view.name} {table.resource.name}"
     # Parts cut by another segment size are no parts of this build's files.
     static = cache.key(
@@ -258,7 +287,17 @@ def _resource_files(
     elif plan.changed == frozenset():
         cache.count(REUSED)
         progress(previous.resource.rows)
-        return previous, previous_files, [cache.files(p.key) for p in previous.parts]
+        paths = [cache.files(p.key) for p in previous.parts]
+        return _ResourceParts(
+            previous.resource,
+            slot,
+            static,
+            previous.mark,
+            previous.parts,
+            paths,
+            previous_files,
+            previous,
+        )
     parts: dict[int, tuple[_Part, Path]] = {}
     if plan.changed is not None:
         for part in previous.parts:
@@ -288,11 +327,35 @@ def _resource_files(
         cache.count(REBUILT)
     ordered = [parts[segment] for segment in sorted(parts)]
     resource = dataclasses.replace(table.resource, rows=sum(part.rows for part, _ in ordered))
-    written = assemble_files(resource, [path for _, path in ordered], folder / "files", pool)
-    files = tuple(DownloadFile(*file) for file in written)
-    state = _ResourceState(plan.mark, resource, tuple(part for part, _ in ordered), files)
-    cache.store_state(slot, static, state, files=folder / "files")
-    return state, folder / "files", [path for _, path in ordered]
+    return _ResourceParts(
+        resource,
+        slot,
+        static,
+        plan.mark,
+        tuple(part for part, _ in ordered),
+        [path for _, path in ordered],
+        folder / "files",
+    )
+
+
+def _assemble(table: _ResourceParts, pool: Executor) -> list[Future] | None:
+    """The tasks writing the files of ``table`` from its parts (None: reused)."""
+    if table.reused is not None:
+        return None
+    return assemble_files(table.resource, table.paths, table.folder, pool)
+
+
+def _resource_state(
+    table: _ResourceParts, files: list[Future] | None, cache: BuildCache
+) -> tuple[_ResourceState, Path]:
+    """The state of ``table`` once its files are written (stored in the cache), and the
+    folder holding them."""
+    if files is None:
+        return table.reused, table.folder
+    written = tuple(DownloadFile(*task.result()) for task in files)
+    state = _ResourceState(table.mark, table.resource, table.parts, written)
+    cache.store_state(table.slot, table.static, state, files=table.folder)
+    return state, table.folder
 
 
 def _patch(
@@ -427,63 +490,6 @@ def frictionless_type(field) -> str:
     if kind == "text":
         return "string"
     return FRICTIONLESS_TYPES.get(kind) or INTERNAL_TYPES.get(field.get_internal_type(), "any")
-
-
-# -- the package -------------------------------------------------------------------
-
-
-def _datapackage(name, title, license, citation, resources, files: dict) -> dict:
-    package = {
-        "profile": "tabular-data-package",
-        "name": name,
-        "title": title,
-        "resources": [_resource_descriptor(r, files, resources) for r in resources],
-    }
-    if license:
-        package["licenses"] = [{"name": license} if " " not in license else {"title": license}]
-    if citation:
-        package["citation"] = citation
-    return package
-
-
-def _resource_descriptor(resource: Resource, files: dict, resources: list[Resource]) -> dict:
-    path = f"{resource.name}.csv.gz"
-    schema: dict = {
-        "fields": [
-            {
-                "name": c.name,
-                "type": c.type,
-                "description": c.description,
-                **({"constraints": {"required": True}} if c.required else {}),
-            }
-            for c in resource.columns
-        ]
-    }
-    if resource.primary_key:
-        schema["primaryKey"] = list(resource.primary_key)
-    # A reference is declared only where its target column is published too.
-    published = {(r.name, c.name) for r in resources for c in r.columns}
-    foreign_keys = [
-        {"fields": c.name, "reference": {"resource": c.references[0], "fields": c.references[1]}}
-        for c in resource.columns
-        if c.references in published
-    ]
-    if foreign_keys:
-        schema["foreignKeys"] = foreign_keys
-    return {
-        "profile": "tabular-data-resource",
-        "name": resource.name,
-        "title": resource.title,
-        "description": resource.description,
-        "path": path,
-        "format": "csv",
-        "compression": "gz",
-        "mediatype": "text/csv",
-        "encoding": "utf-8",
-        "bytes": files[path].size,
-        "hash": f"sha256:{files[path].sha256}",
-        "schema": schema,
-    }
 
 
 def _checksums(out_dir: Path, names: list[str], known: dict) -> list[DownloadFile]:
