@@ -365,20 +365,29 @@ def _patch(
     part ``before`` with the changed rows read again (none: the segment is gone); the
     rows are read here (a connection serves one thread), the segments patched in
     ``pool``."""
-    encoder = Encoder(table.resource)
     keys = sorted(plan.rows)
     rows = table.changed_rows(keys)
     changed = {s: list(g) for s, g in groupby(keys, key=segment_of)}
-    now = {s: list(g) for s, g in groupby(rows, key=lambda row: segment_of(row[0]))}
+    # Encoded in one call (a call per segment costs more), then cut by segment: the
+    # rows are in key order, so a segment's rows are a slice.
+    encoded, plain = None, []
+    if rows:
+        encoded, plain = Encoder(table.resource).encode([k for k, _ in rows], [v for _, v in rows])
+    shown: dict[int, tuple[int, int]] = {}
+    for segment, group in groupby(range(len(rows)), key=lambda i: segment_of(rows[i][0])):
+        first, *others = group
+        shown[segment] = (first, len(others) + 1)
 
     def patched(segment: int) -> int:
-        shown = now.get(segment, [])
-        encoded, plain = None, []
-        if shown:
-            encoded, plain = encoder.encode([k for k, _ in shown], [v for _, v in shown])
-        part = folder / str(segment)
+        first, count = shown.get(segment, (0, 0))
+        now = encoded.slice(first, count) if count else None
         return patch_part(
-            table.resource, before.get(segment), part, changed[segment], encoded, plain
+            table.resource,
+            before.get(segment),
+            folder / str(segment),
+            changed[segment],
+            now,
+            plain[first : first + count],
         )
 
     tasks = [(segment, pool.submit(patched, segment)) for segment in sorted(plan.changed)]
