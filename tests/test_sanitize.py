@@ -8,6 +8,7 @@ import re
 import pytest
 from bs4 import BeautifulSoup
 
+from espresso_static.website import sanitize
 from espresso_static.website.sanitize import markdown_to_html
 
 HOSTILE = [
@@ -118,3 +119,29 @@ def test_harmless_markdown_survives():
 
 def test_empty_content_renders_nothing():
     assert markdown_to_html("") == ""
+
+
+def test_a_text_leaves_nothing_for_the_next_one():
+    """The converter is reused: abbreviations, footnotes and link references one text
+    defines must not reach the next (each renders as it would alone)."""
+    import markdown
+
+    texts = [
+        "*[HTML]: Hyper Text Markup Language\n\nHTML here.",
+        "A note[^1] and a [link][ref].\n\n[^1]: the note\n\n[ref]: https://example.org",
+        "HTML, [link][ref] and [^1] again.",
+    ]
+    alone = [
+        sanitize.neutralise(
+            sanitize.sanitize_html(
+                markdown.markdown(
+                    text,
+                    extensions=sanitize.MARKDOWN_EXTENSIONS,
+                    extension_configs=sanitize.MARKDOWN_SETTINGS,
+                )
+            )
+        )
+        for text in texts
+    ]
+    assert [sanitize.markdown_to_html(text) for text in texts] == alone
+    assert "<abbr" not in alone[2] and "footnote" not in alone[2] and "href" not in alone[2]
