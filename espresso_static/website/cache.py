@@ -292,10 +292,13 @@ def open_cache(root: Path, enabled: bool = True) -> BuildCache:
     """The cache of the project at ``root`` (disabled: ``--no-cache``); what an earlier
     build left in its trash is removed in the background."""
     folder = root / CACHE_DIR
-    if enabled and (folder / TRASH).is_dir():
+    if not enabled:
+        return BuildCache(None)
+    if (folder / TRASH).is_dir():
         for path in (folder / TRASH).iterdir():
             remove_later(path)
-    return BuildCache(folder if enabled else None)
+    code_fingerprint()  # read once here: the worker processes forked later inherit it
+    return BuildCache(folder)
 
 
 def link_tree(source: Path, target: Path) -> None:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
+
+import jinja2
 
 from espresso_static.exceptions import EspressoStaticError
 from espresso_static.project.config import ProjectConfig
@@ -175,12 +178,40 @@ def _merge_includes(mkdocs_config, contributions: list[Contribution]) -> None:
 
 
 def _add_theme_overrides(mkdocs_config) -> None:
-    """Our partials (the provenance footer) after the user's custom_dir, before the theme."""
+    """Our partials (the provenance footer) after the user's custom_dir, before the
+    theme; the theme's files listed without its hidden folders."""
     overrides = str(resources.files("espresso_static.templates").joinpath("overrides"))
-    dirs = mkdocs_config.theme.dirs
-    position = 1 if mkdocs_config.theme.custom_dir else 0
+    theme = mkdocs_config.theme
+    dirs = theme.dirs
+    position = 1 if theme.custom_dir else 0
     if overrides not in dirs:
         dirs.insert(position, overrides)
+    theme_environment = theme.get_env
+
+    def environment():
+        env = theme_environment()
+        env.loader = _ThemeFiles(env.loader.searchpath, followlinks=env.loader.followlinks)
+        return env
+
+    theme.get_env = environment
+
+
+class _ThemeFiles(jinja2.FileSystemLoader):
+    """A theme's templates, listed without hidden folders. MkDocs copies no file of
+    theirs into the site (it leaves out every path with a part starting with a dot), and
+    mkdocs-material's icons (``.icons``, 14,000 of its 14,500 files) made listing and
+    filtering the theme's files a sixth of MkDocs' time."""
+
+    def list_templates(self) -> list[str]:
+        found = set()
+        for root in self.searchpath:
+            for folder, subfolders, names in os.walk(root, followlinks=self.followlinks):
+                subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+                relative = os.path.relpath(folder, root)
+                for name in names:
+                    path = name if relative == "." else os.path.join(relative, name)
+                    found.add(path.replace(os.sep, "/"))
+        return sorted(found)
 
 
 def _compiled_templates(cache: BuildCache):

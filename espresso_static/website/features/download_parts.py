@@ -33,6 +33,7 @@ from pathlib import Path
 import deflate
 import numpy
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from espresso_static.data.plain_values import plain_value
@@ -100,6 +101,8 @@ CONVERTED_TYPES = frozenset(
 #: given up: the same lines compressed in a thread pool sometimes came out as other
 #: (valid) bytes, and a patched part must be the bytes a build from scratch writes.
 GZIP_LEVEL = 1
+#: See :func:`_few_values`.
+DICTIONARY_RATIO = 10
 
 
 def arrow_schema(resource: Resource) -> pa.Schema:
@@ -344,7 +347,8 @@ def _assemble_parquet(resource: Resource, parts: list[Path], out_dir: Path) -> t
     path = out_dir / f"{resource.name}.parquet"
     names = [c.name for c in resource.columns]
     schema = arrow_schema(resource)
-    with pq.ParquetWriter(path, schema) as parquet:
+    dictionary = _few_values(parts, names)
+    with pq.ParquetWriter(path, schema, use_dictionary=dictionary) as parquet:
         written = 0
         for part in parts:
             for batch in read_part(part):
@@ -353,6 +357,22 @@ def _assemble_parquet(resource: Resource, parts: list[Path], out_dir: Path) -> t
         if not written:
             parquet.write_table(schema.empty_table())
     return path.name, path.stat().st_size, sha256(path)
+
+
+def _few_values(parts: list[Path], names: list[str]) -> list[str]:
+    """The columns whose values the first part repeats (at most one distinct value per
+    :data:`DICTIONARY_RATIO` rows): those Parquet dictionary-encodes. Trying it on every
+    column (file names, times) took 40% of writing the 400k demo's file table, for a
+    file 16% larger."""
+    first = next((batch for part in parts for batch in read_part(part) if batch.num_rows), None)
+    if first is None:
+        return []
+    return [
+        name
+        for name in names
+        if pc.count_distinct(first.column(name), mode="all").as_py() * DICTIONARY_RATIO
+        <= first.num_rows
+    ]
 
 
 def sha256(path: Path) -> str:
