@@ -3,6 +3,7 @@ and the files are byte for byte those of a build without the cache."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -109,4 +110,44 @@ def test_a_sync_of_many_rows_reads_the_changed_segments_whole(tmp_path):
         sql("UPDATE demo_datafile SET status = 'corrupt' WHERE id = %s", [pk])
     files, encoded, total = build(view, cache)
     assert encoded == len({pk // 100 for pk in pks[: len(pks) // 2 : 9]}) < total
+    assert files == build(view, BuildCache(None))[0]
+
+
+def test_each_segment_is_an_entry_of_its_own_and_a_lost_one_means_encoding_all(tmp_path):
+    """A sync reads and writes the cache entries of the segments it encodes (and of
+    the part files written again), not the whole table's; a build needing a segment's
+    entry the cache lost encodes every segment, with the same bytes."""
+    from espresso_static.website.features.status import StatusState
+
+    data.generate(files=900, seed=5)
+    view = VIEWS[0]
+    cache = BuildCache(tmp_path / "cache")
+    _, _, total = build(view, cache)
+    (state_file,) = [
+        path
+        for path in (tmp_path / "cache" / "entries").glob("*/*/value.pickle")
+        if isinstance(cache.load(path.parent.name, counted=False), StatusState)
+    ]
+    entries = cache.load(state_file.parent.name, counted=False).entries
+    assert len(entries) == total > 4
+    # The state names its segments' entries: it holds none of their frames.
+    stored = state_file.read_bytes()
+    segment = cache.load(entries[min(entries)], counted=False)
+    assert all(len(frame) > 16 and frame not in stored for frame in segment.frames)
+
+    pks = list(DataFile.objects.order_by("pk").values_list("pk", flat=True))
+    sql("UPDATE demo_datafile SET status = 'corrupt' WHERE id = %s", [pks[3]])
+    files, encoded, _ = build(view, cache)
+    assert encoded == 1
+    assert files == build(view, BuildCache(None))[0]
+
+    (state,) = [
+        value
+        for path in (tmp_path / "cache" / "entries").glob("*/*/value.pickle")
+        if isinstance(value := cache.load(path.parent.name, counted=False), StatusState)
+    ]
+    shutil.rmtree(cache._entry(state.entries[pks[-1] // 100]))
+    sql("UPDATE demo_datafile SET status = 'on_tape' WHERE id = %s", [pks[-1]])
+    files, encoded, total = build(view, cache)
+    assert encoded == total
     assert files == build(view, BuildCache(None))[0]

@@ -5,6 +5,8 @@ group and the history plot."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -28,8 +30,9 @@ from espresso_static.website.features.dashboard import progress_section
 from espresso_static.website.features.progressplot import history_plot
 from espresso_static.website.features.statusdata import (
     EncodedSegment,
+    SegmentInfo,
     StatusData,
-    assemble,
+    assemble_parts,
     encode_segments,
 )
 from espresso_static.website.features.statuspatch import patch_segments
@@ -100,11 +103,16 @@ def status_sources(
 @dataclass(frozen=True)
 class StatusState:
     """A status page's data and what it was encoded from, kept in the cache: the next
-    build encodes again only the segments whose rows changed since ``mark``."""
+    build encodes again only the segments whose rows changed since ``mark``. Each
+    segment's frames are a cache entry of their own (``entries``): a build reads and
+    writes those of the segments it encodes and of the part files it writes again,
+    not the whole table's."""
 
     #: The change-log mark the rows were read at.
     mark: str | None
-    segments: dict[int, EncodedSegment]
+    segments: dict[int, SegmentInfo]
+    #: The cache entry of each segment's :class:`EncodedSegment`.
+    entries: dict[int, str]
     page: StatusPageData
     #: Segments this build encoded (the others were reused).
     encoded: int
@@ -135,7 +143,7 @@ def status_state(view: AudienceView, source: StatusSource, cache: BuildCache) ->
     """The data of ``source``'s page: the previous build's, with the segments holding
     rows changed since encoded again — from their cached values and the changed rows
     alone where the change log names the rows, else read whole (every segment when
-    the log cannot tell)."""
+    the log cannot tell, or a segment's entry cannot be read)."""
     model = source.item.model
     layout = (segmenting.SEGMENT_ROWS, statusdata.SEGMENTS_PER_PART)
     key = cache.key("status", view, [model], source.shown, *layout, content=False)
@@ -147,27 +155,82 @@ def status_state(view: AudienceView, source: StatusSource, cache: BuildCache) ->
     if previous is not None and plan.changed == frozenset():
         cache.count(REUSED)
         return dataclasses.replace(previous, encoded=0)
-    redo = plan.changed if previous is not None else None
-    segments = dict(previous.segments) if redo is not None else {}
-    for segment in redo or ():
-        segments.pop(segment, None)  # rows deleted: no segment unless encoded again
-    rows = view.queryset(model)
-    page_rows = previous.page.data.rows if previous is not None else 0
-    changed_rows = len(plan.rows) if plan.rows is not None else None
-    if redo is not None and changed_rows is not None and changed_rows * PATCH_SHARE <= page_rows:
-        fresh = patch_segments(source.shown, rows, previous.segments, plan.rows)
-    else:
-        fresh = encode_segments(source.shown, rows, only=redo)
-    segments.update(fresh)
-    data = assemble(source.shown, segments, previous.page.data.compressed if previous else None)
-    page = StatusPageData(summarize(source.shown, rows), data, source.plot_by, [], {})
-    state = StatusState(plan.mark, segments, page, len(fresh))
-    if redo is None:
-        cache.count(REBUILT)
-    else:
-        cache.count(UPDATED, f"{len(fresh)} of {len(segments)} segments")
+    if previous is not None and plan.changed is not None:
+        try:
+            state = _updated(source, cache, slot, previous, plan, view.queryset(model))
+        except _MissingSegment:  # removed from the cache, or unreadable: encode all
+            state = None
+        if state is not None:
+            cache.count(UPDATED, f"{state.encoded} of {len(state.segments)} segments")
+            cache.store(slot, key, state)
+            return state
+    fresh = encode_segments(source.shown, view.queryset(model))
+    state = _state(source, cache, slot, plan.mark, {}, {}, fresh, None, view.queryset(model))
+    cache.count(REBUILT)
     cache.store(slot, key, state)
     return state
+
+
+class _MissingSegment(Exception):
+    """A segment's cached entry cannot be read."""
+
+
+def _updated(
+    source: StatusSource, cache: BuildCache, slot: str, previous: StatusState, plan, rows
+) -> StatusState:
+    """``previous`` with the segments ``plan`` names encoded again."""
+    redo = plan.changed
+    kept = {n: e for n, e in previous.entries.items() if n not in redo}
+    changed_rows = len(plan.rows) if plan.rows is not None else None
+    if changed_rows is not None and changed_rows * PATCH_SHARE <= previous.page.data.rows:
+        before = {n: _segment(cache, previous.entries[n]) for n in redo & set(previous.entries)}
+        fresh = patch_segments(source.shown, rows, before, plan.rows)
+    else:
+        fresh = encode_segments(source.shown, rows, only=redo)
+    infos = {n: previous.segments[n] for n in kept}
+    compressed = previous.page.data.compressed
+    return _state(source, cache, slot, plan.mark, infos, kept, fresh, compressed, rows)
+
+
+def _state(
+    source: StatusSource,
+    cache: BuildCache,
+    slot: str,
+    mark: str | None,
+    infos: dict[int, SegmentInfo],
+    kept: dict[int, str],
+    fresh: dict[int, EncodedSegment],
+    compressed: dict[bytes, bytes] | None,
+    rows,
+) -> StatusState:
+    """The state of the segments ``kept`` (cache entries, ``infos`` their infos) and
+    ``fresh`` (encoded by this build, stored here), its files put together."""
+    infos = {**infos, **{n: segment.info() for n, segment in fresh.items()}}
+    entries = {**kept, **{n: _store_segment(cache, slot, s) for n, s in fresh.items()}}
+
+    def frames(number: int) -> tuple[bytes, ...]:
+        if number in fresh:
+            return fresh[number].frames
+        return _segment(cache, kept[number]).frames
+
+    data = assemble_parts(source.shown, infos, frames, compressed)
+    page = StatusPageData(summarize(source.shown, rows), data, source.plot_by, [], {})
+    return StatusState(mark, infos, entries, page, len(fresh))
+
+
+def _segment(cache: BuildCache, entry: str) -> EncodedSegment:
+    segment = cache.load(entry, counted=False)
+    if not isinstance(segment, EncodedSegment):
+        raise _MissingSegment(entry)
+    return segment
+
+
+def _store_segment(cache: BuildCache, slot: str, segment: EncodedSegment) -> str:
+    """Store one segment's frames in an entry of its own; returns its key."""
+    entry = f"{slot} segment {segment.segment} {uuid.uuid4().hex}"
+    key = hashlib.blake2b(entry.encode(), digest_size=20).hexdigest()
+    cache.store(f"{slot} segment {segment.segment}", key, segment)
+    return key
 
 
 def with_history_plots(

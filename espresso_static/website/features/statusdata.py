@@ -84,6 +84,22 @@ GZIP_LEVEL = 4
 
 
 @dataclass(frozen=True)
+class SegmentInfo:
+    """What putting the data files together needs of a segment besides its frames: a
+    build whose segments are cached alone loads only the frames of the part files it
+    writes again."""
+
+    segment: int
+    rows: int
+    #: Each column's distinct values when dictionary-coded, else None.
+    dicts: tuple[tuple | None, ...]
+    #: Each frame's length.
+    sizes: tuple[int, ...]
+    #: A digest of the frames: part files of segments of the same digests are the same.
+    digest: bytes
+
+
+@dataclass(frozen=True)
 class EncodedSegment:
     """One segment's frames: one per column, before compression."""
 
@@ -95,6 +111,14 @@ class EncodedSegment:
     #: The rows' primary keys (``int64``; empty for a table without integer keys).
     pks: bytes = b""
 
+    def info(self) -> SegmentInfo:
+        digest = hashlib.blake2b(digest_size=20)
+        for frame in self.frames:
+            digest.update(len(frame).to_bytes(8, "little"))
+            digest.update(frame)
+        sizes = tuple(len(frame) for frame in self.frames)
+        return SegmentInfo(self.segment, self.rows, self.dicts, sizes, digest.digest())
+
 
 @dataclass(frozen=True)
 class StatusData:
@@ -104,8 +128,8 @@ class StatusData:
     files: dict[str, bytes]
     #: Bytes before compression (the part files are gzip files).
     raw_bytes: int
-    #: ``{digest of a part file's content: its gzip bytes}``: compressed once, reused
-    #: by the next build for the same content.
+    #: ``{digest of a part file's columns and segments: its gzip bytes}``: compressed
+    #: once, reused by the next build for the same frames.
     compressed: dict[bytes, bytes] = field(default_factory=dict, repr=False)
 
     @property
@@ -173,7 +197,19 @@ def assemble(
     compressed: dict[bytes, bytes] | None = None,
 ) -> StatusData:
     """``meta.json`` and the part files of ``segments`` (the whole table); a part file
-    whose content ``compressed`` holds is not compressed again."""
+    ``compressed`` holds (of the same segments' frames) is not compressed again."""
+    infos = {number: segment.info() for number, segment in segments.items()}
+    return assemble_parts(item, infos, lambda number: segments[number].frames, compressed)
+
+
+def assemble_parts(
+    item: DeclaredProgress,
+    segments: dict[int, SegmentInfo],
+    frames: Callable[[int], tuple[bytes, ...]],
+    compressed: dict[bytes, bytes] | None = None,
+) -> StatusData:
+    """:func:`assemble` with each segment's frames asked of ``frames`` (segment number),
+    only for the part files ``compressed`` does not hold."""
     ordered = [segments[number] for number in sorted(segments)]
     rows = sum(segment.rows for segment in ordered)
     status = item.progress.status
@@ -191,12 +227,18 @@ def assemble(
         parts.append([part, first, len(members)])
         first += len(members)
         for group, indices in groups:
-            payload = b"".join(segment.frames[i] for segment in members for i in indices)
-            digest = hashlib.blake2b(payload, digest_size=20).digest()
+            # The part file of these columns of these segments' frames (by digest).
+            identity = hashlib.blake2b(repr(indices).encode(), digest_size=20)
+            for segment in members:
+                identity.update(segment.digest)
+            digest = identity.digest()
             if digest not in known:
+                payload = b"".join(
+                    frames(segment.segment)[i] for segment in members for i in indices
+                )
                 known[digest] = deflate.gzip_compress(payload, GZIP_LEVEL)
             files[part_file(part, group)] = kept[digest] = known[digest]
-            raw += len(payload)
+            raw += sum(segment.sizes[i] for segment in members for i in indices)
     meta = _dumps(
         {
             "format": FORMAT,
@@ -232,7 +274,7 @@ def column_values(column: Column, series: pd.Series) -> pd.Series:
 
 
 def column_meta(
-    column: Column, index: int, segments: list[EncodedSegment], rows: int, status: str
+    column: Column, index: int, segments: list[SegmentInfo], rows: int, status: str
 ) -> dict:
     """A column's entry in ``meta.json``: its kind decided over every segment (the
     status column and columns with choices are codes whenever they can be: the progress
