@@ -24,7 +24,7 @@ import hashlib
 import json
 import shutil
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from itertools import islice
@@ -383,8 +383,9 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def assemble_sqlite(path: Path, resources: list[tuple[Resource, list[Path]]]) -> None:
-    """One SQLite file of every resource, its rows copied from the parts' tables."""
+def assemble_sqlite(path: Path, resources: Iterable[tuple[Resource, list[Path]]]) -> None:
+    """One SQLite file of every resource (taken as they come), its rows copied from the
+    parts' tables."""
     path.unlink(missing_ok=True)
     database = _new_database(path)
     try:

@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import queue
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -197,16 +198,19 @@ def write_open_data(
     work = make_staging(out_dir.parent)
     sqlite_name = f"{package_name}.sqlite"
     try:
-        # One thread more than CPUs: the package's SQLite file, the longest task, is put
-        # together from the parts beside the tables' files, not after them.
+        # One thread more than CPUs: the package's SQLite file, the longest task, takes
+        # each table as soon as its parts are ready, beside the others' patching and
+        # the tables' files, not after them.
         with ThreadPoolExecutor(max_workers=THREADS + 1) as pool:
-            tables = [
-                _resource_parts(view, table, work, cache, progress, pool)
-                for table in _tables(view, visible)
-            ]
-            package_file = pool.submit(
-                _package_sqlite, out_dir, sqlite_name, [(t.resource, t.paths) for t in tables]
-            )
+            ready: queue.Queue = queue.Queue()
+            package_file = pool.submit(_package_sqlite, out_dir, sqlite_name, iter(ready.get, None))
+            tables = []
+            try:
+                for table in _tables(view, visible):
+                    tables.append(_resource_parts(view, table, work, cache, progress, pool))
+                    ready.put((tables[-1].resource, tables[-1].paths))
+            finally:
+                ready.put(None)  # the package ends there (its task ends, whatever failed)
             writing = [(table, _assemble(table, pool)) for table in tables]
             exported = [_resource_state(table, files, cache) for table, files in writing]
             sqlite_file = package_file.result()
