@@ -6,6 +6,7 @@ PostgreSQL too)."""
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from pathlib import Path
 
@@ -56,3 +57,19 @@ def on_postgresql():
     from django.db import connection
 
     return connection.vendor == "postgresql"
+
+
+def ctrl_c_blocked(pid: int) -> str:
+    """Why Ctrl-C (SIGINT) would not reach process ``pid`` ("": it would): the process
+    ignores or blocks it (read from /proc; a started process inherits both from the
+    test process), with this process's own state, to find who left it so."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+    bit = 1 << (signal.SIGINT - 1)
+    why = [name for name in ("SigIgn", "SigBlk") if int(fields[name], 16) & bit]
+    if not why:
+        return ""
+    own = signal.getsignal(signal.SIGINT), sorted(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+    return (
+        f"process {pid} has SIGINT in {why}; the test process: handler {own[0]}, blocked {own[1]}"
+    )

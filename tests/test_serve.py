@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ctrl_c_blocked
 from tests.test_cli_basics import DEMO_TABLE, assert_one_line_error, run_cli, write_project
 
 
@@ -72,6 +73,7 @@ def test_serve_hands_out_the_site_with_its_content_types(site, tmp_path):
         status, _, body = get(url + "no/such/page/")
         assert (status, body) == (404, b"<h1>not here</h1>")
     finally:
+        assert not (blocked := ctrl_c_blocked(process.pid)), blocked
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=10) == 0  # Ctrl-C stops it cleanly
 
@@ -82,6 +84,7 @@ def test_serve_finds_the_projects_site_dir(site, tmp_path):
     try:
         assert get(url)[2] == b"<h1>home</h1>"
     finally:
+        assert not (blocked := ctrl_c_blocked(process.pid)), blocked
         process.send_signal(signal.SIGINT)
         process.wait(timeout=10)
 

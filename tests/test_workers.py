@@ -25,7 +25,7 @@ from espresso_static.website.consistent_read import consistent_read
 from espresso_static.website.workers import start
 from models.demo import data
 from models.demo.models import DataFile
-from tests.conftest import REPO
+from tests.conftest import REPO, ctrl_c_blocked
 from tests.test_faults import tree_hash
 from tests.test_features import demo_project
 from tests.worker_features import BUILD_PID
@@ -148,6 +148,7 @@ def test_ctrl_c_ends_the_workers_and_publishes_nothing(demo_rows, tmp_path):
             time.sleep(0.05)
         assert marker.exists(), process.communicate(timeout=60)[1]
         worker = int(marker.read_text())
+        assert not (blocked := ctrl_c_blocked(process.pid)), blocked
         process.send_signal(signal.SIGINT)
         _, errors = process.communicate(timeout=60)
     finally:  # a build left running would hold the test database's lock
