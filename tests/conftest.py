@@ -73,3 +73,11 @@ def ctrl_c_blocked(pid: int) -> str:
     return (
         f"process {pid} has SIGINT in {why}; the test process: handler {own[0]}, blocked {own[1]}"
     )
+
+
+def ctrl_c_as_at_a_terminal() -> None:
+    """``preexec_fn`` of a process a test presses Ctrl-C on: SIGINT as a terminal gives
+    it. Tests run in the background of a non-interactive shell (``.ci/run &``) ignore
+    SIGINT, and a started process inherits that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])

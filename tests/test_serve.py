@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ctrl_c_blocked
+from tests.conftest import ctrl_c_as_at_a_terminal, ctrl_c_blocked
 from tests.test_cli_basics import DEMO_TABLE, assert_one_line_error, run_cli, write_project
 
 
@@ -37,7 +37,14 @@ def site(tmp_path) -> Path:
 def start_serve(*args: str, cwd: Path) -> tuple[subprocess.Popen, str]:
     command = [sys.executable, "-m", "espresso_static", "serve", "--port", "0", *args]
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=ctrl_c_as_at_a_terminal,
+    )
     line = process.stdout.readline()
     match = re.search(r"http://127\.0\.0\.1:\d+/", line)
     assert match, line

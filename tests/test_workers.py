@@ -25,7 +25,7 @@ from espresso_static.website.consistent_read import consistent_read
 from espresso_static.website.workers import start
 from models.demo import data
 from models.demo.models import DataFile
-from tests.conftest import REPO, ctrl_c_blocked
+from tests.conftest import REPO, ctrl_c_as_at_a_terminal, ctrl_c_blocked
 from tests.test_faults import tree_hash
 from tests.test_features import demo_project
 from tests.worker_features import BUILD_PID
@@ -141,6 +141,7 @@ def test_ctrl_c_ends_the_workers_and_publishes_nothing(demo_rows, tmp_path):
         env=env,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ctrl_c_as_at_a_terminal,
     )
     try:
         deadline = time.monotonic() + 120
