@@ -190,7 +190,8 @@ def _add_theme_overrides(mkdocs_config) -> None:
 
     def environment():
         env = theme_environment()
-        env.loader = _ThemeFiles(env.loader.searchpath, followlinks=env.loader.followlinks)
+        if type(env.loader) is jinja2.FileSystemLoader:  # MkDocs' own: listed the same
+            env.loader = _ThemeFiles(env.loader.searchpath, followlinks=env.loader.followlinks)
         return env
 
     theme.get_env = environment
