@@ -164,9 +164,13 @@ def encode_segments(
     columns = item.columns
     segmented = segmenting.is_segmented(item.model)
     if only is not None and segmented:
+        # Consecutive segments as one range: a condition per segment made SQLite test
+        # every row against hundreds of them (a 10% sync of 4M rows: 409 segments).
         ranges = models.Q(pk__in=[])
-        for segment in only:
-            low, high = segmenting.segment_range(segment)
+        for _, run in groupby(enumerate(sorted(only)), key=lambda pair: pair[1] - pair[0]):
+            segments = [segment for _, segment in run]
+            low, _ = segmenting.segment_range(segments[0])
+            _, high = segmenting.segment_range(segments[-1])
             ranges |= models.Q(pk__gte=low, pk__lt=high)
         queryset = queryset.filter(ranges)
     pks, values = read_rows(queryset, columns, segmented)
