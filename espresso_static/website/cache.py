@@ -205,9 +205,15 @@ class BuildCache:
         """Store ``value``, a state brought up to date from the change log under a key
         without content (``key(..., content=False)``), replacing the state ``slot`` held:
         each state gets an entry of its own, found again by :meth:`load_state`."""
-        if self.enabled:
-            entry = hashlib.blake2b(f"{key} {uuid.uuid4().hex}".encode(), digest_size=20)
-            self.store(slot, entry.hexdigest(), (key, value), files)
+        self.store_new(slot, (key, value), files)
+
+    def store_new(self, slot: str, value, files: Path | None = None) -> str:
+        """Store ``value`` (and ``files``) as a new entry of ``slot``, under a key of its
+        own, replacing the entry ``slot`` held; returns the key (by which a state names
+        the entries of its parts)."""
+        key = hashlib.blake2b(f"{slot} {uuid.uuid4().hex}".encode(), digest_size=20)
+        self.store(slot, key.hexdigest(), value, files)
+        return key.hexdigest()
 
     def load_state(self, slot: str, key: str):
         """``(value, folder of its files)`` of the state :meth:`store_state` last stored in

@@ -17,12 +17,10 @@ timestamps, sorted resources) so unchanged data gives identical files.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import queue
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -312,11 +310,8 @@ def _resource_parts(
     folder = work / table.resource.name
 
     def store(segment: int, count: int) -> None:
-        key = hashlib.blake2b(f"{static} {segment} {uuid.uuid4()}".encode(), digest_size=20)
-        cache.store(
-            f"{slot} segment {segment}", key.hexdigest(), count, files=folder / str(segment)
-        )
-        parts[segment] = (_Part(segment, key.hexdigest(), count), folder / str(segment))
+        key = cache.store_new(f"{slot} segment {segment}", count, files=folder / str(segment))
+        parts[segment] = (_Part(segment, key, count), folder / str(segment))
 
     if plan.changed is not None and plan.rows is not None and table.patchable:
         before = {part.segment: cache.files(part.key) for part in previous.parts}

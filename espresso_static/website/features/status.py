@@ -4,9 +4,8 @@ group and the history plot."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import hashlib
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -155,18 +154,16 @@ def status_state(view: AudienceView, source: StatusSource, cache: BuildCache) ->
     if previous is not None and plan.changed == frozenset():
         cache.count(REUSED)
         return dataclasses.replace(previous, encoded=0)
+    rows, state = view.queryset(model), None
     if previous is not None and plan.changed is not None:
-        try:
-            state = _updated(source, cache, slot, previous, plan, view.queryset(model))
-        except _MissingSegment:  # removed from the cache, or unreadable: encode all
-            state = None
-        if state is not None:
-            cache.count(UPDATED, f"{state.encoded} of {len(state.segments)} segments")
-            cache.store(slot, key, state)
-            return state
-    fresh = encode_segments(source.shown, view.queryset(model))
-    state = _state(source, cache, slot, plan.mark, {}, {}, fresh, None, view.queryset(model))
-    cache.count(REBUILT)
+        with contextlib.suppress(_MissingSegment):  # an entry lost: encode every segment
+            state = _updated(source, cache, slot, previous, plan, rows)
+    if state is None:
+        fresh = encode_segments(source.shown, rows)
+        state = _state(source, cache, slot, plan.mark, {}, {}, fresh, None, rows)
+        cache.count(REBUILT)
+    else:
+        cache.count(UPDATED, f"{state.encoded} of {len(state.segments)} segments")
     cache.store(slot, key, state)
     return state
 
@@ -206,7 +203,8 @@ def _state(
     """The state of the segments ``kept`` (cache entries, ``infos`` their infos) and
     ``fresh`` (encoded by this build, stored here), its files put together."""
     infos = {**infos, **{n: segment.info() for n, segment in fresh.items()}}
-    entries = {**kept, **{n: _store_segment(cache, slot, s) for n, s in fresh.items()}}
+    stored = {n: cache.store_new(f"{slot} segment {n}", s) for n, s in fresh.items()}
+    entries = {**kept, **stored}
 
     def frames(number: int) -> tuple[bytes, ...]:
         if number in fresh:
@@ -223,14 +221,6 @@ def _segment(cache: BuildCache, entry: str) -> EncodedSegment:
     if not isinstance(segment, EncodedSegment):
         raise _MissingSegment(entry)
     return segment
-
-
-def _store_segment(cache: BuildCache, slot: str, segment: EncodedSegment) -> str:
-    """Store one segment's frames in an entry of its own; returns its key."""
-    entry = f"{slot} segment {segment.segment} {uuid.uuid4().hex}"
-    key = hashlib.blake2b(entry.encode(), digest_size=20).hexdigest()
-    cache.store(f"{slot} segment {segment.segment}", key, segment)
-    return key
 
 
 def with_history_plots(
