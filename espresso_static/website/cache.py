@@ -52,6 +52,7 @@ from django.db import connections, models
 
 from espresso_static import __version__
 from espresso_static.data import changelog
+from espresso_static.website.jinja_signature import environment_signature
 from espresso_static.website.removal import remove_later
 
 #: The cache folder inside the project (gitignored).
@@ -71,22 +72,6 @@ FILES = "files"
 TRASH = "trash"
 #: Folder of the compiled Jinja templates (:meth:`BuildCache.compiled_templates`).
 TEMPLATES = "templates"
-#: Settings of a Jinja environment that change the code a template compiles to.
-_COMPILE_SETTINGS = (
-    *(
-        f"{part}_{end}_string"
-        for part in ("block", "variable", "comment")
-        for end in ("start", "end")
-    ),
-    "line_statement_prefix",
-    "line_comment_prefix",
-    "trim_blocks",
-    "lstrip_blocks",
-    "newline_sequence",
-    "keep_trailing_newline",
-    "optimized",
-    "is_async",
-)
 #: Memory addresses in a ``repr`` differ from process to process.
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
@@ -186,7 +171,7 @@ class BuildCache:
             return None
         from jinja2 import FileSystemBytecodeCache
 
-        folder = self.folder / TEMPLATES / _environment_signature(env)
+        folder = self.folder / TEMPLATES / environment_signature(env)
         folder.mkdir(parents=True, exist_ok=True)
         return FileSystemBytecodeCache(str(folder))
 
@@ -203,17 +188,16 @@ class BuildCache:
 
     def store_state(self, slot: str, key: str, value, files: Path | None = None) -> None:
         """Store ``value``, a state brought up to date from the change log under a key
-        without content (``key(..., content=False)``), replacing the state ``slot`` held:
-        each state gets an entry of its own, found again by :meth:`load_state`."""
+        without content (``key(..., content=False)``), as ``slot``'s new entry (found again
+        by :meth:`load_state`)."""
         self.store_new(slot, (key, value), files)
 
     def store_new(self, slot: str, value, files: Path | None = None) -> str:
-        """Store ``value`` (and ``files``) as a new entry of ``slot``, under a key of its
-        own, replacing the entry ``slot`` held; returns the key (by which a state names
-        the entries of its parts)."""
-        key = hashlib.blake2b(f"{slot} {uuid.uuid4().hex}".encode(), digest_size=20)
-        self.store(slot, key.hexdigest(), value, files)
-        return key.hexdigest()
+        """Store ``value`` (and ``files``) as ``slot``'s new entry, under a key of its own
+        (returned: a state names its parts' entries by it)."""
+        key = hashlib.blake2b(f"{slot} {uuid.uuid4().hex}".encode(), digest_size=20).hexdigest()
+        self.store(slot, key, value, files)
+        return key
 
     def load_state(self, slot: str, key: str):
         """``(value, folder of its files)`` of the state :meth:`store_state` last stored in
@@ -485,21 +469,6 @@ def code_fingerprint() -> str:
                 _update(digest, f"{package}/{path.relative_to(folder).as_posix()}")
                 digest.update(path.read_bytes())
     return digest.hexdigest()
-
-
-def _environment_signature(env) -> str:
-    """A digest of what a Jinja environment compiles with: its syntax, whitespace
-    handling, extensions and the functions its code calls (by name)."""
-    settings = [type(env).__qualname__, sorted(env.extensions)]
-    settings += [getattr(env, name) for name in _COMPILE_SETTINGS]
-    settings += [_qualified_name(env.autoescape), _qualified_name(env.finalize)]
-    return hashlib.blake2b(repr(settings).encode(), digest_size=10).hexdigest()
-
-
-def _qualified_name(value) -> str:
-    if callable(value):
-        return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', '')}"
-    return repr(value)
 
 
 def _version(name: str) -> str:
