@@ -75,6 +75,9 @@ def test_a_parallel_build_writes_what_a_serial_build_writes(demo_rows, tmp_path)
     where = "generated/where/index.html"
     assert "collected in the worker: 300 files" in (parallel / where).read_text()
     assert "collected in the build: 300 files" in (serial / where).read_text()
+    # The worker, forked before the build reads the schema, reads the same one.
+    site = re.search(r"the site: (\d+ rows, data as of [^<]+)", (serial / where).read_text())
+    assert site and site[1] in (parallel / where).read_text()
     assert collect_parts(built.output) == collect_parts(alone.output)
     assert "data health 8 checks, 1 failing" in built.output
     assert "300 files counted" in built.output

@@ -16,6 +16,8 @@ BUILD_PID = "ESPRESSO_TEST_BUILD_PID"
 class Seen:
     pid: int
     files: int
+    #: What the build read of the schema and its provenance (in the worker: read there).
+    site: str
 
 
 class WhereCollected(Feature[Seen]):
@@ -30,12 +32,17 @@ class WhereCollected(Feature[Seen]):
                 files = build.view.queryset(DataFile).count()
                 update(3)
             line.append(f"{files} files counted")
-        return Seen(os.getpid(), files)
+        site = f"{build.site.total_rows} rows, data as of {build.provenance.snapshot}"
+        return Seen(os.getpid(), files, site)
 
     def on_files(self, site, context, data):
         here = "worker" if data.pid != int(os.environ[BUILD_PID]) else "build"
         return [
-            Page("where.md", f"# Where\n\ncollected in the {here}: {data.files} files\n", "Where")
+            Page(
+                "where.md",
+                f"# Where\n\ncollected in the {here}: {data.files} files; the site: {data.site}\n",
+                "Where",
+            )
         ]
 
 

@@ -64,9 +64,9 @@ class Build:
 
     config: ProjectConfig
     view: AudienceView
-    site: SiteModel
+    #: ``(site, provenance)``, read on first use (see :attr:`site`).
+    schema: Callable[[], tuple[SiteModel, Provenance]]
     options: BuildOptions
-    provenance: Provenance
     #: Outputs of unchanged inputs (see :mod:`espresso_static.website.cache`).
     cache: BuildCache
     #: Where the site will be published.
@@ -86,6 +86,18 @@ class Build:
     #: The token of the build's snapshot, for work split over worker processes
     #: (:func:`espresso_static.website.workers.side_by_side`); None: do it here.
     snapshot: str | None = None
+
+    @property
+    def site(self) -> SiteModel:
+        """The models the site shows, with their row counts. A ``concurrent`` feature's
+        collect step starts before the build has read them: its worker reads them on
+        first use (those that do not ask start their work sooner)."""
+        return self.schema()[0]
+
+    @property
+    def provenance(self) -> Provenance:
+        """When the build ran, the data's latest change and the project's commit."""
+        return self.schema()[1]
 
 
 class Feature(Generic[T]):

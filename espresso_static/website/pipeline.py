@@ -281,43 +281,38 @@ def collect_build(
     cache: BuildCache | None = None,
     snapshot: str | None = None,
 ) -> tuple[SiteModel, RenderContext, list[Collected]]:
-    """Everything ``view`` sees, read from the database: the schema and counts, then
+    """Everything ``view`` sees, read from the database: the schema and counts, and
     what each of ``features`` collects for the site published to ``site_dir`` (large
     files into folders of ``work_dir``);
     ``summary`` gets a line about each part, with its time and what ``cache``
     supplied. With ``snapshot`` (a token of :meth:`ReadSnapshot.share`), the features
-    that may (``concurrent``) collect in worker processes reading it."""
+    that may (``concurrent``) collect in worker processes reading it, started before
+    the schema is read; the others after it, in this process."""
     cache = cache or BuildCache(None)
-    with _part(summary, cache) as line:
-        site = collect_site(
-            config, progress=lambda todo: reporter.iterate(todo, "models"), view=view
-        )
-        apps = f"{len(site.apps)} app" + ("s" if len(site.apps) != 1 else "")
-        models = f"{len(site.models)} model" + ("s" if len(site.models) != 1 else "")
-        line.append(f"{models} in {apps} for audience {view.name}")
     tables = tuple(_project_tables(config))
-    if cache.enabled:
-        with _part(summary, cache) as line:
+    fingerprinted: list[str] = []  # reported after the schema's line
+    if cache.enabled:  # before the workers are forked: they inherit the fingerprints
+        with _part(fingerprinted, cache) as line:
             before = len(cache.fingerprints)
             for model in tables:
                 cache.fingerprint(model)
             line.append(f"fingerprints of {len(cache.fingerprints) - before} tables")
-    provenance = Provenance(
-        built_at=datetime.now(UTC).replace(microsecond=0),
-        snapshot=site.last_modified,
-        git_commit=git_commit(config.root),
-    )
-    context = RenderContext(config=config, options=options, provenance=provenance)
-    builds, lines = [], [[] for _ in features]  # each feature's report lines
-    for number in range(len(features)):
+    built_at, commit = datetime.now(UTC).replace(microsecond=0), git_commit(config.root)
+
+    def read_schema(progress=None) -> tuple[SiteModel, Provenance]:
+        site = collect_site(config, progress=progress, view=view)
+        return site, Provenance(built_at=built_at, snapshot=site.last_modified, git_commit=commit)
+
+    lines: list[list[str]] = [[] for _ in features]  # each feature's report lines
+
+    def build_of(number: int, schema) -> Build:
         feature_dir = work_dir / f"{number:02d}"
-        feature_dir.mkdir()
-        build = Build(
+        feature_dir.mkdir(exist_ok=True)
+        return Build(
             config=config,
             view=view,
-            site=site,
+            schema=schema,
             options=options,
-            provenance=provenance,
             cache=cache,
             site_dir=site_dir,
             work_dir=feature_dir,
@@ -326,38 +321,28 @@ def collect_build(
             counter=reporter.counter,
             snapshot=snapshot,
         )
-        builds.append(build)
-    outcomes = _collect_features(features, builds, lines, reporter, snapshot)
-    collected = []
-    for feature, (data, reported, warned) in zip(features, outcomes, strict=True):
-        summary.extend(reported)
-        warn_again(warned)
-        collected.append((feature, data))
-    return site, context, collected
 
-
-def _collect_features(
-    features: list[Feature],
-    builds: list[Build],
-    lines: list[list[str]],
-    reporter: Reporter,
-    snapshot: str | None,
-) -> list[tuple]:
-    """What each feature's collect step returned, with its report lines (``lines``:
-    where its ``build.part`` writes them) and row warnings, in feature order: the
-    ``concurrent`` ones in worker processes reading ``snapshot`` (None: none),
-    meanwhile the others in this one."""
     side = [i for i, f in enumerate(features) if f.concurrent] if snapshot is not None else []
     outcomes: dict[int, tuple] = {}
     workers = {}
     try:
+        # The workers first: their parts (the downloads, the audit) are the longest,
+        # and need not wait for the schema and counts read here meanwhile.
         for i in side:
-            collect = functools.partial(_collect_feature, features[i], builds[i], lines[i])
+            build = build_of(i, functools.cache(read_schema))  # read in the worker if asked
+            collect = functools.partial(_collect_feature, features[i], build, lines[i])
             workers[i] = start(features[i].name, collect, snapshot)
         for worker in workers.values():
             worker.listen()
-        for i, (feature, build) in enumerate(zip(features, builds, strict=True)):
+        with _part(summary, cache) as line:
+            site, provenance = read_schema(lambda todo: reporter.iterate(todo, "models"))
+            apps = f"{len(site.apps)} app" + ("s" if len(site.apps) != 1 else "")
+            models = f"{len(site.models)} model" + ("s" if len(site.models) != 1 else "")
+            line.append(f"{models} in {apps} for audience {view.name}")
+        summary.extend(fingerprinted)
+        for i, feature in enumerate(features):
             if i not in workers:
+                build = build_of(i, lambda: (site, provenance))
                 outcomes[i] = _collect_feature(feature, build, lines[i], reporter.counter)
                 failed = next((w for w in workers.values() if w.failed), None)
                 if failed:  # stop at once, not after this process's parts
@@ -367,7 +352,14 @@ def _collect_features(
     finally:
         for worker in workers.values():
             worker.stop()
-    return [outcomes[i] for i in range(len(features))]
+    context = RenderContext(config=config, options=options, provenance=provenance)
+    collected = []
+    for i, feature in enumerate(features):
+        data, reported, warned = outcomes[i]
+        summary.extend(reported)
+        warn_again(warned)
+        collected.append((feature, data))
+    return site, context, collected
 
 
 def _collect_feature(feature: Feature, build: Build, lines: list[str], counter) -> tuple:

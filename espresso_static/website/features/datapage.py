@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from espresso_static.declare.access import AudienceView
-from espresso_static.project.apps import project_models
+from espresso_static.project.apps import project_models, total_rows
 from espresso_static.website.cache import BuildCache
 from espresso_static.website.context import ModelLink, Page, RenderContext
 from espresso_static.website.feature import Build, Feature
@@ -76,7 +76,10 @@ class OpenDataFeature(Feature[DataCollected]):
     concurrent = True
 
     def on_collect(self, build: Build) -> DataCollected:
-        rows = build.site.total_rows
+        # Counted here, not read from build.site: this worker starts before the schema
+        # is read, and has no need of the rest of it.
+        visible = [m for m in project_models(build.config.apps) if build.view.sees_model(m)]
+        rows = total_rows(build.view.queryset(model).count() for model in visible)
         folder = build.work_dir / "downloads"
         with build.part() as line:
             with build.counter(rows, "writing downloads") as update:
