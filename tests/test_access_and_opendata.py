@@ -129,7 +129,7 @@ def test_downloads_round_trip(demo_rows, tmp_path):
     expected = expected.rename(columns={"ensemble": "ensemble_id"})
     as_csv = pd.read_csv(out / "demo_datafile.csv.gz", parse_dates=["produced", "last_modified"])
     as_parquet = pd.read_parquet(out / "demo_datafile.parquet")
-    as_json = pd.read_json(out / "demo_datafile.json", dtype=False)
+    as_json = pd.read_json(out / "demo_datafile.json.gz", dtype=False)
     with sqlite3.connect(out / "lqcd-demo-campaign.sqlite") as db:
         as_sqlite = pd.read_sql(
             "SELECT * FROM demo_datafile", db, parse_dates=["produced", "last_modified"]

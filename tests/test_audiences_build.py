@@ -138,7 +138,7 @@ def test_data_page_lists_downloads_that_exist_and_verify(demo_sites):
     assert any(link.endswith(".sqlite") for link in links)
     assert any(link.endswith("datapackage.json") for link in links)
     assert any(link.endswith("SHA256SUMS") for link in links)
-    for suffix in (".csv.gz", ".parquet", ".json"):
+    for suffix in (".csv.gz", ".parquet", ".json.gz"):
         assert f"downloads/demo_ensemble{suffix}" in links
     assert not any("propagator" in link for link in links)
     for link in links:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import gzip
 import json
 import sqlite3
 import uuid
@@ -30,7 +31,9 @@ def exported(model, tmp_path) -> tuple[dict, dict]:
     frames = {
         "csv": pd.read_csv(tmp_path / f"{name}.csv.gz", dtype=str),
         "parquet": pd.read_parquet(tmp_path / f"{name}.parquet"),
-        "json": pd.DataFrame(json.loads((tmp_path / f"{name}.json").read_text())),
+        "json": pd.DataFrame(
+            json.loads(gzip.decompress((tmp_path / f"{name}.json.gz").read_bytes()))
+        ),
     }
     with sqlite3.connect(tmp_path / "port.sqlite") as database:
         frames["sqlite"] = pd.read_sql(f"SELECT * FROM {name}", database)

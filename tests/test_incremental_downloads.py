@@ -5,6 +5,10 @@ changes, and changes in a related table or one an audience's row filter reads.""
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
+import json
 import sqlite3
 from pathlib import Path
 
@@ -131,7 +135,7 @@ def test_updates_in_raw_sql_and_the_orm_reexport_their_segments_only(files, buil
     # The file table's formats, the package database and the checksums; nothing else.
     assert changed == {
         "demo_datafile.csv.gz",
-        "demo_datafile.json",
+        "demo_datafile.json.gz",
         "demo_datafile.parquet",
         "demo-data.sqlite",
         "datapackage.json",
@@ -215,3 +219,22 @@ def test_parts_of_another_segment_size_are_not_reused(files, builds, monkeypatch
         }
     )
     assert ("reused", "") not in outcomes
+
+
+def test_each_json_download_is_one_array_of_its_rows(files, builds, monkeypatch):
+    """A JSON file is put together from its parts' compressed objects and separators
+    between parts: one array of the rows, whatever its parts — several segments, a
+    part of several chunks, a table without rows."""
+    monkeypatch.setattr(download_parts, "CHUNK_ROWS", 7)  # a segment's 20 rows: 3 chunks
+    Correlator.objects.all().delete()  # its table and its links' without rows
+    written, _ = builds.write(INTERNAL, None)
+    arrays = {name: content for name, content in written.items() if name.endswith(".json.gz")}
+    assert len(arrays) == len(MODELS) + 1  # and the correlators' links
+    for name, content in arrays.items():
+        rows = json.loads(gzip.decompress(content))
+        lines = written[name.replace(".json.gz", ".csv.gz")]
+        assert len(rows) == len(list(csv.reader(io.StringIO(gzip.decompress(lines).decode())))) - 1
+    assert [
+        row["id"] for row in json.loads(gzip.decompress(arrays["demo_datafile.json.gz"]))
+    ] == files
+    assert json.loads(gzip.decompress(arrays["demo_correlator.json.gz"])) == []

@@ -30,7 +30,7 @@ from espresso_static.website.render import (
 DATA_PAGE = "data/index.md"
 #: Where the downloads go, relative to the generated pages (beside the Data page).
 DOWNLOADS = "data/downloads"
-FORMAT_LABELS = {"csv.gz": "CSV (gzip)", "parquet": "Parquet", "json": "JSON"}
+FORMAT_LABELS = {"csv.gz": "CSV (gzip)", "parquet": "Parquet", "json.gz": "JSON (gzip)"}
 
 
 def collect_open_data(
