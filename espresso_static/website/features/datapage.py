@@ -55,7 +55,7 @@ def collect_open_data(
 
 
 def model_resource(model) -> str:
-    """The resource name of a collected model (as :func:`opendata.resource_name`)."""
+    """The resource name of a collected model (as :func:`resources.resource_name`)."""
     return f"{model.app_label}_{model.slug}"
 
 

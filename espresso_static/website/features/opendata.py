@@ -1,7 +1,7 @@
 """Open-data downloads of what one audience may see.
 
 For every visible model (and every visible many-to-many relation) one resource,
-written as gzip-compressed CSV, Parquet and JSON, plus one SQLite file holding all
+written as gzip-compressed CSV and JSON and as Parquet, plus one SQLite file holding all
 of them, a Frictionless ``datapackage.json`` (field types, primary and foreign keys,
 licence) and ``SHA256SUMS`` over every file. Rows are read in primary-key order, in
 chunks, and encoded per segment (:mod:`espresso_static.website.segments`) into parts
@@ -21,17 +21,15 @@ import json
 import os
 import queue
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 from django.utils.text import slugify
 
-from espresso_static.data.fieldkinds import field_kind
-from espresso_static.data.plain_values import INTERNAL_TYPES
 from espresso_static.declare.access import AudienceView
 from espresso_static.website import segments as segmenting
 from espresso_static.website.cache import (
@@ -42,12 +40,10 @@ from espresso_static.website.cache import (
     link_file,
     link_tree,
 )
-from espresso_static.website.collect import model_doc
 from espresso_static.website.features.datapackage import datapackage
 from espresso_static.website.features.download_parts import (
     CHUNK_ROWS,
     FORMATS,
-    Column,
     Encoder,
     Resource,
     assemble_files,
@@ -55,6 +51,12 @@ from espresso_static.website.features.download_parts import (
     patch_part,
     sha256,
     write_part,
+)
+from espresso_static.website.features.resources import (
+    m2m_resource,
+    m2m_rows,
+    model_resource,
+    resource_name,
 )
 from espresso_static.website.publish import make_staging
 from espresso_static.website.segments import (
@@ -89,10 +91,6 @@ class OpenData:
 
     def file(self, path: str) -> DownloadFile | None:
         return next((f for f in self.files if f.path == path), None)
-
-
-def resource_name(model) -> str:
-    return f"{model._meta.app_label}_{model._meta.model_name}"
 
 
 @dataclass(frozen=True)
@@ -197,19 +195,18 @@ def write_open_data(
     sqlite_name = f"{package_name}.sqlite"
     try:
         # One thread more than CPUs: the package's SQLite file, the longest task, takes
-        # each table as soon as its parts are ready, beside the others' patching and
-        # the tables' files, not after them.
+        # each part as soon as it is ready, beside the others' patching and the tables'
+        # files, not after them; a table's files are written once its parts are ready.
         with ThreadPoolExecutor(max_workers=THREADS + 1) as pool:
             ready: queue.Queue = queue.Queue()
             package_file = pool.submit(_package_sqlite, out_dir, sqlite_name, iter(ready.get, None))
-            tables = []
+            writing = []
             try:
                 for table in _tables(view, visible):
-                    tables.append(_resource_parts(view, table, work, cache, progress, pool))
-                    ready.put((tables[-1].resource, tables[-1].paths))
+                    parts = _resource_parts(view, table, work, cache, progress, pool, ready.put)
+                    writing.append((parts, _assemble(parts, pool)))
             finally:
                 ready.put(None)  # the package ends there (its task ends, whatever failed)
-            writing = [(table, _assemble(table, pool)) for table in tables]
             exported = [_resource_state(table, files, cache) for table, files in writing]
             sqlite_file = package_file.result()
         for state, folder in exported:
@@ -240,14 +237,14 @@ def _tables(view: AudienceView, visible: list) -> Iterator[_Table]:
     for model in visible:
         attnames = [f.attname for f in view.visible_fields(model) if not f.many_to_many]
         rows = view.queryset(model).order_by("pk").values_list("pk", *attnames)
-        resource = _model_resource(view, model)
+        resource = model_resource(view, model)
         yield _Table(resource, rows, model, None, (model,), skipped=1)
         for m2m in view.visible_fields(model):
             if m2m.many_to_many:
                 through = m2m.remote_field.through
                 yield _Table(
-                    _m2m_resource(model, m2m),
-                    _m2m_rows(view, model, m2m),
+                    m2m_resource(model, m2m),
+                    m2m_rows(view, model, m2m),
                     through,
                     m2m.m2m_column_name(),
                     (model, m2m.related_model, through),
@@ -271,10 +268,19 @@ class _ResourceParts:
 
 
 def _resource_parts(
-    view: AudienceView, table: _Table, work: Path, cache: BuildCache, progress, pool: Executor
+    view: AudienceView,
+    table: _Table,
+    work: Path,
+    cache: BuildCache,
+    progress,
+    pool: Executor,
+    announce: Callable[[tuple[Resource, Iterable[Path]]], None],
 ) -> _ResourceParts:
     """The exported resource's parts, one per segment: parts of segments whose rows did
-    not change from the cache, the others patched (or written) into ``work``."""
+    not change from the cache, the others patched (or written) into ``work``. The
+    resource and its parts' folders, in order, are told to ``announce`` at once when
+    parts are patched (the folders of patched parts come as each is ready), else when
+    every part is ready."""
     slot = f"download {view.name} {table.resource.name}"
     # Parts cut by another segment size are no parts of this build's files.
     static = cache.key(
@@ -290,6 +296,7 @@ def _resource_parts(
         cache.count(REUSED)
         progress(previous.resource.rows)
         paths = [cache.files(p.key) for p in previous.parts]
+        announce((previous.resource, paths))
         return _ResourceParts(
             previous.resource,
             slot,
@@ -301,6 +308,7 @@ def _resource_parts(
             previous,
         )
     parts: dict[int, tuple[_Part, Path]] = {}
+    patching: dict[int, Future] = {}
     if plan.changed is not None:
         for part in previous.parts:
             if part.segment not in plan.changed:
@@ -315,8 +323,14 @@ def _resource_parts(
 
     if plan.changed is not None and plan.rows is not None and table.patchable:
         before = {part.segment: cache.files(part.key) for part in previous.parts}
-        for segment, count in _patch(table, plan, before, folder, progress, pool):
-            store(segment, count)
+        patching = _patch(table, plan, before, folder, pool)
+        kept_paths = {segment: path for segment, (_, path) in parts.items()}
+        announce((table.resource, _in_order(kept_paths, patching, folder)))
+        for segment, task in patching.items():
+            count = task.result()
+            progress(count)
+            if count:
+                store(segment, count)
     else:
         for segment, rows in table.segments(plan):
             store(segment, write_part(table.resource, rows, folder / str(segment), progress))
@@ -326,6 +340,8 @@ def _resource_parts(
         cache.count(REBUILT)
     ordered = [parts[segment] for segment in sorted(parts)]
     resource = dataclasses.replace(table.resource, rows=sum(part.rows for part, _ in ordered))
+    if not patching:
+        announce((resource, [path for _, path in ordered]))
     return _ResourceParts(
         resource,
         slot,
@@ -358,12 +374,12 @@ def _resource_state(
 
 
 def _patch(
-    table: _Table, plan: SegmentPlan, before: dict[int, Path], folder: Path, progress, pool
-) -> Iterator[tuple[int, int]]:
-    """``(segment, rows)`` of each segment of ``plan`` patched into ``folder`` from its
-    part ``before`` with the changed rows read again (none: the segment is gone); the
-    rows are read here (a connection serves one thread), the segments patched in
-    ``pool``."""
+    table: _Table, plan: SegmentPlan, before: dict[int, Path], folder: Path, pool: Executor
+) -> dict[int, Future]:
+    """The tasks, in segment order, patching each segment of ``plan`` into ``folder``
+    from its part ``before`` with the changed rows read again; each returns the rows of
+    its part (0: the segment is gone). The rows are read here (a connection serves one
+    thread), the segments patched in ``pool``."""
     keys = sorted(plan.rows)
     rows = table.changed_rows(keys)
     changed = {s: list(g) for s, g in groupby(keys, key=segment_of)}
@@ -389,115 +405,17 @@ def _patch(
             plain[first : first + count],
         )
 
-    tasks = [(segment, pool.submit(patched, segment)) for segment in sorted(plan.changed)]
-    for segment, task in tasks:
-        count = task.result()
-        progress(count)
-        if count:
-            yield segment, count
+    return {segment: pool.submit(patched, segment) for segment in sorted(plan.changed)}
 
 
-# -- what is exported ---------------------------------------------------------------
-
-
-def _model_resource(view: AudienceView, model) -> Resource:
-    columns = []
-    for field in view.visible_fields(model):
-        if field.many_to_many:
-            continue
-        references = None
-        if field.is_relation:
-            references = (resource_name(field.related_model), field.target_field.attname)
-        columns.append(
-            Column(
-                name=field.name if not field.is_relation else field.attname,
-                attname=field.attname,
-                type=frictionless_type(field),
-                description=str(field.help_text or field.verbose_name),
-                required=not field.null,
-                references=references,
-            )
-        )
-    pk = model._meta.pk
-    primary_key = (pk.attname,) if any(c.attname == pk.attname for c in columns) else ()
-    return Resource(
-        name=resource_name(model),
-        # Django's default plural only appends an "s" ("hisqs"): the class name then.
-        title=str(model._meta.verbose_name_plural)
-        if "verbose_name_plural" in model._meta.original_attrs
-        else model.__name__,
-        description=" ".join(model_doc(model).split()),
-        columns=tuple(columns),
-        primary_key=primary_key,
-        rows=0,
-    )
-
-
-def _m2m_resource(model, m2m) -> Resource:
-    source = m2m.m2m_column_name()
-    target = m2m.m2m_reverse_name()
-    columns = (
-        Column(
-            source,
-            source,
-            "integer",
-            f"{model._meta.verbose_name} id",
-            True,
-            (resource_name(model), model._meta.pk.attname),
-        ),
-        Column(
-            target,
-            target,
-            "integer",
-            f"{m2m.related_model._meta.verbose_name} id",
-            True,
-            (resource_name(m2m.related_model), m2m.related_model._meta.pk.attname),
-        ),
-    )
-    return Resource(
-        name=f"{resource_name(model)}_{m2m.name}",
-        title=f"{model._meta.verbose_name} ↔ {m2m.verbose_name}",
-        description=str(m2m.help_text or f"Many-to-many relation {m2m.name}."),
-        columns=columns,
-        primary_key=(source, target),
-        rows=0,
-    )
-
-
-def _m2m_rows(view: AudienceView, model, m2m) -> QuerySet:
-    """Links whose both ends are visible rows."""
-    through = m2m.remote_field.through
-    source, target = m2m.m2m_column_name(), m2m.m2m_reverse_name()
-    links = through._default_manager.all()
-    for column, end in ((source, model), (target, m2m.related_model)):
-        visible = view.queryset(end)
-        if visible.query.has_filters():
-            # EXISTS, one look-up per link: with `IN` on both columns SQLite searches the
-            # link index for every pair of visible ends (hours for 50,000 by 150,000).
-            links = links.filter(Exists(visible.filter(pk=OuterRef(column))))
-    return links.order_by(source, target).values_list(source, target)
-
-
-#: Frictionless field types of the value kinds (any other kind is a string).
-FRICTIONLESS_TYPES = {
-    "bool": "boolean",
-    "int": "integer",
-    "float": "number",
-    "datetime": "datetime",
-    "date": "date",
-    "json": "object",
-}
-
-
-def frictionless_type(field) -> str:
-    """The Frictionless type of a column: from its value kind, else its Django type;
-    any other field (UUID, binary, file, IP address, custom) is ``any``, written as text."""
-    while field.is_relation:  # a child's parent link points to the parent's link, ...
-        field = field.target_field
-    kind = field_kind(field)
-    if kind == "text":
-        return "string"
-    return FRICTIONLESS_TYPES.get(kind) or INTERNAL_TYPES.get(field.get_internal_type(), "any")
+def _in_order(kept: dict[int, Path], patching: dict[int, Future], folder: Path) -> Iterator[Path]:
+    """The folders of a resource's parts in segment order: ``kept`` ones, and each
+    patched one once its task is done (none for a segment gone)."""
+    for segment in sorted({*kept, *patching}):
+        if segment in kept:
+            yield kept[segment]
+        elif patching[segment].result():
+            yield folder / str(segment)
 
 
 def _checksums(out_dir: Path, names: list[str], known: dict) -> list[DownloadFile]:
