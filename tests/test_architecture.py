@@ -1,11 +1,14 @@
 """The package's structure, checked from its source: no import cycles between its
-modules (imports inside functions count too), no module longer than ~500 lines, and
-the README's Architecture section naming what exists."""
+modules (imports inside functions count too), no module longer than ~500 lines, the
+README's Architecture section naming what exists, and what the pipeline imports before
+its workers are forked."""
 
 from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 import typing
 from pathlib import Path
 
@@ -173,3 +176,22 @@ def test_every_path_the_architecture_section_names_exists():
     assert {path for path in paths if not (PACKAGE / path).is_file()} == {
         "tests/test_architecture.py"  # the one path from the repository's root
     }
+
+
+def test_the_pipeline_imports_no_pandas():
+    """The build's workers are forked once the pipeline is imported: what they have no
+    use for (pandas, for the status pages' encoders) is imported later, in the build's
+    own process, beside their work."""
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, espresso_static.cli, espresso_static.website.pipeline; "
+            "print(sorted(m for m in ('pandas', 'matplotlib') if m in sys.modules))",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "[]"

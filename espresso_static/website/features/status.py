@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from espresso_static.declare.access import AudienceView
@@ -24,18 +25,19 @@ from espresso_static.website import segments as segmenting
 from espresso_static.website.cache import REBUILT, REUSED, UPDATED, BuildCache
 from espresso_static.website.context import Asset, Contribution, Page, RenderContext
 from espresso_static.website.feature import Build, Feature
-from espresso_static.website.features import statusdata
 from espresso_static.website.features.dashboard import progress_section
-from espresso_static.website.features.progressplot import history_plot
-from espresso_static.website.features.statusdata import (
-    EncodedSegment,
-    SegmentInfo,
-    StatusData,
-    assemble_parts,
-    encode_segments,
-)
-from espresso_static.website.features.statuspatch import patch_segments
 from espresso_static.website.segments import SegmentPlan, plan_segments
+
+if TYPE_CHECKING:
+    from espresso_static.website.features.statusdata import (
+        EncodedSegment,
+        SegmentInfo,
+        StatusData,
+    )
+
+# The encoders (statusdata, statuspatch) and the plot are imported where they are used,
+# not with the pipeline: they need pandas, and the build's workers, forked before any
+# feature collects, have no use for it (0.1 s sooner to their work).
 
 # -- status pages of build-site -------------------------------------------------------------
 
@@ -143,6 +145,8 @@ def status_state(view: AudienceView, source: StatusSource, cache: BuildCache) ->
     rows changed since encoded again — from their cached values and the changed rows
     alone where the change log names the rows, else read whole (every segment when
     the log cannot tell, or a segment's entry cannot be read)."""
+    from espresso_static.website.features import statusdata
+
     model = source.item.model
     layout = (segmenting.SEGMENT_ROWS, statusdata.SEGMENTS_PER_PART)
     key = cache.key("status", view, [model], source.shown, *layout, content=False)
@@ -159,7 +163,7 @@ def status_state(view: AudienceView, source: StatusSource, cache: BuildCache) ->
         with contextlib.suppress(_MissingSegment):  # an entry lost: encode every segment
             state = _updated(source, cache, slot, previous, plan, rows)
     if state is None:
-        fresh = encode_segments(source.shown, rows)
+        fresh = statusdata.encode_segments(source.shown, rows)
         state = _state(source, cache, slot, plan.mark, {}, {}, fresh, None, rows)
         cache.count(REBUILT)
     else:
@@ -176,6 +180,9 @@ def _updated(
     source: StatusSource, cache: BuildCache, slot: str, previous: StatusState, plan, rows
 ) -> StatusState:
     """``previous`` with the segments ``plan`` names encoded again."""
+    from espresso_static.website.features.statusdata import encode_segments
+    from espresso_static.website.features.statuspatch import patch_segments
+
     redo = plan.changed
     kept = {n: e for n, e in previous.entries.items() if n not in redo}
     changed_rows = len(plan.rows) if plan.rows is not None else None
@@ -202,6 +209,8 @@ def _state(
 ) -> StatusState:
     """The state of the segments ``kept`` (cache entries, ``infos`` their infos) and
     ``fresh`` (encoded by this build, stored here), its files put together."""
+    from espresso_static.website.features.statusdata import assemble_parts
+
     infos = {**infos, **{n: segment.info() for n, segment in fresh.items()}}
     stored = {n: cache.store_new(f"{slot} segment {n}", s) for n, s in fresh.items()}
     entries = {**kept, **stored}
@@ -217,6 +226,8 @@ def _state(
 
 
 def _segment(cache: BuildCache, entry: str) -> EncodedSegment:
+    from espresso_static.website.features.statusdata import EncodedSegment
+
     segment = cache.load(entry, counted=False)
     if not isinstance(segment, EncodedSegment):
         raise _MissingSegment(entry)
@@ -230,6 +241,8 @@ def with_history_plots(
     cache: BuildCache | None = None,
 ) -> list[StatusPageData]:
     """``pages`` with the history plot and trends of the groups ``view`` sees whole."""
+    from espresso_static.website.features.progressplot import history_plot
+
     cache = cache or BuildCache(None)
     plotted = []
     for source, page in zip(sources, pages, strict=True):
