@@ -13,8 +13,8 @@ row is read or converted in Python.
 A resource's files are put together from its parts, in segment order, by byte or
 C-level copies: the CSV a header member and the parts' members (gzip members
 concatenate), the JSON likewise with a separator member between parts, the Parquet
-file one row group per Arrow batch, the package's SQLite table the parts' tables copied by ``INSERT ... SELECT``
-(rows in key order whatever the part's file looks like). A build from scratch takes
+file one row group per Arrow batch, the package's SQLite table the parts' tables copied
+by ``INSERT ... SELECT`` (rows in key order whatever the part's file looks like). A build from scratch takes
 the same path, so both write the same bytes.
 """
 
@@ -347,15 +347,18 @@ def _assemble_csv(resource: Resource, parts: list[Path], out_dir: Path) -> tuple
 
 
 def _assemble_json(resource: Resource, parts: list[Path], out_dir: Path) -> tuple:
-    # The parts' compressed objects are copied as they are, a separator between parts.
     separator = _compressed(JSON_SEPARATOR.encode())
-    members = (
-        piece
-        for index, part in enumerate(parts)
-        for piece in ((separator,) if index else ()) + ((part / PART_JSON).read_bytes(),)
-    )
-    pieces = chain([_compressed(b"[\n")], members, [_compressed(b"\n]\n")])
-    return _write_hashed(out_dir / f"{resource.name}.json.gz", pieces)
+
+    def pieces() -> Iterator[bytes]:
+        """The parts' compressed objects as they are, a separator between parts."""
+        yield _compressed(b"[\n")
+        for index, part in enumerate(parts):
+            if index:
+                yield separator
+            yield (part / PART_JSON).read_bytes()
+        yield _compressed(b"\n]\n")
+
+    return _write_hashed(out_dir / f"{resource.name}.json.gz", pieces())
 
 
 def _assemble_parquet(resource: Resource, parts: list[Path], out_dir: Path) -> tuple:

@@ -308,7 +308,6 @@ def _resource_parts(
             previous,
         )
     parts: dict[int, tuple[_Part, Path]] = {}
-    patching: dict[int, Future] = {}
     if plan.changed is not None:
         for part in previous.parts:
             if part.segment not in plan.changed:
@@ -321,7 +320,8 @@ def _resource_parts(
         key = cache.store_new(f"{slot} segment {segment}", count, files=folder / str(segment))
         parts[segment] = (_Part(segment, key, count), folder / str(segment))
 
-    if plan.changed is not None and plan.rows is not None and table.patchable:
+    patched = plan.changed is not None and plan.rows is not None and table.patchable
+    if patched:
         before = {part.segment: cache.files(part.key) for part in previous.parts}
         patching = _patch(table, plan, before, folder, pool)
         kept_paths = {segment: path for segment, (_, path) in parts.items()}
@@ -340,7 +340,7 @@ def _resource_parts(
         cache.count(REBUILT)
     ordered = [parts[segment] for segment in sorted(parts)]
     resource = dataclasses.replace(table.resource, rows=sum(part.rows for part, _ in ordered))
-    if not patching:
+    if not patched:  # a patched table's parts were announced as they came
         announce((resource, [path for _, path in ordered]))
     return _ResourceParts(
         resource,
