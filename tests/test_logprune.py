@@ -114,3 +114,56 @@ def test_prune_log_keeps_what_the_latest_build_of_every_site_needs(tmp_path):
     assert answer(site_b) == expected and answer(site_a) is not None
     assert answer(older) is None
     assert {"s1", "s2", "s3"} <= set(Sample.objects.values_list("name", flat=True))
+
+
+def test_an_older_mark_is_answered_about_tables_none_of_whose_pruned_rows_it_missed():
+    lot = Lot.objects.create(name="l0")
+    old = changelog.current_mark()
+    Sample.objects.create(name="s1", batch="b")
+    kept = changelog.current_mark()
+    Lot.objects.filter(pk=lot.pk).update(name="l1")
+    result = prune_log([kept])
+    assert result.rows > 0
+    # The lot's row written before the mark went; its row after the kept mark is there.
+    assert changelog.changes_since(old, ["leakapp_lot"])["leakapp_lot"].rows == {str(lot.pk)}
+    assert not changelog.changes_since(old, ["leakapp_membership"])["leakapp_membership"]
+    # The sample written after the mark was pruned: cannot say, alone or with others.
+    assert changelog.changes_since(old, ["leakapp_sample"]) is None
+    assert answer(old) is None
+    # A row of removed rows from a version that did not keep the newest: taken as
+    # newer than any mark before the point, so the answer is "cannot say" again.
+    row = Change.objects.get(table="leakapp_lot", kind="P")
+    row.row = ":".join(row.row.split(":")[:3])
+    row.save()
+    assert changelog.changes_since(old, ["leakapp_lot"]) is None
+    assert changelog.changes_since(kept, ["leakapp_lot"])["leakapp_lot"].rows == {str(lot.pk)}
+
+
+def test_downloads_left_as_they_were_are_not_rebuilt_after_nights_of_pruning(tmp_path):
+    """The nightly routine: a build, a prune, a night's sync changing the file table
+    alone, a build (the other tables' downloads reused, their states keeping the first
+    build's mark), a prune past that mark, another night: they are reused again, not
+    rebuilt whole."""
+    from espresso_static.access import Audience, AudienceView
+    from espresso_static.website.cache import BuildCache
+    from espresso_static.website.features.opendata import write_open_data
+    from models.demo import data
+    from models.demo.models import Correlator, DataFile, Ensemble, GaugeConfig, Propagator
+
+    data.generate(files=60, seed=2)
+    view = AudienceView(Audience("internal", "allow", tmp_path / "site"))
+    models = [Ensemble, GaugeConfig, Propagator, Correlator, DataFile]
+
+    def night(number: int) -> list:
+        cache = BuildCache(tmp_path / "cache")
+        mark = changelog.current_mark()
+        write_open_data(view, models, tmp_path / f"out{number}", title="Demo", cache=cache)
+        prune_log([mark])
+        return sorted(cache.outcomes)
+
+    assert night(1) == [("rebuilt", "")] * 7  # the package, 5 models, the links
+    for number in (2, 3):
+        changed = DataFile.objects.order_by("pk")[number]
+        DataFile.objects.filter(pk=changed.pk).update(status="corrupt")
+        updated = ("updated", "1 of 1 segments")
+        assert night(number) == sorted([("rebuilt", ""), updated, *[("reused", "")] * 5])

@@ -35,8 +35,10 @@ PG_FUNCTION = "espresso_static_log_change"
 #: The ``table`` of the row naming the log itself (its identity, written once).
 IDENTITY_TABLE = ""
 #: ``kind`` of the rows pruning leaves (:mod:`espresso_static.data.logprune`): with
-#: ``table`` "" the point up to which rows were removed; with a table's name the count,
-#: sum and highest id of that table's removed rows, so its fingerprint stays as it was.
+#: ``table`` "" the point up to which rows were removed; with a table's name
+#: ``count:sum:highest id:newest`` of that table's removed rows — the first three keep
+#: its fingerprint as it was, the last (a :func:`mark_point`: SQLite the highest id,
+#: PostgreSQL the highest txid) tells which marks its removed rows were written after.
 PRUNED = "P"
 #: The condition of the partial index on the rows of kind PRUNED (migration 0006).
 PRUNED_CONDITION = f"kind = '{PRUNED}'"
@@ -256,13 +258,12 @@ def changes_since(mark: str | None, tables: Iterable[str], using: str = "default
         return None
     if mark_point(current) < mark_point(mark):
         return None  # the log is behind the mark (rolled back, a backup restored)
+    tables = list(tables)
     with connection.cursor() as cursor:
-        pruned = pruned_point(cursor)
-        if pruned is not None and mark_point(mark) < pruned:
-            return None  # rows written after the mark were pruned: a full rebuild
+        if _pruned_since(cursor, mark, tables):
+            return None  # rows of these tables written after the mark are gone
         if connection.vendor == "postgresql" and not _own_writes_kept(cursor, mark):
             return None  # the mark saw its own transaction's writes, since rolled back
-    tables = list(tables)
     position = mark.split(":", 2)[2]
     logged = logged_tables(using)
     # A table without triggers may have changed in any way.
@@ -301,6 +302,29 @@ def changes_since(mark: str | None, tables: Iterable[str], using: str = "default
                 else:
                     found.deleted.discard(row)
     return changes
+
+
+def _pruned_since(cursor, mark: str, tables: list[str]) -> bool:
+    """Whether pruning removed rows of ``tables`` that ``mark`` had not seen. Per
+    table: an output over tables that did not change keeps its answer however far the
+    log was pruned since (a night changing other tables does not make it rebuilt)."""
+    point = pruned_point(cursor)
+    if point is None or mark_point(mark) >= point or not tables:
+        return False  # nothing pruned, or only rows the mark had seen
+    marks = ", ".join("%s" for _ in tables)
+    cursor.execute(
+        f'SELECT "row" FROM {LOG_TABLE} WHERE {PRUNED_CONDITION} AND "table" IN ({marks})',
+        tables,
+    )
+    # SQLite: ids up to a mark's were seen; PostgreSQL: txids from its xmin on may not be.
+    unseen_from = mark_point(mark) + (1 if cursor.db.vendor != "postgresql" else 0)
+    for (removed,) in cursor.fetchall():
+        fields = removed.split(":")
+        # Pruned by a version that did not keep it: at most the point pruned to.
+        newest = int(fields[3]) if len(fields) > 3 else point
+        if newest >= unseen_from:
+            return True
+    return False
 
 
 def _own_writes_kept(cursor, mark: str) -> bool:
@@ -365,7 +389,7 @@ def log_fingerprint(table: str, using: str = "default") -> str:
         last = cursor.fetchone()
         highest = int(last[0]) if last else 0
         for row_id, removed in pruned_rows(cursor, table):
-            removed_count, removed_sum, removed_highest = (int(n) for n in removed.split(":"))
+            removed_count, removed_sum, removed_highest = (int(n) for n in removed.split(":")[:3])
             count, total = count - 1 + removed_count, total - row_id + removed_sum
             highest = max(highest, removed_highest)
     counts = (count, highest, total)

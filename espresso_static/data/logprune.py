@@ -7,10 +7,14 @@ the next build of that site asks what changed since), and the current read's. A
 mark needs the rows written after it, so the rows at or before the oldest kept mark
 go: on SQLite those whose id is at most that mark's last id, on PostgreSQL those
 written by transactions that had ended before its snapshot (``txid`` below its
-``xmin``). The point pruned to is written in the log; a mark older than it — a
-site built before, a cache entry of an older build — makes
-:func:`~espresso_static.data.changelog.changes_since` answer "cannot say" (None),
-so what asked is rebuilt whole, never answered wrongly.
+``xmin``). The point pruned to is written in the log, and per table the newest of
+its removed rows. A mark older than the point — a site built before, a cache entry
+of an older build — asking about tables some of whose removed rows it had not seen
+makes :func:`~espresso_static.data.changelog.changes_since` answer "cannot say"
+(None), so what asked is rebuilt whole, never answered wrongly; asking about tables
+none of whose removed rows are newer than it, it gets the exact answer: an output
+left as it was because its tables did not change (its state keeps its older mark)
+is not rebuilt whole because a night's prune passed its mark.
 
 Fingerprints are digests of a table's log rows (count, sum and highest id): pruning
 folds the removed rows' count, sum and highest id into one row per table, so a
@@ -83,14 +87,14 @@ def prune_log(keep: Iterable[str | None], using: str = "default") -> PruneResult
             written = "id <= %s" if connection.vendor != "postgresql" else "txid < %s"
             removed = f'"table" <> %s AND kind <> %s AND {written}'
             parameters = [IDENTITY_TABLE, PRUNED, point]
+            newest = "max(id)" if connection.vendor != "postgresql" else "max(txid)"
             cursor.execute(
-                f'SELECT "table", count(*), sum(id), max(id) FROM {LOG_TABLE} '
+                f'SELECT "table", count(*), sum(id), max(id), {newest} FROM {LOG_TABLE} '
                 f'WHERE {removed} GROUP BY "table"',
                 parameters,
             )
-            per_table = cursor.fetchall()
-            for table, count, total, highest in per_table:
-                _fold(cursor, table, int(count), int(total), int(highest))
+            for table, *folded in cursor.fetchall():
+                _fold(cursor, table, *(int(n) for n in folded), before or 0)
             cursor.execute(f"DELETE FROM {LOG_TABLE} WHERE {removed}", parameters)
             rows = cursor.rowcount
             cursor.execute(
@@ -101,14 +105,19 @@ def prune_log(keep: Iterable[str | None], using: str = "default") -> PruneResult
     return PruneResult(rows, point)
 
 
-def _fold(cursor, table: str, count: int, total: int, highest: int) -> None:
-    """Add the removed rows of ``table`` to its row of removed rows."""
+def _fold(
+    cursor, table: str, count: int, total: int, highest: int, newest: int, before: int
+) -> None:
+    """Add the removed rows of ``table`` to its row of removed rows (see
+    :data:`~espresso_static.data.changelog.PRUNED`); ``before``: the point the log was
+    pruned to before."""
     for row_id, removed in pruned_rows(cursor, table):
-        earlier_count, earlier_total, earlier_highest = (int(n) for n in removed.split(":"))
-        count, total = count + earlier_count, total + earlier_total
-        highest = max(highest, earlier_highest)
+        earlier = [int(n) for n in removed.split(":")]
+        count, total = count + earlier[0], total + earlier[1]
+        # Folded by a version that did not keep the newest: at most that point.
+        highest, newest = max(highest, earlier[2]), max(newest, *earlier[3:4] or [before])
         cursor.execute(f"DELETE FROM {LOG_TABLE} WHERE id = %s", [row_id])
-    _insert(cursor, table, f"{count}:{total}:{highest}")
+    _insert(cursor, table, f"{count}:{total}:{highest}:{newest}")
 
 
 def _insert(cursor, table: str, row: str) -> None:
