@@ -269,3 +269,49 @@ def test_nothing_or_one_part_to_collect_side_by_side_runs_here():
     assert workers.side_by_side("data health", [lambda progress: os.getpid()], "x", None) == [
         os.getpid()
     ]
+
+
+#: Run in a build's process: records which processes (the build's, its forked workers)
+#: import pandas (a finder asked first, unless a refusal is put before it), then runs
+#: the command line.
+PANDAS_WATCH = """
+import os, sys
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "pandas":
+            with open(sys.argv[1], "a") as record:
+                record.write(f"{os.getpid()}\\n")
+sys.meta_path.insert(0, Watch())
+from espresso_static.cli import cli
+cli(sys.argv[2:])
+"""
+
+
+def test_a_builds_workers_never_import_pandas(demo_rows, tmp_path):
+    """pyarrow imports pandas at its first conversion of Python values (0.2 s of a
+    worker's time): the downloads' worker tells it pandas is absent, and only the
+    build's own process (the status pages) imports it."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the command line on the test database's file (SQLite)")
+    project = demo_project(tmp_path, "[]")
+    record = tmp_path / "pandas-imported-by"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "PYTHONPATH": str(REPO),
+    }
+    out = tmp_path / "site"
+    args = ["build-site", "--project", str(project), "--out", str(out), "--allow-drift"]
+    built = subprocess.run(
+        [sys.executable, "-c", PANDAS_WATCH, str(record), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    assert "downloads " in built.stderr, built.stderr  # built by its worker
+    importers = set(record.read_text().split())
+    assert len(importers) == 1, importers  # the build's process alone

@@ -67,7 +67,12 @@ from espresso_static.website.feature import (
     run_step,
 )
 from espresso_static.website.features import FEATURES
-from espresso_static.website.mkdocs_build import load_mkdocs_config, mkdocs_messages, run_mkdocs
+from espresso_static.website.mkdocs_build import (
+    import_mkdocs,
+    load_mkdocs_config,
+    mkdocs_messages,
+    run_mkdocs,
+)
 from espresso_static.website.publish import make_staging, remove_stale_staging, swapped_in
 from espresso_static.website.render import GENERATED, template_environment
 from espresso_static.website.workers import start, workers_possible
@@ -347,6 +352,8 @@ def collect_build(
                 failed = next((w for w in workers.values() if w.failed), None)
                 if failed:  # stop at once, not after this process's parts
                     failed.result(reporter.counter)
+        if workers:
+            import_mkdocs()
         for i, worker in workers.items():
             outcomes[i] = worker.result(reporter.counter)
     finally:

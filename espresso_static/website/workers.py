@@ -46,6 +46,14 @@ PROGRESS_EVERY = 0.2
 _PR_SET_PDEATHSIG = 1
 #: The connections a worker inherited: kept referenced so that they are never closed.
 _INHERITED: list = []
+#: Whether this process is a worker (set in the worker by :func:`start`).
+_IN_WORKER = False
+
+
+def in_worker() -> bool:
+    """Whether this process is a worker: it runs one part, then exits, so that part may
+    set the process up for itself alone."""
+    return _IN_WORKER
 
 
 def workers_possible() -> bool:
@@ -204,7 +212,8 @@ def start(name: str, function: Callable, snapshot: str) -> Worker:
 
 def _work(function: Callable, snapshot: str, channel: Connection, parent: int) -> None:
     """The worker's life: never returns."""
-    status = 1
+    global _IN_WORKER
+    _IN_WORKER, status = True, 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         _die_with(parent)

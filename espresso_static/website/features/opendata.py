@@ -49,6 +49,7 @@ from espresso_static.website.features.download_parts import (
     assemble_files,
     assemble_sqlite,
     patch_part,
+    pyarrow_without_pandas,
     sha256,
     write_part,
 )
@@ -67,6 +68,7 @@ from espresso_static.website.segments import (
     segment_of,
     segment_rows,
 )
+from espresso_static.website.workers import in_worker
 
 #: Threads patching segments and writing a table's files side by side: one per CPU.
 THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -181,6 +183,8 @@ def write_open_data(
     reusing what ``cache`` holds of segments whose rows did not change."""
     cache = cache or BuildCache(None)
     progress = progress or (lambda rows: None)
+    if in_worker():
+        pyarrow_without_pandas()
     out_dir.mkdir(parents=True, exist_ok=True)
     package_name = slugify(title) or "data"
     visible = sorted((m for m in model_list if view.sees_model(m)), key=resource_name)
