@@ -17,6 +17,8 @@ order, so a build writes and reports what a serial build does.
   published; a worker dies with its build (``PR_SET_PDEATHSIG``) and ignores Ctrl-C
   (the build decides).
 * Progress: the build shows a worker's progress bars while it waits for it.
+* A process of its own: a part may set a worker up for itself alone
+  (:func:`in_worker`; the downloads tell pyarrow pandas is absent).
 """
 
 from __future__ import annotations
