@@ -318,11 +318,9 @@ def _pruned_since(cursor, mark: str, tables: list[str]) -> bool:
     )
     # SQLite: ids up to a mark's were seen; PostgreSQL: txids from its xmin on may not be.
     unseen_from = mark_point(mark) + (1 if cursor.db.vendor != "postgresql" else 0)
-    for (removed,) in cursor.fetchall():
-        fields = removed.split(":")
-        # Pruned by a version that did not keep it: at most the point pruned to.
-        newest = int(fields[3]) if len(fields) > 3 else point
-        if newest >= unseen_from:
+    for (row,) in cursor.fetchall():
+        newest = Removed.parse(row).newest
+        if (point if newest is None else newest) >= unseen_from:  # None: at most the point
             return True
     return False
 
@@ -353,6 +351,27 @@ def pruned_point(cursor) -> int | None:
     """The point up to which rows were pruned (a :func:`mark_point`; None: never)."""
     rows = pruned_rows(cursor, IDENTITY_TABLE)
     return int(rows[-1][1]) if rows else None
+
+
+@dataclass(frozen=True)
+class Removed:
+    """A table's rows removed by pruning, as its row of kind :data:`PRUNED` keeps them."""
+
+    count: int
+    #: The sum and the highest of their ids.
+    total: int
+    highest: int
+    #: The :func:`mark_point` of the newest (None: pruned by a version that did not keep
+    #: it; at most the point pruned to then).
+    newest: int | None
+
+    @classmethod
+    def parse(cls, row: str) -> Removed:
+        numbers = [int(n) for n in row.split(":")]
+        return cls(*numbers[:3], numbers[3] if len(numbers) > 3 else None)
+
+    def row(self) -> str:
+        return f"{self.count}:{self.total}:{self.highest}:{self.newest}"
 
 
 def pruned_rows(cursor, table: str) -> list[tuple[int, str]]:
@@ -388,10 +407,10 @@ def log_fingerprint(table: str, using: str = "default") -> str:
         )
         last = cursor.fetchone()
         highest = int(last[0]) if last else 0
-        for row_id, removed in pruned_rows(cursor, table):
-            removed_count, removed_sum, removed_highest = (int(n) for n in removed.split(":")[:3])
-            count, total = count - 1 + removed_count, total - row_id + removed_sum
-            highest = max(highest, removed_highest)
+        for row_id, row in pruned_rows(cursor, table):
+            removed = Removed.parse(row)
+            count, total = count - 1 + removed.count, total - row_id + removed.total
+            highest = max(highest, removed.highest)
     counts = (count, highest, total)
     return hashlib.blake2b(repr((identity, counts)).encode(), digest_size=20).hexdigest()
 

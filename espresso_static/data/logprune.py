@@ -34,6 +34,7 @@ from espresso_static.data.changelog import (
     LOG_TABLE,
     PRUNED,
     PRUNED_CONDITION,
+    Removed,
     current_mark,
     mark_point,
     pruned_point,
@@ -108,16 +109,19 @@ def prune_log(keep: Iterable[str | None], using: str = "default") -> PruneResult
 def _fold(
     cursor, table: str, count: int, total: int, highest: int, newest: int, before: int
 ) -> None:
-    """Add the removed rows of ``table`` to its row of removed rows (see
-    :data:`~espresso_static.data.changelog.PRUNED`); ``before``: the point the log was
-    pruned to before."""
-    for row_id, removed in pruned_rows(cursor, table):
-        earlier = [int(n) for n in removed.split(":")]
-        count, total = count + earlier[0], total + earlier[1]
-        # Folded by a version that did not keep the newest: at most that point.
-        highest, newest = max(highest, earlier[2]), max(newest, *earlier[3:4] or [before])
+    """Add the removed rows of ``table`` to its row of removed rows; ``before``: the
+    point the log was pruned to before."""
+    removed = Removed(count, total, highest, newest)
+    for row_id, row in pruned_rows(cursor, table):
+        earlier = Removed.parse(row)
+        removed = Removed(
+            removed.count + earlier.count,
+            removed.total + earlier.total,
+            max(removed.highest, earlier.highest),
+            max(removed.newest, before if earlier.newest is None else earlier.newest),
+        )
         cursor.execute(f"DELETE FROM {LOG_TABLE} WHERE id = %s", [row_id])
-    _insert(cursor, table, f"{count}:{total}:{highest}:{newest}")
+    _insert(cursor, table, removed.row())
 
 
 def _insert(cursor, table: str, row: str) -> None:

@@ -54,7 +54,7 @@ def collect_open_data(
     )
 
 
-def model_resource(model) -> str:
+def collected_resource_name(model) -> str:
     """The resource name of a collected model (as :func:`resources.resource_name`)."""
     return f"{model.app_label}_{model.slug}"
 
@@ -100,11 +100,11 @@ class OpenDataFeature(Feature[DataCollected]):
         return {
             model.label: ModelLink(
                 "download the rows",
-                f"{DATA_PAGE}#{model_resource(model)}",
+                f"{DATA_PAGE}#{collected_resource_name(model)}",
                 note="(CSV, Parquet, JSON)",
             )
             for model in site.models
-            if model_resource(model) in published
+            if collected_resource_name(model) in published
         }
 
     def on_home_markdown(self, site, context: RenderContext, data: DataCollected | None) -> str:
@@ -136,7 +136,7 @@ class OpenDataFeature(Feature[DataCollected]):
 def data_page(site, context: RenderContext, open_data: OpenData) -> Page:
     """The Data page: every download with its size and checksum."""
     pages = {
-        model_resource(model): relative_link(DATA_PAGE, model_page_path(model))
+        collected_resource_name(model): relative_link(DATA_PAGE, model_page_path(model))
         for model in site.models
     }
     rows = [

@@ -14,8 +14,8 @@ A resource's files are put together from its parts, in segment order, by byte or
 C-level copies: the CSV a header member and the parts' members (gzip members
 concatenate), the JSON likewise with a separator member between parts, the Parquet
 file one row group per Arrow batch, the package's SQLite table the parts' tables copied
-by ``INSERT ... SELECT`` (rows in key order whatever the part's file looks like). A build from scratch takes
-the same path, so both write the same bytes.
+by ``INSERT ... SELECT`` (rows in key order whatever the part's file looks like). A
+build from scratch takes the same path, so both write the same bytes.
 """
 
 from __future__ import annotations
