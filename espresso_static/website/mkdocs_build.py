@@ -22,6 +22,7 @@ from espresso_static.website.cache import BuildCache
 from espresso_static.website.collect import SiteModel
 from espresso_static.website.context import Asset, Contribution, Page, Provenance, RenderContext
 from espresso_static.website.feature import Collected, run_step
+from espresso_static.website.hardlinks import copy_or_link
 from espresso_static.website.render import GENERATED, PARTIALS, format_time
 from espresso_static.website.sanitize import escaped_titles_plugin
 from espresso_static.website.write import hand_written_pages, pages_not_for
@@ -100,10 +101,13 @@ def load_mkdocs_config(
     collected: list[Collected] = (),
     docs: Path | None = None,
     cache: BuildCache | None = None,
+    published: Path | None = None,
 ):
     """The project's MkDocs configuration with the generated site merged in, building
     the docs folder ``docs`` (default: the project's), the theme's compiled templates
-    kept in ``cache``."""
+    kept in ``cache``; static files that the ``published`` site (the one this build
+    replaces) holds unchanged, or that ``docs`` generated, are linked, not copied
+    (:mod:`.hardlinks`)."""
     from mkdocs.config import load_config
     from mkdocs.exceptions import ConfigurationError, MkDocsException
     from mkdocs.utils.yaml import yaml_load
@@ -139,6 +143,10 @@ def load_mkdocs_config(
     mkdocs_config.plugins["espresso-static-titles"] = escaped_titles_plugin()
     if cache is not None and cache.enabled:
         mkdocs_config.plugins["espresso-static-compiled-templates"] = _compiled_templates(cache)
+    if docs is not None:
+        mkdocs_config.plugins["espresso-static-linked-files"] = _linked_static_files(
+            published, docs / GENERATED
+        )
     mkdocs_config.extra["espresso_static"] = _provenance_extra(context.provenance)
     for feature, data in collected:
         run_step(feature, "on_config", mkdocs_config.extra, context, data)
@@ -236,6 +244,33 @@ def _compiled_templates(cache: BuildCache):
             return env
 
     return CompiledTemplates()
+
+
+def _linked_static_files(published: Path | None, generated: Path):
+    """A MkDocs plugin putting the site's static files in place with
+    :func:`.copy_or_link`: linked from the ``published`` site where it holds them
+    unchanged, else from ``generated`` (this build's own), else copied."""
+    from mkdocs.plugins import BasePlugin
+    from mkdocs.structure.files import Files, InclusionLevel
+
+    class LinkingFiles(Files):
+        def copy_static_files(self, dirty=False, *, inclusion=InclusionLevel.is_included):
+            for file in self:
+                if file.is_documentation_page() or not inclusion(file.inclusion):
+                    continue
+                if dirty or file.generated_by or file.abs_src_path is None:
+                    file.copy_file(dirty)  # MkDocs' own way
+                    continue
+                source, path = Path(file.abs_src_path), Path(file.abs_dest_path)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                before = published / file.dest_uri if published is not None else None
+                copy_or_link(source, path, before, source.resolve().is_relative_to(generated))
+
+    class LinkedStaticFiles(BasePlugin):
+        def on_files(self, files, config):
+            return LinkingFiles(files)
+
+    return LinkedStaticFiles()
 
 
 def _provenance_extra(provenance: Provenance) -> dict:

@@ -249,7 +249,15 @@ def build_site(
             try:
                 with mkdocs_messages() as warnings:
                     mkdocs_config = load_mkdocs_config(
-                        config, site, contributions, staging, context, collected, docs, cache
+                        config,
+                        site,
+                        contributions,
+                        staging,
+                        context,
+                        collected,
+                        docs=docs,
+                        cache=cache,
+                        published=target,
                     )
                     run_mkdocs(mkdocs_config, warnings)
                 for feature, data in collected:

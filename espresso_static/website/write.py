@@ -18,6 +18,7 @@ from pathlib import Path
 
 from espresso_static.exceptions import EspressoStaticError
 from espresso_static.website.context import Asset, Page
+from espresso_static.website.hardlinks import write_or_link
 from espresso_static.website.publish import make_staging, swap_in
 from espresso_static.website.render import GENERATED, HOME_PARTIAL
 
@@ -47,20 +48,21 @@ def write_build_docs(
     docs_dir: Path, folder: Path, contributions: Iterable[Page | Asset]
 ) -> WriteReport:
     """Fill the empty ``folder`` with links to the entries of ``docs_dir`` (but its
-    ``generated/``, a leftover of older versions) and ``contributions`` in
-    ``folder/generated``; create ``docs_dir/index.md`` if missing."""
+    ``generated/``, the last published build's) and ``contributions`` in
+    ``folder/generated`` (hard links to the published files they equal); create
+    ``docs_dir/index.md`` if missing."""
     docs_dir.mkdir(parents=True, exist_ok=True)
     created_home = ensure_home_page(docs_dir)
     for entry in sorted(docs_dir.iterdir()):
         if entry.name != GENERATED:
             (folder / entry.name).symlink_to(entry.resolve(), entry.is_dir())
-    generated = folder / GENERATED
+    generated, published = folder / GENERATED, docs_dir / GENERATED
     pages = assets = size = 0
     for item in contributions:
         content = item.markdown.encode() if isinstance(item, Page) else item.content
         path = generated / item.path
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
+        write_or_link(path, content, published / item.path)
         size += len(content)
         if isinstance(item, Page):
             pages += 1
