@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import gc
 import itertools
 import os
 import signal
@@ -204,6 +205,10 @@ def start(name: str, function: Callable, snapshot: str) -> Worker:
     reader, writer = Pipe(duplex=False)
     parent = os.getpid()
     sys.stdout.flush(), sys.stderr.flush()  # nothing buffered is written twice
+    # What lives now lives for the build: the build's garbage collections skip it
+    # (after a 1% sync they took a third of the time), and a worker's never touch its
+    # pages (no copy on write).
+    gc.freeze()
     pid = os.fork()
     if pid == 0:  # pragma: no cover (runs in the worker; its results are tested)
         reader.close()
