@@ -178,16 +178,18 @@ def test_every_path_the_architecture_section_names_exists():
     }
 
 
-def test_the_pipeline_imports_no_pandas():
-    """The build's workers are forked once the pipeline is imported: what they have no
-    use for (pandas, for the status pages' encoders) is imported later, in the build's
-    own process, beside their work."""
+def test_the_pipeline_imports_no_encoder_libraries():
+    """The build's workers are forked once the pipeline is imported: the libraries of
+    the encoders (pandas for the status pages, pyarrow and NumPy for the downloads) are
+    imported after the fork, each in the process that uses it, beside the other's
+    work, not one after another before it."""
     loaded = subprocess.run(
         [
             sys.executable,
             "-c",
             "import sys, espresso_static.cli, espresso_static.website.pipeline; "
-            "print(sorted(m for m in ('pandas', 'matplotlib') if m in sys.modules))",
+            "print(sorted(m for m in ('pandas', 'matplotlib', 'numpy', 'pyarrow', 'deflate') "
+            "if m in sys.modules))",
         ],
         cwd=REPO,
         capture_output=True,

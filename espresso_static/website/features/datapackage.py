@@ -3,7 +3,7 @@ each resource's CSV file, field types, primary and foreign keys, licence and cit
 
 from __future__ import annotations
 
-from espresso_static.website.features.download_parts import Resource
+from espresso_static.website.features.resources import Resource
 
 
 def datapackage(name, title, license, citation, resources, files: dict) -> dict:

@@ -19,7 +19,7 @@ from espresso_static.project.apps import project_models, total_rows
 from espresso_static.website.cache import BuildCache
 from espresso_static.website.context import ModelLink, Page, RenderContext
 from espresso_static.website.feature import Build, Feature
-from espresso_static.website.features.opendata import OpenData, write_open_data
+from espresso_static.website.features.resources import OpenData
 from espresso_static.website.render import (
     GENERATED,
     model_page_path,
@@ -42,6 +42,10 @@ def collect_open_data(
 ) -> OpenData:
     """Write the downloads of every model of ``config.apps`` ``view`` sees into ``out_dir``
     (reusing the files ``cache`` holds for unchanged tables)."""
+    # Imported here: the encoders (pyarrow, NumPy) load in the worker writing the
+    # downloads, after it is forked, not in the build before (serial time).
+    from espresso_static.website.features.opendata import write_open_data
+
     return write_open_data(
         view,
         project_models(config.apps),

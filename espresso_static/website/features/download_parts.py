@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from espresso_static.data.plain_values import plain_value
+from espresso_static.website.features.resources import Resource
 from espresso_static.website.sanitize import FORMULA_STARTS, csv_cell
 
 #: Rows encoded at once (a segment of a table without an integer key may be any size).
@@ -56,31 +57,6 @@ JSON_SEPARATOR = ",\n"
 PAGE_SIZE = 16384
 #: Changed rows deleted from a part's SQLite table per statement.
 DELETE_BATCH = 500
-
-
-@dataclass(frozen=True)
-class Column:
-    """One exported column: the field's name, its Frictionless type and description."""
-
-    name: str
-    attname: str
-    type: str
-    description: str
-    required: bool
-    #: Resource name and column the values refer to (foreign keys), else None.
-    references: tuple[str, str] | None = None
-
-
-@dataclass(frozen=True)
-class Resource:
-    """One exported table."""
-
-    name: str
-    title: str
-    description: str
-    columns: tuple[Column, ...]
-    primary_key: tuple[str, ...]
-    rows: int
 
 
 ARROW_TYPES = {

@@ -45,7 +45,6 @@ from espresso_static.website.features.download_parts import (
     CHUNK_ROWS,
     FORMATS,
     Encoder,
-    Resource,
     assemble_files,
     assemble_sqlite,
     patch_part,
@@ -54,6 +53,9 @@ from espresso_static.website.features.download_parts import (
     write_part,
 )
 from espresso_static.website.features.resources import (
+    DownloadFile,
+    OpenData,
+    Resource,
     m2m_resource,
     m2m_rows,
     model_resource,
@@ -72,27 +74,6 @@ from espresso_static.website.workers import in_worker
 
 #: Threads patching segments and writing a table's files side by side: one per CPU.
 THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-
-@dataclass(frozen=True)
-class DownloadFile:
-    path: str
-    size: int
-    sha256: str
-
-
-@dataclass(frozen=True)
-class OpenData:
-    """What :func:`write_open_data` wrote, for the Data page."""
-
-    package_name: str
-    resources: tuple[Resource, ...]
-    files: tuple[DownloadFile, ...]
-    license: str
-    citation: str
-
-    def file(self, path: str) -> DownloadFile | None:
-        return next((f for f in self.files if f.path == path), None)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,12 @@
 """What each download is: a table's name, title, columns with their Frictionless types
-and primary key, and the rows of a many-to-many relation an audience sees."""
+and primary key, and the rows of a many-to-many relation an audience sees; and what
+the downloads written are (:class:`OpenData`). Plain data, light to import: the
+build reads them from the worker that wrote the files, and never loads the encoders
+(pyarrow, NumPy) itself."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, QuerySet
 
@@ -9,7 +14,52 @@ from espresso_static.data.fieldkinds import field_kind
 from espresso_static.data.plain_values import INTERNAL_TYPES
 from espresso_static.declare.access import AudienceView
 from espresso_static.website.collect import model_doc
-from espresso_static.website.features.download_parts import Column, Resource
+
+
+@dataclass(frozen=True)
+class Column:
+    """One exported column: the field's name, its Frictionless type and description."""
+
+    name: str
+    attname: str
+    type: str
+    description: str
+    required: bool
+    #: Resource name and column the values refer to (foreign keys), else None.
+    references: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One exported table."""
+
+    name: str
+    title: str
+    description: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    rows: int
+
+
+@dataclass(frozen=True)
+class DownloadFile:
+    path: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class OpenData:
+    """What :func:`.opendata.write_open_data` wrote, for the Data page."""
+
+    package_name: str
+    resources: tuple[Resource, ...]
+    files: tuple[DownloadFile, ...]
+    license: str
+    citation: str
+
+    def file(self, path: str) -> DownloadFile | None:
+        return next((f for f in self.files if f.path == path), None)
 
 
 def resource_name(model) -> str:
