@@ -266,3 +266,35 @@ def test_migrations_match_the_models(demo_copy):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No changes detected" in result.stdout
+
+
+THREADS_AFTER_NUMPY = """
+import os, sys
+from espresso_static.cli import main
+sys.argv = ["espresso-static", "--version"]
+try:
+    main()
+except SystemExit:
+    pass
+import numpy
+print(len(os.listdir("/proc/self/task")))
+"""
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/task").is_dir() or len(os.sched_getaffinity(0)) < 2,
+    reason="needs Linux and two CPUs (OpenBLAS starts no thread on one)",
+)
+@pytest.mark.parametrize(("setting", "threads"), [(None, 1), ("2", 2)])
+def test_numpy_starts_no_spinning_threads_in_a_command(setting, threads):
+    environ = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if setting:  # the user's own setting is kept
+        environ["OPENBLAS_NUM_THREADS"] = setting
+    ran = subprocess.run(
+        [sys.executable, "-c", THREADS_AFTER_NUMPY],
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert int(ran.stdout.split()[-1]) == threads

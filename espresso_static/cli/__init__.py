@@ -11,6 +11,7 @@ Commands live by subject in :mod:`.project_commands`, :mod:`.data_commands` and
 from __future__ import annotations
 
 import gc
+import os
 
 import click
 
@@ -41,6 +42,10 @@ def build_site_main() -> None:
 
 
 def _run(command: click.Command, **options) -> None:
+    # No command multiplies matrices: the threads OpenBLAS starts when NumPy is first
+    # imported would only spin, on the cores the build's workers need (NumPy is
+    # imported after they are forked). A value the user set is kept.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         command(**options)
     finally:
