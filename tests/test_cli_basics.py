@@ -34,6 +34,18 @@ def run_cli(*args: str, cwd: Path, env: dict | None = None, script: str = "espre
     )
 
 
+def run_python(script: str, env: dict, cwd: Path | None = None):
+    """Run ``script`` in a fresh interpreter with the environment ``env``."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def write_project(folder: Path, table: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "pyproject.toml").write_text(table, encoding="utf-8")
@@ -256,14 +268,7 @@ def test_migrations_match_the_models(demo_copy):
     """The demo's and the package's migrations describe their models exactly (the test
     suite itself builds tables from the models, without migrations)."""
     environ = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    result = subprocess.run(
-        [sys.executable, "-c", CHECK_MIGRATIONS],
-        cwd=demo_copy,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_python(CHECK_MIGRATIONS, environ, cwd=demo_copy)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No changes detected" in result.stdout
 
@@ -290,11 +295,6 @@ def test_numpy_starts_no_spinning_threads_in_a_command(setting, threads):
     environ = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     if setting:  # the user's own setting is kept
         environ["OPENBLAS_NUM_THREADS"] = setting
-    ran = subprocess.run(
-        [sys.executable, "-c", THREADS_AFTER_NUMPY],
-        env=environ,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    ran = run_python(THREADS_AFTER_NUMPY, environ)
+    assert ran.returncode == 0, ran.stderr
     assert int(ran.stdout.split()[-1]) == threads
