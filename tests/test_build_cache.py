@@ -159,6 +159,22 @@ def test_compiled_templates_are_kept_and_a_changed_template_is_compiled_again(pr
     assert all(any(folder.glob("*.cache")) for folder in environments)
 
 
+def test_a_rebuild_compiles_no_template(project, tmp_path, monkeypatch):
+    """Every environment of the theme keeps its compiled templates, those that
+    mkdocs-material's search plugin makes of its own too."""
+    build(project, tmp_path / "first")
+    compiled = []
+    compile_template = jinja2.Environment.compile
+
+    def counted(env, source, name=None, *args, **kwargs):
+        compiled.append(name)
+        return compile_template(env, source, name, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counted)
+    build(project, tmp_path / "second")
+    assert compiled == []
+
+
 def test_environments_that_compile_differently_keep_their_templates_apart(tmp_path):
     cache = BuildCache(tmp_path)
     environments = (

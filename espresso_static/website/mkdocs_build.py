@@ -139,7 +139,7 @@ def load_mkdocs_config(
         ) from error
     _merge_extensions(mkdocs_config, docs or config.docs_dir)
     _merge_includes(mkdocs_config, contributions)
-    _add_theme_overrides(mkdocs_config)
+    _add_theme_overrides(mkdocs_config, cache)
     mkdocs_config.plugins["espresso-static-titles"] = escaped_titles_plugin()
     if cache is not None and cache.enabled:
         mkdocs_config.plugins["espresso-static-compiled-templates"] = _compiled_templates(cache)
@@ -195,9 +195,11 @@ def _merge_includes(mkdocs_config, contributions: list[Contribution]) -> None:
             mkdocs_config.extra_css.append(f"{GENERATED}/{item.path}")
 
 
-def _add_theme_overrides(mkdocs_config) -> None:
+def _add_theme_overrides(mkdocs_config, cache: BuildCache | None = None) -> None:
     """Our partials (the provenance footer) after the user's custom_dir, before the
-    theme; the theme's files listed without its hidden folders."""
+    theme; the theme's files listed without its hidden folders; each environment of
+    the theme with its compiled templates kept in ``cache`` (mkdocs-material's search
+    plugin makes three of its own, each compiling the language partials again)."""
     overrides = str(resources.files("espresso_static.templates").joinpath("overrides"))
     theme = mkdocs_config.theme
     dirs = theme.dirs
@@ -210,6 +212,8 @@ def _add_theme_overrides(mkdocs_config) -> None:
         env = theme_environment()
         if type(env.loader) is jinja2.FileSystemLoader:  # MkDocs' own: listed the same
             env.loader = _ThemeFiles(env.loader.searchpath, followlinks=env.loader.followlinks)
+        if cache is not None:
+            env.bytecode_cache = cache.compiled_templates(env)
         return env
 
     theme.get_env = environment
