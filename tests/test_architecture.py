@@ -197,3 +197,15 @@ def test_the_pipeline_imports_no_encoder_libraries():
         check=True,
     )
     assert loaded.stdout.strip() == "[]"
+
+
+def test_the_lexers_prepared_are_those_of_the_code_our_templates_write():
+    from espresso_static.website.mkdocs_build import CODE_LANGUAGES
+
+    fences = re.compile(r"(?:```|\{\{ fence \}\})([a-z]+)")
+    written = {
+        language
+        for template in (REPO / "templates").glob("*.j2")
+        for language in fences.findall(template.read_text(encoding="utf-8"))
+    }
+    assert written - {"mermaid"} == set(CODE_LANGUAGES)  # a diagram has no lexer
