@@ -14,6 +14,7 @@ import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from espresso_static.access import ALL, Access
 from espresso_static.cli import cli
@@ -208,6 +209,26 @@ def test_a_row_changed_in_raw_sql_rebuilds_what_reads_its_table(project, tmp_pat
     assert 123_456_789 in sizes
     fresh = build(project, tmp_path / "fresh", "--no-cache")
     assert site_files(tmp_path / "after") == site_files(tmp_path / "fresh")
+    assert fresh
+
+
+def test_only_a_changed_table_is_counted_again(project, tmp_path):
+    """Counting reads every row of a table: a rebuild counts only the tables whose
+    content changed, and shows what counting them all shows."""
+    build(project, tmp_path / "before", "--serial")
+    DataFile.objects.filter(pk=DataFile.objects.order_by("pk").first().pk).delete()
+    with CaptureQueriesContext(connection) as queries:
+        build(project, tmp_path / "after", "--serial")
+    counted = {q["sql"].split(" FROM ", 1)[1].split()[0] for q in queries if "MAX(" in q["sql"]}
+    assert counted == {'"demo_datafile"'}
+    fresh = build(project, tmp_path / "fresh", "--no-cache", "--serial")
+    home = BeautifulSoup((tmp_path / "after" / "index.html").read_text(), "html.parser")
+    assert (
+        home.find("article").get_text()
+        == BeautifulSoup((tmp_path / "fresh" / "index.html").read_text(), "html.parser")
+        .find("article")
+        .get_text()
+    )
     assert fresh
 
 

@@ -54,7 +54,7 @@ from espresso_static.website.cache import (
     open_cache,
     tables_read,
 )
-from espresso_static.website.collect import SiteModel, collect_site
+from espresso_static.website.collect import SiteModel, collect_site, count_rows
 from espresso_static.website.consistent_read import consistent_read
 from espresso_static.website.context import BuildOptions, Page, Provenance, RenderContext
 from espresso_static.website.feature import (
@@ -313,7 +313,7 @@ def collect_build(
     built_at, commit = datetime.now(UTC).replace(microsecond=0), git_commit(config.root)
 
     def read_schema(progress=None) -> tuple[SiteModel, Provenance]:
-        site = collect_site(config, progress=progress, view=view)
+        site = collect_site(config, progress=progress, view=view, count=_kept_counts(cache))
         return site, Provenance(built_at=built_at, snapshot=site.last_modified, git_commit=commit)
 
     lines: list[list[str]] = [[] for _ in features]  # each feature's report lines
@@ -375,6 +375,21 @@ def collect_build(
         warn_again(warned)
         collected.append((feature, data))
     return site, context, collected
+
+
+def _kept_counts(cache: BuildCache):
+    """:func:`count_rows`, its answer for a table whose content did not change (and
+    what the audience sees of it) kept in ``cache``."""
+
+    def count(model, view: AudienceView) -> tuple:
+        key = cache.key("rows", view, [model])
+        counted = cache.load(key, counted=False)
+        if counted is None:
+            counted = count_rows(model, view)
+            cache.store(f"rows {view.name} {model._meta.label}", key, counted)
+        return counted
+
+    return count
 
 
 def _collect_feature(feature: Feature, build: Build, lines: list[str], counter) -> tuple:
