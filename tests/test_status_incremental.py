@@ -3,19 +3,26 @@ and the files are byte for byte those of a build without the cache."""
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import shutil
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
+from espresso_static.data.raw_rows import resolve_lookup, vectorised
 from espresso_static.declare.access import Audience, AudienceView
+from espresso_static.declare.progress import DeclaredProgress, Progress
 from espresso_static.website import segments
 from espresso_static.website.cache import BuildCache
 from espresso_static.website.features import statusdata
 from espresso_static.website.features.status import status_sources, status_tables
+from espresso_static.website.features.statuspatch import _plain, read_plain_rows
 from models.demo import data
 from models.demo.models import DataFile
+from tests.portapp.models import Kinds
+from tests.siteapp.models import Instrument, Run
 
 pytestmark = pytest.mark.django_db
 
@@ -151,3 +158,60 @@ def test_each_segment_is_an_entry_of_its_own_and_a_lost_one_means_encoding_all(t
     files, encoded, total = build(view, cache)
     assert encoded == total
     assert files == build(view, BuildCache(None))[0]
+
+
+def kinds_rows() -> None:
+    """Rows with a value and a null of each kind the tables below have."""
+    first = Instrument.objects.create(name="cal-1", channels=64, active=True, weight=2.5)
+    second = Instrument.objects.create(name="trk <2>", kind="trk", comment="ü € 😀\nline")
+    Run.objects.create(instrument=first, number=1, energy=13.6, note="first")
+    Run.objects.create(instrument=second, number=2, energy=None)
+    day, span = datetime.date(1969, 12, 31), datetime.timedelta(days=1, microseconds=5)
+    Kinds.objects.create(decimal=decimal.Decimal("2.125"), day=day, duration=span)
+    Kinds.objects.create(decimal=decimal.Decimal("-0.001"), json=[1, "a"], day=None)
+
+
+@pytest.mark.parametrize(
+    ("model", "columns", "by_pandas"),
+    [
+        (
+            Instrument,
+            ["kind", "active", "channels", "weight", "name", "comment", "last_modified"],
+            False,
+        ),
+        (
+            Run,
+            [
+                "note",
+                "instrument",
+                "instrument__active",
+                "instrument__last_modified",
+                "energy",
+                "number",
+            ],
+            False,
+        ),
+        (Kinds, ["tag", "decimal", "day"], False),
+        # Kinds Django converts (durations, JSON, UUIDs, times, ...): read by pandas.
+        (Kinds, ["tag", "duration", "json", "uuid", "moment", "address", "day"], True),
+    ],
+    ids=["numbers-and-texts", "relations", "decimals-and-dates", "other-kinds"],
+)
+def test_a_patch_reads_the_values_encoding_the_whole_table_reads(model, columns, by_pandas):
+    """The changed rows a patch reads (without pandas where it can: a nightly build
+    then never imports it) are the values an encoding of the whole table reads."""
+    kinds_rows()
+    item = DeclaredProgress(model, Progress(status=columns[0], done=["x"], columns=columns))
+    fields = [resolve_lookup(model, column.lookup)[0] for column in item.columns]
+    assert vectorised(fields) is not by_pandas
+    rows = model.objects.all()
+    pks, values = read_plain_rows(rows, item.columns)
+    whole_pks, series = statusdata.read_rows(rows, item.columns, True)
+    assert pks.tolist() == whole_pks.tolist() and len(pks) == 2
+    for column, got, whole in zip(item.columns, values, series, strict=True):
+        want = _plain(column, whole)
+        assert got.dtype == want.dtype, column.name
+        same = [
+            a == b or (a != a and b != b) for a, b in zip(got.tolist(), want.tolist(), strict=True)
+        ]
+        assert all(same) and [type(v) for v in got] == [type(v) for v in want], column.name

@@ -15,11 +15,12 @@ The rate is a least-squares fit of the done count over the snapshots of the last
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ import pandas as pd
 
 from espresso_static.data.row_values import missing_glyphs, shown_text, warn_row_value
 from espresso_static.data.snapshot import load_history
+from espresso_static.data.trend import ALL, WINDOW_DAYS, Trend
 from espresso_static.declare.progress import DeclaredProgress, column_of, declared
 from espresso_static.exceptions import EspressoStaticError
 
@@ -36,59 +38,8 @@ if TYPE_CHECKING:
     from matplotlib.text import Text
 
 FORMATS = ("pdf", "png", "svg")
-WINDOW_DAYS = 14
-ALL = "all"
 #: Characters of a group value a legend entry shows (longer values are shortened).
 LEGEND_CHARS = 60
-
-
-@dataclass(frozen=True)
-class Trend:
-    """Progress of one group (or of all rows) at the latest snapshot."""
-
-    group: str
-    done: int
-    total: int
-    #: Done rows per day over the recent snapshots (None with a single snapshot).
-    rate_per_day: float | None
-    #: When the group will be done at that rate (None when done, or not moving).
-    completion: datetime | None
-    #: The snapshot at which its done count last changed (the first snapshot if never).
-    last_change: datetime | None = None
-
-    @property
-    def percent_done(self) -> float:
-        return 100.0 * self.done / self.total if self.total else 0.0
-
-    @property
-    def complete(self) -> bool:
-        return self.done >= self.total
-
-    def stalled_since(self, now: datetime | None = None) -> datetime | None:
-        """When progress stopped: the last change, if the group is not done and nothing
-        moved in the :data:`WINDOW_DAYS` before ``now`` (snapshots store only changes,
-        so a stalled campaign leaves no newer ones) or the recent rate is not positive."""
-        if self.complete or self.last_change is None:
-            return None
-        now = now or datetime.now(UTC)
-        idle = now - self.last_change > timedelta(days=WINDOW_DAYS)
-        if idle or not (self.rate_per_day and self.rate_per_day > 0):
-            return self.last_change
-        return None
-
-    def describe(self, now: datetime | None = None) -> str:
-        """``62 % done (1,240 of 2,000), 45/day, done ~2026-12-20`` as of ``now``."""
-        text = f"{self.percent_done:.0f} % done ({self.done:,} of {self.total:,})"
-        stalled = self.stalled_since(now)
-        if self.rate_per_day is not None and not stalled:
-            text += f", {round(self.rate_per_day):,}/day"  # round: no "-0/day" from float noise
-        if self.complete:
-            return text + ", complete"
-        if stalled is not None:
-            return text + f", stalled since {stalled:%Y-%m-%d}"
-        if self.completion is not None:
-            return text + f", done ~{self.completion:%Y-%m-%d}"
-        return text + ", no recent progress"
 
 
 @dataclass(frozen=True)
@@ -157,11 +108,15 @@ def _trend(group: str, done: pd.Series, total: pd.Series, window_days: int) -> T
     rate = None
     if len(recent) >= 2:
         days = (recent.index - recent.index[0]) / pd.Timedelta(days=1)
-        rate = float(np.polyfit(np.asarray(days, dtype=float), recent.to_numpy(float), 1)[0])
+        counts = recent.to_numpy(float)
+        # Counts that did not move have no rate: a fit gives rounding noise (4e-15/day).
+        moved = counts.min() != counts.max()
+        rate = float(np.polyfit(np.asarray(days, dtype=float), counts, 1)[0]) if moved else 0.0
     remaining = int(total.iloc[-1]) - int(done.iloc[-1])
     completion = None
     if remaining > 0 and rate and rate > 0:
-        completion = latest_time.to_pydatetime() + timedelta(days=remaining / rate)
+        with contextlib.suppress(OverflowError):  # past year 9999: no date to give
+            completion = latest_time.to_pydatetime() + timedelta(days=remaining / rate)
     changes = done.index[done.diff().fillna(0).to_numpy() != 0]
     last_change = (changes[-1] if len(changes) else done.index[0]).to_pydatetime()
     return Trend(group, int(done.iloc[-1]), int(total.iloc[-1]), rate, completion, last_change)

@@ -6,6 +6,9 @@ texts (which say "stalled since …" once two weeks pass without progress, so th
 depend on the day too). The plot is cached under a key of exactly that — not of the
 status table's content — so a sync that changes rows but no snapshot's counts, nor
 which groups are shown whole, reuses it.
+
+Those counts and their trends are cached too, under the snapshots' fingerprint: a
+build after a sync without a new snapshot reads no snapshot and imports no pandas.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass
 
-from espresso_static.data.plots import History
 from espresso_static.data.row_values import row_warnings, warn_again
+from espresso_static.data.trend import ALL
 from espresso_static.declare.access import AudienceView
 from espresso_static.declare.progress import DeclaredProgress, ProgressSummary, summarize
 from espresso_static.website.cache import BuildCache
@@ -25,19 +28,18 @@ PLOT_FILES = ("progress.svg", "progress.png")
 
 @dataclass(frozen=True)
 class PlottedSeries:
-    """What a history plot shows: the snapshots' counts of the groups plotted."""
+    """What a history plot shows: the snapshots' counts of the groups plotted
+    (``counts``: their digest) and their trends."""
 
     by: str | None
-    history: History
-    legend: tuple[str, ...]
+    groups: tuple[str, ...]
+    counts: str
+    trends: tuple
 
     @property
     def fingerprint(self) -> str:
-        digest = hashlib.blake2b(digest_size=20)
-        for frame in (self.history.done, self.history.total):
-            digest.update(frame.to_csv(date_format="%Y-%m-%dT%H:%M:%S.%f%z").encode())
-        digest.update(repr((self.by, self.legend)).encode())
-        return digest.hexdigest()
+        legend = tuple(trend.describe() for trend in self.trends)  # as of today
+        return _digest(self.counts, repr((self.by, legend)))
 
 
 def history_plot(
@@ -47,11 +49,9 @@ def history_plot(
     group is seen whole) and trends of ``source``'s (a status page's) history, from
     ``cache`` when the plotted series did not change. ``summary``: the counts of the
     rows ``view`` sees, as its status page shows them."""
-    series = plotted_series(view, source, summary)
+    series = plotted_series(view, source, summary, cache)
     if series is None:
         return {}, []
-    from espresso_static.data.plots import trends
-
     # The model's definition, not its table's content: the series stand for that.
     key = cache.key(
         "plot", view, [source.item.model], source.shown, series.fingerprint, content=False
@@ -64,31 +64,62 @@ def history_plot(
         cache.store(f"plot {view.name} {source.item.label}", key, stored)
     files, warnings = stored
     warn_again(warnings)  # made now or stored with the plot: every build reports them
-    return files, trends(series.history)
+    return files, list(series.trends)
 
 
-def plotted_series(view: AudienceView, source, summary: ProgressSummary) -> PlottedSeries | None:
+def plotted_series(
+    view: AudienceView, source, summary: ProgressSummary, cache: BuildCache
+) -> PlottedSeries | None:
     """The counts ``source``'s plot shows to ``view`` (None: no plot): no plot over
     hidden group columns, nor of groups with hidden rows (``summary``: the counts of
-    the rows ``view`` sees)."""
-    from espresso_static.data.plots import history_by, trends
+    the rows ``view`` sees). From ``cache`` when no snapshot changed since."""
+    from espresso_static.models import ProgressSnapshot
 
     item, by = source.shown, source.plot_by
     if item.progress.group_by != source.item.progress.group_by or not _has_snapshots(item):
         return None
-    groups = _whole_groups(item, by, view.queryset(source.item.model), summary)
+    groups = tuple(sorted(_whole_groups(item, by, view.queryset(source.item.model), summary)))
     if not groups:
         return None
+    snapshots = cache.fingerprint(ProgressSnapshot) if cache.enabled else ""
+    model = source.item.model
+    key = cache.key("series", view, [model], item, by, groups, snapshots, content=False)
+    stored = cache.load(key, counted=False)  # a tuple: the series may be None
+    if stored is None:
+        stored = (_series_of(item, by, groups),)
+        cache.store(f"series {view.name} {source.item.label}", key, stored)
+    return stored[0]
+
+
+def _series_of(
+    item: DeclaredProgress, by: str | None, groups: tuple[str, ...]
+) -> PlottedSeries | None:
+    from espresso_static.data.plots import history_by, trends
+
     history = history_by(item, by, groups=groups)
     if history.done.empty:
         return None
-    return PlottedSeries(by, history, tuple(trend.describe() for trend in trends(history)))
+    counts = _digest(
+        *(
+            frame.to_csv(date_format="%Y-%m-%dT%H:%M:%S.%f%z")
+            for frame in (history.done, history.total)
+        )
+    )
+    return PlottedSeries(by, groups, counts, tuple(trends(history)))
+
+
+def _digest(*texts: str) -> str:
+    digest = hashlib.blake2b(digest_size=20)
+    for text in texts:
+        digest.update(text.encode())
+    return digest.hexdigest()
 
 
 def _draw(item: DeclaredProgress, series: PlottedSeries) -> dict[str, bytes]:
-    from espresso_static.data.plots import figure_bytes, progress_figure
+    from espresso_static.data.plots import figure_bytes, history_by, progress_figure
 
-    figure = progress_figure(item, by=series.by, history=series.history)
+    history = history_by(item, series.by, groups=series.groups)
+    figure = progress_figure(item, by=series.by, history=history)
     return {name: figure_bytes(figure, name.rsplit(".", 1)[-1]) for name in PLOT_FILES}
 
 
@@ -98,8 +129,6 @@ def _whole_groups(
     """The values of ``by`` (``all`` without one) to plot: none when a row is hidden
     (snapshots count every row, and a hidden row may have moved from any group).
     ``summary`` counts ``rows``: only a view that hides rows needs a count of all."""
-    from espresso_static.data.plots import ALL
-
     seen = _totals_by(summary, by)
     if rows.query.has_filters():  # the audience may not see every row
         per_group = dataclasses.replace(item.progress, group_by=[by] if by else [], columns=None)

@@ -53,18 +53,22 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import groupby
+from typing import TYPE_CHECKING
 
 import deflate
 import numpy as np
-import pandas as pd
 from django.db import models
 
 from espresso_static.data.fieldkinds import field_kind, unit_of
 from espresso_static.declare.progress import Column, DeclaredProgress
 from espresso_static.website import segments as segmenting
+
+if TYPE_CHECKING:  # pandas is imported where a whole table is encoded, not to patch it
+    import pandas as pd
 
 FORMAT = 2
 #: Segments per data file: 8 of 10,000 rows, 50 files per column for 4,000,000 rows.
@@ -268,13 +272,22 @@ def column_type(field: models.Field) -> str:
 def column_values(column: Column, series: pd.Series) -> pd.Series:
     """A column's values as the encoders take them: numbers as ``Float64``-able values
     (times in whole seconds), texts as ``str`` or None."""
+    import pandas as pd
+
     kind = column_type(column.field)
     if kind in ("datetime", "date"):
         return _epoch_seconds(series)
     if kind == "text":
-        texts = [v if type(v) is str else None if pd.isna(v) else str(v) for v in series.tolist()]
+        texts = [v if type(v) is str else None if _missing(v) else str(v) for v in series.tolist()]
         return pd.Series(texts, index=series.index, dtype=object)
     return series
+
+
+def _missing(value) -> bool:
+    """Whether a value of a text column is null (JSON's lists and objects never are)."""
+    import pandas as pd
+
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
 
 
 def column_meta(
@@ -313,8 +326,10 @@ def encode_segment(
     return EncodedSegment(segment, len(values[0]), frames, dicts, keys)
 
 
-def encode_column(column: Column, series: pd.Series) -> tuple[bytes, tuple | None]:
-    """A column's frame and, when dictionary-coded, its dictionary."""
+def encode_column(column: Column, series: pd.Series | np.ndarray) -> tuple[bytes, tuple | None]:
+    """A column's frame and, when dictionary-coded, its dictionary. ``series``: values
+    as :func:`column_values` gives them, or a patch's array of them (float64 numbers,
+    NaN for null; objects otherwise)."""
     kind = column_type(column.field)
     if kind in NUMBER_TYPES:
         (header, body), dictionary = _numbers(series, whole=kind != "float"), None
@@ -326,18 +341,20 @@ def encode_column(column: Column, series: pd.Series) -> tuple[bytes, tuple | Non
     return frame, None if dictionary is None else tuple(dictionary)
 
 
-def _dictionary(series: pd.Series) -> tuple[list, np.ndarray] | None:
+def _dictionary(series: pd.Series | np.ndarray) -> tuple[list, np.ndarray] | None:
     """The sorted distinct values of ``series`` and each row's index into them (None:
     too many values for a dictionary)."""
-    if len(series) > DICT_MAX and len(set(series.tolist())) > DICT_MAX + 1:
-        return None  # a cheaper answer for unique texts (NaN and None may count twice)
-    local, uniques = pd.factorize(series, use_na_sentinel=False)
-    if len(uniques) > DICT_MAX:
+    values = series.tolist()
+    distinct = set(values)
+    if len(distinct) > DICT_MAX + 1:  # NaN and None may count twice
         return None
-    values = [json_scalar(value) for value in uniques]
-    dictionary = sorted_values(set(values))
-    code_of = {value: code for code, value in enumerate(dictionary)}
-    return dictionary, np.array([code_of[v] for v in values], dtype="int64")[local]
+    scalars = {value: json_scalar(value) for value in distinct}
+    dictionary = sorted_values(set(scalars.values()))
+    if len(dictionary) > DICT_MAX:
+        return None
+    position = {value: code for code, value in enumerate(dictionary)}
+    code_of = {value: position[scalar] for value, scalar in scalars.items()}
+    return dictionary, np.fromiter(map(code_of.__getitem__, values), "int64", len(values))
 
 
 def sorted_values(values: set) -> list:
@@ -357,11 +374,13 @@ def _codes(dictionary: list, codes: np.ndarray) -> tuple[dict, bytes]:
     return {"encoding": "codes", "width": width, "dict": dictionary}, body
 
 
-def _numbers(series: pd.Series, whole: bool) -> tuple[dict, bytes]:
+def _numbers(series: pd.Series | np.ndarray, whole: bool) -> tuple[dict, bytes]:
     if series.dtype == np.float64:  # NaN is null already (decoded or patched values)
-        values = series.to_numpy()
+        values = np.asarray(series)
         missing = np.isnan(values)
     else:
+        import pandas as pd
+
         numbers = pd.to_numeric(series, errors="coerce").astype("Float64")
         missing = numbers.isna().to_numpy()
         values = numbers.to_numpy(dtype="float64", na_value=np.nan)
@@ -398,6 +417,8 @@ def _framed(header: dict, body: bytes) -> bytes:
 
 def _epoch_seconds(series: pd.Series) -> pd.Series:
     """Datetimes as whole seconds since 1970 UTC (naive ones are taken as UTC)."""
+    import pandas as pd
+
     if series.dt.tz is None:
         series = series.dt.tz_localize("UTC")
     epoch = pd.Timestamp(0, tz="UTC")
@@ -407,7 +428,10 @@ def _epoch_seconds(series: pd.Series) -> pd.Series:
 
 
 def json_scalar(value):
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+    pandas = sys.modules.get("pandas")  # a value is pandas' NA only where pandas is loaded
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if pandas is not None and value is pandas.NA:
         return None
     if isinstance(value, np.generic):
         return value.item()
