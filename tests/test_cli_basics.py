@@ -136,6 +136,24 @@ def test_app_that_fails_to_import(tmp_path):
     )
 
 
+def test_an_app_package_that_sets_django_up_when_imported(tmp_path):
+    """EspressoDB projects configure Django in their package's ``__init__`` (LatteDB:
+    ``django.setup()``); ported, it calls ``espresso_static.setup()``, which the
+    command's own set-up imports: Django is configured once, not refused twice."""
+    project = write_demo_project(tmp_path)
+    (project / "models" / "__init__.py").write_text(
+        "import espresso_static\n\nespresso_static.setup()\n"
+    )
+    migrated = run_cli("migrate", cwd=project)
+    assert migrated.returncode == 0, migrated.stderr
+    script = (
+        "import models\nfrom models.demo.models import Ensemble\nprint(Ensemble.objects.count())"
+    )
+    environ = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    used = run_python(script, {**environ, "PYTHONPATH": str(project)}, cwd=project)
+    assert used.returncode == 0 and used.stdout.strip() == "0", used.stderr
+
+
 def test_unreachable_postgresql(tmp_path):
     project = write_demo_project(tmp_path)
     # Nothing listens on port 1: the connection is refused at once.

@@ -107,6 +107,9 @@ def setup_django(config: ProjectConfig, admin: bool = False) -> None:
         return
     for app in config.apps:
         _check_importable(app, config)
+    if settings.configured:  # an app's package sets Django up when imported (as EspressoDB's did)
+        setup_django(config, admin)
+        return
     _check_driver(config)
     settings.configure(**(admin_settings(config) if admin else django_settings(config)))
     try:
