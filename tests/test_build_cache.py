@@ -4,6 +4,7 @@ rebuild what they decide, never serving stale output; ``--no-cache`` bypasses it
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import time
@@ -303,3 +304,24 @@ def test_a_replaced_entry_is_removed_and_what_a_build_left_in_the_trash_too(tmp_
     assert list(trash.iterdir()) == []
     entries = tmp_path / CACHE_DIR / "entries"
     assert [p.name for p in entries.glob("*/*")] == ["b" * 40]
+
+
+def test_a_slot_points_to_its_entry_by_a_symbolic_link_and_reads_an_earlier_file_too(tmp_path):
+    # A link, not a file written and renamed: ext4 flushes such a file to disk before
+    # the rename, milliseconds each on a busy disk. A pointer file written by an earlier
+    # version still names its entry: found by load_state, discarded when replaced.
+    cache = open_cache(tmp_path)
+    cache.store_state("downloads", "state-key", "first")
+    (pointer,) = (tmp_path / CACHE_DIR / "slots").iterdir()
+    assert pointer.is_symlink()
+    first = Path(os.readlink(pointer)).name
+    assert pointer.resolve() == (tmp_path / CACHE_DIR / "entries" / first[:2] / first).resolve()
+    assert cache.load_state("downloads", "state-key")[0] == "first"
+
+    pointer.unlink()
+    pointer.write_text(first + "\n")  # the earlier format
+    assert cache.load_state("downloads", "state-key")[0] == "first"
+    cache.store_state("downloads", "state-key", "second")
+    assert pointer.is_symlink() and not cache.has(first)
+    assert cache.load_state("downloads", "state-key")[0] == "second"
+    assert [p.name for p in (tmp_path / CACHE_DIR / "slots").iterdir()] == [pointer.name]

@@ -26,7 +26,8 @@ slot's previous one, so the cache holds one version of every output. An output k
 in parts (the downloads: one entry per segment, :mod:`espresso_static.website.segments`)
 stores a *state* — the change-log mark it was computed at and its parts — under a key
 without the tables' content, and brings it up to date from the log. Entries are
-written to a temporary name and renamed: a killed build leaves no half entry. A
+written to a temporary name and renamed: a killed build leaves no half entry; a slot
+is a symbolic link to its entry, replaced the same way. A
 replaced entry is moved into ``trash/`` and removed in the background
 (:mod:`espresso_static.website.removal`); what a build leaves there, the next removes. The
 compiled Jinja templates of MkDocs' theme and of our pages are kept too.
@@ -204,8 +205,7 @@ class BuildCache:
         ``slot`` under ``key``; None: none, or one of another key (schema, code)."""
         if not self.enabled:
             return None
-        pointer = self._slot_pointer(slot)
-        entry = pointer.read_text().strip() if pointer.is_file() else ""
+        entry = _pointed_to(self._slot_pointer(slot))
         stored = self.load(entry, counted=False) if entry else None
         if not isinstance(stored, tuple) or stored[0] != key:
             return None
@@ -220,8 +220,8 @@ class BuildCache:
         """Point ``slot`` to ``key`` and remove the entry it pointed to before."""
         pointer = self._slot_pointer(slot)
         pointer.parent.mkdir(parents=True, exist_ok=True)
-        previous = pointer.read_text().strip() if pointer.is_file() else ""
-        _write_atomic(pointer, key.encode())
+        previous = _pointed_to(pointer)
+        _point(pointer, self._entry(key))
         if previous and previous != key:
             self._discard(self._entry(previous))
 
@@ -310,10 +310,27 @@ def link_file(source: Path, destination: Path) -> None:
         shutil.copyfile(source, destination)
 
 
-def _write_atomic(path: Path, content: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    temporary.write_bytes(content)
-    temporary.replace(path)
+def _point(pointer: Path, entry: Path) -> None:
+    """Make ``pointer`` name ``entry``, atomically: a symbolic link (relative, so the
+    cache can move) renamed over the old one. Not a file written and renamed: renaming
+    a written file over another makes ext4 flush it to disk first (``auto_da_alloc``),
+    3-16 ms each on a busy disk, and a sync's build replaces dozens of pointers."""
+    temporary = pointer.with_name(f".{pointer.name}.{uuid.uuid4().hex}")
+    try:
+        os.symlink(os.path.relpath(entry, pointer.parent), temporary)
+    except OSError:  # a file system without symbolic links
+        temporary.write_text(entry.name)
+    temporary.replace(pointer)
+
+
+def _pointed_to(pointer: Path) -> str:
+    """The key of the entry ``pointer`` names; "" when there is none. Reads the files
+    of :func:`_point`'s fallback and of earlier versions too."""
+    if pointer.is_symlink():
+        return Path(os.readlink(pointer)).name
+    if pointer.is_file():
+        return pointer.read_text().strip()
+    return ""  # none, or a folder left by a copy that followed the links
 
 
 # -- what an output reads ----------------------------------------------------------------
