@@ -16,7 +16,9 @@ import pandas as pd
 import pytest
 
 from espresso_static.access import Audience, AudienceView
+from espresso_static.website.features.download_parts import _json_object
 from espresso_static.website.features.opendata import write_open_data
+from tests.baseapp.models import Sample
 from tests.portapp import models as port
 
 pytestmark = pytest.mark.django_db
@@ -81,3 +83,24 @@ def test_postgresql_arrays_and_ranges_in_every_format(tmp_path, on_postgresql):
         assert json.loads(row["values"]) == [0.5, 1.5], fmt
         assert json.loads(row["nested"]) == [[1, 2], [3, 4]], fmt
         assert json.loads(row["window"]) == {"lower": 3, "upper": 12, "bounds": "[)"}, fmt
+
+
+def test_the_json_download_is_strict_json_a_float_not_finite_as_null(tmp_path):
+    # JSON has no NaN or infinity: a reader's strict parser must accept the file.
+    # (SQLite stores a NaN as NULL; PostgreSQL keeps it.)
+    for count, ratio in enumerate((float("inf"), float("-inf"), float("nan"), 0.5)):
+        Sample.objects.create(count=count, ratio=ratio)
+    write_open_data(INTERNAL, [Sample], tmp_path, title="samples")
+    text = gzip.decompress((tmp_path / "baseapp_sample.json.gz").read_bytes()).decode()
+    rows = json.loads(text, parse_constant=_refuse)
+    assert [row["ratio"] for row in rows] == [None, None, None, 0.5]
+
+
+def test_a_json_object_beyond_what_orjson_encodes_falls_back_to_the_standard_library():
+    # An integer beyond 64 bits (a custom field may give one) is written whole.
+    values = {"big": 2**70, "ratio": float("nan"), "name": "ü"}
+    assert _json_object(values) == '{"big":1180591620717411303424,"ratio":null,"name":"ü"}'
+
+
+def _refuse(constant):
+    raise ValueError(f"not JSON: {constant}")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import shutil
 import sqlite3
 import sys
@@ -34,6 +35,7 @@ from pathlib import Path
 
 import deflate
 import numpy
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -140,12 +142,28 @@ class Encoder:
         csv.writer(_Lines(lines.append), lineterminator="\r\n").writerows(
             _spreadsheet_safe(plain, texts) if texts else plain
         )
-        encode = json.JSONEncoder(ensure_ascii=False).encode
-        objects = [JSON_SEPARATOR + encode(dict(zip(names, row, strict=True))) for row in plain]
+        objects = [
+            JSON_SEPARATOR + _json_object(dict(zip(names, row, strict=True))) for row in plain
+        ]
         values = _arrow_table(arrow_schema(self.resource), [c.type for c in columns], rows)
         table = values.append_column(KEY, pa.array(keys))
         table = table.append_column(CSV_LINE, pa.array(lines, pa.string()))
         return table.append_column(JSON_OBJECT, pa.array(objects, pa.string())), plain
+
+
+def _json_object(values: dict) -> str:
+    """``values`` as a JSON object (orjson: 3x faster than the standard library, which
+    the downloads worker spent a sixth of its time in); a float that is not finite as
+    null, JSON having no NaN or infinity."""
+    try:
+        return orjson.dumps(values).decode()
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits: the standard library's
+        finite = {k: None if _not_finite(v) else v for k, v in values.items()}
+        return json.dumps(finite, ensure_ascii=False, separators=(",", ":"))
+
+
+def _not_finite(value) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 @dataclass(frozen=True)
