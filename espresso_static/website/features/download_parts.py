@@ -152,9 +152,8 @@ class Encoder:
 
 
 def _json_object(values: dict) -> str:
-    """``values`` as a JSON object (orjson: 3x faster than the standard library, which
-    the downloads worker spent a sixth of its time in); a float that is not finite as
-    null, JSON having no NaN or infinity."""
+    """``values`` as a JSON object (orjson: why, in ``pyproject.toml``); a float that is
+    not finite as null, JSON having no NaN or infinity."""
     try:
         return orjson.dumps(values).decode()
     except orjson.JSONEncodeError:  # an integer beyond 64 bits: the standard library's
