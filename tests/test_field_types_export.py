@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import gzip
+import io
 import json
 import sqlite3
 import uuid
@@ -16,6 +17,8 @@ import pandas as pd
 import pytest
 
 from espresso_static.access import Audience, AudienceView
+from espresso_static.data.plain_values import plain_value
+from espresso_static.data.todo import TodoList, write_todo
 from espresso_static.website.features.download_parts import _json_object
 from espresso_static.website.features.opendata import write_open_data
 from tests.baseapp.models import Sample
@@ -100,6 +103,28 @@ def test_a_json_object_beyond_what_orjson_encodes_falls_back_to_the_standard_lib
     # An integer beyond 64 bits (a custom field may give one) is written whole.
     values = {"big": 2**70, "ratio": float("nan"), "name": "ü"}
     assert _json_object(values) == '{"big":1180591620717411303424,"ratio":null,"name":"ü"}'
+
+
+def test_json_text_in_a_cell_and_the_todo_json_are_strict_json_too():
+    # A JSON field, array or range holding a float that is not finite (PostgreSQL
+    # keeps one in a float array, a decimal may be infinite) is a cell of JSON text.
+    value = {
+        "tmin": float("nan"),
+        "tmax": [float("inf"), 1.5],
+        "step": decimal.Decimal("-Infinity"),
+    }
+    text = plain_value(value)
+    assert json.loads(text, parse_constant=_refuse) == {
+        "step": None,
+        "tmax": [None, 1.5],
+        "tmin": None,
+    }
+    assert plain_value((0.5, float("-inf"))) == "[0.5, null]"
+    out = io.StringIO()
+    todo = TodoList(["id", "ratio"], iter([(1, float("inf")), (2, float("nan")), (3, 0.5)]))
+    assert write_todo(todo, out, "json") == 3
+    rows = json.loads(out.getvalue(), parse_constant=_refuse)
+    assert [row["ratio"] for row in rows] == [None, None, 0.5]
 
 
 def _refuse(constant):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -38,8 +39,32 @@ def plain_value(value):
     if isinstance(value, bytes | memoryview):
         return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, dict | list | tuple) or _is_range(value):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=_json_value)
+        return strict_json(value, sort_keys=True)
     return str(value)  # UUIDs, IP addresses, file names, custom fields' values
+
+
+def strict_json(value, **options) -> str:
+    """``value`` as JSON any parser reads: a float that is not finite becomes null (the
+    json module writes NaN and Infinity, which JSON has not); values JSON has no type
+    for as :func:`plain_value` gives them. ``options`` go to :func:`json.dumps`."""
+    return json.dumps(
+        _finite(value),
+        ensure_ascii=False,
+        allow_nan=False,
+        default=lambda v: _finite(_json_value(v)),
+        **options,
+    )
+
+
+def _finite(value):
+    """``value`` with every float that is not finite, at any depth, as None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _is_range(value) -> bool:

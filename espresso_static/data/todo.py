@@ -10,7 +10,6 @@ row that is not done is listed. The columns are those of the status page, plus `
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,6 +17,7 @@ from typing import TextIO
 
 from django.db.models import Q
 
+from espresso_static.data.plain_values import strict_json
 from espresso_static.declare.progress import CATEGORIES, DeclaredProgress
 from espresso_static.exceptions import EspressoStaticError
 
@@ -90,7 +90,7 @@ def _write_json(todo: TodoList, out: TextIO) -> int:
     count = 0
     for row in todo.rows:
         record = dict(zip(todo.columns, (_plain(value) for value in row), strict=True))
-        out.write(("," if count else "") + "\n" + json.dumps(record, ensure_ascii=False))
+        out.write(("," if count else "") + "\n" + strict_json(record))
         count += 1
     out.write("\n]\n")
     return count

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
-import math
 import shutil
 import sqlite3
 import sys
@@ -40,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from espresso_static.data.plain_values import plain_value
+from espresso_static.data.plain_values import plain_value, strict_json
 from espresso_static.website.features.resources import Resource
 from espresso_static.website.sanitize import FORMULA_STARTS, csv_cell
 
@@ -156,13 +154,8 @@ def _json_object(values: dict) -> str:
     not finite as null, JSON having no NaN or infinity."""
     try:
         return orjson.dumps(values).decode()
-    except orjson.JSONEncodeError:  # an integer beyond 64 bits: the standard library's
-        finite = {k: None if _not_finite(v) else v for k, v in values.items()}
-        return json.dumps(finite, ensure_ascii=False, separators=(",", ":"))
-
-
-def _not_finite(value) -> bool:
-    return isinstance(value, float) and not math.isfinite(value)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits
+        return strict_json(values, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
