@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -19,6 +20,9 @@ from espresso_static.website.features.statusdata import read_status_data
 from models.demo import data
 
 REPO = Path(__file__).resolve().parents[1]
+# pytest-django sets the test database up only for a session with a test marked so:
+# one of these tests run alone needs it too (its module fixture writes the demo).
+pytestmark = pytest.mark.django_db
 SITE_PROJECT = REPO / "tests" / "siteproject"
 DATAFILE_STATUS = "generated/status/demo/datafile"
 
@@ -150,6 +154,12 @@ def test_data_page_lists_downloads_that_exist_and_verify(demo_sites):
         assert digest in page.get_text()  # the page shows each checksum
     text = page.get_text(" ")
     assert "CC-BY-4.0" in text and "How to cite" in text
+    # A table's downloads read apart: "CSV (gzip) 1.2 kB · Parquet 2.1 kB · JSON ...".
+    cell = page.find(id="demo_ensemble").find_parent("tr").find_all("td")[-1]
+    assert re.fullmatch(
+        r"CSV \(gzip\) [\d.]+ \S+ · Parquet [\d.]+ \S+ · JSON \(gzip\) [\d.]+ \S+",
+        cell.get_text().strip(),
+    )
     # Model pages link to their row of the Data page, whose anchor exists.
     model = soup(public / "generated/demo/ensemble/index.html").find("article")
     href = model.find("a", string="download the rows")["href"]
@@ -167,7 +177,6 @@ def test_data_health_page_only_where_configured(demo_sites):
     assert "check_m2m_consistency(propagators)" in checks
 
 
-@pytest.mark.django_db
 def test_unknown_audience_is_a_one_line_error(tmp_path):
     result = build(SITE_PROJECT, "--audience", "nope", "--out", str(tmp_path / "x"))
     assert result.exit_code == 1
@@ -176,7 +185,6 @@ def test_unknown_audience_is_a_one_line_error(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.django_db
 def test_drift_refuses_the_build_unless_allowed(tmp_path):
     project, out = demo_project(tmp_path), tmp_path / "site"
     # The tests build tables without migrations (their settings disable them); with
