@@ -8,6 +8,7 @@ import decimal
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.db import connection
 
@@ -215,3 +216,44 @@ def test_a_patch_reads_the_values_encoding_the_whole_table_reads(model, columns,
             a == b or (a != a and b != b) for a, b in zip(got.tolist(), want.tolist(), strict=True)
         ]
         assert all(same) and [type(v) for v in got] == [type(v) for v in want], column.name
+
+
+OLD_TEXTS = ["cal-1", "ü € 😀", "", None, "trk <2>", "a\u2028b", "x" * 40, "😀😀", "cal-1", "z"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fast"),
+    [
+        # Non-ASCII and astral characters (their JavaScript lengths), nulls, empty texts.
+        (OLD_TEXTS, ["ß", None, "", "new 😀", "cal-1"], True),
+        (OLD_TEXTS, [], True),  # rows removed alone
+        (OLD_TEXTS, ["two\nlines"], False),  # a value with a line break: encoded whole
+        ([*OLD_TEXTS[:4], "one\nbreak"], ["plain"], False),
+        (list("abcdef"), ["a", "a"], False),  # few values now (a, c, d, f): a dictionary
+    ],
+    ids=["hostile", "removed", "new-break", "old-break", "dictionary-now"],
+)
+def test_a_patched_text_column_is_what_encoding_its_values_whole_writes(
+    monkeypatch, old, new, fast
+):
+    """A text column is patched as UTF-8 lines, its kept rows never decoded: byte for
+    byte the frame an encoding of the segment's values whole writes."""
+    from espresso_static.website.features import statuspatch
+
+    monkeypatch.setattr(statusdata, "DICT_MAX", 4)
+    monkeypatch.setattr(statuspatch, "DICT_MAX", 4)
+    item = DeclaredProgress(Instrument, Progress(status="kind", done=["x"], columns=["name"]))
+    column = item.columns[1]
+    before = np.array(old, dtype=object)
+    old_frame, dictionary = statusdata.encode_column(column, before)
+    assert dictionary is None  # a text frame
+    keep = np.array([i % 3 != 1 for i in range(len(old))])
+    added = np.array(new, dtype=object)
+    # The new rows' keys fall between the kept ones'.
+    keys = np.concatenate([np.arange(len(old))[keep] * 10, np.arange(len(new)) * 7 + 3])
+    order = np.argsort(keys, kind="stable")
+    whole = statusdata.encode_column(column, np.concatenate([before[keep], added])[order])
+    assert statuspatch.patched_column(column, old_frame, keep, added, order) == whole
+    header, body = next(statusdata.iter_frames(old_frame))
+    patched = statuspatch._patched_texts(header, body, keep, added, order)
+    assert (patched is not None) is fast

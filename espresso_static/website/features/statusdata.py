@@ -393,7 +393,13 @@ def _numbers(series: pd.Series | np.ndarray, whole: bool) -> tuple[dict, bytes]:
 
 
 def _texts(series: pd.Series) -> tuple[dict, bytes]:
-    texts = series.tolist()
+    lengths, joined = text_lines(series.tolist())
+    return {"encoding": "text"}, lengths.tobytes() + joined.encode("utf-8", "surrogatepass")
+
+
+def text_lines(texts: list) -> tuple[np.ndarray, str]:
+    """The body of a text frame: each value's length in JavaScript (UTF-16 code units;
+    -1: null), then the values, each ended by a line break (a null as "")."""
     missing = np.fromiter((t is None for t in texts), dtype=bool, count=len(texts))
     plain = [t or "" for t in texts] if missing.any() else texts
     joined = "\n".join(plain) + ("\n" if plain else "")
@@ -401,7 +407,13 @@ def _texts(series: pd.Series) -> tuple[dict, bytes]:
     size = len if joined.isascii() else _utf16_length
     lengths = np.fromiter(map(size, plain), dtype="<i4", count=len(plain))
     lengths[missing] = -1
-    return {"encoding": "text"}, lengths.tobytes() + joined.encode("utf-8", "surrogatepass")
+    return lengths, joined
+
+
+def text_frame(lengths: np.ndarray, lines: bytes) -> bytes:
+    """The frame of text values: ``lengths`` and ``lines`` (UTF-8) as :func:`text_lines`
+    gives them."""
+    return _framed({"encoding": "text", "rows": len(lengths)}, lengths.tobytes() + lines)
 
 
 def _utf16_length(text: str) -> int:

@@ -32,6 +32,8 @@ from espresso_static.website.features.statusdata import (
     json_scalar,
     read_rows,
     sorted_values,
+    text_frame,
+    text_lines,
 )
 
 if TYPE_CHECKING:
@@ -99,6 +101,10 @@ def patched_column(
             coded = _patched_codes(header, body, keep, new, order)
             if coded is not None:
                 return codes_frame(*coded), tuple(coded[0])
+        if header["encoding"] == "text":
+            texts = _patched_texts(header, body, keep, new, order)
+            if texts is not None:
+                return texts, None
         values = np.concatenate([_frame_values(old_frame)[keep], new])
     return encode_column(column, values[order])
 
@@ -128,6 +134,36 @@ def _patched_codes(
     renumbered = np.zeros(len(values), dtype="int64")
     renumbered[present] = [position[values[code]] for code in present.tolist()]
     return dictionary, renumbered[codes]
+
+
+def _patched_texts(
+    header: dict, body: bytes, keep: np.ndarray, new: np.ndarray, order
+) -> bytes | None:
+    """The text frame of the kept rows of a text frame and the values ``new``, in
+    ``order``, its kept rows moved as UTF-8 lines, never decoded (a segment of file
+    names: a third of the time). None where a value holds a line break, or where the
+    rows now have few values enough for a dictionary: :func:`encode_column` decides."""
+    rows = header["rows"]
+    lines = body[4 * rows :].split(b"\n")
+    added = new.tolist()
+    if len(lines) != rows + 1 or not all(v is None or isinstance(v, str) for v in added):
+        return None
+    if any(v is not None and "\n" in v for v in added):
+        return None
+    new_lengths, text = text_lines(added)
+    fresh = text.encode("utf-8", "surrogatepass").split(b"\n")
+    # A null's line is empty, as an empty text's: the lengths tell them apart (-1, 0).
+    everything = np.empty(rows + len(added), dtype=object)
+    everything[:rows] = lines[:-1]
+    everything[rows:] = fresh[:-1]
+    taken = np.concatenate([np.flatnonzero(keep), np.arange(rows, rows + len(added))])[order]
+    values = everything[taken].tolist()
+    lengths = np.concatenate([np.frombuffer(body, dtype="<i4", count=rows), new_lengths])
+    lengths = lengths[taken]
+    null_and_empty = bool((lengths < 0).any() and (lengths == 0).any())
+    if len(set(values)) + null_and_empty <= DICT_MAX:
+        return None
+    return text_frame(lengths, b"\n".join(values) + (b"\n" if values else b""))
 
 
 def read_plain_rows(queryset, columns: list[Column]) -> tuple[np.ndarray, list[np.ndarray]]:
