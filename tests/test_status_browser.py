@@ -146,6 +146,22 @@ def test_status_page_filters_counts_sorts_and_downloads(tmp_path, served):
         page.click("body")
         page.screenshot(path=SCREENSHOTS / "after.png")
 
+        # One filter relaxed, then set again, while the others stay: each filter's rows
+        # are kept apart, so those of the others must not change with it.
+        page.fill("th[data-filter=configuration] input >> nth=0", "")
+        page.fill("th[data-filter=configuration] input >> nth=1", "")
+        wider = frame[
+            frame["ensemble__name"].isin(["a12m310", "a09m220"])
+            & frame["file_name"].str.contains(r"t0\.h5$")
+            & (frame["status"] == "missing")
+        ]
+        assert len(wider) > len(missing)
+        assert shown_count(page) == len(wider)
+        page.fill("th[data-filter=configuration] input >> nth=1", "330")
+        assert shown_count(page) == int((wider["configuration"] <= 330).sum())
+        page.fill("th[data-filter=configuration] input >> nth=0", "306")
+        assert shown_count(page) == len(missing)
+
         # The address holds the view: a fresh page on it shows the same rows.
         assert re.search(r"ensemble=a09m220,a12m310|ensemble=a12m310,a09m220", page.url)
         assert "_sort=-configuration" in page.url

@@ -446,11 +446,11 @@
       node: node,
       active: function () { return boxes.some(function (b) { return b.checked; }); },
       // Rows pass when their code is checked: a lookup table over the dictionary.
-      apply: function (mask) {
+      passes: function (out) {
         var allowed = new Uint8Array(column.dict.length);
         boxes.forEach(function (b, code) { allowed[code] = b.checked ? 1 : 0; });
         var codes = column.codes;
-        for (var i = 0, n = mask.length; i < n; i++) if (mask[i] && !allowed[codes[i]]) mask[i] = 0;
+        for (var i = 0, n = out.length; i < n; i++) out[i] = allowed[codes[i]];
       },
       refresh: function () {
         var checked = boxes.filter(function (b) { return b.checked; }).length;
@@ -604,11 +604,11 @@
     return {
       node: element("div", { className: "es-range-pair" }, [low, high]),
       active: function () { return parse(low, false) !== null || parse(high, true) !== null; },
-      apply: function (mask) {
+      passes: function (out) {
         var lo = parse(low, false), hi = parse(high, true), numbers = column.numbers, v;
         if (lo === null) lo = -Infinity;
         if (hi === null) hi = Infinity;
-        for (var i = 0, n = mask.length; i < n; i++) { v = numbers[i]; if (mask[i] && !(v >= lo && v <= hi)) mask[i] = 0; }
+        for (var i = 0, n = out.length; i < n; i++) { v = numbers[i]; out[i] = v >= lo && v <= hi ? 1 : 0; }
       },
       refresh: function () {
         low.classList.toggle("es-active", low.value !== "");
@@ -668,20 +668,58 @@
     this.root.setAttribute("data-redraw-ms", this.redrawMs.toFixed(1));
   };
 
-  // The rows passing every filter but the text ones (1 in a mask): kept while those
-  // filters stay, so a change of text tests no other filter again.
+  // The rows passing every filter but the text ones (1 in a mask). Each such filter's
+  // own mask is kept with its state, and each row's count of filters it fails: a change
+  // of one filter passes over the rows twice, however many others are set, and a
+  // change of text tests no other filter again.
   StatusTable.prototype.otherFiltersMask = function () {
-    var others = this.filters.filter(function (filter) { return filter.kind !== "text" && filter.active(); });
-    var state = others.map(function (filter) { return this.filters.indexOf(filter) + "=" + filter.save(); }, this).join("&");
-    if (this.otherState !== state) {
-      var mask = new Uint8Array(this.rows).fill(1);
-      others.forEach(function (filter) { filter.apply(mask); });
-      this.otherState = state;
-      this.otherMask = mask;
-      this.otherRows = null; // listed when a text filter needs them
+    var self = this, rows = this.rows;
+    if (!this.otherMask) {
+      var everyRow = new Uint8Array(rows).fill(1); // the mask of a filter not set
+      this.otherMask = everyRow.slice();
+      this.failedFilters = this.filters.length < 256 ? new Uint8Array(rows) : new Uint16Array(rows);
+      this.filterStates = this.filters.map(function () { return null; }); // null: not set
+      this.filterMasks = this.filters.map(function () { return everyRow; });
+      this.everyRow = everyRow;
     }
+    var states = this.filters.map(function (filter) {
+      return filter.kind !== "text" && filter.active() ? filter.save() : null;
+    });
+    if (states.every(function (state) { return state === null; })) {
+      if (this.filterStates.some(function (state) { return state !== null; })) {
+        // None set (reset): every row passes, however many were set.
+        this.failedFilters.fill(0);
+        this.otherMask.fill(1);
+        this.filterStates = states;
+        this.filterMasks = this.filters.map(function () { return self.everyRow; });
+        this.otherRows = null;
+      }
+      return this.otherMask;
+    }
+    this.filters.forEach(function (filter, index) {
+      var state = states[index];
+      if (state === self.filterStates[index]) return;
+      var passing = self.everyRow;
+      if (state !== null) filter.passes(passing = new Uint8Array(rows));
+      countFailures(self.filterMasks[index], passing, self.failedFilters, self.otherMask);
+      self.filterStates[index] = state;
+      self.filterMasks[index] = passing;
+      self.otherRows = null; // listed when a text filter needs them
+    });
     return this.otherMask;
   };
+
+  // One filter's mask going from ``before`` to ``after``: each row's count of failed
+  // filters follows, and ``mask`` holds the rows failing none.
+  function countFailures(before, after, failed, mask) {
+    for (var i = 0, n = mask.length; i < n; i++) {
+      var change = before[i] - after[i];
+      if (change !== 0) {
+        failed[i] += change;
+        mask[i] = failed[i] === 0 ? 1 : 0;
+      }
+    }
+  }
 
   // The rows of ``mask`` in ``order`` (null: row order), counted by category in
   // ``counts``. The loops over every row are functions of their own: each is
