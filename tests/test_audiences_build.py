@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from django.test import override_settings
 
 from espresso_static.cli import cli
+from espresso_static.models import BuildRecord
 from espresso_static.website.features.statusdata import read_status_data
 from models.demo import data
 
@@ -60,6 +61,7 @@ def demo_sites(tmp_path_factory, django_db_setup, django_db_blocker):
             yield {"public": tmp_path / "public", "internal": tmp_path / "internal"}, result
         finally:
             data.clear()
+            BuildRecord.objects.all().delete()  # what the builds recorded, for the next module
 
 
 def test_all_audiences_are_built_each_into_its_folder(demo_sites):
