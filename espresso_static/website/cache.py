@@ -39,20 +39,23 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import re
 import shutil
 import tempfile
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import metadata, resources
 from pathlib import Path
 
-from django.db import connections, models
-
-from espresso_static import __version__
 from espresso_static.data import changelog
+from espresso_static.website.cache_keys import (
+    audience_signature,
+    code_fingerprint,
+    digest_update,
+    model_signature,
+    output_tables,
+    table_fingerprint,
+    visibility_signature,
+)
 from espresso_static.website.jinja_signature import environment_signature
 from espresso_static.website.removal import remove_later
 
@@ -60,11 +63,6 @@ from espresso_static.website.removal import remove_later
 CACHE_DIR = ".espresso-static-cache"
 #: Bumped when the layout of the stored entries changes.
 LAYOUT = 1
-#: Libraries whose version changes the bytes of an output.
-LIBRARIES = ("django", "numpy", "pandas", "pyarrow", "matplotlib", "deflate")
-#: Packages whose files (code, templates, scripts) decide the outputs.
-CODE_PACKAGES = ("espresso_static", "espresso_static.templates")
-FETCH_ROWS = 20_000
 #: What became of an output (:meth:`BuildCache.count`).
 REUSED, UPDATED, REBUILT = "reused", "updated", "rebuilt"
 VALUE = "value.pickle"
@@ -73,8 +71,6 @@ FILES = "files"
 TRASH = "trash"
 #: Folder of the compiled Jinja templates (:meth:`BuildCache.compiled_templates`).
 TEMPLATES = "templates"
-#: Memory addresses in a ``repr`` differ from process to process.
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 @dataclass
@@ -89,8 +85,7 @@ class BuildCache:
     #: What became of each output so far (the collect line reports it per part):
     #: ``(outcome, detail)``, outcome :data:`REUSED`, :data:`UPDATED` or :data:`REBUILT`.
     outcomes: list[tuple[str, str]] = field(default_factory=list)
-    #: What keys read of the models and views, once per snapshot: each compiles SQL
-    #: (of a build's keys, a tenth of a second, for a nightly build after a sync).
+    #: The models' and views' parts of keys, once per snapshot (:meth:`_once`).
     signatures: dict = field(default_factory=dict)
 
     @property
@@ -107,20 +102,20 @@ class BuildCache:
         if not self.enabled:
             return ""
         digest = hashlib.blake2b(digest_size=20)
-        for part in (LAYOUT, kind, code_fingerprint(), _audience_signature(view), *extra):
-            _update(digest, part)
-        models_read = tuple(models_read)
-        read = self._once(("tables", view, models_read), output_tables, view, models_read)
+        for part in (LAYOUT, kind, code_fingerprint(), audience_signature(view), *extra):
+            digest_update(digest, part)
+        read = self._once(output_tables, view, tuple(models_read))
         for model in sorted(read, key=lambda m: m._meta.db_table):
-            _update(digest, self._once(("model", model), model_signature, model))
-            _update(digest, self.fingerprint(model) if content else "")
-            _update(digest, self._once(("view", view, model), visibility_signature, view, model))
+            digest_update(digest, self._once(model_signature, model))
+            digest_update(digest, self.fingerprint(model) if content else "")
+            digest_update(digest, self._once(visibility_signature, view, model))
         return digest.hexdigest()
 
-    def _once(self, memo: tuple, function, *args):
-        if memo not in self.signatures:
-            self.signatures[memo] = function(*args)
-        return self.signatures[memo]
+    def _once(self, function, *args):
+        """``function(*args)`` (never None) once per snapshot: each compiles SQL."""
+        if (found := self.signatures.get((function, *args))) is None:
+            found = self.signatures[function, *args] = function(*args)
+        return found
 
     def new_snapshot(self) -> None:
         """Forget the fingerprints: a new read transaction may see other data."""
@@ -342,182 +337,3 @@ def _pointed_to(pointer: Path) -> str:
     if pointer.is_file():
         return pointer.read_text().strip()
     return ""  # none, or a folder left by a copy that followed the links
-
-
-# -- what an output reads ----------------------------------------------------------------
-
-
-def tables_read(models_read: Iterable) -> list:
-    """``models_read``, their concrete parents, many-to-many tables and, transitively,
-    the models their foreign keys point to."""
-    found: dict[str, type[models.Model]] = {}
-    todo = list(models_read)
-    while todo:
-        model = todo.pop()
-        if model._meta.label in found:
-            continue
-        found[model._meta.label] = model
-        todo.extend(model._meta.get_parent_list())
-        todo.extend(f.related_model for f in model._meta.concrete_fields if f.related_model)
-        for m2m in model._meta.many_to_many:
-            todo.extend((m2m.remote_field.through, m2m.related_model))
-    return list(found.values())
-
-
-def output_tables(view, models_read: Iterable) -> list:
-    """The models whose tables an output of ``models_read`` that ``view`` sees reads:
-    :func:`tables_read`, and the tables the audience's row filters read."""
-    read = tables_read(models_read)
-    if view is not None:  # a row filter may read other tables (Q(mem__released=True))
-        read = tables_read([*read, *(t for model in read for t in rows_read(view, model))])
-    return read
-
-
-def rows_read(view, model) -> list:
-    """The models whose tables the query of the rows ``view`` sees of ``model`` reads
-    (its row filters' joins and subqueries included), found in the query's SQL."""
-    from django.apps import apps
-    from django.core.exceptions import EmptyResultSet
-
-    if model._meta.auto_created or not view.sees_model(model):
-        return []
-    try:
-        sql, _ = view.queryset(model).query.sql_with_params()
-    except EmptyResultSet:
-        return []
-    quoted = set(re.findall(r'"([^"]+)"', sql))
-    return [m for m in apps.get_models(include_auto_created=True) if m._meta.db_table in quoted]
-
-
-def table_fingerprint(model) -> str:
-    """A hash of every row and column of ``model``'s own table, in primary-key order."""
-    connection = connections[model._default_manager.db]
-    meta = model._meta
-    quote = connection.ops.quote_name
-    table, pk = quote(meta.db_table), quote(meta.pk.column)
-    if connection.vendor == "postgresql":
-        # Hashed in the server (64-bit hashes of each row's text, two seeds): no transfer.
-        sql = (
-            f"SELECT count(*), sum(hashtextextended(t::text, 0)::numeric), "
-            f"sum(hashtextextended(t::text, 1)::numeric) FROM {table} AS t"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-            return repr(cursor.fetchone())
-    # SQLite's quote() is an unambiguous literal of any value (NULL, text, number, blob);
-    # text, not values: the driver would parse every date in Python.
-    row = " || ',' || ".join(f"quote({quote(f.column)})" for f in meta.local_concrete_fields)
-    digest = hashlib.blake2b(digest_size=20)
-    with connection.chunked_cursor() as cursor:
-        cursor.execute(f"SELECT {row} FROM {table} ORDER BY {pk}")
-        while rows := cursor.fetchmany(FETCH_ROWS):
-            digest.update("\n".join(text for (text,) in rows).encode())
-            digest.update(b"\n")
-    return digest.hexdigest()
-
-
-# -- signatures ---------------------------------------------------------------------------
-
-
-def model_signature(model) -> str:
-    """What of a model's definition an output may show or depend on."""
-    meta = model._meta
-    fields = [
-        (
-            f.name,
-            f.column,
-            type(f).__name__,
-            f.null,
-            f.blank,
-            f.unique,
-            f.primary_key,
-            getattr(f, "max_length", None),
-            str(f.verbose_name),
-            str(f.help_text),
-            [(str(value), str(label)) for value, label in f.flatchoices] if f.choices else [],
-            f.related_model._meta.label if f.related_model else None,
-            _default(f),
-        )
-        for f in [*meta.concrete_fields, *meta.many_to_many]
-    ]
-    parts = (
-        meta.label,
-        meta.db_table,
-        str(meta.verbose_name),
-        str(meta.verbose_name_plural),
-        model.__doc__ or "",
-        fields,
-        repr(getattr(model, "progress", None)),
-        # Checks, declarations and examples: the source of every module of its classes.
-        sorted({_module_fingerprint(cls.__module__) for cls in model.__mro__}),
-    )
-    return _ADDRESS.sub("", repr(parts))
-
-
-def _default(f) -> str:
-    if not f.has_default():
-        return ""
-    default = f.default
-    return getattr(default, "__qualname__", None) or repr(default)
-
-
-def visibility_signature(view, model) -> str:
-    """The columns and the SQL of the rows of ``model`` that ``view`` sees."""
-    if view is None:
-        return ""
-    if not model._meta.auto_created and not view.sees_model(model):
-        return "hidden"
-    columns = [f.name for f in view.visible_fields(model)] if not model._meta.auto_created else []
-    queryset = model._default_manager.all() if model._meta.auto_created else view.queryset(model)
-    try:
-        sql, params = queryset.query.sql_with_params()
-    except Exception as error:  # EmptyResultSet: no row can match
-        sql, params = type(error).__name__, ()
-    return _ADDRESS.sub("", repr((columns, sql, [repr(p) for p in params])))
-
-
-def _audience_signature(view) -> str:
-    if view is None:
-        return ""
-    audience = view.audience
-    return repr((audience.name, audience.default, audience.health))
-
-
-@cache
-def code_fingerprint() -> str:
-    """espresso-static's version, sources and templates, and the library versions."""
-    digest = hashlib.blake2b(digest_size=20)
-    _update(digest, __version__)
-    for name in LIBRARIES:
-        _update(digest, f"{name}={_version(name)}")
-    for package in CODE_PACKAGES:
-        folder = Path(str(resources.files(package)))
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                _update(digest, f"{package}/{path.relative_to(folder).as_posix()}")
-                digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def _version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "-"
-
-
-@cache
-def _module_fingerprint(module_name: str) -> str:
-    import sys
-
-    module = sys.modules.get(module_name)
-    source = getattr(module, "__file__", None)
-    if not source or not Path(source).is_file():
-        return module_name
-    return hashlib.blake2b(Path(source).read_bytes(), digest_size=20).hexdigest()
-
-
-def _update(digest, part) -> None:
-    text = part if isinstance(part, str) else _ADDRESS.sub("", repr(part))
-    digest.update(text.encode())
-    digest.update(b"\0")

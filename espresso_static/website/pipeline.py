@@ -46,14 +46,8 @@ from espresso_static.declare.access import (
 from espresso_static.exceptions import EspressoStaticError
 from espresso_static.project.apps import project_models
 from espresso_static.project.config import ProjectConfig
-from espresso_static.website.cache import (
-    REBUILT,
-    REUSED,
-    UPDATED,
-    BuildCache,
-    open_cache,
-    tables_read,
-)
+from espresso_static.website.cache import REBUILT, REUSED, UPDATED, BuildCache, open_cache
+from espresso_static.website.cache_keys import tables_read
 from espresso_static.website.collect import SiteModel, collect_site, count_rows
 from espresso_static.website.consistent_read import consistent_read
 from espresso_static.website.context import BuildOptions, Page, Provenance, RenderContext

@@ -14,7 +14,7 @@ are read from its own table (and, for a model with multi-table inheritance, its
 parents' tables, which share its primary key), so a change of row ``pk`` there changes
 segment ``pk // SEGMENT_ROWS`` only. Any change in another table the output reads —
 tables its foreign keys reach, tables an audience's row filter reads (as
-:func:`espresso_static.website.cache.output_tables` finds them) — may change rows of
+:func:`espresso_static.website.cache_keys.output_tables` finds them) — may change rows of
 any segment (a row becomes hidden, a value it shows changes): every segment then.
 Without a mark, with another log's mark, or for a table the triggers do not log (or
 whose log restarted) the answer is also every segment.
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from django.db.models import Case, F, IntegerField, Value, When
 
 from espresso_static.data import changelog
-from espresso_static.website.cache import output_tables
+from espresso_static.website.cache_keys import output_tables
 
 #: Rows per segment (of an integer key's range; fewer where rows were deleted).
 SEGMENT_ROWS = 10_000

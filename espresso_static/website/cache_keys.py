@@ -1,0 +1,203 @@
+"""What a cache key is made of (:mod:`espresso_static.website.cache`): the tables an
+output reads, the content of each, what of a model's definition and of an audience's
+view an output shows, and espresso-static's own code."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from functools import cache
+from importlib import metadata, resources
+from pathlib import Path
+
+from django.db import connections, models
+
+from espresso_static import __version__
+
+#: Libraries whose version changes the bytes of an output.
+LIBRARIES = ("django", "numpy", "pandas", "pyarrow", "matplotlib", "deflate")
+#: Packages whose files (code, templates, scripts) decide the outputs.
+CODE_PACKAGES = ("espresso_static", "espresso_static.templates")
+FETCH_ROWS = 20_000
+#: Memory addresses in a ``repr`` differ from process to process.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+# -- what an output reads ----------------------------------------------------------------
+
+
+def tables_read(models_read: Iterable) -> list:
+    """``models_read``, their concrete parents, many-to-many tables and, transitively,
+    the models their foreign keys point to."""
+    found: dict[str, type[models.Model]] = {}
+    todo = list(models_read)
+    while todo:
+        model = todo.pop()
+        if model._meta.label in found:
+            continue
+        found[model._meta.label] = model
+        todo.extend(model._meta.get_parent_list())
+        todo.extend(f.related_model for f in model._meta.concrete_fields if f.related_model)
+        for m2m in model._meta.many_to_many:
+            todo.extend((m2m.remote_field.through, m2m.related_model))
+    return list(found.values())
+
+
+def output_tables(view, models_read: Iterable) -> list:
+    """The models whose tables an output of ``models_read`` that ``view`` sees reads:
+    :func:`tables_read`, and the tables the audience's row filters read."""
+    read = tables_read(models_read)
+    if view is not None:  # a row filter may read other tables (Q(mem__released=True))
+        read = tables_read([*read, *(t for model in read for t in rows_read(view, model))])
+    return read
+
+
+def rows_read(view, model) -> list:
+    """The models whose tables the query of the rows ``view`` sees of ``model`` reads
+    (its row filters' joins and subqueries included), found in the query's SQL."""
+    from django.apps import apps
+    from django.core.exceptions import EmptyResultSet
+
+    if model._meta.auto_created or not view.sees_model(model):
+        return []
+    try:
+        sql, _ = view.queryset(model).query.sql_with_params()
+    except EmptyResultSet:
+        return []
+    quoted = set(re.findall(r'"([^"]+)"', sql))
+    return [m for m in apps.get_models(include_auto_created=True) if m._meta.db_table in quoted]
+
+
+def table_fingerprint(model) -> str:
+    """A hash of every row and column of ``model``'s own table, in primary-key order."""
+    connection = connections[model._default_manager.db]
+    meta = model._meta
+    quote = connection.ops.quote_name
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    if connection.vendor == "postgresql":
+        # Hashed in the server (64-bit hashes of each row's text, two seeds): no transfer.
+        sql = (
+            f"SELECT count(*), sum(hashtextextended(t::text, 0)::numeric), "
+            f"sum(hashtextextended(t::text, 1)::numeric) FROM {table} AS t"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            return repr(cursor.fetchone())
+    # SQLite's quote() is an unambiguous literal of any value (NULL, text, number, blob);
+    # text, not values: the driver would parse every date in Python.
+    row = " || ',' || ".join(f"quote({quote(f.column)})" for f in meta.local_concrete_fields)
+    digest = hashlib.blake2b(digest_size=20)
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(f"SELECT {row} FROM {table} ORDER BY {pk}")
+        while rows := cursor.fetchmany(FETCH_ROWS):
+            digest.update("\n".join(text for (text,) in rows).encode())
+            digest.update(b"\n")
+    return digest.hexdigest()
+
+
+# -- signatures ---------------------------------------------------------------------------
+
+
+def model_signature(model) -> str:
+    """What of a model's definition an output may show or depend on."""
+    meta = model._meta
+    fields = [
+        (
+            f.name,
+            f.column,
+            type(f).__name__,
+            f.null,
+            f.blank,
+            f.unique,
+            f.primary_key,
+            getattr(f, "max_length", None),
+            str(f.verbose_name),
+            str(f.help_text),
+            [(str(value), str(label)) for value, label in f.flatchoices] if f.choices else [],
+            f.related_model._meta.label if f.related_model else None,
+            _default(f),
+        )
+        for f in [*meta.concrete_fields, *meta.many_to_many]
+    ]
+    parts = (
+        meta.label,
+        meta.db_table,
+        str(meta.verbose_name),
+        str(meta.verbose_name_plural),
+        model.__doc__ or "",
+        fields,
+        repr(getattr(model, "progress", None)),
+        # Checks, declarations and examples: the source of every module of its classes.
+        sorted({_module_fingerprint(cls.__module__) for cls in model.__mro__}),
+    )
+    return _ADDRESS.sub("", repr(parts))
+
+
+def _default(f) -> str:
+    if not f.has_default():
+        return ""
+    default = f.default
+    return getattr(default, "__qualname__", None) or repr(default)
+
+
+def visibility_signature(view, model) -> str:
+    """The columns and the SQL of the rows of ``model`` that ``view`` sees."""
+    if view is None:
+        return ""
+    if not model._meta.auto_created and not view.sees_model(model):
+        return "hidden"
+    columns = [f.name for f in view.visible_fields(model)] if not model._meta.auto_created else []
+    queryset = model._default_manager.all() if model._meta.auto_created else view.queryset(model)
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except Exception as error:  # EmptyResultSet: no row can match
+        sql, params = type(error).__name__, ()
+    return _ADDRESS.sub("", repr((columns, sql, [repr(p) for p in params])))
+
+
+def audience_signature(view) -> str:
+    if view is None:
+        return ""
+    audience = view.audience
+    return repr((audience.name, audience.default, audience.health))
+
+
+@cache
+def code_fingerprint() -> str:
+    """espresso-static's version, sources and templates, and the library versions."""
+    digest = hashlib.blake2b(digest_size=20)
+    digest_update(digest, __version__)
+    for name in LIBRARIES:
+        digest_update(digest, f"{name}={_version(name)}")
+    for package in CODE_PACKAGES:
+        folder = Path(str(resources.files(package)))
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest_update(digest, f"{package}/{path.relative_to(folder).as_posix()}")
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "-"
+
+
+@cache
+def _module_fingerprint(module_name: str) -> str:
+    import sys
+
+    module = sys.modules.get(module_name)
+    source = getattr(module, "__file__", None)
+    if not source or not Path(source).is_file():
+        return module_name
+    return hashlib.blake2b(Path(source).read_bytes(), digest_size=20).hexdigest()
+
+
+def digest_update(digest, part) -> None:
+    text = part if isinstance(part, str) else _ADDRESS.sub("", repr(part))
+    digest.update(text.encode())
+    digest.update(b"\0")
