@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from django.test import override_settings
 
 from espresso_static.cli import cli
-from espresso_static.models import BuildRecord
+from espresso_static.models import BuildRecord, Notification
 from espresso_static.website.features.statusdata import read_status_data
 from models.demo import data
 
@@ -60,8 +60,10 @@ def demo_sites(tmp_path_factory, django_db_setup, django_db_blocker):
             assert result.exit_code == 0, result.output
             yield {"public": tmp_path / "public", "internal": tmp_path / "internal"}, result
         finally:
+            # What the fixture and the builds wrote, for the next module.
             data.clear()
-            BuildRecord.objects.all().delete()  # what the builds recorded, for the next module
+            Notification.objects.all().delete()
+            BuildRecord.objects.all().delete()
 
 
 def test_all_audiences_are_built_each_into_its_folder(demo_sites):
