@@ -136,6 +136,36 @@ def test_app_that_fails_to_import(tmp_path):
     )
 
 
+def test_migrate_refuses_an_app_without_migrations_and_says_what_to_run(tmp_path):
+    """An EspressoDB project ported with its old migrations removed (LatteDB's name
+    EspressoDB's Base): Django would migrate the other apps, say nothing of this one and
+    create none of its tables."""
+    project = write_demo_project(tmp_path, extra='database = "sqlite:///db.sqlite3"\n')
+    config = (project / "pyproject.toml").read_text()
+    (project / "pyproject.toml").write_text(
+        config.replace('"models.demo"', '"models.demo", "runs"')
+    )
+    (project / "runs").mkdir()
+    (project / "runs" / "__init__.py").write_text("")
+    (project / "runs" / "models.py").write_text(
+        "from django.db import models\n\nfrom espresso_static.models import Base\n\n\n"
+        "class Run(Base):\n    number = models.IntegerField()\n"
+    )
+    line = assert_one_line_error(
+        run_cli("migrate", cwd=project), "App 'runs' of", "has models but no migrations folder"
+    )
+    assert line.endswith("Run `espresso-static makemigrations`, then `espresso-static migrate`.")
+    assert not (project / "db.sqlite3").exists() or not table_rows(
+        project / "db.sqlite3", "SELECT name FROM sqlite_master WHERE name = 'runs_run'"
+    )
+    assert run_cli("makemigrations", cwd=project).returncode == 0
+    migrated = run_cli("migrate", cwd=project)
+    assert migrated.returncode == 0, migrated.stderr
+    assert table_rows(
+        project / "db.sqlite3", "SELECT name FROM sqlite_master WHERE name = 'runs_run'"
+    )
+
+
 def test_an_app_package_that_sets_django_up_when_imported(tmp_path):
     """EspressoDB projects configure Django in their package's ``__init__`` (LatteDB:
     ``django.setup()``); ported, it calls ``espresso_static.setup()``, which the

@@ -12,6 +12,7 @@ from django.core import checks
 
 from espresso_static.checks.ids import MIGRATIONS, PREFIX
 
+MAKE_MIGRATIONS = "Run `espresso-static makemigrations`, then `espresso-static migrate`."
 #: Drift found within :func:`drift_once` (the data and notification checks ask again).
 _found: ContextVar[dict | None] = ContextVar("migration_drift", default=None)
 
@@ -71,18 +72,27 @@ def migrations_enabled(label: str) -> bool:
     return module is not None
 
 
-def _apps_without_migrations(loader, labels: set[str]) -> Iterator[checks.CheckMessage]:
+def apps_without_migrations(labels: set[str], loader=None) -> list[str]:
+    """The apps of ``labels`` that have models but no migrations folder: ``migrate``
+    creates none of their tables (apps whose migrations the settings disable aside)."""
     from django.apps import apps
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
 
-    for label in sorted(labels & loader.unmigrated_apps):
-        if list(apps.get_app_config(label).get_models()):
-            yield checks.Error(
-                f"App {label!r} has models but no migrations (no migrations folder): "
-                "its tables are never created.",
-                hint="Run `espresso-static makemigrations`, then `espresso-static migrate`.",
-                obj=label,
-                id=f"{PREFIX}E101",
-            )
+    loader = loader or MigrationLoader(connection, ignore_no_migrations=True)
+    lacking = {label for label in labels if migrations_enabled(label)} & loader.unmigrated_apps
+    return [label for label in sorted(lacking) if list(apps.get_app_config(label).get_models())]
+
+
+def _apps_without_migrations(loader, labels: set[str]) -> Iterator[checks.CheckMessage]:
+    for label in apps_without_migrations(labels, loader):
+        yield checks.Error(
+            f"App {label!r} has models but no migrations (no migrations folder): "
+            "its tables are never created.",
+            hint=MAKE_MIGRATIONS,
+            obj=label,
+            id=f"{PREFIX}E101",
+        )
 
 
 def _conflicts(loader, labels: set[str]) -> Iterator[checks.CheckMessage]:
@@ -112,7 +122,7 @@ def _unmigrated_changes(loader, labels: set[str]) -> Iterator[checks.CheckMessag
         operations = [op.describe() for migration in migrations for op in migration.operations]
         yield checks.Error(
             f"App {label!r} has model changes without a migration: {'; '.join(operations)}.",
-            hint="Run `espresso-static makemigrations`, then `espresso-static migrate`.",
+            hint=MAKE_MIGRATIONS,
             obj=label,
             id=f"{PREFIX}E102",
         )

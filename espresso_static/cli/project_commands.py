@@ -21,7 +21,18 @@ def migrate(project):
     """Create or update the database tables of the configured apps."""
     from django.core.management import call_command
 
+    from espresso_static.checks.migrations import MAKE_MIGRATIONS, apps_without_migrations
+
     config = open_project(project)
+    # Django would migrate the others and say nothing of them: their tables never come.
+    lacking = apps_without_migrations(set(app_labels(config.apps)))
+    if lacking:
+        apps = ", ".join(repr(label) for label in lacking)
+        raise EspressoStaticError(
+            f"App{'s' if len(lacking) > 1 else ''} {apps} of {config.root / 'pyproject.toml'} "
+            f"{'have' if len(lacking) > 1 else 'has'} models but no migrations folder: no table "
+            f"of {'theirs' if len(lacking) > 1 else 'its'} would be created. {MAKE_MIGRATIONS}"
+        )
     call_command("migrate", interactive=False, verbosity=1, stdout=sys.stderr)
     click.echo(f"Database {redact(config.database_url)} ({config.database_source}) is up to date.")
 
