@@ -47,13 +47,14 @@ def strict_json(value, **options) -> str:
     """``value`` as JSON any parser reads: a float that is not finite becomes null (the
     json module writes NaN and Infinity, which JSON has not); values JSON has no type
     for as :func:`plain_value` gives them. ``options`` go to :func:`json.dumps`."""
-    return json.dumps(
-        _finite(value),
-        ensure_ascii=False,
-        allow_nan=False,
-        default=lambda v: _finite(_json_value(v)),
-        **options,
-    )
+
+    def dumps(value, default) -> str:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, default=default, **options)
+
+    try:  # the usual case, every float finite: no second walk over the value
+        return dumps(value, _json_value)
+    except ValueError:
+        return dumps(_finite(value), lambda v: _finite(_json_value(v)))
 
 
 def _finite(value):

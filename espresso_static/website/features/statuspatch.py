@@ -148,10 +148,10 @@ def _patched_texts(
     added = new.tolist()
     if len(lines) != rows + 1 or not all(v is None or isinstance(v, str) for v in added):
         return None
-    if any(v is not None and "\n" in v for v in added):
-        return None
     new_lengths, text = text_lines(added)
     fresh = text.encode("utf-8", "surrogatepass").split(b"\n")
+    if len(fresh) != len(added) + 1:  # a new value holds a line break
+        return None
     # A null's line is empty, as an empty text's: the lengths tell them apart (-1, 0).
     everything = np.empty(rows + len(added), dtype=object)
     everything[:rows] = lines[:-1]
