@@ -221,6 +221,35 @@ def test_parts_of_another_segment_size_are_not_reused(files, builds, monkeypatch
     assert ("reused", "") not in outcomes
 
 
+def cut_short(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:100])
+
+
+@pytest.mark.parametrize(
+    ("damaged", "damage"),
+    [
+        (download_parts.PART_ARROW, cut_short),
+        (download_parts.PART_SQLITE, cut_short),
+        (download_parts.PART_ARROW, Path.unlink),
+    ],
+)
+def test_a_damaged_cached_part_is_written_again_not_a_failure(files, builds, damaged, damage):
+    """A part's file cut short (a copy stopped halfway) or gone: read when its segment
+    is patched (the Arrow file) or the package is put together (the SQLite table), it
+    makes the downloads be written again from the database; the next build patches the
+    parts written then."""
+    builds.incremental()
+    for part in (builds.folder / "cache").glob(f"entries/*/*/files/{damaged}"):
+        damage(part)
+    DataFile.objects.filter(pk=files[3]).update(status="corrupt")
+    _, outcomes, _ = builds.incremental()
+    assert outcomes[0][0] == "rebuilt"
+    assert outcomes[0][1].startswith("a cached part could not be read (")
+    assert outcomes[1:] == [("rebuilt", "")] * (len(MODELS) + 1)
+    DataFile.objects.filter(pk=files[4]).update(status="corrupt")
+    assert builds.incremental()[2] == 1
+
+
 def test_each_json_download_is_one_array_of_its_rows(files, builds, monkeypatch):
     """A JSON file is put together from its parts' compressed objects and separators
     between parts: one array of the rows, whatever its parts — several segments, a

@@ -87,6 +87,9 @@ class BuildCache:
     outcomes: list[tuple[str, str]] = field(default_factory=list)
     #: The models' and views' parts of keys, once per snapshot (:meth:`_once`).
     signatures: dict = field(default_factory=dict)
+    #: Whether stored entries are read; False: every output is built and stored anew,
+    #: replacing what its slot held (after an entry was found damaged).
+    reuse: bool = True
 
     @property
     def enabled(self) -> bool:
@@ -139,19 +142,21 @@ class BuildCache:
     # -- entries ----------------------------------------------------------------------
 
     def load(self, key: str, counted: bool = True):
-        """The value stored under ``key`` (None: not stored, or the cache is off);
-        ``counted``: it is an output reused as it is (not a state to bring up to date)."""
+        """The value stored under ``key`` (None: not stored, not read (``reuse``), or the
+        cache is off); ``counted``: it is an output reused as it is (not a state to
+        bring up to date)."""
         if not self.enabled:
             return None
-        try:
-            value = pickle.loads((self._entry(key) / VALUE).read_bytes())
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-            if counted:
-                self.count(REBUILT)
-            return None
+        value = self._read(key) if self.reuse else None
         if counted:
-            self.count(REUSED)
+            self.count(REBUILT if value is None else REUSED)
         return value
+
+    def _read(self, key: str):
+        try:
+            return pickle.loads((self._entry(key) / VALUE).read_bytes())
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            return None
 
     def count(self, outcome: str, detail: str = "") -> None:
         """Report what became of an output: :data:`REUSED` as stored, :data:`UPDATED`
@@ -163,7 +168,7 @@ class BuildCache:
 
     def has(self, key: str) -> bool:
         """Whether a value is stored under ``key`` (not counted as a use)."""
-        return self.enabled and (self._entry(key) / VALUE).is_file()
+        return self.enabled and self.reuse and (self._entry(key) / VALUE).is_file()
 
     def files(self, key: str) -> Path:
         """The folder of files stored with the value of ``key``."""

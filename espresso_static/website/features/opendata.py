@@ -17,16 +17,19 @@ timestamps, sorted resources) so unchanged data gives identical files.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import queue
 import shutil
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 
+import pyarrow as pa
 from django.db.models import QuerySet
 from django.utils.text import slugify
 
@@ -74,6 +77,9 @@ from espresso_static.website.workers import in_worker
 
 #: Threads patching segments and writing a table's files side by side: one per CPU.
 THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+#: What reading a damaged cached part raises: its Arrow file or SQLite table cut short,
+#: overwritten or gone.
+DAMAGED_PART = (pa.ArrowException, sqlite3.DatabaseError, FileNotFoundError)
 
 
 @dataclass(frozen=True)
@@ -161,20 +167,55 @@ def write_open_data(
     cache: BuildCache | None = None,
 ) -> OpenData:
     """Write the downloads of ``model_list`` as ``view`` sees them into ``out_dir``,
-    reusing what ``cache`` holds of segments whose rows did not change."""
+    reusing what ``cache`` holds of segments whose rows did not change. A cached part
+    that cannot be read (its files cut short or overwritten) is no reason to fail: the
+    downloads are then written again from the database, as without the cache, and
+    the collect step's line says so."""
     cache = cache or BuildCache(None)
     progress = progress or (lambda rows: None)
     if in_worker():
         pyarrow_without_pandas()
+    written = functools.partial(
+        _write_open_data, view, model_list, out_dir, title, license, citation, progress
+    )
+    counted = len(cache.outcomes)
+    try:
+        return written(cache)
+    except DAMAGED_PART as error:
+        if not cache.enabled:
+            raise
+        damage = " ".join(str(error).split()) or type(error).__name__
+    del cache.outcomes[counted:]  # counted again below
+    # Files the first attempt linked there may share their bytes with cache entries.
+    shutil.rmtree(out_dir, ignore_errors=True)
+    rebuilt = f"a cached part could not be read ({damage}): every table written again"
+    return written(dataclasses.replace(cache, reuse=False), rebuilt)
+
+
+def _write_open_data(
+    view: AudienceView,
+    model_list: list,
+    out_dir: Path,
+    title: str,
+    license: str,
+    citation: str,
+    progress: Callable[[int], None],
+    cache: BuildCache,
+    rebuilt: str = "",
+) -> OpenData:
+    """:func:`write_open_data`; ``rebuilt``: why the package is not reused, if not
+    because its tables changed."""
     out_dir.mkdir(parents=True, exist_ok=True)
     package_name = slugify(title) or "data"
     visible = sorted((m for m in model_list if view.sees_model(m)), key=resource_name)
     package_key = cache.key("downloads", view, visible, title, license, citation)
-    stored = cache.load(package_key)
+    stored = cache.load(package_key, counted=False)
     if stored is not None:
+        cache.count(REUSED)
         link_tree(cache.files(package_key), out_dir)
         progress(sum(resource.rows for resource in stored.resources))
         return stored
+    cache.count(REBUILT, rebuilt)
     # Named as a build's staging folder: the next build removes it if this one is killed.
     work = make_staging(out_dir.parent)
     sqlite_name = f"{package_name}.sqlite"
