@@ -177,6 +177,17 @@ def test_a_rebuild_compiles_no_template(project, tmp_path, monkeypatch):
     assert compiled == []
 
 
+def test_a_compiled_template_cut_short_is_compiled_again(project, tmp_path):
+    build(project, tmp_path / "first")
+    kept = list((project / CACHE_DIR / "templates").glob("*/*.cache"))
+    for path in kept:
+        path.write_bytes(path.read_bytes()[:20])  # Jinja's header and part of a digest
+    template_environment().cache.clear()  # as a new process: nothing compiled yet
+    build(project, tmp_path / "second")
+    assert site_files(tmp_path / "second") == site_files(tmp_path / "first")
+    assert all(len(path.read_bytes()) > 20 for path in kept)
+
+
 def test_environments_that_compile_differently_keep_their_templates_apart(tmp_path):
     cache = BuildCache(tmp_path)
     environments = (

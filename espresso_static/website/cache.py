@@ -181,11 +181,9 @@ class BuildCache:
         configuration of the environment, on which the compiled code depends."""
         if not self.enabled:
             return None
-        from jinja2 import FileSystemBytecodeCache
-
         folder = self.folder / TEMPLATES / environment_signature(env)
         folder.mkdir(parents=True, exist_ok=True)
-        return FileSystemBytecodeCache(str(folder))
+        return _compiled_templates_store(str(folder))
 
     def store(self, slot: str, key: str, value, files: Path | None = None) -> None:
         """Store ``value`` (and a copy of the folder ``files``) under ``key``, replacing
@@ -287,6 +285,22 @@ class _NewEntry:
             except OSError:  # a concurrent build renamed the same entry in: keep theirs
                 shutil.rmtree(self.temporary, ignore_errors=True)
         self.cache._replace_slot(self.slot, self.key)
+
+
+def _compiled_templates_store(folder: str):
+    """Jinja's store of compiled templates in ``folder``, a file of which it cannot
+    read (cut short) compiled again: Jinja checks a file's source digest with
+    ``pickle``, outside the guard it has for the code after it."""
+    from jinja2 import FileSystemBytecodeCache
+
+    class CompiledTemplates(FileSystemBytecodeCache):
+        def load_bytecode(self, bucket) -> None:
+            try:
+                super().load_bytecode(bucket)
+            except (pickle.UnpicklingError, EOFError, ValueError):
+                bucket.reset()
+
+    return CompiledTemplates(folder)
 
 
 def open_cache(root: Path, enabled: bool = True) -> BuildCache:
