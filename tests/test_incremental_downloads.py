@@ -231,23 +231,32 @@ def cut_short(path: Path) -> None:
         (download_parts.PART_ARROW, cut_short),
         (download_parts.PART_SQLITE, cut_short),
         (download_parts.PART_ARROW, Path.unlink),
+        ("demo_ensemble.csv.gz", cut_short),  # a download of a table reused as it is
     ],
 )
-def test_a_damaged_cached_part_is_written_again_not_a_failure(files, builds, damaged, damage):
-    """A part's file cut short (a copy stopped halfway) or gone: read when its segment
-    is patched (the Arrow file) or the package is put together (the SQLite table), it
-    makes the downloads be written again from the database; the next build patches the
-    parts written then."""
+def test_a_damaged_cached_file_is_written_again_not_a_failure(files, builds, damaged, damage):
+    """A part's file cut short (a copy stopped halfway) or gone, read when its segment
+    is patched (the Arrow file) or the package is put together (the SQLite table), or
+    a reused table's download cut short: the downloads are written again from the
+    database; the next build patches the parts written then."""
     builds.incremental()
     for part in (builds.folder / "cache").glob(f"entries/*/*/files/{damaged}"):
         damage(part)
     DataFile.objects.filter(pk=files[3]).update(status="corrupt")
     _, outcomes, _ = builds.incremental()
     assert outcomes[0][0] == "rebuilt"
-    assert outcomes[0][1].startswith("a cached part could not be read (")
+    assert outcomes[0][1].startswith("a cached file could not be read (")
     assert outcomes[1:] == [("rebuilt", "")] * (len(MODELS) + 1)
     DataFile.objects.filter(pk=files[4]).update(status="corrupt")
     assert builds.incremental()[2] == 1
+
+
+def test_a_reused_package_cut_short_in_the_cache_is_written_again(files, builds):
+    builds.incremental()
+    for part in (builds.folder / "cache").glob("entries/*/*/files/demo-data.sqlite"):
+        cut_short(part)
+    _, outcomes, _ = builds.incremental()  # nothing changed: the package was reused
+    assert outcomes[0][1].startswith("a cached file could not be read (")
 
 
 def test_each_json_download_is_one_array_of_its_rows(files, builds, monkeypatch):

@@ -77,9 +77,15 @@ from espresso_static.website.workers import in_worker
 
 #: Threads patching segments and writing a table's files side by side: one per CPU.
 THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-#: What reading a damaged cached part raises: its Arrow file or SQLite table cut short,
-#: overwritten or gone.
-DAMAGED_PART = (pa.ArrowException, sqlite3.DatabaseError, FileNotFoundError)
+
+
+class DamagedFile(Exception):
+    """A file of the cache is not the one stored (cut short or gone)."""
+
+
+#: What reading a damaged cached file raises: a part's Arrow file or SQLite table cut
+#: short, overwritten or gone, a download of a reused table not its recorded size.
+DAMAGED = (pa.ArrowException, sqlite3.DatabaseError, FileNotFoundError, DamagedFile)
 
 
 @dataclass(frozen=True)
@@ -167,8 +173,8 @@ def write_open_data(
     cache: BuildCache | None = None,
 ) -> OpenData:
     """Write the downloads of ``model_list`` as ``view`` sees them into ``out_dir``,
-    reusing what ``cache`` holds of segments whose rows did not change. A cached part
-    that cannot be read (its files cut short or overwritten) is no reason to fail: the
+    reusing what ``cache`` holds of segments whose rows did not change. A cached file
+    that cannot be read (cut short, overwritten or gone) is no reason to fail: the
     downloads are then written again from the database, as without the cache, and
     the collect step's line says so."""
     cache = cache or BuildCache(None)
@@ -181,14 +187,14 @@ def write_open_data(
     counted = len(cache.outcomes)
     try:
         return written(cache)
-    except DAMAGED_PART as error:
+    except DAMAGED as error:
         if not cache.enabled:
             raise
         damage = " ".join(str(error).split()) or type(error).__name__
     del cache.outcomes[counted:]  # counted again below
     # Files the first attempt linked there may share their bytes with cache entries.
     shutil.rmtree(out_dir, ignore_errors=True)
-    rebuilt = f"a cached part could not be read ({damage}): every table written again"
+    rebuilt = f"a cached file could not be read ({damage}): every table written again"
     return written(dataclasses.replace(cache, reuse=False), rebuilt)
 
 
@@ -213,6 +219,7 @@ def _write_open_data(
     if stored is not None:
         cache.count(REUSED)
         link_tree(cache.files(package_key), out_dir)
+        _check_sizes(out_dir, stored.files)
         progress(sum(resource.rows for resource in stored.resources))
         return stored
     cache.count(REBUILT, rebuilt)
@@ -236,6 +243,7 @@ def _write_open_data(
             exported = [_resource_state(table, files, cache) for table, files in writing]
             sqlite_file = package_file.result()
         for state, folder in exported:
+            _check_sizes(folder, state.files)
             for extension in FORMATS:
                 name = f"{state.resource.name}.{extension}"
                 link_file(folder / name, out_dir / name)
@@ -449,6 +457,16 @@ def _checksums(out_dir: Path, names: list[str], known: dict) -> list[DownloadFil
     files = [known.get(name) or _hashed(out_dir, name) for name in sorted(names)]
     (out_dir / "SHA256SUMS").write_text("".join(f"{f.sha256}  {f.path}\n" for f in files))
     return files
+
+
+def _check_sizes(folder: Path, files: Iterable[DownloadFile]) -> None:
+    """Raise :class:`DamagedFile` unless each of ``files`` is in ``folder`` with the size
+    recorded when it was written: a reused file cut short in the cache would otherwise
+    be published, unlike its checksum (a stat, not a hash: no-change builds stay fast)."""
+    for file in files:
+        path = folder / file.path
+        if not path.is_file() or path.stat().st_size != file.size:
+            raise DamagedFile(f"{path} is not the {file.size:,} bytes written")
 
 
 def _hashed(folder: Path, name: str) -> DownloadFile:
