@@ -10,10 +10,12 @@ database); the ingest test runs in-process on the test database (SQLite or Postg
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -23,6 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 from espresso_static.cli import cli
+from espresso_static.project.database_errors import failure_advice
 from tests.conftest import REPO
 
 #: Enough rows that every step of a build takes measurable time.
@@ -285,3 +288,17 @@ connection.execute("BEGIN EXCLUSIVE")
 print("locked", flush=True)
 time.sleep(600)
 """
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)),
+        sqlite3.OperationalError("database or disk is full"),  # any file SQLite writes
+    ],
+)
+def test_a_full_disk_says_what_to_free(error):
+    message = failure_advice(error)
+    assert message.startswith("No space left on the disk (")
+    assert ".espresso-static-cache in the project, safe to delete" in message
+    assert failure_advice(OSError(errno.EACCES, "Permission denied")) is None

@@ -100,6 +100,13 @@ def test_a_parallel_build_writes_what_a_serial_build_writes(demo_rows, tmp_path)
         ),
         ("KilledPart", "Error: killed part: its worker process ended without a result"),
         (
+            "FullDiskPart",
+            "Error: full disk part: The project's site feature tests.worker_features:"
+            "FullDiskPart failed in on_collect: No space left on the disk ([Errno 28] No "
+            "space left on device): free some where the project, its site and its build "
+            "cache (.espresso-static-cache in the project, safe to delete) are, then retry.",
+        ),
+        (
             "LockedPart",
             "Error: locked part: The project's site feature tests.worker_features:LockedPart "
             "failed in on_collect: The database {database} is locked: another process (an "

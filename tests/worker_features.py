@@ -1,6 +1,7 @@
 """Project features whose collect step runs in a worker process (``concurrent``): one
 telling where it ran and what it read, one failing, one killed (tests/test_workers.py)."""
 
+import errno
 import os
 import signal
 from dataclasses import dataclass
@@ -77,6 +78,16 @@ class SlowPart(Feature):
         marker.with_suffix(".tmp").write_text(str(os.getpid()))
         marker.with_suffix(".tmp").rename(marker)
         time.sleep(60)
+
+
+class FullDiskPart(Feature):
+    """Fails as a build does when the disk it writes to is full."""
+
+    name = "full disk part"
+    concurrent = True
+
+    def on_collect(self, build):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
 class LockedPart(Feature):

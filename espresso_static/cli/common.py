@@ -12,7 +12,7 @@ import click
 
 from espresso_static.exceptions import EspressoStaticError
 from espresso_static.project.config import ProjectConfig, load_config, redact
-from espresso_static.project.database_errors import database_advice, one_line_text
+from espresso_static.project.database_errors import failure_advice, one_line_text
 
 
 def report_errors(function):
@@ -41,7 +41,7 @@ def _one_line(error: Exception) -> str:
 def _message(error: Exception) -> str:
     if isinstance(error, EspressoStaticError):
         return str(error)
-    return database_advice(error) or f"{type(error).__name__}: {one_line_text(error)}"
+    return failure_advice(error) or f"{type(error).__name__}: {one_line_text(error)}"
 
 
 @contextlib.contextmanager

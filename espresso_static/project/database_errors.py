@@ -1,7 +1,9 @@
-"""Database failures explained: what happened and what to do, in one line."""
+"""Failures explained — the database's, a full disk's: what happened and what to do,
+in one line."""
 
 from __future__ import annotations
 
+import errno
 import re
 
 
@@ -54,6 +56,28 @@ def database_advice(error: BaseException) -> str | None:
             "and the address right (DATABASE_URL or database in pyproject.toml)? Then retry."
         )
     return f"Database error on {database}: {text}"
+
+
+def failure_advice(error: BaseException) -> str | None:
+    """A full disk or a database failure as one line saying what to do (None: neither).
+    Wherever it is raised: the command line and a build's worker processes say the
+    same."""
+    return _disk_advice(error) or database_advice(error)
+
+
+def _disk_advice(error: BaseException) -> str | None:
+    full = isinstance(error, OSError) and error.errno == errno.ENOSPC
+    # SQLite says so of any file it writes: the database, a download's part, the package.
+    full |= _is_database_error(error) and "disk is full" in one_line_text(error)
+    if not full:
+        return None
+    from espresso_static.website.cache import CACHE_DIR
+
+    return (
+        f"No space left on the disk ({one_line_text(error)}): free some where the project, "
+        f"its site and its build cache ({CACHE_DIR} in the project, safe to delete) are, "
+        "then retry."
+    )
 
 
 def _database_name() -> str:

@@ -41,7 +41,7 @@ from typing import Any, Generic, TypeVar
 from espresso_static.declare.access import AudienceView
 from espresso_static.exceptions import ConfigError, EspressoStaticError
 from espresso_static.project.config import ProjectConfig
-from espresso_static.project.database_errors import database_advice
+from espresso_static.project.database_errors import failure_advice
 from espresso_static.website.cache import BuildCache
 from espresso_static.website.collect import SiteModel
 from espresso_static.website.context import (
@@ -156,7 +156,7 @@ def run_step(feature: Feature, step: str, *args):
         detail = " ".join(str(error).split()) or "no message"
         raise EspressoStaticError(
             f"The project's site feature {kind.__module__}:{kind.__qualname__} failed in "
-            f"{step}: {database_advice(error) or f'{type(error).__name__}: {detail}'}"
+            f"{step}: {failure_advice(error) or f'{type(error).__name__}: {detail}'}"
         ) from error
 
 

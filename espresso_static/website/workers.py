@@ -40,7 +40,7 @@ from multiprocessing.connection import Connection, Pipe
 from django.db import connections
 
 from espresso_static.exceptions import EspressoStaticError
-from espresso_static.project.database_errors import database_advice
+from espresso_static.project.database_errors import failure_advice
 from espresso_static.website.consistent_read import consistent_read
 
 #: A worker sends progress at most this often (seconds).
@@ -253,7 +253,7 @@ def _one_line(error: BaseException) -> str:
     if isinstance(error, EspressoStaticError):
         return str(error)
     text = f"{type(error).__name__}: {' '.join(str(error).split())}".rstrip(": ")
-    return database_advice(error) or text
+    return failure_advice(error) or text
 
 
 class _Progress:
