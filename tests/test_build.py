@@ -223,6 +223,32 @@ def test_a_failing_build_keeps_the_published_site(built, tmp_path):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "mkdocs_yml, says",
+    [
+        (
+            "site_name: [unclosed\n",
+            "MkDocs encountered an error parsing the configuration file: while parsing a "
+            "flow sequence at line 1, column 12 expected ',' or ']', but got '<stream end>' "
+            "at line 2, column 1",
+        ),
+        (
+            "theme:\n  name: no-such-theme\n",
+            "is not a usable MkDocs configuration: Config value 'theme': Unrecognised theme "
+            "name: 'no-such-theme'.",
+        ),
+    ],
+)
+def test_a_broken_mkdocs_yml_is_named_with_what_is_wrong_in_one_line(tmp_path, mkdocs_yml, says):
+    project = copy_project(tmp_path)
+    (project / "mkdocs.yml").write_text(mkdocs_yml)
+    result = build(project, tmp_path / "site")
+    assert result.exit_code == 1
+    error = result.output.splitlines()[-1]
+    assert error.startswith(f"Error: {project / 'mkdocs.yml'}") and says in error
+
+
+@pytest.mark.django_db
 def test_refuses_to_replace_a_folder_that_is_not_a_site(tmp_path):
     project = copy_project(tmp_path)
     precious = tmp_path / "precious"

@@ -117,6 +117,28 @@ def load_mkdocs_config(
     kept in ``cache``; static files that the ``published`` site (the one this build
     replaces) holds unchanged, or that ``docs`` generated, are linked, not copied
     (:mod:`.hardlinks`)."""
+    with mkdocs_messages() as messages:
+        mkdocs_config = _loaded(config, site, contributions, site_dir, context, docs, messages)
+    _merge_extensions(mkdocs_config, docs or config.docs_dir)
+    _merge_includes(mkdocs_config, contributions)
+    _add_theme_overrides(mkdocs_config, cache)
+    mkdocs_config.plugins["espresso-static-titles"] = escaped_titles_plugin()
+    if cache is not None and cache.enabled:
+        mkdocs_config.plugins["espresso-static-compiled-templates"] = _compiled_templates(cache)
+    if docs is not None:
+        mkdocs_config.plugins["espresso-static-linked-files"] = _linked_static_files(
+            published, docs / GENERATED
+        )
+    mkdocs_config.extra["espresso_static"] = _provenance_extra(context.provenance)
+    for feature, data in collected:
+        run_step(feature, "on_config", mkdocs_config.extra, context, data)
+    return mkdocs_config
+
+
+def _loaded(config, site, contributions, site_dir, context, docs, messages: list[str]):
+    """MkDocs' configuration of the project's ``mkdocs.yml`` with what the build decides
+    in place of the file's; an error names the file, on one line, with what MkDocs
+    logged of it (``messages``)."""
     from mkdocs.config import load_config
     from mkdocs.exceptions import ConfigurationError, MkDocsException
     from mkdocs.utils.yaml import yaml_load
@@ -139,27 +161,16 @@ def load_mkdocs_config(
         if context.options.strict:
             overrides["validation"] = STRICT_VALIDATION
         source = io.StringIO(text) if text else io.StringIO("{}")
-        mkdocs_config = load_config(config_file=source, config_file_path=str(path), **overrides)
+        return load_config(config_file=source, config_file_path=str(path), **overrides)
     except ConfigurationError as error:
-        raise EspressoStaticError(f"{path}: {error}") from error
-    except MkDocsException as error:
+        # YAML's errors span lines and call the file "<file>" (read from memory here).
+        detail = " ".join(str(error).replace('in "<file>", ', "at ").split())
+        raise EspressoStaticError(f"{path}: {detail}") from error
+    except MkDocsException as error:  # an Abort: what went wrong is in MkDocs' log
+        details = "; ".join(messages) or str(error)
         raise EspressoStaticError(
-            f"{path} is not a usable MkDocs configuration: {error}"
+            f"{path} is not a usable MkDocs configuration: {details}"
         ) from error
-    _merge_extensions(mkdocs_config, docs or config.docs_dir)
-    _merge_includes(mkdocs_config, contributions)
-    _add_theme_overrides(mkdocs_config, cache)
-    mkdocs_config.plugins["espresso-static-titles"] = escaped_titles_plugin()
-    if cache is not None and cache.enabled:
-        mkdocs_config.plugins["espresso-static-compiled-templates"] = _compiled_templates(cache)
-    if docs is not None:
-        mkdocs_config.plugins["espresso-static-linked-files"] = _linked_static_files(
-            published, docs / GENERATED
-        )
-    mkdocs_config.extra["espresso_static"] = _provenance_extra(context.provenance)
-    for feature, data in collected:
-        run_step(feature, "on_config", mkdocs_config.extra, context, data)
-    return mkdocs_config
 
 
 def _exclude_docs(user_patterns: str | None, docs_dir: Path, audience: str) -> str:
