@@ -132,6 +132,17 @@ def test_a_failing_worker_stops_the_build_and_publishes_nothing(
     assert _children() == []
 
 
+def test_a_broken_mkdocs_yml_stops_the_build_while_the_workers_collect(demo_rows, tmp_path):
+    project = demo_project(tmp_path, "[]")
+    (project / "mkdocs.yml").write_text("theme:\n  name: no-such-theme\n")
+    failed = build(project, tmp_path / "site")
+    assert failed.exit_code == 1
+    assert "Unrecognised theme name: 'no-such-theme'" in failed.output.splitlines()[-1]
+    # Not after the collect step (the downloads of a large project take minutes).
+    assert not [line for line in failed.output.splitlines() if line.startswith("collect")]
+    assert _children() == [] and not (tmp_path / "site").exists()
+
+
 @pytest.mark.slow
 def test_ctrl_c_ends_the_workers_and_publishes_nothing(demo_rows, tmp_path):
     from django.db import connection

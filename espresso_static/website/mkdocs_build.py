@@ -137,17 +137,11 @@ def load_mkdocs_config(
 
 def _loaded(config, site, contributions, site_dir, context, docs, messages: list[str]):
     """MkDocs' configuration of the project's ``mkdocs.yml`` with what the build decides
-    in place of the file's; an error names the file, on one line, with what MkDocs
-    logged of it (``messages``)."""
-    from mkdocs.config import load_config
-    from mkdocs.exceptions import ConfigurationError, MkDocsException
-    from mkdocs.utils.yaml import yaml_load
-
-    path = config.mkdocs_config
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    try:
-        raw = yaml_load(io.StringIO(text)) or {}
-        overrides = {
+    in place of the file's (see :func:`_configured` for errors)."""
+    return _configured(
+        config.mkdocs_config,
+        messages,
+        lambda raw: {
             "docs_dir": str(docs or config.docs_dir),
             "site_dir": str(site_dir),
             "nav": site_nav(
@@ -157,11 +151,43 @@ def _loaded(config, site, contributions, site_dir, context, docs, messages: list
             "exclude_docs": _exclude_docs(raw.get("exclude_docs"), config.docs_dir, site.audience),
             "site_name": raw.get("site_name") or site.name,
             "theme": raw.get("theme") or DEFAULT_THEME,
-        }
-        if context.options.strict:
-            overrides["validation"] = STRICT_VALIDATION
+            **({"validation": STRICT_VALIDATION} if context.options.strict else {}),
+        },
+    )
+
+
+def check_mkdocs_config(config: ProjectConfig, folder: Path) -> None:
+    """Fail, naming the file and what is wrong, if the project's ``mkdocs.yml`` cannot
+    configure MkDocs (the docs and the site stand in ``folder``, the build's own): a
+    build checks it while its workers collect, not minutes later."""
+    docs = folder / "mkdocs-check"
+    docs.mkdir(exist_ok=True)
+    with mkdocs_messages() as messages:
+        _configured(
+            config.mkdocs_config,
+            messages,
+            lambda raw: {
+                "docs_dir": str(docs),
+                "site_dir": str(folder / "mkdocs-check-site"),
+                "site_name": raw.get("site_name") or config.name,
+                "theme": raw.get("theme") or DEFAULT_THEME,
+            },
+        )
+
+
+def _configured(path: Path, messages: list[str], overrides):
+    """MkDocs' configuration of the file ``path`` (none: empty) with ``overrides(raw)``
+    (``raw``: the file's values) in place of its own; an error names the file, on one
+    line, with what MkDocs logged of it (``messages``)."""
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import ConfigurationError, MkDocsException
+    from mkdocs.utils.yaml import yaml_load
+
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    try:
+        raw = yaml_load(io.StringIO(text)) or {}
         source = io.StringIO(text) if text else io.StringIO("{}")
-        return load_config(config_file=source, config_file_path=str(path), **overrides)
+        return load_config(config_file=source, config_file_path=str(path), **overrides(raw))
     except ConfigurationError as error:
         # YAML's errors span lines and call the file "<file>" (read from memory here).
         detail = " ".join(str(error).replace('in "<file>", ', "at ").split())

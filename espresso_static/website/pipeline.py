@@ -62,6 +62,7 @@ from espresso_static.website.feature import (
 )
 from espresso_static.website.features import FEATURES
 from espresso_static.website.mkdocs_build import (
+    check_mkdocs_config,
     import_mkdocs,
     load_mkdocs_config,
     mkdocs_messages,
@@ -354,8 +355,9 @@ def collect_build(
                 failed = next((w for w in workers.values() if w.failed), None)
                 if failed:  # stop at once, not after this process's parts
                     failed.result(reporter.counter)
-        if workers:
+        if workers:  # while they collect: a broken mkdocs.yml fails the build now
             import_mkdocs()
+            check_mkdocs_config(config, work_dir)
         for i, worker in workers.items():
             outcomes[i] = worker.result(reporter.counter)
     finally:
