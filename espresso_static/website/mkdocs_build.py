@@ -117,8 +117,20 @@ def load_mkdocs_config(
     kept in ``cache``; static files that the ``published`` site (the one this build
     replaces) holds unchanged, or that ``docs`` generated, are linked, not copied
     (:mod:`.hardlinks`)."""
-    with mkdocs_messages() as messages:
-        mkdocs_config = _loaded(config, site, contributions, site_dir, context, docs, messages)
+    mkdocs_config = _configured(
+        config.mkdocs_config,
+        site.name,
+        lambda raw: {
+            "docs_dir": str(docs or config.docs_dir),
+            "site_dir": str(site_dir),
+            "nav": site_nav(
+                contributions, hand_written_pages(config.docs_dir, site.audience), raw.get("nav")
+            ),
+            "strict": context.options.strict,
+            "exclude_docs": _exclude_docs(raw.get("exclude_docs"), config.docs_dir, site.audience),
+            **({"validation": STRICT_VALIDATION} if context.options.strict else {}),
+        },
+    )
     _merge_extensions(mkdocs_config, docs or config.docs_dir)
     _merge_includes(mkdocs_config, contributions)
     _add_theme_overrides(mkdocs_config, cache)
@@ -135,68 +147,47 @@ def load_mkdocs_config(
     return mkdocs_config
 
 
-def _loaded(config, site, contributions, site_dir, context, docs, messages: list[str]):
-    """MkDocs' configuration of the project's ``mkdocs.yml`` with what the build decides
-    in place of the file's (see :func:`_configured` for errors)."""
-    return _configured(
-        config.mkdocs_config,
-        messages,
-        lambda raw: {
-            "docs_dir": str(docs or config.docs_dir),
-            "site_dir": str(site_dir),
-            "nav": site_nav(
-                contributions, hand_written_pages(config.docs_dir, site.audience), raw.get("nav")
-            ),
-            "strict": context.options.strict,
-            "exclude_docs": _exclude_docs(raw.get("exclude_docs"), config.docs_dir, site.audience),
-            "site_name": raw.get("site_name") or site.name,
-            "theme": raw.get("theme") or DEFAULT_THEME,
-            **({"validation": STRICT_VALIDATION} if context.options.strict else {}),
-        },
-    )
-
-
 def check_mkdocs_config(config: ProjectConfig, folder: Path) -> None:
     """Fail, naming the file and what is wrong, if the project's ``mkdocs.yml`` cannot
     configure MkDocs (the docs and the site stand in ``folder``, the build's own): a
     build checks it while its workers collect, not minutes later."""
     docs = folder / "mkdocs-check"
     docs.mkdir(exist_ok=True)
-    with mkdocs_messages() as messages:
-        _configured(
-            config.mkdocs_config,
-            messages,
-            lambda raw: {
-                "docs_dir": str(docs),
-                "site_dir": str(folder / "mkdocs-check-site"),
-                "site_name": raw.get("site_name") or config.name,
-                "theme": raw.get("theme") or DEFAULT_THEME,
-            },
-        )
+    _configured(
+        config.mkdocs_config,
+        config.name,
+        lambda raw: {"docs_dir": str(docs), "site_dir": str(folder / "mkdocs-check-site")},
+    )
 
 
-def _configured(path: Path, messages: list[str], overrides):
+def _configured(path: Path, site_name: str, overrides):
     """MkDocs' configuration of the file ``path`` (none: empty) with ``overrides(raw)``
-    (``raw``: the file's values) in place of its own; an error names the file, on one
-    line, with what MkDocs logged of it (``messages``)."""
+    (``raw``: the file's values) in place of its own, ``site_name`` and our theme where
+    it names none; an error names the file, on one line, with what MkDocs logged."""
     from mkdocs.config import load_config
     from mkdocs.exceptions import ConfigurationError, MkDocsException
     from mkdocs.utils.yaml import yaml_load
 
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    try:
-        raw = yaml_load(io.StringIO(text)) or {}
-        source = io.StringIO(text) if text else io.StringIO("{}")
-        return load_config(config_file=source, config_file_path=str(path), **overrides(raw))
-    except ConfigurationError as error:
-        # YAML's errors span lines and call the file "<file>" (read from memory here).
-        detail = " ".join(str(error).replace('in "<file>", ', "at ").split())
-        raise EspressoStaticError(f"{path}: {detail}") from error
-    except MkDocsException as error:  # an Abort: what went wrong is in MkDocs' log
-        details = "; ".join(messages) or str(error)
-        raise EspressoStaticError(
-            f"{path} is not a usable MkDocs configuration: {details}"
-        ) from error
+    with mkdocs_messages() as messages:
+        try:
+            raw = yaml_load(io.StringIO(text)) or {}
+            values = {
+                "site_name": raw.get("site_name") or site_name,
+                "theme": raw.get("theme") or DEFAULT_THEME,
+                **overrides(raw),
+            }
+            source = io.StringIO(text) if text else io.StringIO("{}")
+            return load_config(config_file=source, config_file_path=str(path), **values)
+        except ConfigurationError as error:
+            # YAML's errors span lines and call the file "<file>" (read from memory here).
+            detail = " ".join(str(error).replace('in "<file>", ', "at ").split())
+            raise EspressoStaticError(f"{path}: {detail}") from error
+        except MkDocsException as error:  # an Abort: what went wrong is in MkDocs' log
+            details = "; ".join(messages) or str(error)
+            raise EspressoStaticError(
+                f"{path} is not a usable MkDocs configuration: {details}"
+            ) from error
 
 
 def _exclude_docs(user_patterns: str | None, docs_dir: Path, audience: str) -> str:

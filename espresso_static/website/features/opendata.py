@@ -243,7 +243,6 @@ def _write_open_data(
             exported = [_resource_state(table, files, cache) for table, files in writing]
             sqlite_file = package_file.result()
         for state, folder in exported:
-            _check_sizes(folder, state.files)
             for extension in FORMATS:
                 name = f"{state.resource.name}.{extension}"
                 link_file(folder / name, out_dir / name)
@@ -400,6 +399,7 @@ def _resource_state(
     """The state of ``table`` once its files are written (stored in the cache), and the
     folder holding them."""
     if files is None:
+        _check_sizes(table.folder, table.reused.files)
         return table.reused, table.folder
     written = tuple(DownloadFile(*task.result()) for task in files)
     state = _ResourceState(table.mark, table.resource, table.parts, written)
