@@ -168,3 +168,18 @@ def test_population_scripts_are_valid_python(site):
     dataset = scripts["siteapp.Dataset"].code
     assert dataset.index("run, _ = Run.get_or_create") < dataset.index("dataset, created")
     assert '"runs": [run],' in dataset
+
+
+def test_a_templates_words_between_values_keep_their_spaces():
+    """Every ``{{ }}`` reaches the page as one line of text; a template's own separator
+    keeps the spaces around it (they were dropped: "Summary per ensembleandstream")."""
+    from espresso_static.website.render import template_environment
+
+    template = template_environment().from_string(
+        '{% for c in columns %}{{ c|text }}{{ " and " if not loop.last }}{% endfor %}'
+        '{{ " per " ~ by }}'
+    )
+    assert template.render(columns=["ensemble", "stream"], by="ensemble") == (
+        "ensemble and stream per ensemble"
+    )
+    assert inline_text("a\n\t b") == "a b"

@@ -70,6 +70,9 @@ _MATH_OR_CODE = re.compile(
 )
 
 
+_WHITE_SPACE = re.compile(r"\s+")
+
+
 def lines(text: object) -> list[str]:
     """``text`` split at every line break Python or a browser knows (``\\r``, ``\\r\\n``,
     ``\\u2028``, form feed...), so no form of line break survives to start a line in a
@@ -79,6 +82,12 @@ def lines(text: object) -> list[str]:
 
 def one_line(text: object) -> str:
     return " ".join(" ".join(lines(text)).split())
+
+
+def _spaced_line(text: object) -> str:
+    """``text`` on one line, each run of white space one space, at its ends too: a
+    template's ``{{ " and " if ... }}`` keeps the spaces around its word."""
+    return _WHITE_SPACE.sub(" ", " ".join(lines(text)))
 
 
 def _references(text: str) -> str:
@@ -117,7 +126,7 @@ def _references_keeping_entities(text: str) -> str:
 
 def inline_text(value: object) -> Markup:
     """``value`` shown literally on one line, math typeset and code spans as code."""
-    text = one_line(value)
+    text = _spaced_line(value)
     pieces, position = [], 0
     for match in _MATH_OR_CODE.finditer(text):
         pieces.append(_references(text[position : match.start()]))
@@ -133,7 +142,7 @@ def inline_text(value: object) -> Markup:
 def literal_text(value: object) -> Markup:
     """A row value shown as written on one line: no math, code span or emphasis (only
     the project's own texts, e.g. help texts, may use math)."""
-    return Markup(_references(one_line(value)))
+    return Markup(_references(_spaced_line(value)))
 
 
 def _math_html(match: re.Match) -> str:
