@@ -48,13 +48,15 @@ CANARIES = {
     "cnrynodegrand": "visible row whose grandparent is hidden (depth 2)",
     "cnrystrvalue": "private value in str(row) and a check message of a visible row",
     "cnrylotrow": "row hidden by a filter reading another table",
+    "cnrysecretparent": "private parent of a public table (the owner of its check)",
+    "cnryparentcheck": "docstring of a check inherited from a private parent",
 }
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
 def leak_rows():
-    from tests.leakapp.models import Cnrymodelalpha, Lot, Membership, Node, Sample
+    from tests.leakapp.models import Child, Cnrymodelalpha, Job, Lot, Membership, Node, Sample
 
     origin = Cnrymodelalpha.objects.create(cnryfieldgamma="cnryvalueepsilon")
     # Bulk writes skip the checks: a row the internal Data health page must report.
@@ -83,6 +85,9 @@ def leak_rows():
     )
     for name, released in (("cnrylotrow", False), ("lot-public", True)):
         Membership.objects.create(lot=Lot.objects.create(name=name), released=released)
+    # Relation paths from public columns to a private column and a private table.
+    Job.objects.create(sample=Sample.objects.get(name="visible-2"), origin=origin)
+    Child.objects.create(cfield="child-1")
 
 
 def file_texts(path: Path) -> list[str]:
@@ -228,6 +233,23 @@ def test_names_are_matched_exactly_never_as_substrings(monkeypatch):
     with pytest.raises(ConfigError, match="Notification 7: audiences must be a list"):
         public.sees_notification(note)
     assert not public.sees_notification(Notification(pk=8, audiences=["publication-team"]))
+
+
+def test_a_relation_path_is_followed_only_through_what_the_audience_sees():
+    from espresso_static.declare.access import Audience, AudienceView
+    from tests.leakapp.models import Job, Sample
+
+    public = AudienceView(Audience("public", "deny", Path("site")))
+    internal = AudienceView(Audience("internal", "allow", Path("site")))
+    assert public.sees_path(Job, "sample__name")
+    assert not public.sees_path(Job, "sample__cnryprivfield")  # a private column
+    assert not public.sees_path(Job, "origin__cnryfieldgamma")  # a private table
+    assert not public.sees_path(Job, "nosuch__name")
+    # Back from a sample to its jobs: rows no filter of Sample's limits (the public
+    # sees the jobs of released samples only), and a path may reach several.
+    assert not public.sees_path(Sample, "job__status")
+    assert internal.sees_path(Sample, "job__status")
+    assert internal.sees_path(Job, "origin__cnryfieldgamma")
 
 
 @pytest.mark.parametrize("name", ["../../x", "a/b", "", "x y", ".hidden"])

@@ -150,6 +150,39 @@ class AudienceView:
             return listed == ALL or name in listed
         return name not in _names(model, access, "hidden_fields", self.name)
 
+    def sees_path(self, model, lookup: str) -> bool:
+        """Whether the value a relation path (``ensemble__name``) reads from a row of
+        ``model`` is visible: every step a visible column of a visible model. The rows
+        :meth:`queryset` gives point only to visible rows through their visible foreign
+        keys; a step the other way, or to many rows, reaches rows no such filter
+        limits, so it is followed only to a model whose rows this audience sees all of."""
+        current = model
+        for step in lookup.split("__"):
+            try:
+                step_field = current._meta.get_field(step)
+            except Exception:  # not a field (a declaration checked elsewhere): fail closed
+                return False
+            if step_field.concrete:
+                if not self.sees_field(current, step):
+                    return False
+            elif not (  # a reverse relation: the rows of another model pointing here
+                self.sees_model(current)
+                and self.sees_field(step_field.related_model, step_field.remote_field.name)
+            ):
+                return False
+            if step_field.is_relation:
+                reaches_others = step_field.many_to_many or not step_field.concrete
+                if reaches_others and self._filters_rows(step_field.related_model):
+                    return False
+                current = step_field.related_model
+        return True
+
+    def _filters_rows(self, model) -> bool:
+        """Whether this audience may see fewer than all rows of ``model``: a row filter
+        of its own or of a model its visible foreign keys lead to (:meth:`queryset`)."""
+        reached = {model, *_reachable(model, self._foreign_keys)}
+        return any(self.name in access_of(m).rows for m in reached)
+
     def sees_every_column(self, model) -> bool:
         """Whether every column of ``model`` is visible (what a row's ``str()`` or a
         check's message may name)."""

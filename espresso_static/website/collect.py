@@ -279,7 +279,7 @@ def collect_model(
             visible,
         ),
         indexes=_visible_groups([index.fields for index in meta.indexes], visible),
-        checks=tuple(_checks(model)),
+        checks=tuple(_checks(model, view)),
         row_count=row_count,
         last_modified=last_modified,
         example_parameters=tuple(
@@ -460,9 +460,10 @@ def _relations(model, documented: set[str], view: AudienceView) -> list[Relation
     return sorted(relations, key=lambda r: (r.direction, r.name))
 
 
-def _checks(model) -> list[CheckInfo]:
+def _checks(model, view: AudienceView) -> list[CheckInfo]:
     """The consistency hooks the model overrides (its own or inherited), with their
-    docstrings; Base's empty defaults are left out."""
+    docstrings; Base's empty defaults are left out, and so are those inherited from a
+    table ``view`` does not see (its name and docstring are that table's)."""
     from espresso_static.models import Base
 
     if not issubclass(model, Base):
@@ -473,6 +474,9 @@ def _checks(model) -> list[CheckInfo]:
         if function is getattr(Base, method):
             continue
         owner = next(cls for cls in model.__mro__ if method in cls.__dict__)
+        is_table = issubclass(owner, models.Model) and not owner._meta.abstract
+        if is_table and not view.sees_model(owner):
+            continue
         doc = owner.__dict__[method].__doc__
         checks.append(
             CheckInfo(

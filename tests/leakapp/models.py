@@ -89,3 +89,40 @@ class Membership(Base):
 
     lot = models.ForeignKey(Lot, on_delete=models.CASCADE, related_name="mem")
     released = models.BooleanField(default=False)
+
+
+class Job(Base):
+    """A job on a sample. The public sees every column of it, but not what a relation
+    path from them reaches: a private column of a public table, a private table."""
+
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE)
+    origin = models.ForeignKey(Cnrymodelalpha, null=True, blank=True, on_delete=models.SET_NULL)
+    status = models.CharField(max_length=10, default="todo")
+
+    access = Access(audiences=["public"], fields={"public": "__all__"})
+    progress = Progress(
+        status="status",
+        done=["done"],
+        missing=["todo"],
+        group_by=["origin__cnryfieldgamma"],
+        columns=["sample", "sample__cnryprivfield", "origin__cnryfieldgamma"],
+    )
+
+
+class Cnrysecretparent(Base):
+    """A private table with a public specialization."""
+
+    pfield = models.CharField(max_length=40, blank=True)
+
+    def check_consistency(self):
+        """cnryparentcheck: pfield is never "bad"."""
+        if self.pfield == "bad":
+            raise ValueError("bad pfield")
+
+
+class Child(Cnrysecretparent):
+    """A public specialization: its page must not name its private parent's checks."""
+
+    cfield = models.CharField(max_length=40)
+
+    access = Access(audiences=["public"], fields={"public": ["cfield"]})

@@ -14,7 +14,6 @@ from urllib.parse import quote
 from espresso_static.declare.access import AudienceView
 from espresso_static.declare.progress import (
     CATEGORY_LABELS,
-    Column,
     DeclaredProgress,
     ProgressSummary,
     declared_models,
@@ -254,21 +253,16 @@ def with_history_plots(
 def visible_declaration(view: AudienceView, item: DeclaredProgress) -> DeclaredProgress | None:
     """``item`` reduced to the columns ``view`` sees (None: no status page for it).
 
-    A foreign key column shows the related row's name: it is kept only when that
-    name (or, without one, the related id) is visible too.
+    A column is kept only when every step of its lookup is visible
+    (:meth:`~espresso_static.declare.access.AudienceView.sees_path`): a relation path
+    (``ensemble__notes``) and a foreign key column, which shows the related row's
+    name (or, without one, its id), included.
     """
     model = item.model
     if not view.sees_model(model) or not view.sees_field(model, item.progress.status):
         return None
-
-    def visible(column: Column) -> bool:
-        if not view.sees_field(model, column.name):
-            return False
-        shows_related = column.lookup != column.name  # e.g. ensemble__name
-        return not shows_related or view.sees_field(column.field.model, column.field.name)
-
-    columns = [column.name for column in item.columns if visible(column)]
-    groups = [column.name for column in item.group_columns if visible(column)]
+    columns = [c.name for c in item.columns if view.sees_path(model, c.lookup)]
+    groups = [c.name for c in item.group_columns if view.sees_path(model, c.lookup)]
     progress = dataclasses.replace(item.progress, columns=columns, group_by=groups)
     return dataclasses.replace(item, progress=progress)
 
