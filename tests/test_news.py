@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
+from urllib.parse import urldefrag, urljoin
 
 import markdown
 import pytest
@@ -29,6 +30,7 @@ from espresso_static.website.features.news import (
 from espresso_static.website.pipeline import build_site
 from models.demo.data import NOTIFICATIONS, generate, generate_notifications
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from tests.test_build_cache import build, project  # noqa: F401  (fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -289,3 +291,35 @@ def test_demo_notifications_show_on_the_demo_site(tmp_path):
         "Production started",
     ]
     assert not (public / "generated/feeds/internal.xml").exists()
+
+
+SITE_URL = "https://example.org/db/"
+
+
+@pytest.mark.django_db
+def test_every_feed_link_resolves_inside_the_site(project, tmp_path):  # noqa: F811
+    """Feed readers resolve a link against the feed's own URL: from each feed file
+    (the root copy included), every link reaches a page of the site, and its anchor."""
+    generate_notifications()
+    site = tmp_path / "site"
+    build(project, site)
+    feeds = sorted(site.glob("*.xml")) + sorted((site / "generated").rglob("*.xml"))
+    feeds = [path for path in feeds if ET.parse(path).getroot().tag == f"{ATOM}feed"]
+    assert {path.relative_to(site).as_posix() for path in feeds} == {
+        "feed.xml",
+        "generated/feeds/internal.xml",
+        "generated/changes/internal.xml",
+    }
+    for path in feeds:
+        feed_url = urljoin(SITE_URL, path.relative_to(site).as_posix())
+        links = list(ET.parse(path).getroot().iter(f"{ATOM}link"))
+        assert links
+        for link in links:
+            target, anchor = urldefrag(urljoin(feed_url, link.get("href")))
+            assert target.startswith(SITE_URL), (path.name, link.get("href"))
+            file = site / target.removeprefix(SITE_URL)
+            file = file / "index.html" if target.endswith("/") else file
+            assert file.is_file(), (path.name, link.get("href"))
+            if anchor:
+                page = BeautifulSoup(file.read_text(), "html.parser")
+                assert page.find(id=anchor), (path.name, link.get("href"))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-import shutil
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -197,12 +196,14 @@ def render_atom_feed(
     paths: NewsPaths = NewsPaths(),
     site_url: str | None = None,
     snapshot: datetime | None = None,
+    feed_path: str | None = None,
 ) -> str:
-    """An Atom 1.0 feed of ``news`` (RFC 4287). Links are absolute with ``site_url``,
-    else relative to the feed's own location (feed readers resolve them). An empty
-    feed was last updated at the database ``snapshot`` time."""
+    """An Atom 1.0 feed of ``news`` (RFC 4287) served at ``feed_path`` (a path from the
+    site's root; by default the audience's feed in ``paths``). Links are absolute with
+    ``site_url``, else relative to ``feed_path`` (feed readers resolve them against the
+    feed's own URL). An empty feed was last updated at the database ``snapshot`` time."""
     ET.register_namespace("", ATOM)
-    feed_path = paths.feed(news.audience)
+    feed_path = feed_path or paths.feed(news.audience)
     site_base = site_url.rstrip("/") + "/" if site_url else "../" * feed_path.count("/")
     feed = ET.Element(_atom("feed"))
     audience = news.audience or "everyone"
@@ -271,7 +272,7 @@ def _rfc3339(moment: datetime) -> str:
 
 #: The key of the banner and feed data in MkDocs' ``extra`` (read by overrides/main.html).
 THEME_EXTRA = "espresso_static_news"
-#: A copy of the build's feed at the root of the site, for the ``<link rel="alternate">``
+#: The build's feed also at the root of the site, for the ``<link rel="alternate">``
 #: of every page: mkdocs-material fetches ``sitemap.xml`` beside each alternate link's
 #: target, which exists only at the root.
 ROOT_FEED = "feed.xml"
@@ -281,7 +282,7 @@ BUILD_PATHS = NewsPaths(page=f"{GENERATED}/news.md", feed_folder=f"{GENERATED}/f
 
 class NewsFeature(Feature[News]):
     """The News page, the latest news on the home page, the banner of every page and
-    the audience's Atom feed (also copied to the site's root)."""
+    the audience's Atom feed (also at the site's root)."""
 
     name = "news"
 
@@ -318,9 +319,16 @@ class NewsFeature(Feature[News]):
         }
 
     def on_post_build(self, site_dir: Path, context: RenderContext, data: News | None) -> None:
-        """Copy the built feed to :data:`ROOT_FEED`."""
-        feed = BUILD_PATHS.feed(_news(context, data).audience)
-        shutil.copyfile(site_dir / feed, site_dir / ROOT_FEED)
+        """The audience's feed again at :data:`ROOT_FEED`, its links relative to the root
+        (a byte copy's would leave the site)."""
+        feed = render_atom_feed(
+            _news(context, data),
+            context.config.name,
+            BUILD_PATHS,
+            snapshot=context.provenance.snapshot,
+            feed_path=ROOT_FEED,
+        )
+        (site_dir / ROOT_FEED).write_text(feed, encoding="utf-8")
 
 
 def _news(context: RenderContext, data: News | None) -> News:
