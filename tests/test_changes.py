@@ -74,6 +74,18 @@ def table_rows(soup: BeautifulSoup, heading: str | None = None) -> list[list[str
     ]
 
 
+def home_summary(site: Path) -> str:
+    """The home page's line on the Changes page."""
+    home = page(site, "index.html")
+    link = next(a for a in home.select("article a") if a.get("href", "").endswith("changes/"))
+    return link.find_parent("p").get_text()
+
+
+def feed_summaries(site: Path, audience: str) -> list[str]:
+    feed = ET.parse(site / f"generated/changes/{audience}.xml").getroot()
+    return [entry.findtext(f"{ATOM}summary") for entry in feed.iter(f"{ATOM}entry")]
+
+
 def test_the_changes_page_shows_what_the_sync_changed_and_equals_a_no_cache_build(
     project,  # noqa: F811
     tmp_path,
@@ -91,12 +103,13 @@ def test_the_changes_page_shows_what_the_sync_changed_and_equals_a_no_cache_buil
     assert moved == expected["transitions"]
     assert [expected["new"], "new", "missing", "2"] in transitions
     # The home page links the page and says it in one line.
-    home = page(site, "index.html")
-    link = next(a for a in home.select("article a") if a.get("href", "").endswith("changes/"))
-    assert "data files: 2 added, 7 updated, 3 deleted." in link.find_parent("p").get_text()
-    feed = ET.parse(site / "generated/changes/internal.xml").getroot()
-    summaries = [entry.findtext(f"{ATOM}summary") for entry in feed.iter(f"{ATOM}entry")]
-    assert summaries[0] == "data files: 2 added, 7 updated, 3 deleted."
+    summary = (
+        "data files: 2 added, 7 updated, 3 deleted; "
+        "data files status changes: 7 on_disk → on_tape, 2 new → missing."
+    )
+    assert home_summary(site).startswith(summary)
+    summaries = feed_summaries(site, "internal")
+    assert summaries[0] == summary
     assert summaries[1].startswith("First build")
     # The same previous build, no cache: the same site, byte for byte.
     cached = tmp_path / "cached"
@@ -124,6 +137,10 @@ def test_the_public_is_told_only_what_it_may_see(project, tmp_path):  # noqa: F8
     transitions = table_rows(changes, "status changes")
     assert transitions == [[shown.ensemble.name, "on_disk", "corrupt", "1"]]
     assert hidden.ensemble.name not in changes.select_one("article").get_text()
+    # The home page and the feed say what the page says, without the uncounted updates.
+    summary = "data files status changes: 1 on_disk → corrupt."
+    assert home_summary(site).startswith(summary)
+    assert feed_summaries(site, "public")[0] == summary
     internal = tmp_path / "internal"
     build(project, internal)  # another site: its own first build
     assert "first build" in page(internal).select_one("article").get_text()

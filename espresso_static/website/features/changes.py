@@ -7,7 +7,8 @@ a failed build records nothing) and shows, for every table the audience sees, th
 rows added, updated and deleted, and for every status page the status transitions
 per group ("a12m310: 212 on_disk → on_tape"). The Atom feed
 ``changes/<audience>.xml`` (beside the page) has one entry per build. The home page
-links the page.
+links the page. Both say in one line what the page shows: the counts and the
+transitions (summed over the groups).
 
 What an audience is shown never says more than its site: only visible tables, rows
 visible now (an added or updated row it cannot see is not counted), and no updated
@@ -116,10 +117,12 @@ class Changes:
 
     @property
     def summary(self) -> str:
-        """One line: the counts of every table."""
+        """One line saying what the page shows: the counts of every changed table and
+        the status transitions (the page's rows summed over the groups)."""
         if self.since is None:
             return "First build of this site: no earlier build to compare with."
         parts = [_table_line(table) for table in self.changed_tables]
+        parts += [_status_line(status) for status in self.statuses if status.transitions]
         return "; ".join(parts) + "." if parts else "No change."
 
 
@@ -134,6 +137,15 @@ def _table_line(table: TableChange) -> str:
     if table.deleted is not None:
         counts.append(f"{table.deleted:,} deleted")
     return f"{table.name}: {', '.join(counts)}"
+
+
+def _status_line(status: StatusChanges) -> str:
+    rows: Counter = Counter()
+    for transition in status.transitions:
+        rows[(transition.before, transition.after)] += transition.rows
+    moves = sorted(rows.items(), key=lambda move: (-move[1], move[0]))
+    counts = ", ".join(f"{count:,} {before} → {after}" for (before, after), count in moves)
+    return f"{status.name} status changes: {counts}"
 
 
 def collect_changes(build: Build) -> Changes:
