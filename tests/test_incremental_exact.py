@@ -149,8 +149,9 @@ def first_rows():
     from espresso_static.data.snapshot import take_snapshot
     from espresso_static.notify import Notifier
     from espresso_static.progress import declared
-    from tests.leakapp.models import Lot, Membership, Node, Sample
+    from tests.leakapp.models import Child, Lot, Membership, Node, Sample, Use
 
+    Use.objects.create(used=Child.objects.create(cfield="child"))
     for n in range(6):
         Sample.objects.create(
             pk=1 + n * SPREAD,
@@ -189,7 +190,8 @@ def sync_one():
 
 def sync_two():
     """Raw SQL the ORM never sees: an insert, updates, a delete, and the row filter's
-    table changed (a lot becomes hidden, another visible)."""
+        table changed (a lot becomes hidden, another visible), a subclass's column a check of
+    another table reads."""
     execute(
         "INSERT INTO leakapp_sample (id, name, batch, status, released, cnryprivfield, "
         "last_modified) VALUES (%s, 'sample-raw', 'b0', 'todo', %s, '', %s)",
@@ -198,6 +200,8 @@ def sync_two():
     execute("UPDATE leakapp_sample SET status = 'todo' WHERE name = 'sample-0'")
     execute("UPDATE leakapp_sample SET released = %s WHERE name = 'sample-1'", [False])
     execute("DELETE FROM leakapp_sample WHERE name = 'sample-2'")
+    # A subclass's column a check reads through the base: its row fails now.
+    execute("UPDATE leakapp_child SET cfield = 'broken'")
     execute(
         "UPDATE leakapp_membership SET released = %s WHERE lot_id = %s", [False, 1 + 0 * SPREAD]
     )

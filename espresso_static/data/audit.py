@@ -13,7 +13,9 @@ check reads is bounded by rule (a check reading anything else must say so):
 
 * ``check_consistency``: its row (and its parents' rows), and the rows its foreign
   keys reach, transitively (what ``select_related`` loads, and what ``self.fk.other``
-  would load);
+  would load); each of those rows with its parents' and its specializations' (the
+  rows of the subclasses' tables with its key: what ``self.fk.specialization`` and
+  an attribute of a subclass read through the base load);
 * ``check_m2m_consistency`` of a column: the owner as above, its links in the
   column's table and the linked rows;
 * ``check_reads = ["app.Model", ...]`` on a model names further tables its checks
@@ -469,7 +471,9 @@ def _inputs(check: Check) -> _Inputs:
     paths: dict[str, list[tuple[str, type]]] = {}
 
     def add(table_model, path: str) -> None:
-        for chain_model in [table_model, *table_model._meta.get_parent_list()]:
+        # A row of a subclass has its parent's key: the same path finds what reads it.
+        chain = [*table_model._meta.get_parent_list(), *_specializations(table_model)]
+        for chain_model in [table_model, *chain]:
             paths.setdefault(chain_model._meta.db_table, []).append((path, chain_model))
 
     add(model, "")
@@ -484,6 +488,17 @@ def _inputs(check: Check) -> _Inputs:
     declared = getattr(model, "check_reads", ())
     whole = frozenset(apps.get_model(label)._meta.db_table for label in declared)
     return _Inputs(check, paths, whole)
+
+
+def _specializations(model) -> list:
+    """The concrete models inheriting from ``model``'s table, at any depth."""
+    from django.apps import apps
+
+    return [
+        other
+        for other in apps.get_models()
+        if not other._meta.proxy and model in other._meta.get_parent_list()
+    ]
 
 
 def _reached(model, prefix: str = "", seen: frozenset = frozenset()) -> Iterator[tuple[str, type]]:

@@ -126,3 +126,15 @@ class Child(Cnrysecretparent):
     cfield = models.CharField(max_length=40)
 
     access = Access(audiences=["public"], fields={"public": ["cfield"]})
+
+
+class Use(Base):
+    """A use of a row of the private parent: its check reads the row's specialization,
+    a subclass's table (the data-health audit must re-check it when that changes)."""
+
+    used = models.ForeignKey(Cnrysecretparent, on_delete=models.CASCADE)
+
+    def check_consistency(self):
+        """The used row is not a child marked "broken"."""
+        if getattr(self.used.specialization, "cfield", "") == "broken":
+            raise ValueError("uses a broken child")
