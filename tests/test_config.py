@@ -231,6 +231,9 @@ def test_database_url_is_read_from_os_environ_only_when_not_given(tmp_path, monk
         ('apps = ["a/b"]\n', "E003", "apps[0]: must be an import path"),
         ('apps = ["a"]\nsite_dir = ""\n', "E003", "site_dir: must name a path"),
         ('apps = ["a"]\ndatabase = "mysql://x/y"\n', "E003", "database: Unsupported"),
+        ('apps = ["a"]\ndocs_dir = "/etc"\n', "E003", "docs_dir: must name a folder inside"),
+        ('apps = ["a"]\ndocs_dir = "../pages"\n', "E003", "docs_dir: must name a folder inside"),
+        ('apps = ["a"]\ndocs_dir = "."\n', "E003", "docs_dir: must name a folder inside"),
         ('apps = ["a"]\nhelth = true\n', "E001", "helth: unknown key"),
         (
             'apps = ["a"]\n[tool.espresso-static.audiences.internal]\ndefault = "allow"\nhelth = true\n',
@@ -265,6 +268,11 @@ def test_database_url_is_read_from_os_environ_only_when_not_given(tmp_path, monk
             "silenced_checks[0]: 'espresso_static.W999' is not an espresso-static check id",
         ),
         (
+            'apps = ["a"]\nsilenced_checks = ["nosuch"]\n',
+            "E003",
+            "silenced_checks[0]: 'nosuch' is not a check id such as espresso_static.W501",
+        ),
+        (
             'apps = ["a"]\nsilenced_checks = ["espresso_static.E001"]\n',
             "E003",
             "silenced_checks[0]: 'espresso_static.E001' is a configuration error",
@@ -283,6 +291,29 @@ def test_each_bad_option_is_one_line_naming_its_key(tmp_path, table, check_id, n
     assert f"[tool.espresso-static] {named}" in message
     assert "\n" not in message
     assert caught.value.problems[0].id == f"espresso_static.{check_id}"
+
+
+def test_docs_dir_through_a_symbolic_link_must_stay_inside_the_project(tmp_path):
+    # build-site writes a missing home page there: never into a folder elsewhere.
+    project = write_project(tmp_path / "camp")
+    (tmp_path / "elsewhere").mkdir()
+    (project / "site_src").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(ConfigError, match=r"docs_dir: must name a folder inside the project"):
+        load_config(project, environ={})
+    (project / "site_src").unlink()
+    (project / "pages").mkdir()
+    (project / "site_src").symlink_to(project / "pages")  # inside: fine
+    assert load_config(project, environ={}).docs_dir == project.resolve() / "site_src"
+
+
+@pytest.mark.parametrize(
+    ("table", "environ"),
+    [('apps = ["a"]\ndatabase = "mysql://x/y"\n', {}), ('apps = ["a"]\n', {"DATABASE_URL": "x"})],
+)
+def test_a_bad_database_url_is_one_sentence(tmp_path, table, environ):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_project(tmp_path, table), environ=environ)
+    assert str(caught.value).endswith("postgresql://user:password@host/dbname.")
 
 
 def test_every_problem_is_collected(tmp_path):

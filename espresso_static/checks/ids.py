@@ -30,7 +30,7 @@ CHECK_IDS: dict[str, tuple[str, str]] = {
     "espresso_static.E003": (
         CONFIGURATION,
         "a configuration value not allowed (a choice, database URL, import path, check id, "
-        "default_audience or feature that is not one)",
+        "default_audience or feature that is not one; a docs_dir outside the project)",
     ),
     "espresso_static.E004": (
         CONFIGURATION,

@@ -66,8 +66,13 @@ def database_url(value) -> str:
     try:
         parse_database_url(value, Path("/"))
     except ConfigError as error:
-        raise Invalid(str(error)) from None
+        raise Invalid(_as_problem(error)) from None
     return value
+
+
+def _as_problem(error: ConfigError) -> str:
+    """A URL error as a problem's message: the error line that names it adds the period."""
+    return str(error).removesuffix(".")
 
 
 #: The options of one audience (``[tool.espresso-static.audiences.NAME]``).
@@ -111,7 +116,10 @@ SCHEMA: dict[str, Option] = {
     ),
     "site_dir": Option("path", "where build-site publishes", "site", check=path_text),
     "docs_dir": Option(
-        "path", "MkDocs docs_dir: hand-written and generated pages", "site_src", check=path_text
+        "path",
+        "MkDocs docs_dir: hand-written and generated pages (a folder inside the project)",
+        "site_src",
+        check=path_text,
     ),
     "mkdocs_config": Option("path", "the MkDocs configuration", "mkdocs.yml", check=path_text),
     "license": Option(
@@ -310,6 +318,17 @@ def _read_tool_tables(pyproject: Path) -> dict:
 def _config_from_table(root: Path, table: dict, environ) -> ProjectConfig:
     values, problems = validate_table(table, SCHEMA)
     site_dir = root / values.get("site_dir", SCHEMA["site_dir"].default)
+    docs_name = values.get("docs_dir", SCHEMA["docs_dir"].default)
+    docs_dir = root / docs_name
+    # build-site writes there (a missing home page, the generated pages): never outside.
+    if not docs_dir.resolve().is_relative_to(root) or docs_dir.resolve() == root:
+        problems.append(
+            Problem(
+                NOT_ALLOWED,
+                "docs_dir",
+                f"must name a folder inside the project {root}, not {docs_name!r}",
+            )
+        )
     default_audience = values.get("default_audience", DEFAULT_AUDIENCE)
     audiences, found = validate_audiences(table.get("audiences"), root, site_dir, default_audience)
     problems += found
@@ -318,7 +337,7 @@ def _config_from_table(root: Path, table: dict, environ) -> ProjectConfig:
         try:
             parse_database_url(database_url, root)  # fail early on a malformed URL
         except ConfigError as error:
-            problems.insert(0, Problem(NOT_ALLOWED, "DATABASE_URL", str(error)))
+            problems.insert(0, Problem(NOT_ALLOWED, "DATABASE_URL", _as_problem(error)))
     elif "database" in values:
         database_url, source = values["database"], "pyproject.toml"
     else:
@@ -338,7 +357,7 @@ def _config_from_table(root: Path, table: dict, environ) -> ProjectConfig:
         database_url=database_url,
         database_source=source,
         site_dir=site_dir,
-        docs_dir=root / values.get("docs_dir", SCHEMA["docs_dir"].default),
+        docs_dir=docs_dir,
         mkdocs_config=root / values.get("mkdocs_config", SCHEMA["mkdocs_config"].default),
         audiences=audiences,
         default_audience=default_audience,

@@ -128,10 +128,17 @@ def choice(*choices: str) -> Callable[[str], str]:
     return check
 
 
+#: Django's form of a check id, ``applabel.X001`` (X: the level, one of CEWID).
+CHECK_ID = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\.[CEWID]\d+")
+
+
 def check_id(value) -> str:
-    """A check id to silence; ours must exist (a misspelt one would silence nothing)."""
+    """A check id to silence; ours must exist and any other must have the form of one
+    (a misspelt one would silence nothing)."""
     if text(value).startswith(PREFIX) and value not in CHECK_IDS:
         raise Invalid(f"{value!r} is not an espresso-static check id (see the README)")
+    if not CHECK_ID.fullmatch(value):
+        raise Invalid(f"{value!r} is not a check id such as espresso_static.W501 or fields.E304")
     if is_configuration_id(value):
         raise Invalid(f"{value!r} is a configuration error: it cannot be silenced")
     return value
