@@ -3,6 +3,7 @@ in the build like a built-in one (the README's example, tests/largest_files.py).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -77,6 +78,20 @@ def test_a_bad_feature_reference_is_one_line_naming_the_key(tmp_path, features, 
     with pytest.raises(ConfigError, match=message) as error:
         project_features(load_config(project))
     assert "features" in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.django_db
+def test_check_reports_a_feature_that_does_not_load(tmp_path):
+    project = demo_project(tmp_path, '["tests.no_such_module:X", "tests.largest_files:Nope"]')
+    args = ["check", "--project", str(project), "--tag", "declarations"]
+    result = CliRunner().invoke(cli, [*args, "--format", "json"])
+    assert result.exit_code == 1
+    assert [(item["id"], item["obj"]) for item in json.loads(result.stdout)] == [
+        ("espresso_static.E003", "features[0]"),
+        ("espresso_static.E003", "features[1]"),
+    ]
+    text = CliRunner().invoke(cli, args).stdout
+    assert 'ERROR espresso_static.E003 [features[0]]: cannot import "tests.no_such_module"' in text
 
 
 def test_the_readme_example_is_the_tested_feature():

@@ -194,6 +194,7 @@ def check(project, output_format, tags):
     from espresso_static.checks.report import configuration_messages, run_project_checks
     from espresso_static.data.audit import audited_models, count_rows
     from espresso_static.exceptions import ConfigError
+    from espresso_static.website.feature import feature_problems
 
     try:
         config = open_project(project)
@@ -202,13 +203,15 @@ def check(project, output_format, tags):
             raise
         _report_checks(configuration_messages(error.problems), output_format)
         return
+    # Features load only now (Django is set up): their problems are configuration's.
+    messages = configuration_messages(feature_problems(config))
     labels = app_labels(config.apps)
     total = count_rows(audited_models(labels)) if not tags or "data" in tags else 0
     if total:
         with progress_bar(total, "Checking stored rows") as update:
-            messages = run_project_checks(config, list(tags) or None, progress=update)
+            messages += run_project_checks(config, list(tags) or None, progress=update)
     else:
-        messages = run_project_checks(config, list(tags) or None)
+        messages += run_project_checks(config, list(tags) or None)
     _report_checks(messages, output_format)
 
 

@@ -40,8 +40,9 @@ from typing import Any, Generic, TypeVar
 
 from espresso_static.declare.access import AudienceView
 from espresso_static.exceptions import ConfigError, EspressoStaticError
-from espresso_static.project.config import ProjectConfig
+from espresso_static.project.config import CONFIG_TABLE, ProjectConfig
 from espresso_static.project.database_errors import failure_advice
+from espresso_static.project.options import NOT_ALLOWED, Invalid, Problem
 from espresso_static.website.cache import BuildCache
 from espresso_static.website.collect import SiteModel
 from espresso_static.website.context import (
@@ -194,23 +195,41 @@ def render_features(
 
 def project_features(config: ProjectConfig) -> list[Feature]:
     """The features the project registers (``features = ["package.module:Class"]``),
-    each an instance of the named :class:`Feature` subclass, made without arguments."""
-    return [_load_feature(reference, config) for reference in config.features]
+    each an instance of the named :class:`Feature` subclass, made without arguments; a
+    ConfigError names the first that is not one."""
+    features, problems = _loaded_features(config)
+    if problems:
+        raise ConfigError(
+            f"{config.root / 'pyproject.toml'} [tool.{CONFIG_TABLE}] {problems[0]}.", problems
+        )
+    return features
 
 
-def _load_feature(reference: str, config: ProjectConfig) -> Feature:
-    where = f"features in {config.root / 'pyproject.toml'}"
+def feature_problems(config: ProjectConfig) -> list[Problem]:
+    """The project's features that do not load (``espresso-static check``)."""
+    return _loaded_features(config)[1]
+
+
+def _loaded_features(config: ProjectConfig) -> tuple[list[Feature], list[Problem]]:
+    features, problems = [], []
+    for index, reference in enumerate(config.features):
+        try:
+            features.append(_load_feature(reference))
+        except Invalid as error:
+            problems.append(Problem(NOT_ALLOWED, f"features[{index}]", str(error)))
+    return features, problems
+
+
+def _load_feature(reference: str) -> Feature:
     # The configuration schema checked the form "package.module:Class".
     module_name, _, attribute = reference.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise ConfigError(f'{where}: cannot import "{module_name}": {error}') from error
+        raise Invalid(f'cannot import "{module_name}": {error}') from error
     factory = getattr(module, attribute, None)
     if factory is None:
-        raise ConfigError(f'{where}: module "{module_name}" has no "{attribute}".')
+        raise Invalid(f'module "{module_name}" has no "{attribute}"')
     if not (isinstance(factory, type) and issubclass(factory, Feature)):
-        raise ConfigError(
-            f'{where}: "{reference}" is not a subclass of espresso_static.website.feature.Feature.'
-        )
+        raise Invalid(f'"{reference}" is not a subclass of espresso_static.website.feature.Feature')
     return factory()
