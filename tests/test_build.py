@@ -232,6 +232,8 @@ def test_a_failing_build_keeps_the_published_site(built, tmp_path):
             "flow sequence at line 1, column 12 expected ',' or ']', but got '<stream end>' "
             "at line 2, column 1",
         ),
+        ("- just a list\n", "mkdocs.yml: must be a mapping of settings, not a list"),
+        ("just a string\n", "mkdocs.yml: must be a mapping of settings, not a string"),
         (
             "theme:\n  name: no-such-theme\n",
             "is not a usable MkDocs configuration: Config value 'theme': Unrecognised theme "

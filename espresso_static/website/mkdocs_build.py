@@ -172,6 +172,10 @@ def _configured(path: Path, site_name: str, overrides):
     with mkdocs_messages() as messages:
         try:
             raw = yaml_load(io.StringIO(text)) or {}
+            if not isinstance(raw, dict):
+                raise EspressoStaticError(
+                    f"{path}: must be a mapping of settings, not {_yaml_kind(raw)}"
+                )
             values = {
                 "site_name": raw.get("site_name") or site_name,
                 "theme": raw.get("theme") or DEFAULT_THEME,
@@ -188,6 +192,12 @@ def _configured(path: Path, site_name: str, overrides):
             raise EspressoStaticError(
                 f"{path} is not a usable MkDocs configuration: {details}"
             ) from error
+
+
+def _yaml_kind(value) -> str:
+    """What the file holds instead of settings, in words (YAML's, not Python's)."""
+    kinds = {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return kinds.get(type(value), f"a {type(value).__name__}")
 
 
 def _exclude_docs(user_patterns: str | None, docs_dir: Path, audience: str) -> str:
