@@ -251,6 +251,21 @@ def test_a_broken_mkdocs_yml_is_named_with_what_is_wrong_in_one_line(tmp_path, m
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("link", ["broken.png", "images/broken.png"])
+def test_a_broken_symbolic_link_in_the_docs_is_named_in_one_line(tmp_path, link):
+    project = copy_project(tmp_path)
+    path = project / "docs" / link
+    path.parent.mkdir(exist_ok=True)
+    path.symlink_to("nowhere.png")
+    result = build(project, tmp_path / "site")
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        f"Error: {path}: a broken symbolic link (to nowhere.png); restore its target or remove it."
+    )
+    assert not (tmp_path / "site").exists()
+
+
+@pytest.mark.django_db
 def test_refuses_to_replace_a_folder_that_is_not_a_site(tmp_path):
     project = copy_project(tmp_path)
     precious = tmp_path / "precious"

@@ -11,6 +11,7 @@ edit it).
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ def write_build_docs(
     ``folder/generated`` (hard links to the published files they equal); create
     ``docs_dir/index.md`` if missing."""
     docs_dir.mkdir(parents=True, exist_ok=True)
+    refuse_broken_links(docs_dir)
     created_home = ensure_home_page(docs_dir)
     for entry in sorted(docs_dir.iterdir()):
         if entry.name != GENERATED:
@@ -69,6 +71,21 @@ def write_build_docs(
         else:
             assets += 1
     return WriteReport(generated, pages, assets, size, created_home)
+
+
+def refuse_broken_links(docs_dir: Path) -> None:
+    """Name a broken symbolic link in ``docs_dir`` (but its ``generated/``): MkDocs
+    would fail reading it with the path of this build's linked copy, not the user's."""
+    for folder, subfolders, files in os.walk(docs_dir, followlinks=True):  # as MkDocs
+        if Path(folder) == docs_dir:
+            subfolders[:] = [name for name in subfolders if name != GENERATED]
+        for name in files:
+            path = Path(folder, name)
+            if path.is_symlink() and not path.exists():
+                raise EspressoStaticError(
+                    f"{path}: a broken symbolic link (to {os.readlink(path)}); "
+                    "restore its target or remove it."
+                )
 
 
 def keep_generated_docs(generated: Path, docs_dir: Path) -> bool:
