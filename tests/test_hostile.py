@@ -24,12 +24,12 @@ from bs4 import BeautifulSoup
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from espresso_static.data.plain_values import FORMULA_STARTS
 from espresso_static.project.config import load_config
 from espresso_static.website.features.statusdata import read_status_data
 from espresso_static.website.render import mermaid_id, mermaid_label
 from espresso_static.website.sanitize import (
     ALLOWED_TAGS,
-    FORMULA_STARTS,
     code_html,
     inline_text,
     markdown_to_html,

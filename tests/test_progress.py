@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from espresso_static.cli import cli
-from espresso_static.data.todo import todo_list, write_todo
+from espresso_static.data.todo import TodoList, todo_list, write_todo
 from espresso_static.exceptions import ConfigError, EspressoStaticError
 from espresso_static.progress import (
     DeclaredProgress,
@@ -129,6 +129,22 @@ def test_todo_lists_every_row_not_done(demo_files):
     assert [int(row["id"]) for row in rows] == sorted(expected["id"])
     assert {row["status"] for row in rows} == {"running", "missing", "corrupt"}
     assert rows[0].keys() >= {"file_name", "ensemble", "stream", "configuration", "source"}
+
+
+def test_todo_csv_neutralises_spreadsheet_formulas():
+    formula = "=cmd|' /C calc'!A0"
+    rows = [(1, formula, -5), (2, "@SUM(1+1)", -1.5), (3, "plain", None)]
+    out = io.StringIO()
+    write_todo(TodoList(["id", "file_name", "shift"], iter(rows)), out, "csv")
+    # As in the downloads: a text starting like a formula gets a "'", numbers stay.
+    assert out.getvalue().splitlines()[1:] == [
+        "1,'=cmd|' /C calc'!A0,-5",
+        "2,'@SUM(1+1),-1.5",
+        "3,plain,",
+    ]
+    out = io.StringIO()
+    write_todo(TodoList(["id", "file_name"], iter([(1, formula)])), out, "json")
+    assert json.loads(out.getvalue())[0]["file_name"] == formula  # JSON is no spreadsheet
 
 
 def test_todo_filters_by_status_value_or_category(demo_files):

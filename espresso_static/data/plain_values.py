@@ -1,5 +1,6 @@
 """Any column value as a plain CSV/JSON/SQLite/Parquet value: the downloads hold every
-Django field type (PostgreSQL's arrays and ranges too) and no value fails a build."""
+Django field type (PostgreSQL's arrays and ranges too) and no value fails a build; a
+CSV cell a spreadsheet would run as a formula is neutralised (:func:`csv_cell`)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,18 @@ def plain_value(value):
     if isinstance(value, dict | list | tuple) or _is_range(value):
         return strict_json(value, sort_keys=True)
     return str(value)  # UUIDs, IP addresses, file names, custom fields' values
+
+
+#: A text cell starting with one of these is a formula for a spreadsheet (OWASP).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell people open in a spreadsheet: a text starting like a formula gets a
+    leading ``'``; numbers (and everything not text) stay as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def strict_json(value, **options) -> str:

@@ -5,6 +5,8 @@ the missing files with their ensemble, stream, configuration and source, so a jo
 script can generate the next jobs. ``--status`` takes status values (``missing``)
 or categories (``in_progress``, ``missing``, ``failed``, ``other``); without it, every
 row that is not done is listed. The columns are those of the status page, plus ``id``.
+A CSV text cell starting like a spreadsheet formula gets a leading ``'``, as in the
+downloads.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import TextIO
 
 from django.db.models import Q
 
-from espresso_static.data.plain_values import strict_json
+from espresso_static.data.plain_values import csv_cell, strict_json
 from espresso_static.declare.progress import CATEGORIES, DeclaredProgress
 from espresso_static.exceptions import EspressoStaticError
 
@@ -80,7 +82,7 @@ def _write_csv(todo: TodoList, out: TextIO) -> int:
     writer.writerow(todo.columns)
     count = 0
     for row in todo.rows:
-        writer.writerow([_text(value) for value in row])
+        writer.writerow([_text(csv_cell(value)) for value in row])
         count += 1
     return count
 

@@ -18,7 +18,8 @@ these functions, each for its context:
 - :func:`literal_text`: a row value, shown as written (no math or code spans).
 - :func:`code_html`: a value as ``<code>``, shown exactly.
 - :func:`prose_inline`: prose inside a line (a help text in a table cell).
-- :func:`csv_cell`: a spreadsheet cell.
+- :func:`~espresso_static.data.plain_values.csv_cell`: a spreadsheet cell (there, as
+  ``todo`` writes CSV too).
 
 Markdown passes raw HTML through, so rendered HTML is sanitized with nh3 (an
 allow-list sanitizer): whatever is not explicitly allowed is removed.
@@ -205,18 +206,6 @@ def prose_inline(text: object) -> Markup:
 def shell_word(value: object) -> Markup:
     """``value`` as one word of a shell command shown in a code block (quoted, one line)."""
     return Markup(shlex.quote(one_line(value)))
-
-
-#: A text cell starting with one of these is a formula for a spreadsheet (OWASP).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: object) -> object:
-    """A CSV cell people open in a spreadsheet: a text starting like a formula gets a
-    leading ``'``; numbers (and everything not text) stay as they are."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def html_title(value: object) -> Markup:

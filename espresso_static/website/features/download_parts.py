@@ -38,9 +38,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from espresso_static.data.plain_values import plain_value, strict_json
+from espresso_static.data.plain_values import FORMULA_STARTS, csv_cell, plain_value, strict_json
 from espresso_static.website.features.resources import Resource
-from espresso_static.website.sanitize import FORMULA_STARTS, csv_cell
 
 #: Rows encoded at once (a segment of a table without an integer key may be any size).
 CHUNK_ROWS = 20_000
@@ -457,7 +456,7 @@ def create_sqlite_table(database, resource: Resource) -> None:
 
 def _spreadsheet_safe(rows: list[tuple], texts: list[int]) -> list:
     """The CSV form of ``rows``: text cells starting like a formula get a ``'``
-    (:func:`~espresso_static.website.sanitize.csv_cell`); other formats keep the values."""
+    (:func:`~espresso_static.data.plain_values.csv_cell`); other formats keep the values."""
     safe = []
     for row in rows:
         if any(isinstance(row[i], str) and row[i].startswith(FORMULA_STARTS) for i in texts):
