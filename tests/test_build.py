@@ -122,6 +122,55 @@ def test_hostile_text_is_escaped_everywhere(built):
     assert page.select_one(".es-prose .arithmatex").get_text() == r"\(N_c\)"
 
 
+#: Front matter values that would add an element or a handler printed raw.
+HOSTILE_FRONT_MATTER = """---
+description: "\\"><svg onload=alert(1)>"
+author: "\\"><img src=x onerror=alert(2)>"
+hide: [navigation]
+---
+
+Front matter only.
+"""
+
+
+@pytest.mark.django_db
+def test_front_matter_is_text_and_chooses_only_the_projects_templates(tmp_path):
+    project = copy_project(tmp_path)
+    docs = project / "docs"
+    (docs / "hostile.md").write_text(HOSTILE_FRONT_MATTER)
+    (docs / "redirect.md").write_text(
+        "---\ntemplate: redirect.html\nlocation: 'javascript:alert(3)'\n---\n\nStays.\n"
+    )
+    (docs / "own.md").write_text("---\ntemplate: page.html\n---\n\nOwn template.\n")
+    (project / "overrides").mkdir()
+    (project / "overrides" / "page.html").write_text(
+        '{% extends "main.html" %}{% block content %}<p id="own">own</p>{% endblock %}'
+    )
+    with (project / "mkdocs.yml").open("a") as mkdocs_yml:
+        mkdocs_yml.write("theme:\n  name: material\n  custom_dir: overrides\n")
+    result = build(project, tmp_path / "site")
+    assert result.exit_code == 0, result.output
+    site = tmp_path / "site"
+
+    page = html(site / "hostile" / "index.html")
+    assert not page.head.find_all(["svg", "img"]) and not page.find_all("img")
+    assert not [e for e in page.find_all(True) if any(a.startswith("on") for a in e.attrs)]
+    assert page.find("meta", attrs={"name": "description"})["content"] == (
+        '"><svg onload=alert(1)>'
+    )
+    assert page.find("meta", attrs={"name": "author"})["content"] == (
+        '"><img src=x onerror=alert(2)>'
+    )
+    assert page.select_one(".md-sidebar--primary").has_attr("hidden")  # hide still works
+
+    redirect = html(site / "redirect" / "index.html")
+    assert not [s for s in redirect.find_all("script") if "alert" in s.get_text()]
+    assert "Stays." in redirect.find("article").get_text()
+    warning = "warning: redirect.md: front matter template 'redirect.html' ignored"
+    assert warning in result.output
+    assert html(site / "own" / "index.html").find(id="own").get_text() == "own"
+
+
 @pytest.mark.django_db
 def test_relations_inheritance_checks_and_population_example(built):
     _, site, _ = built

@@ -24,7 +24,7 @@ from espresso_static.website.context import Asset, Contribution, Page, Provenanc
 from espresso_static.website.feature import Collected, run_step
 from espresso_static.website.hardlinks import copy_or_link
 from espresso_static.website.render import GENERATED, PARTIALS, format_time
-from espresso_static.website.sanitize import escaped_titles_plugin
+from espresso_static.website.sanitize import escaped_page_text_plugin
 from espresso_static.website.write import hand_written_pages, pages_not_for
 
 #: mkdocs-material defaults when the project's mkdocs.yml names no theme.
@@ -33,6 +33,9 @@ DEFAULT_THEME = {
     "font": False,
     "features": ["navigation.indexes", "navigation.prune", "content.code.copy", "search.suggest"],
 }
+#: Our theme overrides (the provenance footer, the news banner), after the user's
+#: custom_dir and before the theme.
+THEME_OVERRIDES = Path(str(resources.files("espresso_static.templates").joinpath("overrides")))
 #: In strict mode every link problem is a warning, and warnings fail the build.
 STRICT_VALIDATION = {
     "omitted_files": "warn",
@@ -134,7 +137,9 @@ def load_mkdocs_config(
     _merge_extensions(mkdocs_config, docs or config.docs_dir)
     _merge_includes(mkdocs_config, contributions)
     _add_theme_overrides(mkdocs_config, cache)
-    mkdocs_config.plugins["espresso-static-titles"] = escaped_titles_plugin()
+    custom_dir = mkdocs_config.theme.custom_dir
+    own_templates = [THEME_OVERRIDES, *([Path(custom_dir)] if custom_dir else [])]
+    mkdocs_config.plugins["espresso-static-page-text"] = escaped_page_text_plugin(own_templates)
     if cache is not None and cache.enabled:
         mkdocs_config.plugins["espresso-static-compiled-templates"] = _compiled_templates(cache)
     if docs is not None:
@@ -247,7 +252,7 @@ def _add_theme_overrides(mkdocs_config, cache: BuildCache | None = None) -> None
     theme; the theme's files listed without its hidden folders; each environment of
     the theme with its compiled templates kept in ``cache`` (mkdocs-material's search
     plugin makes three of its own, each compiling the language partials again)."""
-    overrides = str(resources.files("espresso_static.templates").joinpath("overrides"))
+    overrides = str(THEME_OVERRIDES)
     theme = mkdocs_config.theme
     dirs = theme.dirs
     position = 1 if theme.custom_dir else 0

@@ -27,10 +27,12 @@ allow-list sanitizer): whatever is not explicitly allowed is removed.
 
 from __future__ import annotations
 
+import logging
 import re
 import shlex
 import threading
 from html import escape
+from pathlib import Path
 
 import markdown
 import nh3
@@ -215,13 +217,47 @@ def html_title(value: object) -> Markup:
     return value if isinstance(value, Markup) else Markup(escape(one_line(value), quote=True))
 
 
-def escaped_titles_plugin():
-    """A MkDocs plugin escaping every title the theme prints raw (mkdocs-material's
-    templates mostly do not escape them), whatever their source: the navigation we
-    pass, a page's front matter or first heading, a file name, the site name."""
+def escaped_meta(value: object) -> object:
+    """A front matter value with every string in it (in lists and mappings too)
+    HTML-escaped once: mkdocs-material prints ``page.meta`` values raw (``description``
+    and ``author`` in ``<meta>`` attributes). Strings without ``<>&"'`` stay as they
+    are, so the keys the build and the theme read (``hide``, ``search``...) still work."""
+    if isinstance(value, Markup):
+        return value
+    if isinstance(value, str):
+        return Markup(escape(value, quote=True))
+    if isinstance(value, list):
+        return [escaped_meta(item) for item in value]
+    if isinstance(value, dict):
+        return {key: escaped_meta(item) for key, item in value.items()}
+    return value
+
+
+def _own_template(name: object, folders: list[Path]) -> bool:
+    """Whether the template ``name`` is a file of one of ``folders`` (they come before
+    the theme's, so it is the one MkDocs would load)."""
+    if not isinstance(name, str):
+        return False
+    for folder in folders:
+        path = (folder / name).resolve()
+        if path.is_relative_to(folder.resolve()) and path.is_file():
+            return True
+    return False
+
+
+def escaped_page_text_plugin(own_template_folders: list[Path]):
+    """A MkDocs plugin escaping every title and front matter value the theme prints raw
+    (mkdocs-material's templates mostly do not escape them), whatever their source: the
+    navigation we pass, a page's front matter or first heading, a file name, the site
+    name. Front matter may choose a page's template only among the project's own
+    (``own_template_folders``): a theme template such as ``redirect.html`` puts a front
+    matter value in a script; any other is dropped with a warning (in strict mode the
+    build fails)."""
     from mkdocs.plugins import BasePlugin
 
-    class EscapedTitles(BasePlugin):
+    log = logging.getLogger("mkdocs.plugins.espresso_static")
+
+    class EscapedPageText(BasePlugin):
         def on_nav(self, nav, config, files):
             pending = list(nav.items)
             while pending:
@@ -237,10 +273,22 @@ def escaped_titles_plugin():
             for file in files.documentation_pages():
                 page = file.page
                 if page is not None:
+                    _check_template(page, file.src_uri)
                     page.title = html_title(page.title or "")
-                    if "title" in page.meta:  # the theme's header prints it too
-                        page.meta["title"] = html_title(page.meta["title"])
+                    title = page.meta.get("title")
+                    page.meta.update(escaped_meta(page.meta))
+                    if title is not None:  # the theme's header prints it too
+                        page.meta["title"] = html_title(title)
             config.site_name = html_title(config.site_name)
             return env
 
-    return EscapedTitles()
+    def _check_template(page, source: str) -> None:
+        template = page.meta.get("template")
+        if template is not None and not _own_template(template, own_template_folders):
+            del page.meta["template"]
+            log.warning(
+                f"{source}: front matter template {one_line(template)!r} ignored: "
+                "only a template of the theme's custom_dir may be chosen"
+            )
+
+    return EscapedPageText()
