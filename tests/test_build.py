@@ -172,6 +172,19 @@ def test_front_matter_is_text_and_chooses_only_the_projects_templates(tmp_path):
 
 
 @pytest.mark.django_db
+def test_a_notifications_remote_image_is_a_link_not_a_request(tmp_path):
+    project = copy_project(tmp_path)
+    notify = ["notify", "--project", str(project), "--title", "pixel"]
+    tracking = "tracking ![p](https://tracker.example/pixel.png)"
+    assert CliRunner().invoke(cli, [*notify, tracking]).exit_code == 0
+    assert build(project, tmp_path / "site").exit_code == 0
+    news = article(tmp_path / "site" / "generated" / "news" / "index.html")
+    assert not news.find_all("img")
+    link = news.find("a", string="p")
+    assert link["href"] == "https://tracker.example/pixel.png"
+
+
+@pytest.mark.django_db
 def test_relations_inheritance_checks_and_population_example(built):
     _, site, _ = built
     page = article(site / "generated" / "siteapp" / "run" / "index.html")

@@ -145,3 +145,38 @@ def test_a_text_leaves_nothing_for_the_next_one():
     ]
     assert [sanitize.markdown_to_html(text) for text in texts] == alone
     assert "<abbr" not in alone[2] and "footnote" not in alone[2] and "href" not in alone[2]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tracking ![p](https://tracker.example/pixel.png)",
+        "![p](//tracker.example/pixel.png)",
+        "![p](HTTP://tracker.example/pixel.png)",
+        "[![p](https://tracker.example/pixel.png)](https://example.org/)",
+        '<img src="https://tracker.example/pixel.png" alt="p">',
+        '<img src="/\\tracker.example/pixel.png" alt="p">',
+        '<img src=" &#104;ttps://tracker.example/pixel.png" alt="p">',
+        '<img src="data:image/png;base64,iVBORw0KGgo=" alt="p">',
+    ],
+)
+def test_no_image_comes_from_another_server(text):
+    images = BeautifulSoup(markdown_to_html(text), "html.parser").find_all("img")
+    assert not [image for image in images if image.has_attr("src")]
+
+
+def test_a_remote_image_is_a_link_with_its_alt_text_and_a_local_one_stays():
+    soup = BeautifulSoup(
+        markdown_to_html("![p](https://tracker.example/pixel.png) ![chart](img/chart.png)"),
+        "html.parser",
+    )
+    link = soup.find("a")
+    assert (link.get_text(), link["href"]) == ("p", "https://tracker.example/pixel.png")
+    assert [image["src"] for image in soup.find_all("img")] == ["img/chart.png"]
+    linked = BeautifulSoup(
+        markdown_to_html("[![logo](https://example.org/logo.png)](https://example.org/)"),
+        "html.parser",
+    )
+    assert [(a.get_text(), a["href"]) for a in linked.find_all("a")] == [
+        ("logo", "https://example.org/")
+    ]

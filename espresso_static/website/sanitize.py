@@ -22,7 +22,8 @@ these functions, each for its context:
   ``todo`` writes CSV too).
 
 Markdown passes raw HTML through, so rendered HTML is sanitized with nh3 (an
-allow-list sanitizer): whatever is not explicitly allowed is removed.
+allow-list sanitizer): whatever is not explicitly allowed is removed, and an image
+must be on the site (a page asks no other server for anything).
 """
 
 from __future__ import annotations
@@ -36,14 +37,59 @@ from pathlib import Path
 
 import markdown
 import nh3
+from markdown.extensions import Extension
+from markdown.treeprocessors import Treeprocessor
 from markupsafe import Markup
 
-#: Markdown extensions of prose and news: structure (tables, fenced code, footnotes...)
-#: and math, which arithmatex writes as escaped TeX in ``arithmatex`` elements.
-MARKDOWN_EXTENSIONS = ["extra", "sane_lists", "pymdownx.arithmatex"]
+#: A URL's scheme (letters first, then letters, digits, `+`, `-` or `.`).
+_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
+#: What a browser drops before reading a URL: spaces and control characters at its
+#: ends, tabs and line breaks anywhere.
+_URL_ENDS = "".join(map(chr, range(0x21)))
+_URL_DROPPED = re.compile(r"[\t\n\r]")
+
+
+def is_relative_url(url: str) -> bool:
+    """Whether ``url`` stays on the site: no scheme, no ``//host`` (browsers read ``\\``
+    as ``/`` in web addresses)."""
+    address = _URL_DROPPED.sub("", url).strip(_URL_ENDS).replace("\\", "/")
+    return not (_SCHEME.match(address) or address.startswith("//"))
+
+
+class _RemoteImagesAsLinks(Treeprocessor):
+    """A Markdown image with a remote (or ``data:``) address becomes a link to it with its
+    alt text, or just the text inside a link: the reader sees what it was and may open
+    it; the page fetches nothing (the sanitizer drops such a ``src`` of raw HTML)."""
+
+    def run(self, root) -> None:
+        self._replace_in(root, in_link=False)
+
+    def _replace_in(self, parent, in_link: bool) -> None:
+        for element in parent:
+            if element.tag == "img" and not is_relative_url(element.get("src", "")):
+                address = element.get("src", "")
+                text = element.get("alt") or address
+                element.attrib.clear()
+                element.tag, element.text = ("span" if in_link else "a"), text
+                if not in_link:
+                    element.set("href", address)
+            else:
+                self._replace_in(element, in_link or element.tag == "a")
+
+
+class RemoteImagesAsLinks(Extension):
+    def extendMarkdown(self, md) -> None:
+        # After the inline patterns made the images (20), before unescaping (0).
+        md.treeprocessors.register(_RemoteImagesAsLinks(md), "remote-images-as-links", 15)
+
+
+#: Markdown extensions of prose and news: structure (tables, fenced code, footnotes...),
+#: math, which arithmatex writes as escaped TeX in ``arithmatex`` elements, and images
+#: from other servers as links.
+MARKDOWN_EXTENSIONS = ["extra", "sane_lists", "pymdownx.arithmatex", RemoteImagesAsLinks()]
 MARKDOWN_SETTINGS = {"pymdownx.arithmatex": {"generic": True}}
-#: Link and image targets besides relative URLs; everything else (javascript:, data:,
-#: vbscript:, ...) is dropped.
+#: Link targets besides relative URLs; everything else (javascript:, data:, vbscript:,
+#: ...) is dropped. An image's address must be relative (:func:`_fetched_locally`).
 URL_SCHEMES = {"http", "https", "mailto"}
 #: Elements removed together with their content (not just unwrapped to text).
 DROPPED_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "template", "noscript"}
@@ -161,13 +207,25 @@ def code_html(value: object) -> Markup:
     return Markup(f"<code>{neutralise(escape(text, quote=True))}</code>")
 
 
+def _fetched_locally(element: str, attribute: str, value: str) -> str | None:
+    """nh3's attribute filter: an address the browser fetches by itself (an image's,
+    the only one the allow-list has) must be on the site, so no page tells a third
+    party who reads it. ``data:`` is refused too: it fetches nothing, but no text of
+    ours needs an inline image, and SVG in it is a document of its own."""
+    if attribute == "src" and not is_relative_url(value):
+        return None
+    return value
+
+
 def sanitize_html(html: str) -> str:
-    """``html`` reduced to the allowed tags, attributes and URL schemes."""
+    """``html`` reduced to the allowed tags, attributes and URL schemes, images to those
+    of the site."""
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,
         clean_content_tags=DROPPED_WITH_CONTENT,
         attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=_fetched_locally,
         url_schemes=URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
         allowed_classes=ALLOWED_CLASSES,
