@@ -68,6 +68,22 @@ def test_values_of_a_stored_row_when_there_is_one():
     assert list(port.Staggered.objects.all()) == [action]
 
 
+def test_a_stored_null_is_written_as_none_not_a_placeholder():
+    flow = port.Flow.objects.create(flowtime="1.25")
+    light, strange = (
+        port.Staggered.objects.create(smear=flow, quark_mass="0.01", quark_tag=tag)
+        for tag in ("light", "strange")
+    )
+    port.Hisq.objects.create(
+        short_tag="a12m310", stream="a", config=1, nx=24, light=light, strange=strange
+    )
+    port.Hisq.objects.update(tag="campaign")  # set at the top: below too, unless said
+    code = scripts()["portapp.Hisq"]
+    assert '"tag": "campaign",' in code and '"light.tag": None,' in code
+    run(code)  # finds the stored rows, nested ones included
+    assert (port.Hisq.objects.count(), port.Staggered.objects.count()) == (1, 2)
+
+
 def test_a_conflicting_unique_value_is_one_line_naming_the_row():
     port.Ensemble.objects.create(label="a12m310")
     port.Label.objects.create(name="x")

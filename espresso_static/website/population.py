@@ -192,14 +192,17 @@ def _add_level(
     top = not prefix
     columns = [f for f in model.open_fields if not f.relation]
     set_here: set[str] = set()
+    # A stored row's null is set where a column is set at all: get_or_create_from_
+    # parameters gives a column set above to the rows below that are not told otherwise.
+    given = {name: value for name, value in examples.items() if value is not None}
     for f in columns:
-        if f.required or f.name in examples or f.name in ancestors:
+        if f.required or f.name in given or f.name in ancestors:
             call.lines.append(_comment(f, prefix))
             call.lines.append(_entry(prefix + f.name, _value(f, examples)))
             set_here.add(f.name)
         elif top:
             call.lines.append(_comment(f, prefix))
-            call.lines.append("# " + _entry(f.name, _value(f, examples)))
+            call.lines.append("# " + _entry(f.name, _value(f, given)))
     below = ancestors | set_here
     for f in model.open_fields:
         if f.relation in ("foreign key", "one-to-one") and f.required:

@@ -61,7 +61,7 @@ def _walk(row, prefix: str, values: dict, tree: dict, depth: int) -> None:
             _walk(related, f"{prefix}{field.name}.", values, tree, depth + 1)
             continue
         value = _literal(field.value_from_object(row))
-        if value is not None and value is not _NOT_LITERAL:  # None: the default anyway
+        if value is not _NOT_LITERAL:  # None too: a column set above is set below too
             values[prefix + field.name] = value
 
 
