@@ -25,6 +25,7 @@ from models.demo.models import (
     Propagator,
 )
 from tests.conftest import REPO
+from tests.portapp.models import Job
 
 pytestmark = pytest.mark.django_db
 START = datetime(2026, 1, 5, tzinfo=UTC)
@@ -100,6 +101,26 @@ def test_columns_a_row_leaves_out_keep_their_stored_values(ensemble):
         "frontier",
     )
     assert stored.produced == START + timedelta(minutes=1)
+
+
+def test_times_django_sets_on_save_are_set_when_a_row_leaves_them_out():
+    """auto_now_add and auto_now take the current time on new rows, auto_now again on
+    changed rows, as save() sets them; a time a row gives is kept."""
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    rows = [{"number": "1", "status": "0"}, {"number": "2", "status": "0"}]
+    assert espresso_static.ingest(Job, rows, key=("number",)).inserted == 2
+    first = Job.objects.get(number=1)
+    assert first.submitted >= before and first.checked >= before
+    Job.objects.update(submitted=START, checked=START)
+
+    rows[0]["status"] = "2"
+    rows.append({"number": "3", "status": "1", "submitted": START.isoformat()})
+    report = espresso_static.ingest(Job, rows, key=("number",))
+    assert (report.inserted, report.updated, report.unchanged) == (1, 1, 1)
+    changed, unchanged, given = Job.objects.order_by("number")
+    assert changed.submitted == START and changed.checked >= before
+    assert (unchanged.submitted, unchanged.checked) == (START, START)
+    assert given.submitted == START and given.checked >= before
 
 
 def test_a_failing_row_aborts_everything_naming_row_key_and_message(ensemble):

@@ -149,6 +149,18 @@ class Measure(Base):
     status = models.CharField(max_length=10, choices=[("todo", "todo"), ("done", "done")])
 
 
+class Job(Base):
+    """A job whose status is an integer code with choices, with the times Django fills
+    itself on save (LatteDB's job tables)."""
+
+    progress = Progress(status="status", done=[2], in_progress=[1], missing=[0])
+
+    number = models.PositiveIntegerField(unique=True)
+    status = models.IntegerField(choices=[(0, "queued"), (1, "running"), (2, "finished")])
+    submitted = models.DateTimeField(auto_now_add=True)
+    checked = models.DateTimeField(auto_now=True)
+
+
 class Kinds(Base):
     """Every portable field type, for documentation, downloads and status pages."""
 

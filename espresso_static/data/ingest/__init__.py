@@ -32,7 +32,10 @@ Semantics, in short:
 * All or nothing: everything runs in one transaction; the first failing row raises
   and nothing is committed.
 * ``last_modified`` is set to the time of writing on inserted and updated rows,
-  ``user`` to the current database user on new rows (as ``save()`` does).
+  ``user`` to the current database user on new rows (as ``save()`` does). Other
+  ``auto_now_add`` and ``auto_now`` columns a row leaves out are set as ``save()``
+  sets them: to the current time on new rows, ``auto_now`` ones also on changed rows;
+  a time a row gives is kept (as ``loaddata`` keeps a fixture's).
 * Like ``bulk_create``, no ``pre_save``/``post_save`` signals are sent (the checks
   run directly). Multi-table-inheritance children are refused (see
   :func:`ingest`). Values are compared as the database stores them, so a JSON or

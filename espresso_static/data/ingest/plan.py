@@ -7,6 +7,7 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 from django.db import connections, models
 
@@ -63,6 +64,8 @@ class Plan:
     #: Values of a new instance before the row's values (defaults, current user).
     defaults: dict
     callable_defaults: list[tuple[str, Callable]]
+    #: auto_now columns (besides last_modified): set to now on update unless given.
+    auto_now: dict[str, Callable]
     required: frozenset[str]
     field_names: dict[str, models.Field]  # name or attname a row may use -> field
     foreign_keys: dict[str, models.ForeignKey]  # cache name -> field
@@ -91,6 +94,7 @@ class RowShape:
     key_defaults: dict  # key columns the row leaves out that have a static default
     missing: tuple[str, ...]  # written attnames the row does not give
     missing_required: tuple[str, ...]  # ... of which a new row cannot do without
+    stamped: tuple[int, ...]  # positions in ``Plan.columns`` of auto_now columns left out
 
 
 @dataclass
@@ -155,8 +159,11 @@ def make_plan(model, key: tuple[str, ...], alias: str) -> Plan:
         last_modified=_column(last_modified, connection) if last_modified else None,
         defaults=defaults,
         callable_defaults=callable_defaults,
+        auto_now={f.attname: _now_of(f) for f in written if getattr(f, "auto_now", False)},
         required=frozenset(
-            f.attname for f in written if not (f.null or f.has_default() or f.attname in defaults)
+            f.attname
+            for f in written
+            if not (f.null or f.has_default() or f.attname in defaults or _is_auto_time(f))
         ),
         field_names={**{f.name: f for f in written}, **{f.attname: f for f in written}},
         foreign_keys={f.cache_name: f for f in written if f.is_relation},
@@ -299,7 +306,9 @@ def _defaults(model, written, alias: str, base: bool) -> tuple[dict, list]:
     static = {model._meta.pk.attname: None}
     per_row = []
     for model_field in written:
-        if model_field.has_default() and callable(model_field.default):
+        if _is_auto_time(model_field):
+            per_row.append((model_field.attname, _now_of(model_field)))
+        elif model_field.has_default() and callable(model_field.default):
             per_row.append((model_field.attname, model_field.get_default))
         elif model_field.has_default() or model_field.null:
             static[model_field.attname] = model_field.get_default()
@@ -308,6 +317,17 @@ def _defaults(model, written, alias: str, base: bool) -> tuple[dict, list]:
 
         static["user_id"] = current_user(alias).pk
     return static, per_row
+
+
+def _is_auto_time(model_field) -> bool:
+    """A date or time field Django sets itself on save (``auto_now``, ``auto_now_add``)."""
+    return getattr(model_field, "auto_now", False) or getattr(model_field, "auto_now_add", False)
+
+
+def _now_of(model_field) -> Callable:
+    """The value ``save()`` gives the auto_now(_add) ``model_field``: its own ``pre_save``
+    (the current date, time or aware datetime), on a stand-in for the instance."""
+    return lambda: model_field.pre_save(SimpleNamespace(), add=True)
 
 
 def _max_lookup_params(connection) -> int:

@@ -81,7 +81,10 @@ def _shape_of(plan: Plan, names: tuple, index: int) -> RowShape:
     given.update(key_defaults)
     missing = tuple(c.attname for c in plan.columns if c.attname not in given)
     required = tuple(sorted(plan.required.intersection(missing)))
-    return RowShape(renamed, key_defaults, missing, required)
+    stamped = tuple(
+        i for i, c in enumerate(plan.columns) if c.attname in plan.auto_now.keys() - given
+    )
+    return RowShape(renamed, key_defaults, missing, required, stamped)
 
 
 def check_batch(plan: Plan, batch: Batch, first_rows: dict) -> None:

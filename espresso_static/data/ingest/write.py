@@ -108,8 +108,8 @@ def _write_batch(plan: Plan, cursor, batch: Batch) -> tuple[int, int, int]:
     params = _driver_values(plan, batch, instances)
     new = [row for row, was in zip(params, stored, strict=True) if was is None]
     changed = [
-        (row, was[0])
-        for row, was in zip(params, stored, strict=True)
+        (_stamped(plan, batch.shapes[position].stamped, row), was[0])
+        for position, (row, was) in enumerate(zip(params, stored, strict=True))
         if was is not None and row != was[1:]
     ]
     stamp = (plan.last_modified.prepare(timezone.now()),) if plan.last_modified else ()
@@ -119,6 +119,18 @@ def _write_batch(plan: Plan, cursor, batch: Batch) -> tuple[int, int, int]:
         if changed:
             cursor.executemany(plan.update_sql, [(*row, *stamp, pk) for row, pk in changed])
     return len(new), len(changed), len(params) - len(new) - len(changed)
+
+
+def _stamped(plan: Plan, positions: tuple[int, ...], row: tuple) -> tuple:
+    """``row`` with the auto_now columns it left out set to now, as ``save()`` does
+    (they kept their stored values until the row was found changed)."""
+    if not positions:
+        return row
+    values = list(row)
+    for position in positions:
+        column = plan.columns[position]
+        values[position] = column.prepare(plan.auto_now[column.attname]())
+    return tuple(values)
 
 
 def _existing_rows(plan: Plan, cursor, keys: list) -> dict:
