@@ -23,6 +23,7 @@ from espresso_static.progress import (
 )
 from models.demo import data
 from models.demo.models import DataFile
+from tests.portapp.models import Job
 
 REPO = Path(__file__).resolve().parents[1]
 DONE = ["on_disk", "on_tape"]
@@ -194,3 +195,28 @@ def test_todo_command_reports_an_unknown_model_in_one_line():
     assert (
         result.output.count("\n") == 1 and "No model with a progress declaration" in result.output
     )
+
+
+@pytest.mark.django_db
+def test_todo_takes_integer_statuses_as_the_column_holds_them():
+    """A status given on the command line is text: it is converted to the column's type
+    (an integer here), and an unknown one is refused listing the known ones."""
+    for number, status in enumerate([0, 1, 1, 2]):
+        Job.objects.create(number=number, status=status)
+
+    def todo(status):
+        return CliRunner().invoke(
+            cli,
+            ["todo", "portapp.Job", "--project", str(REPO), "--status", status, "--format", "json"],
+        )
+
+    result = todo("1")
+    assert result.exit_code == 0, result.output
+    assert [record["number"] for record in json.loads(result.stdout)] == [1, 2]
+    assert [record["status"] for record in json.loads(todo("missing").stdout)] == [0]
+    unknown = todo("5")
+    assert unknown.exit_code == 1
+    assert unknown.output == (
+        "Error: Unknown status '5' for portapp.Job; choose from 1, 0, in_progress, missing, failed.\n"
+    )
+    assert "counts as done" in todo("2").output

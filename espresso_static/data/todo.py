@@ -2,11 +2,11 @@
 
 ``espresso-static todo DataFile --status missing --format csv`` prints, for example,
 the missing files with their ensemble, stream, configuration and source, so a job
-script can generate the next jobs. ``--status`` takes status values (``missing``)
-or categories (``in_progress``, ``missing``, ``failed``, ``other``); without it, every
-row that is not done is listed. The columns are those of the status page, plus ``id``.
-A CSV text cell starting like a spreadsheet formula gets a leading ``'``, as in the
-downloads.
+script can generate the next jobs. ``--status`` takes status values (``missing``;
+``1`` of an integer status column) or categories (``in_progress``, ``missing``,
+``failed``, ``other``); without it, every row that is not done is listed. The columns
+are those of the status page, plus ``id``. A CSV text cell starting like a
+spreadsheet formula gets a leading ``'``, as in the downloads.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TextIO
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from espresso_static.data.plain_values import csv_cell, strict_json
-from espresso_static.declare.progress import CATEGORIES, DeclaredProgress
+from espresso_static.declare.progress import CATEGORIES, DeclaredProgress, column_of
 from espresso_static.exceptions import EspressoStaticError
 
 FORMATS = ("csv", "json")
@@ -48,26 +49,37 @@ def todo_list(item: DeclaredProgress, statuses: Sequence[str] = ()) -> TodoList:
     return TodoList(["id", *(column.name for column in columns)], rows.iterator(chunk_size=BATCH))
 
 
-def _status_values(item: DeclaredProgress, statuses: Sequence[str]) -> list[str]:
+def _status_values(item: DeclaredProgress, statuses: Sequence[str]) -> list:
     """Status values for names that are status values or categories (not ``done``)."""
     progress = item.progress
+    status_field = column_of(item.model, progress.status).field
     values = []
     for name in statuses:
-        if name in progress.categories:
-            if progress.category(name) == "done":
+        value = _as_status(status_field, name)
+        if value in progress.categories:
+            if progress.category(value) == "done":
                 raise EspressoStaticError(
                     f"{name!r} counts as done in {item.label}; todo lists work not done."
                 )
-            values.append(name)
+            values.append(value)
         elif name in CATEGORIES and name != "done":
             values.extend(progress.values_of(name))
         else:
-            known = [v for v, c in progress.categories.items() if c != "done"]
+            known = [str(v) for v, c in progress.categories.items() if c != "done"]
             choices = ", ".join([*known, *(c for c in CATEGORIES[1:-1] if c not in known)])
             raise EspressoStaticError(
                 f"Unknown status {name!r} for {item.label}; choose from {choices}."
             )
     return values
+
+
+def _as_status(status_field, name: str):
+    """``name`` as a value of the status column (``"1"`` is 1 in an integer column),
+    or ``name`` itself when the column cannot hold it (a category name)."""
+    try:
+        return status_field.to_python(name)
+    except ValidationError:
+        return name
 
 
 def write_todo(todo: TodoList, out: TextIO, fmt: str = "csv") -> int:
