@@ -53,7 +53,10 @@ def test_rate_and_completion_come_from_recent_snapshots(history):
     assert moving.completion == START + timedelta(days=3 + 6)  # 60 left at 10 a day
     stuck = by_ensemble["a09m220"]
     assert stuck.rate_per_day == pytest.approx(0) and stuck.completion is None
-    assert "stalled since 2026-03-01" in stuck.describe(now=START + timedelta(days=3))
+    # Three days without a change are a pause; two weeks make a stall (the README's word).
+    paused = stuck.describe(now=START + timedelta(days=3))
+    assert paused == "50 % done (50 of 100), 0/day, no recent progress"
+    assert "stalled since 2026-03-01" in stuck.describe(now=START + timedelta(days=15))
     assert by_ensemble[ALL].done == 90 and by_ensemble[ALL].total == 200
 
 
@@ -65,6 +68,16 @@ def test_an_estimate_says_stalled_when_nothing_moved_for_two_weeks(history):
     # Snapshots store only changes: none for 15 days means nothing moved.
     late = moving.describe(now=START + timedelta(days=3 + 15))
     assert late == "40 % done (40 of 100), stalled since 2026-03-04"
+
+
+def test_one_snapshot_is_no_stall_until_two_weeks_pass_without_another(db):
+    record(0, {"a12m310": 10})
+    (trend,) = trends(history_by(find_declared("DataFile"), None))
+    assert trend.rate_per_day is None
+    soon = trend.describe(now=START + timedelta(minutes=5))
+    assert soon == "10 % done (10 of 100), no rate yet (one snapshot)"
+    late = trend.describe(now=START + timedelta(days=15))
+    assert late == "10 % done (10 of 100), stalled since 2026-03-01"
 
 
 def test_a_plot_of_one_snapshot_spans_a_day_not_years(db):

@@ -40,12 +40,12 @@ class Trend:
     def stalled_since(self, now: datetime | None = None) -> datetime | None:
         """When progress stopped: the last change, if the group is not done and nothing
         moved in the :data:`WINDOW_DAYS` before ``now`` (snapshots store only changes,
-        so a stalled campaign leaves no newer ones) or the recent rate is not positive."""
+        so a stalled campaign leaves no newer ones). Fewer days without a change, or no
+        rate yet (one snapshot), are not enough to tell a stall from a pause."""
         if self.complete or self.last_change is None:
             return None
         now = now or datetime.now(UTC)
-        idle = now - self.last_change > timedelta(days=WINDOW_DAYS)
-        if idle or not (self.rate_per_day and self.rate_per_day > 0):
+        if now - self.last_change > timedelta(days=WINDOW_DAYS):
             return self.last_change
         return None
 
@@ -61,4 +61,6 @@ class Trend:
             return text + f", stalled since {stalled:%Y-%m-%d}"
         if self.completion is not None:
             return text + f", done ~{self.completion:%Y-%m-%d}"
+        if self.rate_per_day is None:
+            return text + ", no rate yet (one snapshot)"
         return text + ", no recent progress"
