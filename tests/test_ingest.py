@@ -268,3 +268,15 @@ def test_cli_reports_a_failing_row_in_one_line_and_writes_nothing(ensemble, tmp_
     assert "is not an .h5 file" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert DataFile.objects.count() == 0
+
+
+def test_cli_names_only_the_candidates_of_an_ambiguous_model_name(tmp_path):
+    path = tmp_path / "actions.csv"
+    path.write_text("name\nwilson\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        cli, ["ingest", "Action", str(path), "--key", "name", "--project", str(REPO)]
+    )
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: Ambiguous model 'Action'; use one of: baseapp.Action, portapp.Action.\n"
+    )

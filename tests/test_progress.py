@@ -220,3 +220,20 @@ def test_todo_takes_integer_statuses_as_the_column_holds_them():
         "Error: Unknown status '5' for portapp.Job; choose from 1, 0, in_progress, missing, failed.\n"
     )
     assert "counts as done" in todo("2").output
+
+
+def test_an_ambiguous_declared_model_name_lists_only_its_candidates(monkeypatch):
+    from tests.hostileapp.models import Sample as HostileSample
+    from tests.leakapp.models import Sample as LeakSample
+    from tests.valueapp.models import Run
+
+    same_name = [DeclaredProgress(m, LeakSample.progress) for m in (HostileSample, LeakSample)]
+    other = DeclaredProgress(Run, Run.progress)
+    monkeypatch.setattr(
+        "espresso_static.declare.progress.declared_models", lambda: [*same_name, other]
+    )
+    with pytest.raises(ConfigError) as caught:
+        find_declared("sample")
+    assert str(caught.value) == (
+        "'sample' is ambiguous; use one of hostileapp.Sample, leakapp.Sample."
+    )

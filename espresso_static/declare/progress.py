@@ -346,9 +346,11 @@ def find_declared(name: str) -> DeclaredProgress:
     ]
     if len(matches) == 1:
         return matches[0]
+    if matches:  # the same class name in several apps: only these are meant
+        raise ConfigError(
+            f"{name!r} is ambiguous; use one of {', '.join(item.label for item in matches)}."
+        )
     choices = ", ".join(item.label for item in candidates) or "none declared"
-    if matches:
-        raise ConfigError(f"{name!r} is ambiguous; use one of {choices}.")
     raise ConfigError(f"No model with a progress declaration called {name!r}; choices: {choices}.")
 
 

@@ -343,11 +343,13 @@ def find_model(name: str) -> type[models.Model]:
         for model in apps.get_models()
         if name.lower() in (model._meta.label_lower, model.__name__.lower())
     ]
-    if len(matches) != 1:
-        known = ", ".join(sorted(m._meta.label for m in apps.get_models() if is_base(m)))
-        what = "Ambiguous" if matches else "Unknown"
-        raise EspressoStaticError(f"{what} model {name!r}; use app_label.Model, one of: {known}.")
-    return matches[0]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:  # the same class name in several apps: only these are meant
+        candidates = ", ".join(sorted(m._meta.label for m in matches))
+        raise EspressoStaticError(f"Ambiguous model {name!r}; use one of: {candidates}.")
+    known = ", ".join(sorted(m._meta.label for m in apps.get_models() if is_base(m)))
+    raise EspressoStaticError(f"Unknown model {name!r}; use app_label.Model, one of: {known}.")
 
 
 def _ignore(rows: int) -> None:
