@@ -183,3 +183,52 @@ def test_a_templates_words_between_values_keep_their_spaces():
         "ensemble and stream per ensemble"
     )
     assert inline_text("a\n\t b") == "a b"
+
+
+@pytest.mark.django_db
+def test_a_status_page_of_one_row_says_row_not_rows():
+    from types import SimpleNamespace
+
+    from espresso_static.declare.progress import CATEGORY_LABELS, declared, summarize
+    from espresso_static.website.render import render_template
+    from tests.portapp.models import Job
+
+    Job.objects.create(number=1, status=0)
+    page = SimpleNamespace(
+        summary=summarize(declared(Job)),
+        declared=declared(Job),
+        trends=[],
+        plots={},
+        plot_by=None,
+        not_done_hash="0",
+    )
+    model = SimpleNamespace(name="Job", doc="A job.")
+    markdown_text = render_template(
+        "status.md.j2", page=page, model=model, model_link="job.md", names=CATEGORY_LABELS
+    )
+    assert "Loading the table of 1 row…" in markdown_text
+
+
+def test_the_health_page_counts_one_row_and_one_check_in_the_singular():
+    from types import SimpleNamespace
+
+    from espresso_static.website.render import render_template
+
+    result = SimpleNamespace(
+        model="portapp.Job",
+        check="check_consistency",
+        checked=2,
+        failing=0,
+        passed_as_written=1,
+        not_replayable=1,
+        not_replayable_reason="",
+    )
+    markdown_text = render_template(
+        "health.md.j2",
+        results=[result],
+        links={"portapp.Job": "job.md"},
+        provenance=SimpleNamespace(snapshot=None),
+    )
+    assert "</code> (1 row)&#46;" in markdown_text
+    assert "1 check could not be replayed" in markdown_text
+    assert "</code>: 1 row&#46;" in markdown_text
