@@ -172,6 +172,13 @@ def test_public_pages_show_what_public_may_see(tmp_path, leak_rows):
     assert '"name":' in script and "released" not in script and "origin" not in script
     nav = {a.get_text(strip=True) for a in page.select("nav.md-nav--primary a")}
     assert "About" in nav and "Internal notes" not in nav
+    # Snapshots were taken, but count rows the public does not see: no plot, and the
+    # page says so rather than asking its readers to take snapshots.
+    status = (out / "generated/status/leakapp/sample/index.html").read_text()
+    text = BeautifulSoup(status, "html.parser").find("article").get_text(" ")
+    assert "No history plot on this site" in text and "snapshot yet" not in text
+    home = BeautifulSoup((out / "index.html").read_text(), "html.parser").get_text(" ")
+    assert "no history on this site" in home  # Sample's; Job has no snapshot yet
     # Its health page (declared for it) shows a failing row by its public columns and
     # withholds the check's message, which may name any column.
     health = BeautifulSoup((out / "generated/health/index.html").read_text(), "html.parser")

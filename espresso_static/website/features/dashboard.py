@@ -24,7 +24,8 @@ def progress_section(feature, site, context: RenderContext, data) -> str:
             "summary": page.summary,
             "estimate": page.trends[-1].describe()
             if page.trends
-            else f"{page.summary.overall.percent_done:.0f} % done; no snapshot yet",
+            else f"{page.summary.overall.percent_done:.0f} % done; "
+            + ("no history on this site" if page.snapshots else "no snapshot yet"),
         }
         for page in shown
     ]

@@ -76,7 +76,7 @@ def plotted_series(
     from espresso_static.models import ProgressSnapshot
 
     item, by = source.shown, source.plot_by
-    if item.progress.group_by != source.item.progress.group_by or not _has_snapshots(item):
+    if item.progress.group_by != source.item.progress.group_by or not has_snapshots(item):
         return None
     groups = tuple(sorted(_whole_groups(item, by, view.queryset(source.item.model), summary)))
     if not groups:
@@ -148,7 +148,7 @@ def _totals_by(summary: ProgressSummary, by: str | None) -> dict:
     return {value: total for value, total in totals.items() if total}
 
 
-def _has_snapshots(item: DeclaredProgress) -> bool:
+def has_snapshots(item: DeclaredProgress) -> bool:
     from espresso_static.models import ProgressSnapshot
 
     return ProgressSnapshot.objects.filter(model=item.label).exists()

@@ -57,6 +57,9 @@ class StatusPageData:
     trends: list
     #: ``{file name: bytes}`` of the history plot; empty before the first snapshot.
     plots: dict[str, bytes]
+    #: Whether any progress snapshot of the model was taken: without a plot, the page
+    #: says whether snapshots are missing or the audience may not see them.
+    snapshots: bool = False
 
     @property
     def declared(self) -> DeclaredProgress:
@@ -240,13 +243,14 @@ def with_history_plots(
     cache: BuildCache | None = None,
 ) -> list[StatusPageData]:
     """``pages`` with the history plot and trends of the groups ``view`` sees whole."""
-    from espresso_static.website.features.progressplot import history_plot
+    from espresso_static.website.features.progressplot import has_snapshots, history_plot
 
     cache = cache or BuildCache(None)
     plotted = []
     for source, page in zip(sources, pages, strict=True):
         plots, trends = history_plot(view, source, page.summary, cache)
-        plotted.append(dataclasses.replace(page, plots=plots, trends=trends))
+        taken = has_snapshots(source.item)
+        plotted.append(dataclasses.replace(page, plots=plots, trends=trends, snapshots=taken))
     return plotted
 
 
