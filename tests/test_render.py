@@ -200,6 +200,7 @@ def test_a_status_page_of_one_row_says_row_not_rows():
         trends=[],
         plots={},
         plot_by=None,
+        snapshots=False,
         not_done_hash="0",
     )
     model = SimpleNamespace(name="Job", doc="A job.")

@@ -467,13 +467,16 @@ _LINKS = "<links>"
 
 
 def _inputs(check: Check) -> _Inputs:
-    model = check.model
+    from django.apps import apps
+
+    model, concrete = check.model, [m for m in apps.get_models() if not m._meta.proxy]
     paths: dict[str, list[tuple[str, type]]] = {}
 
     def add(table_model, path: str) -> None:
-        # A row of a subclass has its parent's key: the same path finds what reads it.
-        chain = [*table_model._meta.get_parent_list(), *_specializations(table_model)]
-        for chain_model in [table_model, *chain]:
+        # A row of a subclass (at any depth) has its parent's key: the same path finds
+        # the rows reading it.
+        below = [m for m in concrete if table_model in m._meta.get_parent_list()]
+        for chain_model in [table_model, *table_model._meta.get_parent_list(), *below]:
             paths.setdefault(chain_model._meta.db_table, []).append((path, chain_model))
 
     add(model, "")
@@ -483,22 +486,9 @@ def _inputs(check: Check) -> _Inputs:
         through = check.m2m.remote_field.through
         paths.setdefault(through._meta.db_table, []).append((_LINKS, through))
         add(check.m2m.related_model, check.m2m.name)
-    from django.apps import apps
-
     declared = getattr(model, "check_reads", ())
     whole = frozenset(apps.get_model(label)._meta.db_table for label in declared)
     return _Inputs(check, paths, whole)
-
-
-def _specializations(model) -> list:
-    """The concrete models inheriting from ``model``'s table, at any depth."""
-    from django.apps import apps
-
-    return [
-        other
-        for other in apps.get_models()
-        if not other._meta.proxy and model in other._meta.get_parent_list()
-    ]
 
 
 def _reached(model, prefix: str = "", seen: frozenset = frozenset()) -> Iterator[tuple[str, type]]:
