@@ -37,10 +37,12 @@ def run_project_checks(
     config: ProjectConfig,
     tags: Sequence[str] | None = None,
     progress: Callable[[int], None] | None = None,
+    django_tags: set[str] | None = None,
 ) -> list[checks.CheckMessage]:
     """The warnings and errors of the checks with ``tags`` (default: all) on the
     project's apps, in the order of ``CHECK_TAGS``; ``progress`` gets the rows the data
-    audit reads."""
+    audit reads; ``django_tags``: those of Django's own checks the ``django`` tag runs
+    (default: all)."""
     from espresso_static.checks.data_health import audit_progress
     from espresso_static.checks.migrations import drift_once
     from espresso_static.project.apps import project_app
@@ -51,7 +53,8 @@ def run_project_checks(
     with drift_once():
         for tag in wanted:
             # Django's own checks as `manage.py check` runs them (no database).
-            selected, databases = (_django_tags(), None) if tag == DJANGO else ({tag}, DATABASES)
+            django = django_tags or _django_tags()
+            selected, databases = (django, None) if tag == DJANGO else ({tag}, DATABASES)
             with audit_progress(progress):
                 found = checks.run_checks(
                     configs, selected, include_deployment_checks=tag == DATA, databases=databases
@@ -73,11 +76,14 @@ def _settings_silenced() -> list[str]:
 
 
 def refuse_to_build(config: ProjectConfig, allow_drift: bool = False) -> list[str]:
-    """Raise a one-line error naming the first wrong declaration (and, unless
-    ``allow_drift``, the first migration drift: the site would document tables that
-    are not what the database holds); return the warnings, one line each."""
+    """Raise a one-line error naming the first model Django finds broken (a clash of
+    names its queries would trip on), wrong declaration or, unless ``allow_drift``,
+    migration drift (the site would document tables that are not what the database
+    holds); return the warnings, one line each."""
     tags = [DECLARATIONS] if allow_drift else [DECLARATIONS, MIGRATIONS]
-    messages = run_project_checks(config, tags)
+    # Django's warnings are check's to list, not every build's.
+    models = run_project_checks(config, [DJANGO], django_tags={checks.Tags.models})
+    messages = [m for m in models if m.is_serious()] + run_project_checks(config, tags)
     errors = [message for message in messages if message.is_serious()]
     if errors:
         first = errors[0]
