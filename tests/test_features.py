@@ -80,6 +80,30 @@ def test_a_bad_feature_reference_is_one_line_naming_the_key(tmp_path, features, 
     assert "features" in str(error.value) and "\n" not in str(error.value)
 
 
+def test_a_feature_failing_as_it_loads_is_one_line_naming_the_key(tmp_path, monkeypatch):
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "raises_on_import.py").write_text('raise RuntimeError("no  database")\n')
+    (code / "raises_when_made.py").write_text(
+        "from espresso_static.website.feature import Feature\n\n"
+        "class Made(Feature):\n    def __init__(self):\n        raise KeyError('x')\n"
+    )
+    monkeypatch.syspath_prepend(str(code))
+    cases = (
+        (
+            '["raises_on_import:X"]',
+            'importing "raises_on_import" failed: RuntimeError: no database',
+        ),
+        ('["raises_when_made:Made"]', '"raises_when_made:Made" failed as it was made: KeyError'),
+    )
+    for number, (features, message) in enumerate(cases):
+        (tmp_path / str(number)).mkdir()
+        with pytest.raises(ConfigError) as error:
+            project_features(load_config(demo_project(tmp_path / str(number), features)))
+        assert "features[0]" in str(error.value) and message in str(error.value)
+        assert "\n" not in str(error.value)
+
+
 @pytest.mark.django_db
 def test_check_reports_a_feature_that_does_not_load(tmp_path):
     project = demo_project(tmp_path, '["tests.no_such_module:X", "tests.largest_files:Nope"]')

@@ -227,9 +227,18 @@ def _load_feature(reference: str) -> Feature:
         module = importlib.import_module(module_name)
     except ImportError as error:
         raise Invalid(f'cannot import "{module_name}": {error}') from error
+    except Exception as error:  # the project's own code failing as it loads
+        raise Invalid(f'importing "{module_name}" failed: {_one_line(error)}') from error
     factory = getattr(module, attribute, None)
     if factory is None:
         raise Invalid(f'module "{module_name}" has no "{attribute}"')
     if not (isinstance(factory, type) and issubclass(factory, Feature)):
         raise Invalid(f'"{reference}" is not a subclass of espresso_static.website.feature.Feature')
-    return factory()
+    try:
+        return factory()
+    except Exception as error:
+        raise Invalid(f'"{reference}" failed as it was made: {_one_line(error)}') from error
+
+
+def _one_line(error: Exception) -> str:
+    return f"{type(error).__name__}: {' '.join(str(error).split())}"
