@@ -343,7 +343,7 @@ def collect_build(
         for worker in workers.values():
             worker.listen()
         with _part(summary, cache) as line:
-            site, provenance = read_schema(lambda todo: reporter.iterate(todo, "models"))
+            site, provenance = read_schema(lambda todo: reporter.iterate(todo, "reading models"))
             apps = f"{len(site.apps)} app" + ("s" if len(site.apps) != 1 else "")
             models = f"{len(site.models)} model" + ("s" if len(site.models) != 1 else "")
             line.append(f"{models} in {apps} for audience {view.name}")
