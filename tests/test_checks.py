@@ -190,6 +190,19 @@ def test_a_to_many_relation_in_group_by_is_e403(monkeypatch):
     assert "espresso_static.E403" in ids_of(["declarations"])
 
 
+def test_a_column_reaching_many_rows_is_e403_where_a_group_may(monkeypatch):
+    from models.demo.models import Correlator
+
+    # propagators__name: the names of a correlator's propagators, several per row.
+    progress = Progress(status="name", done=["x"], columns=["propagators__name"])
+    monkeypatch.setattr(Correlator, "progress", progress, raising=False)
+    expected = "Correlator.progress columns names 'propagators__name', which reaches several rows"
+    assert any(message.startswith(expected) for message in messages_of(["declarations"]))
+    grouped = Progress(status="name", done=["x"], group_by=["propagators__name"])
+    monkeypatch.setattr(Correlator, "progress", grouped, raising=False)
+    assert not any("several rows" in message for message in messages_of(["declarations"]))
+
+
 def test_a_field_called_access_or_progress_is_not_a_declaration():
     """Django's own field check names no declaration problem for a column that happens
     to be called like a declaration attribute (e.g. LatteDB-style ``progress`` floats)."""

@@ -50,13 +50,25 @@ CANARIES = {
     "cnrylotrow": "row hidden by a filter reading another table",
     "cnrysecretparent": "private parent of a public table (the owner of its check)",
     "cnryparentcheck": "docstring of a check inherited from a private parent",
+    "cnryabstractbase": "abstract base none of whose visible columns the public sees",
+    "cnryabstractcheck": "docstring of a check defined on that abstract base",
+    "cnryhiddenm2m": "many-to-many column to a private table (its check failing)",
 }
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
 def leak_rows():
-    from tests.leakapp.models import Child, Cnrymodelalpha, Job, Lot, Membership, Node, Sample
+    from tests.leakapp.models import (
+        Child,
+        Cnrymodelalpha,
+        Job,
+        Kit,
+        Lot,
+        Membership,
+        Node,
+        Sample,
+    )
 
     origin = Cnrymodelalpha.objects.create(cnryfieldgamma="cnryvalueepsilon")
     # Bulk writes skip the checks: a row the internal Data health page must report.
@@ -88,6 +100,12 @@ def leak_rows():
     # Relation paths from public columns to a private column and a private table.
     Job.objects.create(sample=Sample.objects.get(name="visible-2"), origin=origin)
     Child.objects.create(cfield="child-1")
+    # A link written past its check (bulk): the m2m check fails on it.
+    kit = Kit.objects.create(name="kit-1")
+    bad = Cnrymodelalpha.objects.get(cnryfieldgamma="bad")
+    Kit.cnryhiddenm2m.through.objects.bulk_create(
+        [Kit.cnryhiddenm2m.through(kit=kit, cnrymodelalpha=bad)]
+    )
 
 
 def file_texts(path: Path) -> list[str]:

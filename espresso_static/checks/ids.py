@@ -69,7 +69,10 @@ CHECK_IDS: dict[str, tuple[str, str]] = {
     ),
     "espresso_static.E401": (DECLARATIONS, "a model's progress is not a Progress(...)"),
     "espresso_static.E402": (DECLARATIONS, "a Progress declaration names an unknown field"),
-    "espresso_static.E403": (DECLARATIONS, "a Progress declaration names a to-many relation"),
+    "espresso_static.E403": (
+        DECLARATIONS,
+        "a Progress declaration names a to-many relation (a column: a path reaching several rows)",
+    ),
     "espresso_static.E404": (DECLARATIONS, "a Progress declaration without a done value"),
     "espresso_static.E405": (DECLARATIONS, "a status value in more than one Progress category"),
     "espresso_static.E406": (DECLARATIONS, "a status choice no Progress category lists"),

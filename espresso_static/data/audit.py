@@ -13,9 +13,8 @@ check reads is bounded by rule (a check reading anything else must say so):
 
 * ``check_consistency``: its row (and its parents' rows), and the rows its foreign
   keys reach, transitively (what ``select_related`` loads, and what ``self.fk.other``
-  would load); each of those rows with its parents' and its specializations' (the
-  rows of the subclasses' tables with its key: what ``self.fk.specialization`` and
-  an attribute of a subclass read through the base load);
+  would load); each with its parents' and subclasses' rows of its key (what
+  ``self.fk.specialization`` or a subclass's attribute read through the base loads);
 * ``check_m2m_consistency`` of a column: the owner as above, its links in the
   column's table and the linked rows;
 * ``check_reads = ["app.Model", ...]`` on a model names further tables its checks
@@ -212,8 +211,16 @@ class Check:
 
     @property
     def description(self) -> str:
-        method = self.model.check_m2m_consistency if self.m2m else self.model.check_consistency
-        return _doc(method)
+        return _doc(getattr(self.model, self._method))
+
+    @property
+    def owner(self) -> type:
+        """The class defining the check's method: the model or one it inherits it from."""
+        return next(cls for cls in self.model.__mro__ if self._method in cls.__dict__)
+
+    @property
+    def _method(self) -> str:
+        return "check_m2m_consistency" if self.m2m else "check_consistency"
 
 
 def checks_of(models: list) -> list[Check]:
@@ -473,8 +480,7 @@ def _inputs(check: Check) -> _Inputs:
     paths: dict[str, list[tuple[str, type]]] = {}
 
     def add(table_model, path: str) -> None:
-        # A row of a subclass (at any depth) has its parent's key: the same path finds
-        # the rows reading it.
+        # A subclass's row (at any depth) has its parent's key: the same path finds readers.
         below = [m for m in concrete if table_model in m._meta.get_parent_list()]
         for chain_model in [table_model, *table_model._meta.get_parent_list(), *below]:
             paths.setdefault(chain_model._meta.db_table, []).append((path, chain_model))

@@ -46,7 +46,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 
 from espresso_static.exceptions import ConfigError
 
@@ -183,6 +183,20 @@ class AudienceView:
         reached = {model, *_reachable(model, self._foreign_keys)}
         return any(self.name in access_of(m).rows for m in reached)
 
+    def sees_class(self, model, cls) -> bool:
+        """Whether a page about ``model`` may name ``cls``, a class it inherits a column
+        or a check from: a table this audience sees, or an abstract base declaring a
+        column of ``model`` it sees; a class declaring none (a mixin of methods) only an
+        allow-audience, as a deny-audience sees only what is declared for it."""
+        if cls is model:
+            return True
+        if issubclass(cls, Model) and not cls._meta.abstract:
+            return self.sees_model(cls)
+        declared = _declared_on(cls)
+        if declared:
+            return any(self.sees_field(model, name) for name in declared)
+        return not self.audience.denies_by_default
+
     def sees_every_column(self, model) -> bool:
         """Whether every column of ``model`` is visible (what a row's ``str()`` or a
         check's message may name)."""
@@ -300,6 +314,20 @@ def _reachable(model, edges) -> set:
             seen.add(current)
             pending.extend(column.related_model for column in edges(current))
     return seen
+
+
+def _declared_on(cls) -> set[str]:
+    """The columns an abstract model (or a mixin: none) declares itself: an abstract
+    child repeats its abstract parents' fields."""
+    if not issubclass(cls, Model):
+        return set()
+    inherited = {
+        f.name
+        for parent in cls.__mro__[1:]
+        if issubclass(parent, Model) and parent is not Model
+        for f in parent._meta.local_fields
+    }
+    return {f.name for f in cls._meta.local_fields} - inherited
 
 
 def _related_model(model, name: str):

@@ -37,6 +37,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from django.core import checks
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 from espresso_static.checks.ids import PREFIX
@@ -285,6 +286,31 @@ def progress_problems(item: DeclaredProgress) -> Iterator[checks.CheckMessage]:
             column_of(model, name)
         except DeclarationError as problem:
             yield error(str(problem), problem.check_id.removeprefix(PREFIX))
+    for name in progress.columns or ():
+        step = _to_many_step(model, name)
+        if step:
+            yield error(
+                f"{model.__name__}.progress columns names {name!r}, which reaches several "
+                f"rows through {step!r}: a column shows one value per row (group_by may "
+                "count a row in several groups).",
+                "E403",
+            )
+
+
+def _to_many_step(model, path: str) -> str | None:
+    """The first step of the relation ``path`` reaching several rows (None: none does,
+    or the path is not one: :func:`column_of` says so)."""
+    for step in path.split("__")[:-1]:
+        try:
+            field = model._meta.get_field(step)
+        except FieldDoesNotExist:
+            return None
+        if field.many_to_many or field.one_to_many:
+            return step
+        if field.related_model is None:
+            return None
+        model = field.related_model
+    return None
 
 
 def _status_value_problems(item, status_field, listed, error) -> Iterator[checks.CheckMessage]:

@@ -265,7 +265,9 @@ def collect_model(
             )
         ),
         abstract_bases=tuple(
-            f"{base.__module__}.{base.__name__}" for base in _abstract_bases(model)
+            f"{base.__module__}.{base.__name__}"
+            for base in _abstract_bases(model)
+            if view.sees_class(model, base)
         ),
         unique_together=_visible_groups(
             [
@@ -463,7 +465,8 @@ def _relations(model, documented: set[str], view: AudienceView) -> list[Relation
 def _checks(model, view: AudienceView) -> list[CheckInfo]:
     """The consistency hooks the model overrides (its own or inherited), with their
     docstrings; Base's empty defaults are left out, and so are those inherited from a
-    table ``view`` does not see (its name and docstring are that table's)."""
+    class ``view`` may not name (a table it does not see: its name and docstring are
+    that table's)."""
     from espresso_static.models import Base
 
     if not issubclass(model, Base):
@@ -474,8 +477,7 @@ def _checks(model, view: AudienceView) -> list[CheckInfo]:
         if function is getattr(Base, method):
             continue
         owner = next(cls for cls in model.__mro__ if method in cls.__dict__)
-        is_table = issubclass(owner, models.Model) and not owner._meta.abstract
-        if is_table and not view.sees_model(owner):
+        if not view.sees_class(model, owner):
             continue
         doc = owner.__dict__[method].__doc__
         checks.append(

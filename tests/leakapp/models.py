@@ -138,3 +138,33 @@ class Use(Base):
         """The used row is not a child marked "broken"."""
         if getattr(self.used.specialization, "cfield", "") == "broken":
             raise ValueError("uses a broken child")
+
+
+class Cnryabstractbase(Base):
+    """An abstract base whose only column the public does not see: a public page may
+    not name it, nor list the check it defines."""
+
+    cnryabstractcol = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def check_consistency(self):
+        """cnryabstractcheck: the column is never "bad"."""
+        if self.cnryabstractcol == "bad":
+            raise ValueError("bad column")
+
+
+class Kit(Cnryabstractbase):
+    """A public table with a many-to-many column to a private table (hidden, though
+    listed in its public fields) and a check of its links."""
+
+    name = models.CharField(max_length=40)
+    cnryhiddenm2m = models.ManyToManyField(Cnrymodelalpha, blank=True)
+
+    access = Access(audiences=["public"], fields={"public": ["id", "name", "cnryhiddenm2m"]})
+
+    def check_m2m_consistency(self, members, column=None):
+        """Its links are never to a "bad" row."""
+        if members.filter(cnryfieldgamma="bad").exists():
+            raise ValueError("linked to a bad row")

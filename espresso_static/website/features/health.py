@@ -83,7 +83,15 @@ def collect_health(
     cache.count(REBUILT if plan.size is None else UPDATED if plan.size else REUSED)
     if report:
         report(f"{total:,} rows checked" + (" (changed inputs)" if plan.size is not None else ""))
-    return [_as_seen(result, view) for result in audit_results(checks, state, view.queryset)]
+    shown = [check for check in checks if _shows(view, check)]
+    return [_as_seen(result, view) for result in audit_results(shown, state, view.queryset)]
+
+
+def _shows(view: AudienceView, check) -> bool:
+    """Whether ``view`` may read of ``check``: its many-to-many column visible, its
+    method of a class the model's page names (not a hidden parent table's)."""
+    hidden_column = check.m2m is not None and not view.sees_field(check.model, check.m2m.name)
+    return not hidden_column and view.sees_class(check.model, check.owner)
 
 
 #: Shown instead of a check's message the audience may not read in full.
