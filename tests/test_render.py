@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -111,6 +112,22 @@ def test_every_model_gets_a_page_and_a_script(site, context):
     assert "siteapp/index.md" in paths and "partials/home.md" in paths
     pages = [item for item in contributions if isinstance(item, Page)]
     assert [p.title for p in pages if p.section] == ["Overview", *(m.name for m in site.models)]
+
+
+@pytest.mark.django_db
+def test_rows_without_a_time_the_site_shows_are_not_no_rows(site, context):
+    from espresso_static.website.mkdocs_build import _provenance_extra
+
+    for shows_rows, said in ((False, "no rows yet"), (True, "not shown on this site")):
+        provenance = dataclasses.replace(context.provenance, shows_rows=shows_rows)
+        shown = dataclasses.replace(context, provenance=provenance)
+        home = next(
+            item.markdown
+            for item in render_features(site, shown, [(ModelDocs(), None)])
+            if item.path == "partials/home.md"
+        )
+        assert f"Database snapshot (latest change): {said}" in home
+        assert _provenance_extra(provenance)["snapshot"] == said
 
 
 @pytest.mark.django_db

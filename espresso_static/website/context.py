@@ -34,9 +34,17 @@ class BuildOptions:
 @dataclass(frozen=True)
 class Provenance:
     built_at: datetime
+    #: The latest visible time a row changed (None: no row, or no time the site shows).
     snapshot: datetime | None
     git_commit: str | None
     version: str = __version__
+    #: Whether the site shows any row: rows without a visible time are not "no rows".
+    shows_rows: bool = False
+
+    @property
+    def no_snapshot(self) -> str:
+        """What a page says where it has no snapshot time to show."""
+        return "not shown on this site" if self.shows_rows else "no rows yet"
 
 
 @dataclass(frozen=True)

@@ -332,7 +332,9 @@ def _linked_static_files(published: Path | None, generated: Path):
 def _provenance_extra(provenance: Provenance) -> dict:
     return {
         "built_at": format_time(provenance.built_at),
-        "snapshot": format_time(provenance.snapshot) if provenance.snapshot else "no rows yet",
+        "snapshot": format_time(provenance.snapshot)
+        if provenance.snapshot
+        else provenance.no_snapshot,
         "commit": provenance.git_commit or "",
         "version": provenance.version,
     }

@@ -309,7 +309,9 @@ def collect_build(
 
     def read_schema(progress=None) -> tuple[SiteModel, Provenance]:
         site = collect_site(config, progress=progress, view=view, count=_kept_counts(cache))
-        return site, Provenance(built_at=built_at, snapshot=site.last_modified, git_commit=commit)
+        rows = any(model.row_count for model in site.models)
+        provenance = Provenance(built_at, site.last_modified, commit, shows_rows=rows)
+        return site, provenance
 
     lines: list[list[str]] = [[] for _ in features]  # each feature's report lines
 
