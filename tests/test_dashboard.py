@@ -83,6 +83,23 @@ def test_the_home_page_shows_progress_news_downloads_and_health(demo_site):
     assert "!!!" not in home.get_text()
 
 
+def test_the_home_estimate_counts_the_rows_now_not_at_the_last_snapshot(tmp_path):
+    data.generate(files=300, seed=2019)
+    backfill_history(find_declared("DataFile"), "produced", points=5)
+    # Rows done since the latest snapshot: a sync the nightly job has not snapshot yet.
+    moved = DataFile.objects.exclude(status="on_disk").values_list("pk", flat=True)[:20]
+    DataFile.objects.filter(pk__in=list(moved)).update(status="on_disk")
+    config = dataclasses.replace(
+        load_config(REPO), docs_dir=tmp_path / "docs", site_dir=tmp_path / "site"
+    )
+    site = build_site(config, reporter=Reporter(quiet=True)).site_dir
+    progress = " ".join(
+        e.get_text(" ", strip=True) for e in section(article(site / "index.html"), "Progress")
+    )
+    done = DataFile.objects.filter(status__in=find_declared("DataFile").progress.done).count()
+    assert f"({done:,} of {DataFile.objects.count():,})" in progress
+
+
 def test_one_row_total_for_the_demo_command_home_and_data_pages(demo_site):
     expected = total_rows(model_row_counts(project_models(["models.demo"])))
     home = article(demo_site / "index.html").get_text(" ", strip=True)

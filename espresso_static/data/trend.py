@@ -49,13 +49,16 @@ class Trend:
             return self.last_change
         return None
 
-    def describe(self, now: datetime | None = None) -> str:
-        """``62 % done (1,240 of 2,000), 45/day, done ~2026-12-20`` as of ``now``."""
-        text = f"{self.percent_done:.0f} % done ({self.done:,} of {self.total:,})"
+    def describe(self, now: datetime | None = None, counts: tuple[int, int] | None = None) -> str:
+        """``62 % done (1,240 of 2,000), 45/day, done ~2026-12-20`` as of ``now``;
+        ``counts``: ``(done, total)`` of the rows now, where a page shows them beside it
+        (rows may have changed since the latest snapshot, whose rate and estimate stay)."""
+        done, total = counts or (self.done, self.total)
+        text = f"{100.0 * done / total if total else 0.0:.0f} % done ({done:,} of {total:,})"
         stalled = self.stalled_since(now)
         if self.rate_per_day is not None and not stalled:
             text += f", {round(self.rate_per_day):,}/day"  # round: no "-0/day" from float noise
-        if self.complete:
+        if done >= total:
             return text + ", complete"
         if stalled is not None:
             return text + f", stalled since {stalled:%Y-%m-%d}"

@@ -22,7 +22,8 @@ def progress_section(feature, site, context: RenderContext, data) -> str:
             "name": site.model(page.declared.label).name,
             "page": f"{GENERATED}/{page.folder}/index.md",
             "summary": page.summary,
-            "estimate": page.trends[-1].describe()
+            # The counts of the rows now, as the bar beside it and the status page show.
+            "estimate": page.trends[-1].describe(counts=_done_of(page.summary.overall))
             if page.trends
             else f"{page.summary.overall.percent_done:.0f} % done; "
             + ("no history on this site" if page.snapshots else "no snapshot yet"),
@@ -30,3 +31,7 @@ def progress_section(feature, site, context: RenderContext, data) -> str:
         for page in shown
     ]
     return render_template("status_home.md.j2", items=items, names=CATEGORY_LABELS)
+
+
+def _done_of(group) -> tuple[int, int]:
+    return group.counts.get("done", 0), group.total
