@@ -99,11 +99,14 @@ def test_prune_log_keeps_what_the_latest_build_of_every_site_needs(tmp_path):
         )
         return mark
 
-    older = record("site-a")
+    for name in ("site-a", "site-b"):
+        (tmp_path / name).mkdir()
+    older = record(str(tmp_path / "site-a"))
     Sample.objects.create(name="s1", batch="b")
-    site_b = record("site-b")
+    site_b = record(str(tmp_path / "site-b"))
     Sample.objects.create(name="s2", batch="b")
-    site_a = record("site-a")  # site-a's latest build
+    site_a = record(str(tmp_path / "site-a"))  # site-a's latest build
+    record(str(tmp_path / "scratch"))  # a one-off build since removed: it keeps nothing
     Sample.objects.create(name="s3", batch="b")
     assert sorted(build_marks()) == sorted([site_a, site_b])
     expected = answer(site_b)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.db import connections, transaction
 
@@ -56,7 +57,10 @@ class PruneResult:
 
 
 def build_marks(using: str = "default") -> list[str]:
-    """The marks of the latest published build of every site (audience and folder)."""
+    """The marks of the latest published build of every site (audience and folder) that
+    is still there: a one-off build (``--out scratch``) removed would otherwise keep
+    every log row written since it for good. (Pruning past a site's mark costs only
+    whole rebuilds of what its next build cannot be told about.)"""
     from espresso_static.models import BuildRecord
 
     latest: dict[tuple[str, str], str] = {}
@@ -64,7 +68,7 @@ def build_marks(using: str = "default") -> list[str]:
         BuildRecord.objects.using(using).order_by("id").values_list("audience", "site", "mark")
     ):
         latest[(audience, site)] = mark
-    return list(latest.values())
+    return [mark for (_, site), mark in latest.items() if Path(site).is_dir()]
 
 
 def prune_log(keep: Iterable[str | None], using: str = "default") -> PruneResult:
