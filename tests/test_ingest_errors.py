@@ -86,6 +86,19 @@ def test_a_bad_cell_is_named_by_file_line_and_column(tmp_path, ensemble, cells, 
     assert reason in line
 
 
+def test_a_nul_character_postgresql_cannot_store_is_named(tmp_path, ensemble):
+    from django.db import connection
+
+    path = write_csv(tmp_path, ensemble, f"a/x.h5,{ensemble.pk},a,7,x0\x00y,summit,1,on_disk")
+    result = ingest(path)
+    if connection.vendor != "postgresql":  # SQLite stores it as it is
+        assert result.exit_code == 0, result.output
+        assert DataFile.objects.get(file_name="a/x.h5").source == "x0\x00y"
+        return
+    line = refused(result)
+    assert f"{path}, line 3, column source (file_name='a/x.h5'): holds a NUL" in line
+
+
 def test_bytes_that_are_not_utf8_are_named_by_line_and_column(tmp_path, ensemble):
     path = tmp_path / "files.csv"
     path.write_bytes(

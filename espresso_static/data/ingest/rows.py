@@ -148,6 +148,11 @@ def _check_text(plan: Plan, batch: Batch, column: Column, values: list) -> None:
     if not column.field.blank and "" in values:
         position = values.index("")
         raise row_error(plan, batch, position, "is empty; the column requires a value", column)
+    if plan.vendor == "postgresql":  # SQLite stores it; PostgreSQL refuses the batch
+        position = next((p for p, v in enumerate(values) if type(v) is str and "\x00" in v), None)
+        if position is not None:
+            reason = "holds a NUL character (0x00), which PostgreSQL text cannot store"
+            raise row_error(plan, batch, position, reason, column)
     limit = column.max_length
     if limit is None:
         return
