@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 
 import pytest
 from click.testing import CliRunner
@@ -97,6 +98,19 @@ def test_a_nul_character_postgresql_cannot_store_is_named(tmp_path, ensemble):
         return
     line = refused(result)
     assert f"{path}, line 3, column source (file_name='a/x.h5'): holds a NUL" in line
+
+
+def test_a_time_without_its_zone_is_utc_without_a_warning(tmp_path, ensemble):
+    from datetime import UTC, datetime
+
+    path = tmp_path / "files.csv"
+    path.write_text(f"{HEADER},produced\n{good_line(ensemble, 1)},2026-12-01 10:00:00\n")
+    with warnings.catch_warnings():
+        # Django's "naive datetime" warning, printed on PostgreSQL for every such value.
+        warnings.simplefilter("error", RuntimeWarning)
+        result = ingest(path)
+    assert result.exit_code == 0, result.output
+    assert DataFile.objects.get().produced == datetime(2026, 12, 1, 10, tzinfo=UTC)
 
 
 def test_bytes_that_are_not_utf8_are_named_by_line_and_column(tmp_path, ensemble):

@@ -6,9 +6,12 @@ before the model's own checks see them. A key given twice is refused."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 
 from espresso_static.data.ingest.errors import RowError
 from espresso_static.data.ingest.plan import Batch, Column, Plan, RowShape
@@ -139,9 +142,14 @@ def _converted(plan: Plan, batch: Batch, position: int, column: Column, text: st
     if text == "" and column.null:
         return None
     try:
-        return column.to_python(text)
+        value = column.to_python(text)
     except ValidationError as error:
         raise row_error(plan, batch, position, " ".join(error.messages), column) from None
+    if isinstance(value, datetime) and settings.USE_TZ and timezone.is_naive(value):
+        # A time written without its zone is in the project's (UTC), as save() takes
+        # it, without the RuntimeWarning save() prints for each such value.
+        value = timezone.make_aware(value)
+    return value
 
 
 def _check_text(plan: Plan, batch: Batch, column: Column, values: list) -> None:
