@@ -4,8 +4,9 @@ Each build of an audience's site compares the change log
 (:mod:`espresso_static.data.changelog`) with where it was when that site was last
 published (a :class:`~espresso_static.models.BuildRecord`, written after publishing:
 a failed build records nothing) and shows, for every table the audience sees, the
-rows added, updated and deleted, and for every status page the status transitions
-per group ("a12m310: 212 on_disk → on_tape"). The Atom feed
+rows added, updated and deleted (and the links of its many-to-many relations), and
+for every status page the status transitions per group ("a12m310: 212 on_disk →
+on_tape"). The Atom feed
 ``changes/<audience>.xml`` (beside the page) has one entry per build. The home page
 links the page. Both say in one line what the page shows: the counts and the
 transitions (summed over the groups).
@@ -158,14 +159,24 @@ def collect_changes(build: Build) -> Changes:
     previous = records.first()
     mark = changelog.current_mark()
     models = [apps.get_model(model.label) for model in build.site.models]
+    # Many-to-many relations the site shows, by their link tables (a through model of
+    # its own is a model above).
+    links = [
+        (model, m2m)
+        for model in models
+        for m2m in view.visible_fields(model)
+        if m2m.many_to_many and m2m.remote_field.through._meta.auto_created
+    ]
     since = changes = None
     if previous is not None:
         tables = [model._meta.db_table for model in models]
+        tables += [m2m.remote_field.through._meta.db_table for _, m2m in links]
         changes = changelog.changes_since(previous.mark, tables)
         since = previous.built_at if changes is not None else None
     found, statuses = [], []
     if changes is not None:
         found = [_table_change(view, model, changes[model._meta.db_table]) for model in models]
+        found += [_links_change(view, model, m2m, changes) for model, m2m in links]
         statuses = [
             status
             for source in status_sources(view, build.config.apps)
@@ -190,16 +201,39 @@ def site_key(site: Path, root: Path) -> str:
 
 
 def _table_change(view, model, changed) -> TableChange:
-    label, name = model._meta.label, str(model._meta.verbose_name_plural)
+    visible = view.queryset(model)
+    every_column = all(view.sees_field(model, f.name) for f in model._meta.concrete_fields)
+    name = str(model._meta.verbose_name_plural)
+    filtered = visible.query.has_filters()
+    return _counted(model._meta.label, name, model, changed, visible, filtered, every_column)
+
+
+def _links_change(view, model, m2m, changes) -> TableChange:
+    """The links of a many-to-many relation: those between rows the audience sees."""
+    through = m2m.remote_field.through
+    owners, targets = view.queryset(model), view.queryset(m2m.related_model)
+    visible = through._default_manager.filter(
+        **{f"{m2m.m2m_field_name()}__in": owners, f"{m2m.m2m_reverse_field_name()}__in": targets}
+    )
+    filtered = owners.query.has_filters() or targets.query.has_filters()
+    label, name = (
+        f"{model._meta.label}.{m2m.name}",
+        f"{model._meta.verbose_name_plural} ↔ {m2m.verbose_name}",
+    )
+    changed = changes[through._meta.db_table]
+    return _counted(label, name, through, changed, visible, filtered, every_column=True)
+
+
+def _counted(label, name, model, changed, visible, filtered: bool, every_column: bool):
+    """The rows of ``changed`` (a table's log) ``visible`` (a queryset of ``model``)
+    holds now; updates only where every column is seen, deletions only where every
+    row is (a deleted row is gone: its visibility cannot be told)."""
     if changed.reset:  # the log restarted: rows may have changed unseen
         return TableChange(label, name, 0, None, None)
     kinds = {row: kind for row, (kind, _) in changed.first.items() if row not in changed.deleted}
     added = [row for row, kind in kinds.items() if kind == "I"]
     updated = [row for row, kind in kinds.items() if kind != "I"]
     deleted = [row for row in changed.deleted if changed.first[row][0] != "I"]
-    visible = view.queryset(model)
-    filtered = visible.query.has_filters()
-    every_column = all(view.sees_field(model, f.name) for f in model._meta.concrete_fields)
     return TableChange(
         label,
         name,
