@@ -53,6 +53,8 @@ CANARIES = {
     "cnryabstractbase": "abstract base none of whose visible columns the public sees",
     "cnryabstractcheck": "docstring of a check defined on that abstract base",
     "cnryhiddenm2m": "many-to-many column to a private table (its check failing)",
+    "cnryprivatefolder": "a folder whose pages are all for internal",
+    "cnryprivatepicture": "a picture in that folder, shown by its pages alone",
 }
 START = datetime(2026, 1, 1, tzinfo=UTC)
 

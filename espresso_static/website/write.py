@@ -15,7 +15,7 @@ import os
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from espresso_static.exceptions import EspressoStaticError
 from espresso_static.website.context import Asset, Page
@@ -142,8 +142,20 @@ def _page_like_files(docs_dir: Path) -> list[str]:
 
 
 def pages_not_for(docs_dir: Path, audience: str) -> list[str]:
-    """The Markdown files whose front matter keeps them out of ``audience``'s builds."""
-    return [page for page in _page_like_files(docs_dir) if not is_for(docs_dir / page, audience)]
+    """The Markdown files whose front matter keeps them out of ``audience``'s builds,
+    then the outermost folders every page of which it keeps out (``folder/``): their
+    other files (the pictures of private pages) go with them."""
+    pages = _page_like_files(docs_dir)
+    excluded = [page for page in pages if not is_for(docs_dir / page, audience)]
+    kept = {folder for page in pages if page not in excluded for folder in _folders(page)}
+    private = {folder for page in excluded for folder in _folders(page)} - kept
+    outermost = [f for f in private if not any(other in private for other in _folders(f))]
+    return excluded + [f"{folder}/" for folder in sorted(outermost)]
+
+
+def _folders(path: str) -> list[str]:
+    """The folders ``path`` is in, the docs folder's own left out."""
+    return [parent.as_posix() for parent in PurePosixPath(path).parents][:-1]
 
 
 def is_for(page: Path, audience: str) -> bool:
