@@ -210,17 +210,12 @@ class Check:
         return (self.model._meta.label, self.name)
 
     @property
-    def description(self) -> str:
-        return _doc(getattr(self.model, self._method))
-
-    @property
-    def owner(self) -> type:
-        """The class defining the check's method: the model or one it inherits it from."""
-        return next(cls for cls in self.model.__mro__ if self._method in cls.__dict__)
-
-    @property
-    def _method(self) -> str:
+    def method(self) -> str:
         return "check_m2m_consistency" if self.m2m else "check_consistency"
+
+    @property
+    def description(self) -> str:
+        return _doc(getattr(self.model, self.method))
 
 
 def checks_of(models: list) -> list[Check]:
@@ -476,12 +471,14 @@ _LINKS = "<links>"
 def _inputs(check: Check) -> _Inputs:
     from django.apps import apps
 
-    model, concrete = check.model, [m for m in apps.get_models() if not m._meta.proxy]
+    from espresso_static.models.hierarchy import descendants
+
+    model = check.model
     paths: dict[str, list[tuple[str, type]]] = {}
 
     def add(table_model, path: str) -> None:
         # A subclass's row (at any depth) has its parent's key: the same path finds readers.
-        below = [m for m in concrete if table_model in m._meta.get_parent_list()]
+        below = [m for m in descendants(table_model) if not (m._meta.abstract or m._meta.proxy)]
         for chain_model in [table_model, *table_model._meta.get_parent_list(), *below]:
             paths.setdefault(chain_model._meta.db_table, []).append((path, chain_model))
 

@@ -62,6 +62,11 @@ def concrete_children(model) -> list:
     return children
 
 
+def defining_class(model, attribute: str) -> type:
+    """The class of ``model``'s hierarchy that defines ``attribute`` (a check's method)."""
+    return next(cls for cls in model.__mro__ if attribute in cls.__dict__)
+
+
 def descendants(model) -> list:
     """Every model inheriting from ``model``, at any depth (abstract and proxy included)."""
     found = []

@@ -468,6 +468,7 @@ def _checks(model, view: AudienceView) -> list[CheckInfo]:
     class ``view`` may not name (a table it does not see: its name and docstring are
     that table's)."""
     from espresso_static.models import Base
+    from espresso_static.models.hierarchy import defining_class
 
     if not issubclass(model, Base):
         return []
@@ -476,7 +477,7 @@ def _checks(model, view: AudienceView) -> list[CheckInfo]:
         function = getattr(model, method)
         if function is getattr(Base, method):
             continue
-        owner = next(cls for cls in model.__mro__ if method in cls.__dict__)
+        owner = defining_class(model, method)
         if not view.sees_class(model, owner):
             continue
         doc = owner.__dict__[method].__doc__

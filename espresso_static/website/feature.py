@@ -41,7 +41,7 @@ from typing import Any, Generic, TypeVar
 from espresso_static.declare.access import AudienceView
 from espresso_static.exceptions import ConfigError, EspressoStaticError
 from espresso_static.project.config import CONFIG_TABLE, ProjectConfig
-from espresso_static.project.database_errors import failure_advice
+from espresso_static.project.database_errors import failure_advice, one_line_text
 from espresso_static.project.options import NOT_ALLOWED, Invalid, Problem
 from espresso_static.website.cache import BuildCache
 from espresso_static.website.collect import SiteModel
@@ -228,7 +228,7 @@ def _load_feature(reference: str) -> Feature:
     except ImportError as error:
         raise Invalid(f'cannot import "{module_name}": {error}') from error
     except Exception as error:  # the project's own code failing as it loads
-        raise Invalid(f'importing "{module_name}" failed: {_one_line(error)}') from error
+        raise Invalid(f'importing "{module_name}" failed: {_described(error)}') from error
     factory = getattr(module, attribute, None)
     if factory is None:
         raise Invalid(f'module "{module_name}" has no "{attribute}"')
@@ -237,8 +237,8 @@ def _load_feature(reference: str) -> Feature:
     try:
         return factory()
     except Exception as error:
-        raise Invalid(f'"{reference}" failed as it was made: {_one_line(error)}') from error
+        raise Invalid(f'"{reference}" failed as it was made: {_described(error)}') from error
 
 
-def _one_line(error: Exception) -> str:
-    return f"{type(error).__name__}: {' '.join(str(error).split())}"
+def _described(error: Exception) -> str:
+    return f"{type(error).__name__}: {one_line_text(error)}"

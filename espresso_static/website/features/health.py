@@ -90,8 +90,12 @@ def collect_health(
 def _shows(view: AudienceView, check) -> bool:
     """Whether ``view`` may read of ``check``: its many-to-many column visible, its
     method of a class the model's page names (not a hidden parent table's)."""
+    from espresso_static.models.hierarchy import defining_class
+
     hidden_column = check.m2m is not None and not view.sees_field(check.model, check.m2m.name)
-    return not hidden_column and view.sees_class(check.model, check.owner)
+    return not hidden_column and view.sees_class(
+        check.model, defining_class(check.model, check.method)
+    )
 
 
 #: Shown instead of a check's message the audience may not read in full.
