@@ -372,7 +372,7 @@ def test_demo_project_builds_strict(tmp_path):
     docs = tmp_path / "site_src"
     shutil.copytree(config.docs_dir, docs, ignore=shutil.ignore_patterns("generated"))
     config = dataclasses.replace(config, docs_dir=docs, site_dir=tmp_path / "site")
-    result = build_site(config, options=BuildOptions(strict=True, quiet=True))
+    result = build_site(config, config.site_dir, BuildOptions(strict=True, quiet=True))
     for model in ["ensemble", "gaugeconfig", "mobiusdomainwall", "propagator", "datafile"]:
         assert (result.site_dir / "generated" / "demo" / model / "index.html").is_file()
     home = html(result.site_dir / "index.html")

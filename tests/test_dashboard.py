@@ -36,7 +36,7 @@ def demo_site(tmp_path) -> Path:
         site_dir=tmp_path / "site",
         mkdocs_config=tmp_path / "mkdocs.yml",
     )
-    return build_site(config, reporter=Reporter(quiet=True)).site_dir
+    return build_site(config, config.site_dir, reporter=Reporter(quiet=True)).site_dir
 
 
 def article(path: Path) -> BeautifulSoup:
@@ -92,7 +92,7 @@ def test_the_home_estimate_counts_the_rows_now_not_at_the_last_snapshot(tmp_path
     config = dataclasses.replace(
         load_config(REPO), docs_dir=tmp_path / "docs", site_dir=tmp_path / "site"
     )
-    site = build_site(config, reporter=Reporter(quiet=True)).site_dir
+    site = build_site(config, config.site_dir, reporter=Reporter(quiet=True)).site_dir
     progress = " ".join(
         e.get_text(" ", strip=True) for e in section(article(site / "index.html"), "Progress")
     )

@@ -253,7 +253,7 @@ def test_demo_notifications_show_on_the_demo_site(tmp_path):
     for audience in ("internal", "public"):
         built = dataclasses.replace(config, docs_dir=docs, site_dir=tmp_path / audience)
         options = BuildOptions(audience=audience, strict=True, quiet=True)
-        sites[audience] = build_site(built, options=options).site_dir
+        sites[audience] = build_site(built, built.site_dir, options).site_dir
 
     internal = sites["internal"]
     news = BeautifulSoup((internal / "generated/news/index.html").read_text(), "html.parser")

@@ -54,7 +54,7 @@ def build_demo_site(
         mkdocs_config=tmp_path / "mkdocs.yml",
     )
     options = BuildOptions(quiet=True, use_cache=use_cache)
-    return build_site(config, options=options, reporter=Reporter(quiet=True)).site_dir
+    return build_site(config, config.site_dir, options, Reporter(quiet=True)).site_dir
 
 
 def legend_counts(page) -> dict[str, int]:
