@@ -78,6 +78,8 @@ def write_csv(tmp_path, ensemble, bad_line: str, before: int = 1) -> object:
         ("a/x.h5,{e},a,7,x0,summit,99999999999999999999,on_disk", "size", "outside the range"),
         # A foreign key to no row.
         ("a/x.h5,999,a,7,x0,summit,1,on_disk", "ensemble", "demo.Ensemble has no row with id=999"),
+        # A value outside the column's choices (a misspelt status).
+        ("a/x.h5,{e},a,7,x0,summit,1,on_dsik", "status", "'on_dsik' is not one of the column's"),
     ],
 )
 def test_a_bad_cell_is_named_by_file_line_and_column(tmp_path, ensemble, cells, column, reason):
@@ -201,6 +203,21 @@ def test_the_library_names_row_and_column_too(ensemble):
     rows = [{"file_name": "a/1.h5", "ensemble": ensemble, "stream": "a", "configuration": "x"}]
     with pytest.raises(RowError, match=re.escape("demo.DataFile row 1, column configuration")):
         espresso_static.ingest(DataFile, rows, key=["file_name"])
+
+
+def test_an_integer_code_outside_the_choices_is_refused():
+    """LatteDB's status columns are integer codes with choices: a code with no label
+    is refused, named as given, with the codes the column allows."""
+    import espresso_static
+    from tests.portapp.models import Job
+
+    rows = [{"number": 1, "status": "2"}, {"number": 2, "status": "7"}]
+    expected = (
+        "portapp.Job row 2, column status (number=2): 7 is not one of the column's choices: 0, 1, 2"
+    )
+    with pytest.raises(RowError, match=re.escape(expected)):
+        espresso_static.ingest(Job, rows, key=["number"])
+    assert not Job.objects.exists()
 
 
 def test_the_django_internals_the_ingest_relies_on_are_unchanged(ensemble):

@@ -27,9 +27,11 @@ Semantics, in short:
 * Values are checked before the model's checks run, against what the database
   accepts: the field's type (text converted with ``to_python``), NULL, ``max_length``
   (SQLite would store a longer text), NUL characters (PostgreSQL's text has none), the
-  integer range and the row a foreign key points to. A time written without its zone
-  is in the project's time zone (UTC), as ``save()`` takes it. A failing value raises :class:`RowError`, a failing check
-  :class:`RowConsistencyError`; both name the row and the column.
+  integer range and the row a foreign key points to; and, as a form would, that a
+  column with ``choices`` holds one of them (or nothing). A time written without its
+  zone is in the project's time zone (UTC), as ``save()`` takes it. A failing value
+  raises :class:`RowError`, a failing check :class:`RowConsistencyError`; both name
+  the row and the column.
 * All or nothing: everything runs in one transaction; the first failing row raises
   and nothing is committed.
 * ``last_modified`` is set to the time of writing on inserted and updated rows,

@@ -48,6 +48,8 @@ class Column:
     int_range: tuple[int, int] | None
     #: Text or another Python value -> the field's Python value (``to_python``).
     to_python: Callable
+    #: The stored values a field with ``choices`` allows (as its form would), else None.
+    choices: frozenset | None
 
 
 @dataclass
@@ -252,7 +254,17 @@ def _column(model_field, connection) -> Column:
         max_length=target.max_length if is_text else None,
         int_range=int_range,
         to_python=target.to_python,
+        choices=_choice_values(model_field),
     )
+
+
+def _choice_values(model_field) -> frozenset | None:
+    if not model_field.choices:
+        return None
+    try:
+        return frozenset(value for value, _ in model_field.flatchoices)
+    except TypeError:  # an unhashable choice (a JSON value): left to the model's checks
+        return None
 
 
 def target_field(model_field):

@@ -18,6 +18,10 @@ from espresso_static.data.ingest.plan import Batch, Column, Plan, RowShape
 
 #: Marks a column a row does not give.
 _ABSENT = object()
+#: Values a choices check leaves to the NULL and blank checks.
+_EMPTY_OR_ABSENT = frozenset({None, "", _ABSENT})
+#: Choices named in the error about a value outside them.
+CHOICES_SHOWN = 8
 
 
 def batches(plan: Plan, rows: Iterable[dict], batch_size: int) -> Iterator[Batch]:
@@ -134,6 +138,8 @@ def _check_column(plan: Plan, batch: Batch, column: Column, copied: set[int]) ->
         _check_text(plan, batch, column, values)
     if column.int_range is not None and int in kinds:
         _check_range(plan, batch, column, values)
+    if column.choices is not None:
+        _check_choices(plan, batch, column, values)
     if column.field.is_relation and kinds - {type(None), type(_ABSENT)}:
         _check_related_rows(plan, batch, column, values)
 
@@ -192,6 +198,34 @@ def _check_range(plan: Plan, batch: Batch, column: Column, values: list) -> None
             f"{values[position]} is outside the range of the column ({low:,} to {high:,})",
             column,
         )
+
+
+def _check_choices(plan: Plan, batch: Batch, column: Column, values: list) -> None:
+    """Every value is one of the column's choices, or empty (as Django's validation
+    has it): a misspelt status would otherwise be stored and counted in no category."""
+    allowed = column.choices
+    try:
+        if set(values) <= allowed | _EMPTY_OR_ABSENT:
+            return
+    except TypeError:  # an unhashable value (a list for a JSON column): look at each
+        pass
+    position = next(p for p, v in enumerate(values) if _outside(v, allowed))
+    listed = ", ".join(repr(value) for value in sorted(allowed, key=str)[:CHOICES_SHOWN])
+    more = f" (+{len(allowed) - CHOICES_SHOWN} more)" if len(allowed) > CHOICES_SHOWN else ""
+    raise row_error(
+        plan,
+        batch,
+        position,
+        f"{values[position]!r} is not one of the column's choices: {listed}{more}",
+        column,
+    )
+
+
+def _outside(value, allowed: frozenset) -> bool:
+    try:
+        return value not in allowed and value not in _EMPTY_OR_ABSENT
+    except TypeError:  # unhashable, so none of the choices
+        return True
 
 
 def _check_related_rows(plan: Plan, batch: Batch, column: Column, values: list) -> None:
