@@ -126,13 +126,21 @@ def test_unknown_app(tmp_path):
     )
 
 
-def test_app_that_fails_to_import(tmp_path):
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import os\nimport no_such_module_anywhere\n", "line 2: ModuleNotFoundError"),
+        ("import os\n\nx = = 3\n", "line 3: SyntaxError"),
+    ],
+)
+def test_an_app_that_fails_to_import_is_named_by_file_and_line(tmp_path, source, expected):
     project = write_project(tmp_path, '[tool.espresso-static]\napps = ["broken"]\n')
     (project / "broken").mkdir()
     (project / "broken" / "__init__.py").write_text("")
-    (project / "broken" / "models.py").write_text("import no_such_module_anywhere\n")
+    (project / "broken" / "models.py").write_text(source)
     assert_one_line_error(
-        run_cli("migrate", cwd=project), "Loading the Django apps failed", "no_such_module_anywhere"
+        run_cli("migrate", cwd=project),
+        f"Loading the Django apps failed: broken/models.py, {expected}",
     )
 
 

@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import secrets
 import sys
+import traceback
 from pathlib import Path
 
 import django
@@ -20,6 +21,7 @@ from django.conf import settings
 from espresso_static.declare.access import DEFAULT_AUDIENCE
 from espresso_static.exceptions import ConfigError
 from espresso_static.project.config import ProjectConfig, redact, validate_audiences
+from espresso_static.project.database_errors import one_line_text
 
 BUILTIN_APPS = ("django.contrib.contenttypes", "django.contrib.auth", "espresso_static")
 
@@ -116,7 +118,8 @@ def setup_django(config: ProjectConfig, admin: bool = False) -> None:
         django.setup()
     except Exception as error:  # an app's models module failing to import
         raise ConfigError(
-            f"Loading the Django apps failed: {type(error).__name__}: {error}"
+            f"Loading the Django apps failed: {_raised_at(error, config.root)}"
+            f"{type(error).__name__}: {one_line_text(error)}"
         ) from error
 
 
@@ -129,6 +132,20 @@ def project_audiences() -> dict:
     # Only the names and defaults matter to the callers, not where the sites would go.
     audiences, _ = validate_audiences(None, Path(), Path("site"), DEFAULT_AUDIENCE)
     return audiences
+
+
+def _raised_at(error: BaseException, root: Path) -> str:
+    """``models/jobs/models.py, line 12: ``: the innermost line of the project's own
+    code that raised ``error`` (for a SyntaxError the line it names), else ''. Without
+    it the user is left to guess which of the apps' modules is at fault."""
+    places = [(frame.filename, frame.lineno) for frame in traceback.extract_tb(error.__traceback__)]
+    if isinstance(error, SyntaxError) and error.filename:
+        places.append((error.filename, error.lineno))
+    for filename, line in reversed(places):
+        path = Path(filename)
+        if path.is_relative_to(root) and "site-packages" not in path.parts:
+            return f"{path.relative_to(root)}, line {line}: "
+    return ""
 
 
 def _check_importable(app: str, config: ProjectConfig) -> None:
