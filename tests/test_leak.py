@@ -231,6 +231,20 @@ def test_cached_outputs_follow_row_filters_reading_other_tables(tmp_path, leak_r
 
 
 @pytest.mark.django_db
+def test_a_private_page_in_a_linked_folder_stays_private(tmp_path, leak_rows):
+    # MkDocs follows a symbolic link to a folder: its pages are in the site.
+    project = tmp_path / "project"
+    shutil.copytree(LEAK_PROJECT, project)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "plan.md").write_text("---\naudiences: [internal]\n---\n# cnrylinkedpage\n")
+    (project / "docs" / "linked").symlink_to(elsewhere, target_is_directory=True)
+    assert build_public(project, tmp_path / "site").exit_code == 0
+    files = [path for path in (tmp_path / "site").rglob("*") if path.is_file()]
+    assert not [path for path in files if any("cnrylinkedpage" in t for t in file_texts(path))]
+
+
+@pytest.mark.django_db
 def test_unreadable_front_matter_stops_the_build(tmp_path, leak_rows):
     project = tmp_path / "project"
     shutil.copytree(LEAK_PROJECT, project)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -76,16 +76,21 @@ def write_build_docs(
 def refuse_broken_links(docs_dir: Path) -> None:
     """Name a broken symbolic link in ``docs_dir`` (but its ``generated/``): MkDocs
     would fail reading it with the path of this build's linked copy, not the user's."""
-    for folder, subfolders, files in os.walk(docs_dir, followlinks=True):  # as MkDocs
+    for path in _docs_files(docs_dir):
+        if path.is_symlink() and not path.exists():
+            raise EspressoStaticError(
+                f"{path}: a broken symbolic link (to {os.readlink(path)}); "
+                "restore its target or remove it."
+            )
+
+
+def _docs_files(docs_dir: Path) -> Iterator[Path]:
+    """The files of ``docs_dir`` but its ``generated/``, as MkDocs finds them: through
+    symbolic links to folders too (``Path.rglob`` would not enter them)."""
+    for folder, subfolders, files in os.walk(docs_dir, followlinks=True):
         if Path(folder) == docs_dir:
             subfolders[:] = [name for name in subfolders if name != GENERATED]
-        for name in files:
-            path = Path(folder, name)
-            if path.is_symlink() and not path.exists():
-                raise EspressoStaticError(
-                    f"{path}: a broken symbolic link (to {os.readlink(path)}); "
-                    "restore its target or remove it."
-                )
+        yield from (Path(folder, name) for name in files)
 
 
 def keep_generated_docs(generated: Path, docs_dir: Path) -> bool:
@@ -134,10 +139,8 @@ def _page_like_files(docs_dir: Path) -> list[str]:
 
     return sorted(
         path.relative_to(docs_dir).as_posix()
-        for path in docs_dir.rglob("*")
+        for path in _docs_files(docs_dir)
         if path.suffix.lower() in markdown_extensions
-        and path.is_file()
-        and GENERATED not in path.relative_to(docs_dir).parts[:1]
     )
 
 
