@@ -245,6 +245,22 @@ def test_a_private_page_in_a_linked_folder_stays_private(tmp_path, leak_rows):
 
 
 @pytest.mark.django_db
+def test_no_site_is_published_inside_the_docs_folder(tmp_path, leak_rows):
+    # Every later build, the public's too, would publish it as files of its own.
+    project = tmp_path / "project"
+    shutil.copytree(LEAK_PROJECT, project)
+    inside = project / "docs" / "internal-site"
+    args = ["build-site", "--project", str(project), "--audience", "internal", "--out", str(inside)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        f"Error: Cannot publish into {inside}: it is inside the docs folder {project / 'docs'}, "
+        "whose files every build publishes; use a folder outside it."
+    )
+    assert not inside.exists()
+
+
+@pytest.mark.django_db
 def test_unreadable_front_matter_stops_the_build(tmp_path, leak_rows):
     project = tmp_path / "project"
     shutil.copytree(LEAK_PROJECT, project)

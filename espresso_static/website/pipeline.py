@@ -460,6 +460,11 @@ def _check_target(config: ProjectConfig, target: Path) -> None:
         raise EspressoStaticError(
             f"Cannot publish into {target}: it holds the project or its pages; use a folder of its own."
         )
+    if target.is_relative_to(config.docs_dir.resolve()):
+        raise EspressoStaticError(
+            f"Cannot publish into {target}: it is inside the docs folder {config.docs_dir}, "
+            "whose files every build publishes; use a folder outside it."
+        )
     if target.exists() and not target.is_dir():
         raise EspressoStaticError(f"Cannot publish into {target}: it is a file.")
     if target.is_dir() and any(target.iterdir()) and not (target / "index.html").exists():
