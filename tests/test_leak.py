@@ -6,6 +6,7 @@ be in the internal one — so the scan provably looks where the canaries would b
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -258,6 +259,18 @@ def test_no_site_is_published_inside_the_docs_folder(tmp_path, leak_rows):
         "whose files every build publishes; use a folder outside it."
     )
     assert not inside.exists()
+
+
+@pytest.mark.django_db
+def test_a_nav_in_mkdocs_yml_lists_only_the_audiences_pages(tmp_path, leak_rows):
+    project = tmp_path / "project"
+    shutil.copytree(LEAK_PROJECT, project)
+    nav = ["index.md", "about.md", {"cnrynavtitle": "internal-notes.md"}]
+    nav.append({"cnrynavsection": ["./secret.markdown", {"x": "cnryprivatefolder/notes.md"}]})
+    (project / "mkdocs.yml").write_text(json.dumps({"nav": nav}))  # JSON is YAML
+    assert build_public(project, tmp_path / "site", "--strict").exit_code == 0
+    home = (tmp_path / "site" / "index.html").read_text()
+    assert "cnrynav" not in home and "About" in home
 
 
 @pytest.mark.django_db

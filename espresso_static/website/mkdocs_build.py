@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import jinja2
 
@@ -120,6 +120,7 @@ def load_mkdocs_config(
     kept in ``cache``; static files that the ``published`` site (the one this build
     replaces) holds unchanged, or that ``docs`` generated, are linked, not copied
     (:mod:`.hardlinks`)."""
+    not_for = pages_not_for(config.docs_dir, site.audience)
     mkdocs_config = _configured(
         config.mkdocs_config,
         site.name,
@@ -127,10 +128,12 @@ def load_mkdocs_config(
             "docs_dir": str(docs or config.docs_dir),
             "site_dir": str(site_dir),
             "nav": site_nav(
-                contributions, hand_written_pages(config.docs_dir, site.audience), raw.get("nav")
+                contributions,
+                hand_written_pages(config.docs_dir, site.audience),
+                _nav_without(raw.get("nav"), not_for),
             ),
             "strict": context.options.strict,
-            "exclude_docs": _exclude_docs(raw.get("exclude_docs"), config.docs_dir, site.audience),
+            "exclude_docs": _exclude_docs(raw.get("exclude_docs"), not_for),
             **({"validation": STRICT_VALIDATION} if context.options.strict else {}),
         },
     )
@@ -205,12 +208,35 @@ def _yaml_kind(value) -> str:
     return kinds.get(type(value), f"a {type(value).__name__}")
 
 
-def _exclude_docs(user_patterns: str | None, docs_dir: Path, audience: str) -> str:
+def _exclude_docs(user_patterns: str | None, not_for: list[str]) -> str:
     """The user's ``exclude_docs``, the fragments of generated pages (included by
-    pages, never pages themselves) and the hand-written pages not for ``audience``
-    (excluded pages are not built: not in the site, its search index or sitemap)."""
-    not_for = [f"/{_gitignore_escape(page)}" for page in pages_not_for(docs_dir, audience)]
-    return "\n".join([user_patterns or "", f"/{GENERATED}/{PARTIALS}/", *not_for, ""])
+    pages, never pages themselves) and the hand-written pages ``not_for`` the audience
+    (:func:`pages_not_for`; excluded pages are not built: not in the site, its search
+    index or sitemap)."""
+    patterns = [f"/{_gitignore_escape(page)}" for page in not_for]
+    return "\n".join([user_patterns or "", f"/{GENERATED}/{PARTIALS}/", *patterns, ""])
+
+
+def _nav_without(nav, not_for: list[str]):
+    """The nav of mkdocs.yml without entries for the pages (and folders) ``not_for``
+    the audience, nor sections left empty (None: nothing left): MkDocs would list an
+    excluded page all the same, by the title mkdocs.yml gives it."""
+    if isinstance(nav, list):
+        entries = (_nav_without(entry, not_for) for entry in nav)
+        return [entry for entry in entries if entry is not None]
+    if isinstance(nav, dict):
+        entries = {title: _nav_without(target, not_for) for title, target in nav.items()}
+        kept = {title: target for title, target in entries.items() if target not in (None, [])}
+        return kept or None
+    return None if _is_excluded(nav, not_for) else nav
+
+
+def _is_excluded(target, not_for: list[str]) -> bool:
+    """Whether the nav ``target`` is a page ``not_for`` lists, itself or by its folder."""
+    if not isinstance(target, str):
+        return False
+    page = PurePosixPath(target.lstrip("/")).as_posix()
+    return any(page == name or (name.endswith("/") and page.startswith(name)) for name in not_for)
 
 
 def _gitignore_escape(path: str) -> str:
