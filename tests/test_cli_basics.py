@@ -232,6 +232,7 @@ def test_unreachable_sqlite_file(tmp_path):
         ("postgresql://alice:s3cret@host:port/db", "bad port"),
         ("sqlite://relative.db", "Malformed SQLite URL"),
         ("mysql://alice:s3cret@host/db", "Unsupported database URL"),
+        ("postgresql://alice:s3cret@[::1/db", "Malformed database URL"),
     ],
 )
 def test_malformed_database_url(tmp_path, url, problem):

@@ -129,6 +129,8 @@ def test_postgresql_url_parts():
         ("sqlite://relative.db", "Malformed SQLite URL"),
         ("postgresql://alice:s3cret@host:port/db", "bad port"),
         ("postgresql://alice:s3cret@host:5432/", "no database name"),
+        ("postgresql://alice:s3cret@[::1/db", "Malformed database URL .*Invalid IPv6 URL"),
+        ("postgres://[::1:5432/db", "Malformed database URL"),
         ("mysql://alice:s3cret@host/db", "Unsupported database URL"),
         ("just-a-file.sqlite3", "Unsupported database URL"),
     ],

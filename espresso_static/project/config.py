@@ -372,7 +372,7 @@ def _config_from_table(root: Path, table: dict, environ) -> ProjectConfig:
 def parse_database_url(url: str, root: Path) -> dict:
     """Turn a database URL into a Django DATABASES entry (relative SQLite paths are
     resolved inside the project folder ``root``)."""
-    parts = urlsplit(url)
+    parts = _split(url, url)
     scheme = parts.scheme.lower()
     if scheme == "sqlite":
         if not url.startswith("sqlite:///") or len(url) <= len("sqlite:///"):
@@ -389,7 +389,7 @@ def parse_database_url(url: str, root: Path) -> dict:
         if credentials := _CREDENTIALS.match(url):
             user = credentials.group("start").split("://", 1)[1]
             password = credentials.group("password")
-            parts = urlsplit(f"{scheme}://{url[credentials.end() :]}")
+            parts = _split(f"{scheme}://{url[credentials.end() :]}", url)
         name = unquote(parts.path.lstrip("/"))
         if not name:
             raise ConfigError(f"Malformed PostgreSQL URL {redact(url)!r}: no database name.")
@@ -414,6 +414,15 @@ def parse_database_url(url: str, root: Path) -> dict:
         f"Unsupported database URL {redact(url)!r}: use sqlite:///path or "
         "postgresql://user:password@host/dbname."
     )
+
+
+def _split(address: str, url: str):
+    """``urlsplit(address)`` (part of ``url``), its ValueError (e.g. a host's "[" not
+    closed) one line naming ``url`` without its password, not a bare 'Invalid IPv6 URL'."""
+    try:
+        return urlsplit(address)
+    except ValueError as error:
+        raise ConfigError(f"Malformed database URL {redact(url)!r}: {error}.") from None
 
 
 #: A URL's ``scheme://user:password@``: the password runs to the last ``@`` of the
