@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from django.core import checks
 from django.db.models import Q
 
-from espresso_static.access import ALL, Access
+from espresso_static.access import ALL, Access, audience_view
 from espresso_static.checks.ids import CHECK_IDS, ids_reference
 from espresso_static.checks.report import format_text, run_project_checks
 from espresso_static.cli import cli
@@ -125,6 +125,26 @@ def test_a_row_filter_may_be_a_function_and_valid_access_passes(monkeypatch):
     )
     monkeypatch.setattr(Ensemble, "access", access)
     assert ids_of(["declarations"]) == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("row_filter", "says"),
+    [
+        (lambda rows: rows.filter(relased=True), "FieldError: Cannot resolve keyword 'relased'"),
+        (lambda rows: [row for row in rows if row.pk], "must return a QuerySet, not list"),
+    ],
+)
+def test_a_row_filter_function_that_fails_is_named_in_one_line(monkeypatch, row_filter, says):
+    # check cannot call it (it may read the database): its mistakes surface in a build.
+    monkeypatch.setattr(
+        Ensemble, "access", Access(audiences=["public"], rows={"public": row_filter})
+    )
+    with pytest.raises(EspressoStaticError) as caught:
+        audience_view(load_config(REPO).audiences, "public").queryset(Ensemble)
+    message = str(caught.value)
+    assert message.startswith("demo.Ensemble.access rows['public']") and says in message
+    assert "\n" not in message
 
 
 PROGRESS_CASES = [

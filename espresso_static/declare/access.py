@@ -239,8 +239,22 @@ class AudienceView:
             matching = model._default_manager.filter(row_filter).values("pk")
             rows = rows.filter(pk__in=matching)
         elif row_filter is not None:
-            rows = rows.filter(row_filter) if isinstance(row_filter, Q) else row_filter(rows)
+            rows = rows.filter(row_filter) if isinstance(row_filter, Q) else self._called(rows)
         return rows
+
+    def _called(self, rows: QuerySet) -> QuerySet:
+        """``rows`` through this audience's row filter function, its failure one line
+        naming the declaration: check cannot call it (it may read the database)."""
+        model = rows.model
+        where = f"{model._meta.label}.access rows[{self.name!r}]"
+        try:
+            result = access_of(model).rows[self.name](rows)
+        except Exception as error:
+            problem = " ".join(str(error).split())  # one line, whatever the error says
+            raise ConfigError(f"{where}: {type(error).__name__}: {problem}") from error
+        if not isinstance(result, QuerySet):
+            raise ConfigError(f"{where} must return a QuerySet, not {type(result).__name__}.")
+        return result
 
     def _rows_of_component(self, model) -> dict:
         """The visible rows of ``model`` and of the models in a cycle of foreign keys
