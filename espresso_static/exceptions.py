@@ -7,6 +7,12 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 
+def one_line_text(error: BaseException) -> str:
+    """``error``'s message on one line (its type's name when it has none): an error a
+    user sees is one line, whatever the library that raised it wrote."""
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 class EspressoStaticError(Exception):
     """An error the CLI reports as one line (no traceback unless ``--debug``)."""
 

@@ -23,6 +23,7 @@ from espresso_static.declare.progress import (
     progress_problems,
     status_like_column,
 )
+from espresso_static.exceptions import one_line_text
 from espresso_static.project.django_setup import project_audiences
 
 
@@ -198,9 +199,9 @@ class _AccessChecker:
             try:
                 self.model._default_manager.filter(value)
             except (FieldError, ValueError, TypeError) as error:
-                message = " ".join(str(error).split())
                 yield self.error(
-                    "E306", f"rows[{audience!r}] names what the model lacks: {message}"
+                    "E306",
+                    f"rows[{audience!r}] names what the model lacks: {one_line_text(error)}",
                 )
 
     def error(self, number: str, message: str) -> checks.Error:

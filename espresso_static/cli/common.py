@@ -10,9 +10,9 @@ from pathlib import Path
 
 import click
 
-from espresso_static.exceptions import EspressoStaticError
+from espresso_static.exceptions import EspressoStaticError, one_line_text
 from espresso_static.project.config import ProjectConfig, load_config, redact
-from espresso_static.project.database_errors import failure_advice, one_line_text
+from espresso_static.project.database_errors import failure_advice
 
 
 def report_errors(function):

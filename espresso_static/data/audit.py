@@ -49,6 +49,7 @@ from espresso_static.data.replay import (
     with_relation_emptied,
     without_row,
 )
+from espresso_static.exceptions import one_line_text
 
 #: How many failing rows a result keeps (the count covers all of them).
 KEEP_ROWS = 20
@@ -91,7 +92,7 @@ class CheckResult:
     def record_failure(self, instance, error: Exception) -> None:
         self.failing += 1
         if len(self.rows) < KEEP_ROWS:
-            message = " ".join(str(error).split()) or type(error).__name__
+            message = one_line_text(error)
             self.rows.append(FailingRow(instance.pk, _describe(instance), message))
 
 
@@ -346,7 +347,7 @@ def audit_results(checks: list[Check], state: AuditState, rows_of: Callable) -> 
         first = check.model._default_manager.filter(pk__in=failing[:KEEP_ROWS])
         for instance, error in _checked(check, first):
             if isinstance(error, Exception):
-                message = " ".join(str(error).split()) or type(error).__name__
+                message = one_line_text(error)
                 result.rows.append(FailingRow(instance.pk, _describe(instance), message))
         results.append(result)
     return results

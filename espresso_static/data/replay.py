@@ -8,12 +8,14 @@ from collections.abc import Callable
 
 from django.db import DatabaseError, connections, transaction
 
+from espresso_static.exceptions import one_line_text
+
 
 class NotReplayable(Exception):
     """A failing check whose replay as written the database refused."""
 
     def __init__(self, error: Exception):
-        super().__init__(" ".join(str(error).split())[:200])
+        super().__init__(one_line_text(error)[:200])
         self.reason = str(self)
 
 

@@ -48,7 +48,7 @@ from pathlib import Path
 
 from django.db.models import Model, Q, QuerySet
 
-from espresso_static.exceptions import ConfigError
+from espresso_static.exceptions import ConfigError, one_line_text
 
 ALL = "__all__"
 DEFAULT_AUDIENCES = {"public": "deny", "internal": "allow"}
@@ -250,8 +250,7 @@ class AudienceView:
         try:
             result = access_of(model).rows[self.name](rows)
         except Exception as error:
-            problem = " ".join(str(error).split())  # one line, whatever the error says
-            raise ConfigError(f"{where}: {type(error).__name__}: {problem}") from error
+            raise ConfigError(f"{where}: {type(error).__name__}: {one_line_text(error)}") from error
         if not isinstance(result, QuerySet):
             raise ConfigError(f"{where} must return a QuerySet, not {type(result).__name__}.")
         return result

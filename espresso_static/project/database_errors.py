@@ -6,11 +6,7 @@ from __future__ import annotations
 import errno
 import re
 
-
-def one_line_text(error: BaseException) -> str:
-    """``error``'s message on one line (its type's name when it has none)."""
-    return " ".join(str(error).split()) or type(error).__name__
-
+from espresso_static.exceptions import one_line_text
 
 #: Driver messages (SQLite, PostgreSQL) a user can act on.
 _LOCKED = re.compile(r"database (table )?is locked")

@@ -19,9 +19,8 @@ import django
 from django.conf import settings
 
 from espresso_static.declare.access import DEFAULT_AUDIENCE
-from espresso_static.exceptions import ConfigError
+from espresso_static.exceptions import ConfigError, one_line_text
 from espresso_static.project.config import ProjectConfig, redact, validate_audiences
-from espresso_static.project.database_errors import one_line_text
 
 BUILTIN_APPS = ("django.contrib.contenttypes", "django.contrib.auth", "espresso_static")
 

@@ -39,9 +39,9 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from espresso_static.declare.access import AudienceView
-from espresso_static.exceptions import ConfigError, EspressoStaticError
+from espresso_static.exceptions import ConfigError, EspressoStaticError, one_line_text
 from espresso_static.project.config import CONFIG_TABLE, ProjectConfig
-from espresso_static.project.database_errors import failure_advice, one_line_text
+from espresso_static.project.database_errors import failure_advice
 from espresso_static.project.options import NOT_ALLOWED, Invalid, Problem
 from espresso_static.website.cache import BuildCache
 from espresso_static.website.collect import SiteModel
