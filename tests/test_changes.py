@@ -20,7 +20,13 @@ from espresso_static.cli import cli
 from espresso_static.models import BuildRecord
 from espresso_static.project.config import load_config
 from espresso_static.project.nightly import _forget_builds
-from espresso_static.website.features.changes import site_key
+from espresso_static.website.context import Provenance
+from espresso_static.website.features.changes import (
+    Changes,
+    FeedEntry,
+    render_changes_feed,
+    site_key,
+)
 from models.demo.models import Correlator, DataFile
 from tests.test_build_cache import build, project, site_files  # noqa: F401  (fixture)
 
@@ -151,6 +157,32 @@ def test_the_public_is_told_only_what_it_may_see(project, tmp_path):  # noqa: F8
     internal = tmp_path / "internal"
     build(project, internal)  # another site: its own first build
     assert "first build" in page(internal).select_one("article").get_text()
+
+
+def test_a_site_showing_no_time_of_its_rows_dates_its_feed_entries_by_their_builds():
+    """An audience that sees no column holding a time (or no row) gets each build's
+    time instead: entries all dated 1970 would sit at the bottom of a reader's list."""
+    built = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+    earlier = FeedEntry("m1", None, built - timedelta(days=1), "First build of this site.")
+    changes = Changes("public", "site", "m2", "m1", earlier.built_at, (), (), (earlier,))
+    provenance = Provenance(built_at=built, snapshot=None, git_commit=None, shows_rows=True)
+    feed = ET.fromstring(render_changes_feed(changes, "P", provenance))
+    entries = feed.findall(f"{ATOM}entry")
+    assert [entry.findtext(f"{ATOM}title") for entry in entries] == [
+        "Changes (built 2026-03-02 03:00 UTC)",
+        "Changes (built 2026-03-01 03:00 UTC)",
+    ]
+    assert [entry.findtext(f"{ATOM}updated") for entry in entries] == [
+        "2026-03-02T03:00:00Z",
+        "2026-03-01T03:00:00Z",
+    ]
+    assert feed.findtext(f"{ATOM}updated") == "2026-03-02T03:00:00Z"
+    # A site showing the time of its data dates by the data: rebuilds publish the same.
+    data_time = Provenance(built_at=built, snapshot=built - timedelta(hours=5), git_commit=None)
+    feed = ET.fromstring(render_changes_feed(changes, "P", data_time))
+    assert feed.find(f"{ATOM}entry").findtext(f"{ATOM}title") == (
+        "Changes (data as of 2026-03-01 22:00 UTC)"
+    )
 
 
 def test_a_failed_build_records_nothing(project, tmp_path):  # noqa: F811

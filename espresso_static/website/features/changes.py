@@ -26,11 +26,10 @@ from datetime import datetime
 from pathlib import Path
 
 from espresso_static.data import changelog
-from espresso_static.website.context import Asset, Page, RenderContext
+from espresso_static.website.context import Asset, Page, Provenance, RenderContext
 from espresso_static.website.feature import Build, Feature
 from espresso_static.website.features.news import (
     ATOM,
-    EMPTY_FEED_UPDATED,
     _link,
     _rfc3339,
     _text,
@@ -81,12 +80,26 @@ class StatusChanges:
 class FeedEntry:
     """One build in the feed: what it followed (the mark of the build before it, its
     id: a build of the same data after the same build gets the same id), the time of
-    the data it showed (never the build time: builds of the same data publish the
-    same feed) and its summary."""
+    the data it showed (not the build time, so builds of the same data publish the
+    same feed) and its summary. A site showing no time of its rows (none, or no
+    column holding one for its audience) dates its entries by their builds, which
+    its Changes page shows anyway: a fixed date would leave every entry at the
+    bottom of a reader's list."""
 
     after: str
     data_as_of: datetime | None
+    built_at: datetime
     summary: str
+
+    @property
+    def updated(self) -> datetime:
+        return self.data_as_of or self.built_at
+
+    @property
+    def title(self) -> str:
+        if self.data_as_of is None:
+            return f"Changes (built {format_time(self.built_at)})"
+        return f"Changes (data as of {format_time(self.data_as_of)})"
 
 
 @dataclass(frozen=True)
@@ -186,7 +199,7 @@ def collect_changes(build: Build) -> Changes:
     kept = list(records[:FEED_ENTRIES])
     follows = [record.mark for record in kept[1:]] + [FIRST]
     earlier = tuple(
-        FeedEntry(after, r.data_as_of, r.summary)
+        FeedEntry(after, r.data_as_of, r.built_at, r.summary)
         for r, after in zip(kept[: FEED_ENTRIES - 1], follows, strict=False)
     )
     after = previous.mark if previous is not None else FIRST
@@ -316,23 +329,22 @@ def feed_path(audience: str) -> str:
     return f"changes/{audience}.xml"
 
 
-def render_changes_feed(changes: Changes, project_name: str, data_as_of: datetime | None) -> str:
-    """An Atom feed with one entry per build: this one (``data_as_of``: the latest
-    change of its data) and the earlier ones."""
+def render_changes_feed(changes: Changes, project_name: str, provenance: Provenance) -> str:
+    """An Atom feed with one entry per build: this one and the earlier ones."""
     ET.register_namespace("", ATOM)
-    entries = [FeedEntry(changes.after, data_as_of, changes.summary), *changes.earlier]
+    this = FeedEntry(changes.after, provenance.snapshot, provenance.built_at, changes.summary)
+    entries = [this, *changes.earlier]
     feed = ET.Element(f"{{{ATOM}}}feed")
     _text(feed, "title", f"{project_name}: changes for {changes.audience}")
     _text(feed, "id", _urn(project_name, f"changes/{changes.audience}"))
-    _text(feed, "updated", _rfc3339(data_as_of or EMPTY_FEED_UPDATED))
+    _text(feed, "updated", _rfc3339(this.updated))
     _link(feed, PAGE_FROM_FEED, "alternate", "text/html")
     _text(feed, "generator", "espresso-static")
     for entry in entries:
         element = ET.SubElement(feed, f"{{{ATOM}}}entry")
-        when = format_time(entry.data_as_of) if entry.data_as_of else "no data yet"
-        _text(element, "title", f"Changes (data as of {when})")
+        _text(element, "title", entry.title)
         _text(element, "id", _urn(project_name, f"changes/{changes.audience}/{entry.after}"))
-        _text(element, "updated", _rfc3339(entry.data_as_of or EMPTY_FEED_UPDATED))
+        _text(element, "updated", _rfc3339(entry.updated))
         _link(element, PAGE_FROM_FEED, "alternate", "text/html")
         _text(element, "summary", entry.summary)
     ET.indent(feed)
@@ -361,7 +373,7 @@ class ChangesFeature(Feature[Changes]):
         if data is None:
             return []
         markdown = render_template("changes.md.j2", changes=data, feed=feed_path(data.audience))
-        feed = render_changes_feed(data, context.config.name, context.provenance.snapshot)
+        feed = render_changes_feed(data, context.config.name, context.provenance)
         return [
             Page(CHANGES_PAGE, markdown, "Changes"),
             Asset(feed_path(data.audience), feed.encode()),
