@@ -220,3 +220,21 @@ def test_a_failed_night_forgets_the_builds_it_did_not_publish(project, tmp_path)
     _forget_builds(config, night)
     assert BuildRecord.objects.count() == 1
     assert not BuildRecord.objects.filter(pk=unpublished.pk).exists()
+
+
+def test_an_integer_status_changes_only_when_its_value_does(tmp_path):
+    """LatteDB's status columns are integers with choices: the log keeps the status
+    before a change as text, and a row whose other columns changed has no transition."""
+    from tests.portapp.models import Job
+
+    port = tmp_path / "port"
+    shutil.copytree(Path(__file__).parent / "portproject", port)
+    jobs = [Job.objects.create(number=number, status=0) for number in range(3)]
+    site = tmp_path / "site"
+    build(port, site)
+    sql("UPDATE portapp_job SET number = number + 10 WHERE id = %s", [jobs[0].pk])
+    sql("UPDATE portapp_job SET status = 2 WHERE id = %s", [jobs[1].pk])
+    Job.objects.create(number=5, status=1)
+    build(port, site)
+    transitions = table_rows(page(site), "status changes")
+    assert transitions == [["all", "0", "2", "1"], ["all", "new", "1", "1"]]

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from django.db.models import BooleanField
+
 from espresso_static.data import changelog
 from espresso_static.website.context import Asset, Page, Provenance, RenderContext
 from espresso_static.website.feature import Build, Feature
@@ -45,6 +47,8 @@ FEED_ENTRIES = 20
 FIRST = "first"
 #: Rows looked up per query.
 BATCH = 2_000
+#: PostgreSQL's log text of a boolean status (SQLite's is '1' or '0', as Django reads).
+LOGGED_BOOLEANS = {"true": True, "false": False}
 #: The Changes page from its feed, which is in the page's folder.
 PAGE_FROM_FEED = "./"
 
@@ -274,12 +278,13 @@ def _status_changes(view, source, changes) -> StatusChanges | None:
     changed = changes.get(model._meta.db_table)
     if changed is None or changed.reset:
         return None
+    status = shown.progress.status
+    field = model._meta.get_field(status)
     before = {
-        model._meta.pk.to_python(row): value
+        model._meta.pk.to_python(row): _logged_status(field, value)
         for row, (kind, value) in changed.first.items()
         if row not in changed.deleted
     }
-    status = shown.progress.status
     group = shown.group_columns[0] if shown.group_columns else None
     lookups = ["pk", status, *([group.lookup] if group else [])]
     keys = sorted(before)
@@ -297,6 +302,15 @@ def _status_changes(view, source, changes) -> StatusChanges | None:
     )
     label, name = model._meta.label, str(model._meta.verbose_name_plural)
     return StatusChanges(label, name, group.label if group else "", transitions)
+
+
+def _logged_status(field, text: str | None):
+    """The value of a status the log kept as text ('2' of an integer column, PostgreSQL's
+    'true' of a boolean one): compared as text, a row whose other columns changed would
+    show a transition from its status to itself."""
+    if isinstance(field, BooleanField):
+        text = LOGGED_BOOLEANS.get(text, text)
+    return field.to_python(text)
 
 
 def _order(item) -> tuple:
