@@ -238,3 +238,9 @@ def test_an_integer_status_changes_only_when_its_value_does(tmp_path):
     build(port, site)
     transitions = table_rows(page(site), "status changes")
     assert transitions == [["all", "0", "2", "1"], ["all", "new", "1", "1"]]
+    # LatteDB's status may be null (FileStatus.status): a row leaving null is no new row.
+    sql("UPDATE portapp_job SET status = NULL WHERE id = %s", [jobs[2].pk])
+    build(port, site)
+    sql("UPDATE portapp_job SET status = 1 WHERE id = %s", [jobs[2].pk])
+    build(port, site)
+    assert table_rows(page(site), "status changes") == [["all", "empty", "1", "1"]]

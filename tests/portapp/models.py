@@ -156,7 +156,9 @@ class Job(Base):
     progress = Progress(status="status", done=[2], in_progress=[1], missing=[0])
 
     number = models.PositiveIntegerField(unique=True)
-    status = models.IntegerField(choices=[(0, "queued"), (1, "running"), (2, "finished")])
+    status = models.IntegerField(
+        choices=[(0, "queued"), (1, "running"), (2, "finished")], null=True, blank=True
+    )
     submitted = models.DateTimeField(auto_now_add=True)
     checked = models.DateTimeField(auto_now=True)
 

@@ -47,6 +47,8 @@ FEED_ENTRIES = 20
 FIRST = "first"
 #: Rows looked up per query.
 BATCH = 2_000
+#: What a transition says the status was of a row inserted since, and of a null status.
+NEW_ROW, NULL_STATUS = "new", "empty"
 #: PostgreSQL's log text of a boolean status (SQLite's is '1' or '0', as Django reads).
 LOGGED_BOOLEANS = {"true": True, "false": False}
 #: The Changes page from its feed, which is in the page's folder.
@@ -280,8 +282,9 @@ def _status_changes(view, source, changes) -> StatusChanges | None:
         return None
     status = shown.progress.status
     field = model._meta.get_field(status)
+    # A row inserted since is new; one updated from a null status was there before.
     before = {
-        model._meta.pk.to_python(row): _logged_status(field, value)
+        model._meta.pk.to_python(row): (kind == "I", _logged_status(field, value))
         for row, (kind, value) in changed.first.items()
         if row not in changed.deleted
     }
@@ -293,11 +296,12 @@ def _status_changes(view, source, changes) -> StatusChanges | None:
     for start in range(0, len(keys), BATCH):
         rows = visible.filter(pk__in=keys[start : start + BATCH]).values_list(*lookups)
         for pk, after, *grouped in rows:
-            was = before[pk]
-            if was != after:
-                counts[(str(grouped[0]) if group else "all", was, after)] += 1
+            inserted, was = before[pk]
+            if inserted or was != after:
+                moved = (NEW_ROW if inserted else _status_text(was), _status_text(after))
+                counts[(str(grouped[0]) if group else "all", *moved)] += 1
     transitions = tuple(
-        Transition(group_value, "new" if was is None else str(was), str(after), rows)
+        Transition(group_value, was, after, rows)
         for (group_value, was, after), rows in sorted(counts.items(), key=_order)
     )
     label, name = model._meta.label, str(model._meta.verbose_name_plural)
@@ -311,6 +315,10 @@ def _logged_status(field, text: str | None):
     if isinstance(field, BooleanField):
         text = LOGGED_BOOLEANS.get(text, text)
     return field.to_python(text)
+
+
+def _status_text(value) -> str:
+    return NULL_STATUS if value is None else str(value)
 
 
 def _order(item) -> tuple:
