@@ -69,6 +69,19 @@ def test_reinstalled_triggers_restart_the_log_of_a_table_that_had_none():
     assert changelog.install_triggers([DataFile]) == []
 
 
+def test_triggers_recording_another_status_column_are_stale_until_installed_again():
+    """As after a progress declaration added since the last migrate (the triggers
+    record no status): the migrations check (E106) asks for a migrate."""
+    before = changelog.logged_table(DataFile)
+    without_status = changelog.LoggedTable(before.table, before.pk, tracked=None)
+    with connection.cursor() as cursor:
+        for statement in changelog._trigger_sql(connection, without_status):
+            cursor.execute(statement)
+    assert changelog.stale_triggers([DataFile, Ensemble]) == [before.table]
+    changelog.install_triggers([DataFile])
+    assert changelog.stale_triggers([DataFile, Ensemble]) == []
+
+
 def test_the_fingerprint_of_a_table_changes_with_any_write():
     data.generate(files=40, seed=1)
     before = changelog.log_fingerprint("demo_datafile")

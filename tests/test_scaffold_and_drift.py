@@ -157,6 +157,35 @@ def test_model_change_without_migration_then_unapplied_migration(project):
     assert check_ids(project) == (0, set())
 
 
+def test_a_progress_declaration_added_after_migrate_asks_for_migrate(project):
+    """Declaring a status column creates no migration, but the change log's triggers
+    must record it: check and build-site say to migrate until it was run."""
+    models_py = project / "models" / "campaign" / "models.py"
+    models_py.write_text(
+        models_py.read_text()
+        + "\n\nclass Job(Base):\n"
+        + "    status = models.CharField(max_length=5, choices=[('todo', 'todo'), ('done', 'done')])\n"
+    )
+    run("makemigrations", cwd=project)
+    run("migrate", cwd=project)
+    # A status column without a declaration: check suggests one (no status page).
+    assert check_ids(project) == (0, {"espresso_static.W401"})
+    models_py.write_text(
+        "from espresso_static.progress import Progress\n"
+        + models_py.read_text().replace(
+            "class Job(Base):\n",
+            "class Job(Base):\n    progress = Progress(status='status', done=['done'], missing=['todo'])\n",
+        )
+    )
+    assert check_ids(project) == (1, {"espresso_static.E106"})
+    assert_silenced(project, {"espresso_static.E106"})
+    refused = run("build-site", cwd=project, ok=False)
+    assert refused.returncode == 1
+    assert "campaign_job" in refused.stderr and "espresso-static migrate" in refused.stderr
+    run("migrate", cwd=project)
+    assert check_ids(project) == (0, set())
+
+
 def test_database_ahead_of_code(project):
     migration = project / "models" / "campaign" / "migrations" / "0002_extra.py"
     migration.write_text(

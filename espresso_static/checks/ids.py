@@ -41,6 +41,10 @@ CHECK_IDS: dict[str, tuple[str, str]] = {
     "espresso_static.E103": (MIGRATIONS, "migrations not applied to the database"),
     "espresso_static.E104": (MIGRATIONS, "the database has migrations the code does not have"),
     "espresso_static.E105": (MIGRATIONS, "conflicting migrations (two leaves in one app)"),
+    "espresso_static.E106": (
+        MIGRATIONS,
+        "change-log triggers recording another status column than the progress declaration",
+    ),
     "espresso_static.W201": (DATA, "data checks skipped: the database does not match the models"),
     "espresso_static.E201": (DATA, "stored rows failing their model's check_consistency"),
     "espresso_static.E202": (DATA, "stored relations failing check_m2m_consistency"),

@@ -1,5 +1,5 @@
 """Migration drift: the models, their migrations and the database out of step
-(``espresso_static.E101`` to ``E105``). Reads the database, so, as Django's own database
+(``espresso_static.E101`` to ``E106``). Reads the database, so, as Django's own database
 checks, it runs only when the runner names the databases to check."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from django.core import checks
 from espresso_static.checks.ids import MIGRATIONS, PREFIX
 
 MAKE_MIGRATIONS = "Run `espresso-static makemigrations`, then `espresso-static migrate`."
+STALE_CHANGE_LOG = f"{PREFIX}E106"
 #: Drift found within :func:`drift_once` (the data and notification checks ask again).
 _found: ContextVar[dict | None] = ContextVar("migration_drift", default=None)
 
@@ -30,7 +31,7 @@ def drift_once() -> Iterator[None]:
 
 @checks.register(MIGRATIONS)
 def migration_drift(app_configs=None, databases=None, **_) -> list[checks.CheckMessage]:
-    """Code and database out of step: E101 to E105."""
+    """Code and database out of step: E101 to E106."""
     if not databases:
         return []
     labels = {config.label for config in _configs(app_configs) if migrations_enabled(config.label)}
@@ -53,6 +54,7 @@ def _drift(labels: set[str]) -> list[checks.CheckMessage]:
         *_apps_without_migrations(loader, labels),
         *_unmigrated_changes(loader, labels),
         *_database_versus_code(loader, labels),
+        *_stale_change_log(labels),
     ]
 
 
@@ -148,4 +150,24 @@ def _database_versus_code(loader, labels: set[str]) -> Iterator[checks.CheckMess
             hint="Run `espresso-static migrate`.",
             obj=label,
             id=f"{PREFIX}E103",
+        )
+
+
+def _stale_change_log(labels: set[str]) -> Iterator[checks.CheckMessage]:
+    """Triggers recording another status column than the progress declaration names:
+    adding or changing one creates no migration, so nothing else says to migrate, and
+    the Changes page would count every update as a status change from "empty"."""
+    from django.apps import apps
+
+    from espresso_static.data.changelog import logged_models, stale_triggers
+
+    models = logged_models([apps.get_app_config(label) for label in sorted(labels)])
+    by_table = {model._meta.db_table: model for model in models}
+    for table in stale_triggers(models):
+        yield checks.Error(
+            f"The change log's triggers on {table} do not record the status column the "
+            "progress declaration names (declared or changed since the last migrate).",
+            hint="Run `espresso-static migrate` (it puts the triggers in place again).",
+            obj=by_table[table]._meta.label,
+            id=STALE_CHANGE_LOG,
         )

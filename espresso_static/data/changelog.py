@@ -170,6 +170,56 @@ def _trigger_sql(connection, table: LoggedTable) -> list[str]:
     return statements
 
 
+def stale_triggers(models_to_check: Iterable, using: str = "default") -> list[str]:
+    """The tables of ``models_to_check`` whose triggers are in place but are not those
+    :func:`install_triggers` would put there now: they record another status column
+    than the model's progress declaration names (declared or changed since the last
+    ``migrate``, which creates no migration), so the log's statuses before a change
+    would be wrong."""
+    connection = connections[using]
+    installed = _installed_triggers(connection)
+    stale = []
+    for table in map(logged_table, models_to_check):
+        if table.table in installed and installed[table.table] != _expected(connection, table):
+            stale.append(table.table)
+    return sorted(stale)
+
+
+def _installed_triggers(connection) -> dict[str, tuple]:
+    """Per logged table, what tells its triggers apart: SQLite their statements,
+    PostgreSQL the arguments its trigger passes (the key and tracked columns)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT c.relname, t.tgargs FROM pg_trigger t "
+                "JOIN pg_class c ON c.oid = t.tgrelid WHERE t.tgname = %s",
+                [TRIGGER],
+            )
+            return {
+                name: tuple(bytes(arguments).decode().split("\0")[:-1])
+                for name, arguments in cursor.fetchall()
+            }
+        if connection.vendor != "sqlite":
+            return {}
+        cursor.execute(
+            "SELECT tbl_name, sql FROM sqlite_master WHERE type = 'trigger' "
+            "AND substr(name, 1, %s) = %s",
+            [len(TRIGGER) + 1, f"{TRIGGER}_"],
+        )
+        found: dict[str, list] = {}
+        for name, statement in cursor.fetchall():
+            found.setdefault(name, []).append(statement)
+        return {name: tuple(sorted(statements)) for name, statements in found.items()}
+
+
+def _expected(connection, table: LoggedTable) -> tuple:
+    if connection.vendor == "postgresql":
+        return (table.pk, table.tracked or "")
+    return tuple(
+        sorted(s for s in _trigger_sql(connection, table) if s.startswith("CREATE TRIGGER"))
+    )
+
+
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -177,22 +227,10 @@ def _literal(text: str) -> str:
 def logged_tables(using: str = "default") -> frozenset[str]:
     """The tables whose triggers are in place (all three, on SQLite)."""
     connection = connections[using]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-                "WHERE t.tgname = %s",
-                [TRIGGER],
-            )
-            return frozenset(name for (name,) in cursor.fetchall())
-        if connection.vendor != "sqlite":
-            return frozenset()
-        cursor.execute(
-            "SELECT tbl_name FROM sqlite_master WHERE type = 'trigger' "
-            "AND substr(name, 1, %s) = %s GROUP BY tbl_name HAVING count(*) = 3",
-            [len(TRIGGER) + 1, f"{TRIGGER}_"],
-        )
-        return frozenset(name for (name,) in cursor.fetchall())
+    installed = _installed_triggers(connection)
+    if connection.vendor == "sqlite":
+        return frozenset(table for table, triggers in installed.items() if len(triggers) == 3)
+    return frozenset(installed)
 
 
 def _identity(cursor) -> str | None:
