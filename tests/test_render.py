@@ -227,6 +227,38 @@ def test_a_status_page_of_one_row_says_row_not_rows():
     assert "Loading the table of 1 row…" in markdown_text
 
 
+@pytest.mark.django_db
+def test_a_status_page_names_choices_by_their_labels():
+    """The declared status values and a group column's values read as Django shows them
+    (a choice's label), a value outside the choices as stored."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from espresso_static.declare.progress import CATEGORY_LABELS, DeclaredProgress, summarize
+    from espresso_static.website.render import render_template
+    from tests.portapp.models import Job
+
+    for number, status in enumerate([2, 0, 7], 1):
+        Job.objects.create(number=number, status=status)
+    item = DeclaredProgress(Job, dataclasses.replace(Job.progress, group_by=["status"]))
+    page = SimpleNamespace(
+        summary=summarize(item),
+        declared=item,
+        trends=[],
+        plots={},
+        plot_by=None,
+        snapshots=False,
+        not_done_hash="0",
+    )
+    model = SimpleNamespace(name="Job", doc="A job.")
+    markdown_text = render_template(
+        "status.md.j2", page=page, model=model, model_link="job.md", names=CATEGORY_LABELS
+    )
+    assert "*done* is <code>2</code> (finished)&#59;" in markdown_text
+    groups = [line.split(" | ")[0] for line in markdown_text.splitlines() if " | 1 | " in line]
+    assert groups == ["| queued", "| finished", "| 7"]
+
+
 def test_the_health_page_counts_one_row_and_one_check_in_the_singular():
     from types import SimpleNamespace
 

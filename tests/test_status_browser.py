@@ -84,7 +84,7 @@ def test_status_page_filters_counts_sorts_and_downloads(tmp_path, served):
     site = build_demo_site(tmp_path, files=3000)
     progress = find_declared("DataFile").progress
     frame = DataFile.objects.order_by("pk").to_dataframe(
-        ["file_name", "ensemble__name", "stream", "configuration", "status"]
+        ["file_name", "ensemble__name", "stream", "configuration", "machine", "status"]
     )
     frame["category"] = frame["status"].map(progress.category)
     first_size = DataFile.objects.order_by("pk").exclude(size=None).first().size
@@ -109,6 +109,10 @@ def test_status_page_filters_counts_sorts_and_downloads(tmp_path, served):
         # Sizes in human units, the exact byte count on hover.
         cell = page.locator(f"tr[data-row] td[title='{first_size:,} bytes']").first
         assert re.fullmatch(r"\d+\.\d (kB|MB|GB)", cell.inner_text())
+        # A column with choices shows their labels, as Django does; the stored value on hover.
+        machine = frame["machine"].iloc[0]
+        cell = page.locator(f"tr[data-row='0'] td[title='{machine}']")
+        assert cell.inner_text() == dict(DataFile.MACHINES)[machine]
 
         # Two ensembles (multi-select), a regex on the file name, a configuration range.
         page.click("th[data-filter=ensemble] .es-multi__button")
@@ -177,6 +181,7 @@ def test_status_page_filters_counts_sorts_and_downloads(tmp_path, served):
         rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
         assert [row["file_name"] for row in rows] == missing["file_name"].tolist()
         assert {row["status"] for row in rows} == {"missing"}
+        assert {row["machine"] for row in rows} <= dict(DataFile.MACHINES).keys()  # stored
 
         # The page's "rows not done" link filters to the same rows as `todo`.
         page.click("text=Reset filters")
@@ -379,5 +384,72 @@ def test_text_filters_match_within_one_value(tmp_path, served, monkeypatch, code
         page.locator("th[data-filter=status] label", has_text="corrupt").locator("input").check()
         page.click("body")
         check(names[frame["status"] == "corrupt"])
+        assert errors == []
+        browser.close()
+
+
+#: Jobs of tests.portapp (LatteDB's integer status with choices: 0 queued, 1 running,
+#: 2 finished), one with a status outside the choices.
+JOB_STATUSES = [2, 0, 1, 2, 7, 0]
+
+
+@pytest.mark.django_db
+def test_a_status_with_choices_shows_their_labels(tmp_path, served):
+    """Cells, badges and filter checkboxes show a choice's label as Django does, the
+    stored value on hover; a value outside the choices as stored; the CSV keeps the
+    stored values."""
+    from tests.portapp.models import Job
+
+    for number, status in enumerate(JOB_STATUSES, 1):
+        Job.objects.create(number=number, status=status)
+    config = load_config(REPO / "tests" / "portproject")
+    config = dataclasses.replace(
+        config,
+        docs_dir=tmp_path / "docs",
+        site_dir=tmp_path / "site",
+        mkdocs_config=tmp_path / "mkdocs.yml",
+    )
+    options = BuildOptions(quiet=True, use_cache=False)
+    site = build_site(config, config.site_dir, options, Reporter(quiet=True)).site_dir
+    url = served(site) + "generated/status/portapp/job/"
+
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(url)
+        page.wait_for_selector(".es-status[data-complete-at]", timeout=15_000)
+
+        badges = page.locator(".es-table tbody .es-badge")
+        shown = [
+            (badges.nth(i).inner_text(), badges.nth(i).get_attribute("title")) for i in range(6)
+        ]
+        assert shown == [
+            ("finished", "2"),
+            ("queued", "0"),
+            ("running", "1"),
+            ("finished", "2"),
+            ("7", None),
+            ("queued", "0"),
+        ]
+        page.click("th[data-filter=status] .es-multi__button")
+        boxes = page.locator("th[data-filter=status] label")
+        choices = [
+            (boxes.nth(i).inner_text().strip(), boxes.nth(i).get_attribute("title"))
+            for i in range(boxes.count())
+        ]
+        assert choices == [("queued", "0"), ("running", "1"), ("finished", "2"), ("7", None)]
+        boxes.filter(has_text="finished").locator("input").check()
+        page.click("body")
+        assert shown_count(page) == 2
+        assert "status=2" in page.url  # the address keeps stored values
+
+        with page.expect_download() as download:
+            page.click("text=Download CSV")
+        rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+        assert [(row["number"], row["status"]) for row in rows] == [("1", "2"), ("4", "2")]
         assert errors == []
         browser.close()

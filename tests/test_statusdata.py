@@ -232,3 +232,37 @@ def test_a_patched_codes_frame_is_the_frame_of_its_values_encoded_anew(old, new,
     assert patched == fresh
     header = next(iter_frames(patched[0]))[0]
     assert header.get("width") == width
+
+
+@pytest.mark.django_db
+def test_an_integer_status_with_choices_is_dictionary_coded(tmp_path):
+    """LatteDB's integer statuses with choices are codes, as text ones are: the page
+    lists their labels in a multi-select; the values stay numbers."""
+    from tests.portapp.models import Job
+
+    for number, status in enumerate([2, 0, 7, 2], 1):
+        Job.objects.create(number=number, status=status)
+    encoded = encode_status_data(find_declared("portapp.Job"))
+    status = json.loads(encoded.files[META])["columns"][0]
+    assert (status["name"], status["type"], status["kind"]) == ("status", "int", "codes")
+    assert status["dict"] == [0, 2, 7]
+    assert status["choices"] == {"0": "queued", "1": "running", "2": "finished"}
+    for name, content in encoded.files.items():
+        (tmp_path / name).write_bytes(content)
+    assert read_status_data(tmp_path)["status"] == [2, 0, 7, 2]
+
+
+def test_a_patch_codes_numbers_with_choices_as_an_encoding_of_them_whole():
+    """A patch reads numbers as floats (NaN: null), the whole table as integers: the
+    dictionary has one spelling of each, whichever read them."""
+    col = column(models.IntegerField(choices=[(0, "queued"), (1, "running")], null=True))
+    old = pd.Series([1, 0, None, 1], dtype="Int64")
+    old_frame = encode_column(col, column_values(col, old))[0]
+    keep = np.array([True, False, True, True])
+    new = np.array([5.0, np.nan, 0.0])
+    order = np.array([0, 3, 1, 4, 2, 5])
+    patched = patched_column(col, old_frame, keep, new, order)
+    values = pd.Series([[1, None, 1, 5, None, 0][i] for i in order], dtype="Int64")
+    fresh = encode_column(col, column_values(col, values))
+    assert patched == fresh
+    assert patched[1] == (0, 1, 5, None)

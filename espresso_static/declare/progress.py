@@ -94,6 +94,13 @@ class Column:
     label: str
     field: models.Field = field(repr=False)
 
+    def shown(self, value):
+        """``value`` as Django shows it: a choice's label (``get_FOO_display``), a value
+        not among the choices as stored."""
+        if not self.field.choices:
+            return value
+        return {choice: str(label) for choice, label in self.field.flatchoices}.get(value, value)
+
 
 @dataclass(frozen=True)
 class DeclaredProgress:
@@ -128,8 +135,12 @@ class DeclaredProgress:
         return [column_of(self.model, name) for name in self.progress.group_by]
 
     @property
+    def status_column(self) -> Column:
+        return column_of(self.model, self.progress.status)
+
+    @property
     def status_lookup(self) -> str:
-        return column_of(self.model, self.progress.status).lookup
+        return self.status_column.lookup
 
 
 @dataclass(frozen=True)

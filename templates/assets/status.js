@@ -13,7 +13,8 @@
 (function () {
   "use strict";
 
-  // Text columns with at most this many distinct values get a multi-select filter.
+  // Dictionary-coded columns (texts, booleans, numbers with choices) with at most this
+  // many distinct values get a multi-select filter.
   var MULTI_MAX = 60;
   var PAGE_ROWS = 50;
   // Files fetched at once (browsers open ~6 connections per host).
@@ -120,7 +121,10 @@
       var codes = column.codes;
       for (i = 0; i < rows; i++) codes[at + i] = global[local[i]];
     } else if (column.kind === "number") {
-      if (h.encoding === "f64") {
+      if (h.encoding === "codes") { // a column with choices, coded where its segment could be
+        var dict = h.dict.map(function (v) { return v === null ? NaN : v; }), coded = localCodes(file);
+        for (i = 0; i < rows; i++) column.numbers[at + i] = dict[coded[i]];
+      } else if (h.encoding === "f64") {
         column.numbers.set(new Float64Array(file.buffer, file.body, rows), at);
       } else {
         var ints = new Int32Array(file.buffer, file.body, rows), numbers = column.numbers;
@@ -169,6 +173,16 @@
       return forCsv ? day + "T" + time + "Z" : day + " " + time;
     }
     return String(value);
+  }
+
+  // [text, title] of a value as Django shows it: a choice's label, its title the stored
+  // value where they differ (null: none); a value not among the choices as stored.
+  // Labels are the model's text: they reach the page as text, never as HTML.
+  function shownValue(column, value) {
+    var text = formatValue(column, value, false), choices = column.meta.choices;
+    var chosen = value !== null && value !== undefined && choices && Object.prototype.hasOwnProperty.call(choices, text);
+    var label = chosen ? choices[text] : text;
+    return [label, label === text ? null : text];
   }
 
   // Decimal units, as the Data page's sizes.
@@ -358,8 +372,8 @@
       for (i = 0; i < rows; i++) this.rowCategory[i] = categoryOf(self.valueAt(status, i));
     }
     this.columns.forEach(function (column) {
-      if (column.codes && !isNumeric(column.type) && column.dict.length <= MULTI_MAX) column.filterKind = "multi";
-      else if (isNumeric(column.type)) column.filterKind = "range";
+      if (column.codes && column.dict.length <= MULTI_MAX) column.filterKind = "multi";
+      else if (column.numbers) column.filterKind = "range";
       else column.filterKind = "text";
     });
     this.order = null; // null: database order
@@ -372,7 +386,7 @@
     Object.keys(attributes || {}).forEach(function (key) {
       if (key === "text") node.textContent = attributes[key];
       else if (key === "className") node.className = attributes[key];
-      else node.setAttribute(key, attributes[key]);
+      else if (attributes[key] !== null) node.setAttribute(key, attributes[key]); // null: none
     });
     (children || []).forEach(function (child) { if (child) node.appendChild(child); });
     return node;
@@ -431,10 +445,9 @@
     var summary = element("button", { type: "button", className: "es-multi__button", text: "all", "aria-expanded": "false", "aria-label": "Filter " + column.meta.label });
     var list = element("div", { className: "es-multi__list", hidden: "" });
     var boxes = column.dict.map(function (value, code) {
-      var text = value === null ? "(empty)" : String(value);
-      var label = column.meta.choices && column.meta.choices[text];
+      var shown = value === null ? ["(empty)", null] : shownValue(column, value);
       var box = element("input", { type: "checkbox", value: String(code) });
-      list.appendChild(element("label", { title: label || text }, [box, document.createTextNode(" " + text)]));
+      list.appendChild(element("label", { title: shown[1] }, [box, document.createTextNode(" " + shown[0])]));
       box.addEventListener("change", onChange);
       return box;
     });
@@ -577,8 +590,8 @@
         if (q === null) return rows;
         var passes = tester(q);
         if (!column.codes) return narrowBlocks(rows, q, passes);
-        // Decided once per dictionary entry.
-        var ok = Uint8Array.from(column.dict, function (v) { return passes(v === null ? null : String(v)) ? 1 : 0; });
+        // Decided once per dictionary entry, on what the cells show (a choice's label).
+        var ok = Uint8Array.from(column.dict, function (v) { return passes(v === null ? null : shownValue(column, v)[0]) ? 1 : 0; });
         var codes = column.codes;
         return rows.filter(function (row) { return ok[codes[row]] === 1; });
       },
@@ -891,19 +904,20 @@
       tr.setAttribute("data-row", String(row));
       this.columns.forEach(function (column, index) {
         var td = document.createElement("td"), value = self.valueAt(column, row);
-        var text = formatValue(column, value, false);
+        var text = formatValue(column, value, false), shown = shownValue(column, value);
         if (value === undefined) {
           var segment = self.segmentOf(row);
           (missing[segment] = missing[segment] || []).push(index);
           incomplete = true;
           td.textContent = "…";
         } else if (column === self.statusColumn) {
-          td.appendChild(element("span", { className: "es-badge es-cat--" + self.categories[self.rowCategory[row]], text: text }));
+          td.appendChild(element("span", { className: "es-badge es-cat--" + self.categories[self.rowCategory[row]], text: shown[0], title: shown[1] }));
         } else if (column.meta.unit === "bytes" && text !== "") {
           td.textContent = humanBytes(Number(text));
           td.title = Number(text).toLocaleString("en") + " bytes";
         } else {
-          td.textContent = text;
+          td.textContent = shown[0];
+          if (shown[1] !== null) td.title = shown[1];
         }
         if (column.numbers) td.className = "es-number";
         tr.appendChild(td);

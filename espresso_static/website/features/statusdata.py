@@ -25,9 +25,10 @@ and everything else afterwards.
 ``segments`` lists ``[segment, rows]`` in primary-key order: the rows of the table are
 the rows of its segments one after the other. ``parts`` lists ``[part, first, count]``:
 part ``part`` holds ``segments[first:first + count]``. A column's ``kind`` says how
-the page holds it: ``codes`` (indices into ``dict``: text with few distinct values and
-booleans), ``number`` (types ``int``, ``float``, ``datetime`` and ``date``; times in
-seconds since 1970-01-01 UTC, sub-second parts dropped) or ``text``.
+the page holds it: ``codes`` (indices into ``dict``: text with few distinct values,
+booleans, numbers with choices), ``number`` (types ``int``, ``float``, ``datetime`` and
+``date``; times in seconds since 1970-01-01 UTC, sub-second parts dropped) or ``text``;
+either may have segments of codes. ``choices``: ``{stored value as text: label}``.
 
 A file, once gunzipped, is a sequence of *frames*: for each segment of the part, one
 frame per column of the file (``key_columns`` in that order, or the one column). A
@@ -301,7 +302,7 @@ def column_meta(
     if column.field.choices:
         choices = dict(column.field.flatchoices)
         meta["choices"] = {str(value): str(label) for value, label in choices.items()}
-    if kind in NUMBER_TYPES:
+    if kind in NUMBER_TYPES and not column.field.choices:
         return {**meta, "kind": "number"}
     dicts = [segment.dicts[index] for segment in segments]
     if all(d is not None for d in dicts):
@@ -310,7 +311,7 @@ def column_meta(
         always = kind == "bool" or column.field.choices or column.name == status
         if len(union) <= DICT_MAX and (always or few):
             return {**meta, "kind": "codes", "dict": union}
-    return {**meta, "kind": "text"}
+    return {**meta, "kind": "number" if kind in NUMBER_TYPES else "text"}
 
 
 def encode_segment(
@@ -329,16 +330,17 @@ def encode_segment(
 def encode_column(column: Column, series: pd.Series | np.ndarray) -> tuple[bytes, tuple | None]:
     """A column's frame and, when dictionary-coded, its dictionary. ``series``: values
     as :func:`column_values` gives them, or a patch's array of them (float64 numbers,
-    NaN for null; objects otherwise)."""
+    NaN for null; objects otherwise, numbers with choices too)."""
     kind = column_type(column.field)
-    if kind in NUMBER_TYPES:
-        (header, body), dictionary = _numbers(series, whole=kind != "float"), None
+    numeric = kind in NUMBER_TYPES
+    # Numbers with choices are codes too where they can be: the page lists their labels.
+    coded = None if numeric and not column.field.choices else _dictionary(series)
+    if coded:
+        header, body = _codes(*coded)
     else:
-        coded = _dictionary(series)
-        dictionary = coded[0] if coded else None
-        header, body = _codes(*coded) if coded else _texts(series)
+        header, body = _numbers(series, whole=kind != "float") if numeric else _texts(series)
     frame = _framed(header | {"rows": len(series)}, body)
-    return frame, None if dictionary is None else tuple(dictionary)
+    return frame, tuple(coded[0]) if coded else None
 
 
 def _dictionary(series: pd.Series | np.ndarray) -> tuple[list, np.ndarray] | None:
@@ -381,7 +383,8 @@ def _numbers(series: pd.Series | np.ndarray, whole: bool) -> tuple[dict, bytes]:
     else:
         import pandas as pd
 
-        numbers = pd.to_numeric(series, errors="coerce").astype("Float64")
+        # A Series: a patch gives numbers with choices as objects.
+        numbers = pd.to_numeric(pd.Series(series), errors="coerce").astype("Float64")
         missing = numbers.isna().to_numpy()
         values = numbers.to_numpy(dtype="float64", na_value=np.nan)
     present = values[~missing]

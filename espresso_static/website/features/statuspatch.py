@@ -98,7 +98,7 @@ def patched_column(
     else:
         header, body = next(iter_frames(old_frame))
         if header["encoding"] == "codes":
-            coded = _patched_codes(header, body, keep, new, order)
+            coded = _patched_codes(header, body, keep, _as_read(column, new), order)
             if coded is not None:
                 return codes_frame(*coded), tuple(coded[0])
         if header["encoding"] == "text":
@@ -106,7 +106,19 @@ def patched_column(
             if texts is not None:
                 return texts, None
         values = np.concatenate([_frame_values(old_frame)[keep], new])
-    return encode_column(column, values[order])
+    return encode_column(column, _as_read(column, values[order]))
+
+
+def _as_read(column: Column, values: np.ndarray) -> np.ndarray:
+    """A patch's values of a number column with choices (float64, NaN: null; a codes
+    frame's objects) as an encoding of the whole table reads them: ``int`` (``float``
+    for floats) or None, one spelling of each value in a dictionary. Others as they are."""
+    kind = column_type(column.field)
+    if not column.field.choices or kind not in NUMBER_TYPES:
+        return values
+    number = float if kind == "float" else int
+    scalars = map(json_scalar, values.tolist())
+    return np.array([None if v is None else number(v) for v in scalars], dtype=object)
 
 
 def _patched_codes(
