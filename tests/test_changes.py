@@ -111,14 +111,14 @@ def test_the_changes_page_shows_what_the_sync_changed_and_equals_a_no_cache_buil
         ["correlators ↔ propagators", "0", "0", "2"],
     ]
     transitions = table_rows(changes, "status changes")
-    moved = {row[0]: int(row[3]) for row in transitions if row[1:3] == ["on_disk", "on_tape"]}
+    moved = {row[0]: int(row[3]) for row in transitions if row[1:3] == ["on disk", "on tape"]}
     assert moved == expected["transitions"]
     assert [expected["new"], "new", "missing", "2"] in transitions
     # The home page links the page and says it in one line.
     summary = (
         "data files: 2 added, 7 updated, 3 deleted; "
         "correlators ↔ propagators: 0 added, 0 updated, 2 deleted; "
-        "data files status changes: 7 on_disk → on_tape, 2 new → missing."
+        "data files status changes: 7 on disk → on tape, 2 new → missing."
     )
     assert home_summary(site).startswith(summary)
     summaries = feed_summaries(site, "internal")
@@ -148,10 +148,10 @@ def test_the_public_is_told_only_what_it_may_see(project, tmp_path):  # noqa: F8
     # deletions are counted (they may be in them), only the transitions it sees.
     assert len(changes.select("article table")) == 1
     transitions = table_rows(changes, "status changes")
-    assert transitions == [[shown.ensemble.name, "on_disk", "corrupt", "1"]]
+    assert transitions == [[shown.ensemble.name, "on disk", "corrupt", "1"]]
     assert hidden.ensemble.name not in changes.select_one("article").get_text()
     # The home page and the feed say what the page says, without the uncounted updates.
-    summary = "data files status changes: 1 on_disk → corrupt."
+    summary = "data files status changes: 1 on disk → corrupt."
     assert home_summary(site).startswith(summary)
     assert feed_summaries(site, "public")[0] == summary
     internal = tmp_path / "internal"
@@ -224,7 +224,8 @@ def test_a_failed_night_forgets_the_builds_it_did_not_publish(project, tmp_path)
 
 def test_an_integer_status_changes_only_when_its_value_does(tmp_path):
     """LatteDB's status columns are integers with choices: the log keeps the status
-    before a change as text, and a row whose other columns changed has no transition."""
+    before a change as text, and a row whose other columns changed has no transition;
+    a status is named by its choice's label."""
     from tests.portapp.models import Job
 
     port = tmp_path / "port"
@@ -237,10 +238,11 @@ def test_an_integer_status_changes_only_when_its_value_does(tmp_path):
     Job.objects.create(number=5, status=1)
     build(port, site)
     transitions = table_rows(page(site), "status changes")
-    assert transitions == [["all", "0", "2", "1"], ["all", "new", "1", "1"]]
+    # Shown by their labels, as on the status page.
+    assert transitions == [["all", "new", "running", "1"], ["all", "queued", "finished", "1"]]
     # LatteDB's status may be null (FileStatus.status): a row leaving null is no new row.
     sql("UPDATE portapp_job SET status = NULL WHERE id = %s", [jobs[2].pk])
     build(port, site)
     sql("UPDATE portapp_job SET status = 1 WHERE id = %s", [jobs[2].pk])
     build(port, site)
-    assert table_rows(page(site), "status changes") == [["all", "empty", "1", "1"]]
+    assert table_rows(page(site), "status changes") == [["all", "empty", "running", "1"]]

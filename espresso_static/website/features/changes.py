@@ -5,8 +5,8 @@ Each build of an audience's site compares the change log
 published (a :class:`~espresso_static.models.BuildRecord`, written after publishing:
 a failed build records nothing) and shows, for every table the audience sees, the
 rows added, updated and deleted (and the links of its many-to-many relations), and
-for every status page the status transitions per group ("a12m310: 212 on_disk →
-on_tape"). The Atom feed
+for every status page the status transitions per group, by the choices' labels
+("a12m310: 212 on disk → on tape"). The Atom feed
 ``changes/<audience>.xml`` (beside the page) has one entry per build. The home page
 links the page. Both say in one line what the page shows: the counts and the
 transitions (summed over the groups).
@@ -280,8 +280,8 @@ def _status_changes(view, source, changes) -> StatusChanges | None:
     changed = changes.get(model._meta.db_table)
     if changed is None or changed.reset:
         return None
-    status = shown.progress.status
-    field = model._meta.get_field(status)
+    status, column = shown.progress.status, shown.status_column
+    field = column.field
     # A row inserted since is new; one updated from a null status was there before.
     before = {
         model._meta.pk.to_python(row): (kind == "I", _logged_status(field, value))
@@ -298,8 +298,8 @@ def _status_changes(view, source, changes) -> StatusChanges | None:
         for pk, after, *grouped in rows:
             inserted, was = before[pk]
             if inserted or was != after:
-                moved = (NEW_ROW if inserted else _status_text(was), _status_text(after))
-                counts[(str(grouped[0]) if group else "all", *moved)] += 1
+                moved = (NEW_ROW if inserted else _shown(column, was), _shown(column, after))
+                counts[(_shown(group, grouped[0]) if group else "all", *moved)] += 1
     transitions = tuple(
         Transition(group_value, was, after, rows)
         for (group_value, was, after), rows in sorted(counts.items(), key=_order)
@@ -317,8 +317,9 @@ def _logged_status(field, text: str | None):
     return field.to_python(text)
 
 
-def _status_text(value) -> str:
-    return NULL_STATUS if value is None else str(value)
+def _shown(column, value) -> str:
+    """A status or group value as the status page shows it: a choice by its label."""
+    return NULL_STATUS if value is None else str(column.shown(value))
 
 
 def _order(item) -> tuple:
