@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,29 @@ CHROMIUM_ARGS = [
 needs_chromium = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason=f"needs Debian's chromium at {CHROMIUM}"
 )
+
+
+@contextmanager
+def chromium() -> Iterator:
+    """Debian's headless Chromium, closed after the block."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def open_page(browser, url: str, **options) -> tuple:
+    """A new page of ``browser`` (Playwright's ``new_page`` ``options``) at ``url``,
+    and the list its JavaScript errors are appended to."""
+    page = browser.new_page(**options)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    return page, errors
 
 
 @pytest.fixture

@@ -204,43 +204,20 @@ def test_a_templates_words_between_values_keep_their_spaces():
 
 @pytest.mark.django_db
 def test_a_status_page_of_one_row_says_row_not_rows():
-    from types import SimpleNamespace
-
-    from espresso_static.declare.progress import CATEGORY_LABELS, declared, summarize
-    from espresso_static.website.render import render_template
+    from espresso_static.declare.progress import declared
     from tests.portapp.models import Job
 
     Job.objects.create(number=1, status=0)
-    page = SimpleNamespace(
-        summary=summarize(declared(Job)),
-        declared=declared(Job),
-        trends=[],
-        plots={},
-        plot_by=None,
-        snapshots=False,
-        not_done_hash="0",
-    )
-    model = SimpleNamespace(name="Job", doc="A job.")
-    markdown_text = render_template(
-        "status.md.j2", page=page, model=model, model_link="job.md", names=CATEGORY_LABELS
-    )
-    assert "Loading the table of 1 row…" in markdown_text
+    assert "Loading the table of 1 row…" in status_markdown(declared(Job))
 
 
-@pytest.mark.django_db
-def test_a_status_page_names_choices_by_their_labels():
-    """The declared status values and a group column's values read as Django shows them
-    (a choice's label), a value outside the choices as stored."""
-    import dataclasses
+def status_markdown(item) -> str:
+    """The Markdown of the status page of ``item`` (a DeclaredProgress of portapp.Job)."""
     from types import SimpleNamespace
 
-    from espresso_static.declare.progress import CATEGORY_LABELS, DeclaredProgress, summarize
+    from espresso_static.declare.progress import CATEGORY_LABELS, summarize
     from espresso_static.website.render import render_template
-    from tests.portapp.models import Job
 
-    for number, status in enumerate([2, 0, 7], 1):
-        Job.objects.create(number=number, status=status)
-    item = DeclaredProgress(Job, dataclasses.replace(Job.progress, group_by=["status"]))
     page = SimpleNamespace(
         summary=summarize(item),
         declared=item,
@@ -251,9 +228,24 @@ def test_a_status_page_names_choices_by_their_labels():
         not_done_hash="0",
     )
     model = SimpleNamespace(name="Job", doc="A job.")
-    markdown_text = render_template(
+    return render_template(
         "status.md.j2", page=page, model=model, model_link="job.md", names=CATEGORY_LABELS
     )
+
+
+@pytest.mark.django_db
+def test_a_status_page_names_choices_by_their_labels():
+    """The declared status values and a group column's values read as Django shows them
+    (a choice's label), a value outside the choices as stored."""
+    import dataclasses
+
+    from espresso_static.declare.progress import DeclaredProgress
+    from tests.portapp.models import Job
+
+    for number, status in enumerate([2, 0, 7], 1):
+        Job.objects.create(number=number, status=status)
+    item = DeclaredProgress(Job, dataclasses.replace(Job.progress, group_by=["status"]))
+    markdown_text = status_markdown(item)
     assert "*done* is <code>2</code> (finished)&#59;" in markdown_text
     groups = [line.split(" | ")[0] for line in markdown_text.splitlines() if " | 1 | " in line]
     assert groups == ["| queued", "| finished", "| 7"]

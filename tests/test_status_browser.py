@@ -20,11 +20,12 @@ from espresso_static.website.context import BuildOptions
 from espresso_static.website.pipeline import Reporter, build_site
 from models.demo import data
 from models.demo.models import DataFile
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium, needs_chromium, open_page
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = "generated/status/demo/datafile/"
 PAGE_ROWS = 50
+WIDE = {"width": 1400, "height": 1000}
 #: Where the screenshots of the last run are kept (for a human to look at).
 SCREENSHOTS = Path(__file__).resolve().parents[1] / ".pytest_cache" / "status-screenshots"
 
@@ -46,9 +47,13 @@ def build_demo_site(
     for index, fields in (changed or {}).items():
         DataFile.objects.filter(pk=pks[index]).update(**fields)
     backfill_history(find_declared("DataFile"), "produced", points=6)
-    project = load_config(REPO)
+    return build_project_site(REPO, tmp_path, use_cache)
+
+
+def build_project_site(root: Path, tmp_path: Path, use_cache: bool = False) -> Path:
+    """Build the project at ``root`` with its docs, config and site in ``tmp_path``."""
     config = dataclasses.replace(
-        project,
+        load_config(root),
         docs_dir=tmp_path / "docs",
         site_dir=tmp_path / "site",
         mkdocs_config=tmp_path / "mkdocs.yml",
@@ -91,14 +96,8 @@ def test_status_page_filters_counts_sorts_and_downloads(tmp_path, served):
     url = served(site) + PAGE
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-        errors = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(url)
+    with chromium() as browser:
+        page, errors = open_page(browser, url, viewport=WIDE, accept_downloads=True)
         page.wait_for_selector(".es-status[data-state=ready]", timeout=15_000)
         page.screenshot(path=SCREENSHOTS / "before.png")
 
@@ -197,7 +196,6 @@ def test_status_page_filters_counts_sorts_and_downloads(tmp_path, served):
         assert shown_count(page) == not_done
         assert legend_counts(page)["done"] == 0
         assert errors == []
-        browser.close()
 
 
 @pytest.mark.django_db
@@ -244,7 +242,7 @@ def test_segments_load_by_need_and_filters_wait_for_their_column(tmp_path, serve
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport=WIDE)
         errors = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(url)
@@ -271,7 +269,7 @@ def test_segments_load_by_need_and_filters_wait_for_their_column(tmp_path, serve
         # A view whose text filter and sort need every segment: the page waits for the
         # columns, then shows the right rows (file names by regex, largest first).
         view = "file_name=%2Ft0%5C.h5%24%2F&_sort=-size"
-        again = browser.new_page(viewport={"width": 1400, "height": 1000})
+        again = browser.new_page(viewport=WIDE)
         again.on("pageerror", lambda error: errors.append(str(error)))
         again.goto(url + "#" + view)
         again.wait_for_selector(".es-status[data-state=ready]", timeout=15_000)
@@ -344,7 +342,7 @@ def test_text_filters_match_within_one_value(tmp_path, served, monkeypatch, code
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport=WIDE)
         errors = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(url)
@@ -402,25 +400,11 @@ def test_a_status_with_choices_shows_their_labels(tmp_path, served):
 
     for number, status in enumerate(JOB_STATUSES, 1):
         Job.objects.create(number=number, status=status)
-    config = load_config(REPO / "tests" / "portproject")
-    config = dataclasses.replace(
-        config,
-        docs_dir=tmp_path / "docs",
-        site_dir=tmp_path / "site",
-        mkdocs_config=tmp_path / "mkdocs.yml",
-    )
-    options = BuildOptions(quiet=True, use_cache=False)
-    site = build_site(config, config.site_dir, options, Reporter(quiet=True)).site_dir
+    site = build_project_site(REPO / "tests" / "portproject", tmp_path)
     url = served(site) + "generated/status/portapp/job/"
 
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-        errors = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(url)
+    with chromium() as browser:
+        page, errors = open_page(browser, url, viewport=WIDE, accept_downloads=True)
         page.wait_for_selector(".es-status[data-complete-at]", timeout=15_000)
 
         badges = page.locator(".es-table tbody .es-badge")
@@ -452,4 +436,3 @@ def test_a_status_with_choices_shows_their_labels(tmp_path, served):
         rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
         assert [(row["number"], row["status"]) for row in rows] == [("1", "2"), ("4", "2")]
         assert errors == []
-        browser.close()
