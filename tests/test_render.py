@@ -157,6 +157,10 @@ def test_er_diagram_names_every_relation(site):
                     for line in lines
                 ), (model.name, relation.name)
     assert '    GainCalibration |o--|| Calibration : "is a"' in lines
+    # An abstract base's column is listed (it has no entity), Base's bookkeeping is not.
+    instrument = diagram.split("    Instrument {\n", 1)[1].split("    }", 1)[0].split()
+    assert "label" in instrument and "name" in instrument
+    assert "last_modified" not in instrument and "user" not in instrument
 
 
 def test_render_refuses_two_contributions_to_one_path(context):

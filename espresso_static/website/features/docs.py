@@ -223,10 +223,10 @@ def er_diagram(site: SiteModel, app: AppInfo) -> str:
     lines = ["erDiagram"]
     with_attributes = len(app.models) <= DIAGRAM_ATTRIBUTES_UP_TO
     for model in app.models:
-        own = [f for f in model.fields if f.inherited_from is None and not f.parent_link]
-        if with_attributes and own:
+        columns = _diagram_columns(model)
+        if with_attributes and columns:
             lines.append(f"    {names[model.label]} {{")
-            for f in own:
+            for f in columns:
                 key = "FK" if f.relation in ("foreign key", "one-to-one") else ""
                 key = "UK" if f.unique else key
                 attribute = f"{mermaid_id(f.type)} {mermaid_id(f.name)} {key}".rstrip()
@@ -246,6 +246,22 @@ def er_diagram(site: SiteModel, app: AppInfo) -> str:
                 f'"{mermaid_label(relation.name)}"'
             )
     return "\n".join(lines)
+
+
+def _diagram_columns(model: ModelInfo) -> list[FieldInfo]:
+    """The columns an entity lists: its own and those of its abstract bases (LatteDB's
+    status tables take theirs from one), which have no entity; not a concrete parent's
+    (its entity lists them) nor the bookkeeping columns every table takes from Base."""
+    from espresso_static.models import Base
+
+    bookkeeping = {f.name for f in Base._meta.local_fields}
+    return [
+        f
+        for f in model.fields
+        if not f.parent_link
+        and f.inherited_from not in model.parents
+        and not (f.inherited_from == Base.__name__ and f.name in bookkeeping)
+    ]
 
 
 def _cardinality(relation) -> str:
