@@ -84,6 +84,14 @@ def test_a_stored_null_is_written_as_none_not_a_placeholder():
     assert (port.Hisq.objects.count(), port.Staggered.objects.count()) == (1, 2)
 
 
+def test_an_integer_choice_is_written_as_the_integer_it_is():
+    """LatteDB's status codes: the script sets and lists them as integers, not texts."""
+    code = scripts()["portapp.Job"]
+    assert '# "status": 0,' in code and "(one of 0, 1, 2; optional)" in code
+    run(code.replace('# "status": 0,', '"status": 0,'))  # as a user sets the optional value
+    assert port.Job.objects.get().status == 0
+
+
 def test_a_conflicting_unique_value_is_one_line_naming_the_row():
     port.Ensemble.objects.create(label="a12m310")
     port.Label.objects.create(name="x")

@@ -17,11 +17,13 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 
 from django.apps import apps as django_apps
 from django.db import models
 from django.db.models import Count, Max
 
+from espresso_static.data.plain_values import plain_value
 from espresso_static.declare.access import AudienceView, audience_view
 from espresso_static.exceptions import EspressoStaticError
 from espresso_static.project.apps import project_app, total_rows
@@ -47,7 +49,8 @@ class FieldInfo:
     default: str | None
     #: The default as a literal value when it is one (used by population scripts).
     default_value: object
-    choices: tuple[tuple[str, str], ...]
+    #: (stored value, label): an integer choice stays an integer (population scripts).
+    choices: tuple[tuple[object, str], ...]
     unique: bool
     primary_key: bool
     indexed: bool
@@ -345,9 +348,7 @@ def _field_info(model, f, documented: set[str]) -> FieldInfo:
         has_default=has_default,
         default=_default_source(f) if has_default else None,
         default_value=default_value,
-        choices=tuple((str(value), str(label)) for value, label in f.flatchoices)
-        if f.choices
-        else (),
+        choices=tuple((_choice_value(value), str(label)) for value, label in f.flatchoices),
         unique=bool(f.unique) and not f.primary_key,
         primary_key=f.primary_key,
         indexed=bool(getattr(f, "db_index", False)) and not f.unique,
@@ -404,6 +405,11 @@ def _origin(model, f, documented: set[str]) -> str | None:
         if any(local.name == f.name for local in base._meta.local_fields):
             return base.__name__
     return None
+
+
+def _choice_value(value) -> object:
+    """A choice's value as a Python literal spells it (an enum member as its value)."""
+    return plain_value(value.value if isinstance(value, Enum) else value)
 
 
 def _sorted_fields(model, fields: list[FieldInfo]) -> list[FieldInfo]:
