@@ -51,6 +51,21 @@ def test_a_polymorphic_key_takes_a_subclass_that_terminates():
     assert "CoherentSeq" not in propagator.split("tree={")[0]
 
 
+def test_example_parameters_name_the_class_a_polymorphic_key_takes(monkeypatch):
+    """A check may need one class of the family (LatteDB's Feynman-Hellmann
+    propagators): the key names it, as ``tree`` does; a name outside it is one line."""
+    monkeypatch.setattr(
+        port.Staggered, "example_parameters", {"quark_tag": "light", "smear": "Unsmeared"}
+    )
+    code = scripts()["portapp.Staggered"]
+    assert '"smear": "Unsmeared",' in code
+    run(code)
+    assert type(port.Staggered.objects.get().smear.specialization) is port.Unsmeared
+    monkeypatch.setattr(port.Staggered, "example_parameters", {"smear": "Staggered"})
+    with pytest.raises(Exception, match="names 'Staggered' for smear, which takes one of Smear, "):
+        scripts()
+
+
 def test_example_values_per_dotted_path():
     code = scripts()["portapp.OneToAll"]
     assert '"gaugeconfig.light.quark_tag": "light",' in code

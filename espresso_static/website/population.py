@@ -206,12 +206,30 @@ def _add_level(
     below = ancestors | set_here
     for f in model.open_fields:
         if f.relation in ("foreign key", "one-to-one") and f.required:
-            _add_foreign_key(site, call, f, prefix, below, calls, depth, path)
+            named = _named_class(site, f, prefix, examples.get(f.name))
+            _add_foreign_key(site, call, f, prefix, below, calls, depth, path, named)
         elif f.relation == "many-to-many" and f.required:
             _add_many_to_many(site, call, f, prefix, calls, depth, path)
 
 
-def _add_foreign_key(site, call, f: FieldInfo, prefix, ancestors, calls, depth, path) -> None:
+def _named_class(site, f: FieldInfo, prefix: str, example) -> str | None:
+    """The class ``example_parameters`` names for the key (``"source": "OneToAll"``, as
+    ``tree`` names it): a check may need one class of a polymorphic key's family."""
+    if not isinstance(example, str):
+        return None
+    target = site.model(f.related_model)
+    family = [m.name for m in _family(site, target)] if target is not None else []
+    if example not in family:
+        raise PopulationError(
+            f"example_parameters names {example!r} for {prefix}{f.name}, which takes one "
+            f"of {', '.join(family) or f.related_model}."
+        )
+    return example
+
+
+def _add_foreign_key(
+    site, call, f: FieldInfo, prefix, ancestors, calls, depth, path, named: str | None = None
+) -> None:
     target = site.model(f.related_model)
     if target is None or not target.is_base:
         raise PopulationError(
@@ -219,7 +237,7 @@ def _add_foreign_key(site, call, f: FieldInfo, prefix, ancestors, calls, depth, 
             "espresso-static model of the documented apps."
         )
 
-    preferred = call.stored_tree.get(prefix + f.name)
+    preferred = named or call.stored_tree.get(prefix + f.name)
 
     def add(concrete: ModelInfo) -> None:
         line = f"# {prefix}{f.name} → {target.name}: {_one_line(f.help_text)}"
