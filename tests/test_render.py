@@ -191,6 +191,19 @@ def test_population_scripts_are_valid_python(site):
     assert '"runs": [run],' in dataset
 
 
+@pytest.mark.django_db
+def test_the_projects_name_stays_text_in_a_scripts_docstring(site):
+    """The name is configuration, the script code a reader runs: quotes, backslashes and
+    line breaks must not end the docstring, read as escapes or start an encoding cookie."""
+    name = 'C:\\x """\nimport os  #\n# -*- coding: utf-7 -*-\u2028\u202e'
+    code = population_scripts(dataclasses.replace(site, name=name))[0].code
+    module = ast.parse(code)
+    shown = " ".join(name.replace("\u202e", " ").split())
+    assert ast.get_docstring(module).splitlines()[0].endswith(f" of {shown}.")
+    assert [type(node) for node in module.body[:3]] == [ast.Expr, ast.Import, ast.Expr]
+    assert code.splitlines()[1] == ""  # line 2, where a coding cookie would be read
+
+
 def test_a_templates_words_between_values_keep_their_spaces():
     """Every ``{{ }}`` reaches the page as one line of text; a template's own separator
     keeps the spaces around it (they were dropped: "Summary per ensembleandstream")."""

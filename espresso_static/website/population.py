@@ -113,7 +113,7 @@ def population_script(site: SiteModel, model: ModelInfo) -> PopulationScript:
     body = "\n\n".join(_format_call(call, created=call is main) for call in [*calls, main])
     code = "\n".join(
         [
-            f'"""Create one {model.name} row ({model.label}) of {site.name}.',
+            f'"""Create one {model.name} row ({model.label}) of {_docstring_text(site.name)}.',
             "",
             "Written by espresso-static from the model definitions and, where there is",
             "one, a stored row: replace the values with your data. Run inside the",
@@ -373,6 +373,13 @@ def _comment(f: FieldInfo, prefix: str) -> str:
 def _one_line(text: str) -> str:
     # Control and bidi characters would end the comment or hide code (Trojan Source).
     return " ".join("".join(c if c.isprintable() else " " for c in str(text)).split())
+
+
+def _docstring_text(text: str) -> str:
+    # The project's name is in the docstring: on one line (a line break could start an
+    # encoding cookie on line 2), its backslashes and quotes escaped (they would be read
+    # as escapes or end the docstring, the rest of the name then run as code).
+    return _one_line(text).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _format_call(call: _Call, created: bool) -> str:
