@@ -13,6 +13,17 @@ def one_line_text(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
+def terminal_line(text: str) -> str:
+    """``text`` on one line, each character a terminal would act on written as its
+    escape (``\\x1b``): a value quoted in a message, with ESC (colours, the window's
+    title, clearing the screen), BEL or a bidi override (text shown reversed), must not
+    act on the terminal of whoever runs the command."""
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode()
+        for c in " ".join(text.split())
+    )
+
+
 class EspressoStaticError(Exception):
     """An error the CLI reports as one line (no traceback unless ``--debug``)."""
 

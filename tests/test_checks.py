@@ -357,6 +357,17 @@ def test_format_text_without_problems():
     assert format_text([]) == "No problems found."
 
 
+def test_format_text_writes_out_what_a_terminal_would_act_on():
+    """A row's check message quotes its values: an escape sequence in one would retitle,
+    recolour or clear the terminal of whoever runs check."""
+    escape = "\x1b]0;owned\x07\x1b[2K"
+    message = checks.Error(f"bad {escape}", hint=f"fix {escape}", id="espresso_static.E201")
+    message.details = {"rows": [{"pk": 1, "message": f"a file {escape} needs a size."}]}
+    lines = format_text([message]).splitlines()
+    assert all(line.isprintable() for line in lines)
+    assert lines[2] == "    row pk=1: a file \\x1b]0;owned\\x07\\x1b[2K needs a size."
+
+
 def test_the_readme_documents_every_check_id():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert ids_reference() in readme, "paste espresso_static.checks.ids.ids_reference()"

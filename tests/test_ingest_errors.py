@@ -251,3 +251,17 @@ def test_the_django_internals_the_ingest_relies_on_are_unchanged(ensemble):
     # descriptor reading _state.fields_cache.
     assert built.ensemble == ensemble
     built.check_consistency()
+
+
+def test_a_files_text_reaches_the_terminal_with_its_escapes_written_out(tmp_path, ensemble):
+    """An error line quotes the file (a value, a column name): an escape sequence there
+    would retitle, recolour or clear the user's terminal (click keeps them on one)."""
+    escape = "\x1b]0;owned\x07\x1b[2J\u202e"
+    bad_value = f"a/x.h5,{ensemble.pk},a,{escape},x0y0z0t0,summit,1,on_disk"
+    bad_header = tmp_path / "header.csv"
+    bad_header.write_text(f"{HEADER},{escape}\n{good_line(ensemble, 1)},1\n", encoding="utf-8")
+    for path in (write_csv(tmp_path, ensemble, bad_value), bad_header):
+        args = ["ingest", "demo.DataFile", str(path), "--key", "file_name", "--project", str(REPO)]
+        line = refused(CliRunner().invoke(cli, args, color=True))
+        assert "\\x1b]0;owned\\x07\\x1b[2J\\u202e" in line
+        assert line.isprintable()

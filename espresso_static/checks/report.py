@@ -26,7 +26,7 @@ from espresso_static.checks.ids import (
     MIGRATIONS,
     NOTIFICATIONS,
 )
-from espresso_static.exceptions import EspressoStaticError
+from espresso_static.exceptions import EspressoStaticError, terminal_line
 from espresso_static.project.config import ProjectConfig
 
 OUR_TAGS = {CONFIGURATION, DECLARATIONS, MIGRATIONS, NOTIFICATIONS, DATA}
@@ -140,13 +140,13 @@ def format_text(messages: list[checks.CheckMessage]) -> str:
     lines = []
     for message in messages:
         obj = where(message)
-        lines.append(
-            f"{level_name(message).upper()} {message.id}{f' [{obj}]' if obj else ''}: {message.msg}"
-        )
+        # Messages quote rows' values (a check's own words): printed, not acted on.
+        text = terminal_line(f"{message.id}{f' [{obj}]' if obj else ''}: {message.msg}")
+        lines.append(f"{level_name(message).upper()} {text}")
         if message.hint:
-            lines.append(f"    hint: {message.hint}")
+            lines.append(f"    hint: {terminal_line(message.hint)}")
         for row in getattr(message, "details", {}).get("rows", []):
-            lines.append(f"    row pk={row['pk']}: {row['message']}")
+            lines.append("    " + terminal_line(f"row pk={row['pk']}: {row['message']}"))
     errors = sum(message.is_serious() for message in messages)
     lines.append(f"{errors} error(s), {len(messages) - errors} warning(s).")
     return "\n".join(lines)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from espresso_static.exceptions import EspressoStaticError, one_line_text
+from espresso_static.exceptions import EspressoStaticError, one_line_text, terminal_line
 from espresso_static.project.config import ProjectConfig, load_config, redact
 from espresso_static.project.database_errors import failure_advice
 
@@ -34,8 +34,8 @@ def report_errors(function):
 
 def _one_line(error: Exception) -> str:
     """The error as one line, any URL's password hidden (drivers quote connection
-    strings in their messages)."""
-    return redact(_message(error))
+    strings in their messages), safe to print (it may quote a file's or a row's text)."""
+    return terminal_line(redact(_message(error)))
 
 
 def _message(error: Exception) -> str:
