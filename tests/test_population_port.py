@@ -5,6 +5,8 @@ scripts that find their rows when run twice, and a one-line error for a conflict
 from __future__ import annotations
 
 import ast
+import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -105,6 +107,16 @@ def test_an_integer_choice_is_written_as_the_integer_it_is():
     assert '# "status": 0,' in code and "(one of 0, 1, 2; optional)" in code
     run(code.replace('# "status": 0,', '"status": 0,'))  # as a user sets the optional value
     assert port.Job.objects.get().status == 0
+
+
+def test_every_optional_value_a_script_lists_runs_when_set():
+    """Defaults whose repr names a class the script does not import (Decimal('1.5'))
+    are written as what their field reads: a user uncommenting them runs the script."""
+    code = scripts()["portapp.Kinds"]
+    assert '# "decimal": "1.5",' in code
+    assert '# "uuid": "00000000-0000-0000-0000-000000000001",' in code  # not cut to 32
+    run(re.sub(r'^(\s*)# (".*",)$', r"\1\2", code, flags=re.MULTILINE))
+    assert port.Kinds.objects.get().decimal == Decimal("1.5")
 
 
 def test_a_conflicting_unique_value_is_one_line_naming_the_row():

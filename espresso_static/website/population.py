@@ -23,15 +23,21 @@ visible columns alone would fail.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, time, timedelta
+from decimal import Decimal
+from enum import Enum
+from uuid import UUID
 
+from espresso_static.data.plain_values import plain_value
 from espresso_static.exceptions import EspressoStaticError
 from espresso_static.website.collect import FieldInfo, ModelInfo, SiteModel
 
 #: Placeholder values by Django internal type; each passes ``Field.to_python``.
+TEXT_PLACEHOLDER = "example"
 PLACEHOLDERS: dict[str, object] = {
-    "CharField": "example",
-    "TextField": "example",
-    "SlugField": "example",
+    "CharField": TEXT_PLACEHOLDER,
+    "TextField": TEXT_PLACEHOLDER,
+    "SlugField": TEXT_PLACEHOLDER,
     "EmailField": "someone@example.org",
     "URLField": "https://example.org",
     "UUIDField": "00000000-0000-0000-0000-000000000001",
@@ -341,8 +347,10 @@ def _value(f: FieldInfo, examples: dict) -> object:
         return f.default_value
     if f.choices:
         return f.choices[0][0]
-    placeholder = PLACEHOLDERS.get(f.type, "example")
-    if isinstance(placeholder, str) and f.max_length:
+    placeholder = PLACEHOLDERS.get(f.type, TEXT_PLACEHOLDER)
+    if placeholder == TEXT_PLACEHOLDER and f.max_length:
+        # Free text only: a format cut short is invalid (UUIDField's max_length of 32
+        # counts hex digits, not the 36 characters of its usual spelling).
         return placeholder[: f.max_length]
     return placeholder
 
@@ -352,7 +360,15 @@ def _entry(key: str, value: object) -> str:
 
 
 def _literal(value: object) -> str:
-    """Python source of ``value``, strings in double quotes when that needs no escape."""
+    """Python source of ``value``, strings in double quotes when that needs no escape.
+    A value whose repr names a class the script does not import (``Decimal('1.5')``,
+    an enum member ``Kind.CAL``, a date) is written as what its field reads instead."""
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, Decimal):
+        value = str(value)  # exact, as a float would not be
+    elif isinstance(value, date | time | timedelta | UUID):
+        value = plain_value(value)
     if isinstance(value, str) and value.isprintable() and not any(c in value for c in "\"'\\"):
         return f'"{value}"'
     return repr(value)
