@@ -24,6 +24,9 @@ from espresso_static.website.context import Provenance
 from espresso_static.website.features.changes import (
     Changes,
     FeedEntry,
+    StatusChanges,
+    Transition,
+    record_build,
     render_changes_feed,
     site_key,
 )
@@ -183,6 +186,16 @@ def test_a_site_showing_no_time_of_its_rows_dates_its_feed_entries_by_their_buil
     assert feed.find(f"{ATOM}entry").findtext(f"{ATOM}title") == (
         "Changes (data as of 2026-03-01 22:00 UTC)"
     )
+
+
+def test_a_summary_holding_a_nul_character_is_recorded():
+    """A choice's label may hold one; PostgreSQL's text cannot, and the build is
+    published by the time its record is written."""
+    moved = StatusChanges("portapp.Job", "jobs", "", (Transition("all", "to\x00do", "done", 1),))
+    since = datetime(2026, 3, 1, tzinfo=UTC)
+    changes = Changes("public", "site", "m2", "m1", since, (), (moved,), ())
+    record_build(changes, Provenance(built_at=since, snapshot=None, git_commit=None))
+    assert BuildRecord.objects.get().summary == "jobs status changes: 1 todo → done."
 
 
 def test_a_failed_build_records_nothing(project, tmp_path):  # noqa: F811

@@ -340,7 +340,8 @@ def record_build(changes: Changes, provenance) -> None:
         mark=changes.mark,
         built_at=provenance.built_at,
         data_as_of=provenance.snapshot,
-        summary=changes.summary,
+        # PostgreSQL's text holds no NUL (a choice's label may): the build is published.
+        summary=changes.summary.replace("\x00", ""),
     )
 
 
