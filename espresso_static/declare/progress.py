@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist
@@ -97,9 +98,15 @@ class Column:
     def shown(self, value):
         """``value`` as Django shows it: a choice's label (``get_FOO_display``), a value
         not among the choices as stored."""
-        if not self.field.choices:
+        try:
+            return self._labels.get(value, value)
+        except TypeError:  # unhashable (a JSON value): none of the choices
             return value
-        return {choice: str(label) for choice, label in self.field.flatchoices}.get(value, value)
+
+    @cached_property
+    def _labels(self) -> dict:
+        # Once per column: the Changes page asks for every changed row.
+        return {choice: str(label) for choice, label in self.field.flatchoices}
 
 
 @dataclass(frozen=True)
