@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -109,6 +110,12 @@ def test_the_scaffold_readme_names_real_commands(template_project):
     assert set(commands) <= set(cli.commands)
     scripts = re.findall(r"^(?:python|\./)\s*(\S+)", readme, re.MULTILINE)
     assert all((template_project / script).exists() for script in scripts), scripts
+
+
+def test_the_scaffold_readme_ingest_runs_as_written(project):
+    readme = (project / "README.md").read_text()
+    (command,) = re.findall(r"^espresso-static (ingest .*?)\s+#", readme, re.MULTILINE)
+    assert "2 inserted" in run(*shlex.split(command), cwd=project).stdout
 
 
 def test_demo_in_a_project_of_ones_own_points_to_ingest(project):

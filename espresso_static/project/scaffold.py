@@ -174,7 +174,7 @@ _README = """
 
     ```bash
     espresso-static migrate                  # create the tables (SQLite file espresso.sqlite3)
-    espresso-static ingest {app}.Ensemble ensembles.csv --key name   # load rows from a file
+    espresso-static ingest {app}.Ensemble ci/ensembles.csv --key name   # load rows from a file
     build-site                               # publish the site into site/
     espresso-static serve                    # look at it on http://127.0.0.1:8000/
     ```
