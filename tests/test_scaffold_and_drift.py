@@ -93,6 +93,7 @@ def test_startproject_leaves_no_database_and_ignores_what_builds_write(tmp_path)
     assert not list(project.glob("*.sqlite3"))  # migrate creates it, not startproject
     ignored = (project / ".gitignore").read_text().split()
     assert {"/site/", "/site-*/", ".espresso-static-cache/", "*.sqlite3"} <= set(ignored)
+    assert len(ignored) == len(set(ignored))  # each pattern once
     mkdocs = yaml.safe_load((project / "mkdocs.yml").read_text())
     assert "content.code.copy" in mkdocs["theme"]["features"]
     assert {"admonition", "pymdownx.details", "pymdownx.superfences"} <= {

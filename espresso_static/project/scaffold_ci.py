@@ -246,8 +246,6 @@ night's News page (internal audiences) says "The sync of ... failed at step ..."
 """
 
 _GITIGNORE = f"""
-/site-*/
-.espresso-static-cache/
 {LOCK_FILE}
 {PENDING_FILE}
 """
