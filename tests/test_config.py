@@ -258,6 +258,11 @@ def test_database_url_is_read_from_os_environ_only_when_not_given(tmp_path, monk
             'audiences."../../x": an audience name must be a plain identifier',
         ),
         (
+            'apps = ["a"]\n[tool.espresso-static.audiences.2026]\n',
+            "E004",
+            "audiences.2026: an audience name must be a plain identifier",
+        ),
+        (
             'apps = ["a"]\n[tool.espresso-static.audiences.all]\n',
             "E004",
             "audiences.all: an audience name must be a plain identifier",

@@ -34,7 +34,7 @@ CHECK_IDS: dict[str, tuple[str, str]] = {
     ),
     "espresso_static.E004": (
         CONFIGURATION,
-        "an audience name that is not a plain identifier (letters, digits, _ and -)",
+        "an audience name that is not a plain identifier (a letter, then letters, digits, _ and -) or is all",
     ),
     "espresso_static.E101": (MIGRATIONS, "an app with models but no migrations folder"),
     "espresso_static.E102": (MIGRATIONS, "model changes without a migration"),
