@@ -411,7 +411,7 @@ def _finish(folder: Path, keep: bool) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--case", choices=("all", "models", "demo", "nightly"), default="all")
     parser.add_argument("--models", type=int, default=None, help="models (default 200)")
     parser.add_argument("--rows", type=int, default=None, help="demo file rows (default 400,000)")

@@ -43,7 +43,7 @@ def migrate(project):
     "--rows",
     default=None,
     type=click.IntRange(min=0),
-    help="Number of file rows [2000]; the other tables grow with it (400000: ~1M rows in all).",
+    help="Number of file rows [2000]; the other tables grow with it (400000: ~950,000 rows in all).",
 )
 @click.option("--seed", default=2019, show_default=True, help="Random seed (same seed, same data).")
 def demo(project, rows, seed):
