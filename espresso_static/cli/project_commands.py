@@ -43,7 +43,7 @@ def migrate(project):
     "--rows",
     default=None,
     type=click.IntRange(min=0),
-    help="Number of file rows [2000]; the other tables grow with it (400000: ~950,000 rows in all).",
+    help="Number of file rows [2000]; the other tables grow with it (400000: ~650,000 rows and 300,000 links).",
 )
 @click.option("--seed", default=2019, show_default=True, help="Random seed (same seed, same data).")
 def demo(project, rows, seed):

@@ -8,10 +8,10 @@ rows whose status is mostly done on old configurations and mostly missing on the
 newest ones.
 
 Everything but the files grows with ``files`` (one configuration per stream for every
-144 files): ``files=400_000`` writes ~950,000 rows in all (50,000 configurations,
-150,000 propagators, 50,000 correlators with 300,000 propagator links), the default
-2,000 files ~14,000. Rows go in with ``bulk_create`` in batches, which skips the
-save-time checks: the data are made to pass them (``espresso-static check --data``
+144 files): ``files=400_000`` writes ~650,000 rows (50,000 configurations, 150,000
+propagators, 50,000 correlators) and 300,000 propagator links, the default 2,000 files
+~4,100 rows and 1,500 links. Rows go in with ``bulk_create`` in batches, which skips the
+save-time checks: the data are made to pass them (``espresso-static check --tag data``
 and the build's Data health page say so).
 
 Dates are relative to the day the demo is generated (``today``): the newest files
