@@ -47,7 +47,7 @@ def _message(error: Exception) -> str:
 @contextlib.contextmanager
 def progress_bar(total: int, label: str):
     """click's progress bar on stderr: what the library's progress callbacks draw."""
-    with click.progressbar(length=total, label=label, file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
         yield bar.update
 
 

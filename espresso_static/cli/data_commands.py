@@ -36,7 +36,7 @@ def notify(project, level, title, tag, audience, message):
 
     config = open_project(project)
     if message == "-":
-        message = click.get_text_stream("stdin").read()
+        message = sys.stdin.read()
     notification = Notifier(tag=tag).notify(level, message, title=title, audience=audience)
     unknown = [name for name in notification.audiences if name not in config.audiences]
     if unknown:  # espresso_static.W501: a warning, as `check` reports such rows
@@ -148,7 +148,7 @@ def todo(project, model, statuses, fmt, out):
     todo_rows = todo_list(find_declared(model), wanted)
     if out is None:
         try:
-            count = write_todo(todo_rows, click.get_text_stream("stdout"), fmt)
+            count = write_todo(todo_rows, sys.stdout, fmt)
         except BrokenPipeError:  # `todo ... | head`: the reader has what it wanted
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return
