@@ -119,6 +119,12 @@ def test_the_scaffold_readme_ingest_runs_as_written(project):
     assert "2 inserted" in run(*shlex.split(command), cwd=project).stdout
 
 
+def test_info_counts_one_row_in_the_singular(project):
+    (project / "one.csv").write_text("name,nx,nt\na09m130,48,96\n")
+    run("ingest", "Ensemble", "one.csv", "--key", "name", cwd=project)
+    assert "  Ensemble: 1 row\n" in run("info", cwd=project).stdout
+
+
 def test_demo_in_a_project_of_ones_own_points_to_ingest(project):
     result = run("demo", cwd=project, ok=False)
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1

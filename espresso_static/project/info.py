@@ -23,7 +23,7 @@ def project_info(config: ProjectConfig, database: str) -> str:
         lines.append(f"app {app_name} (label {app_config.label}):")
         models = sorted(app_config.get_models(), key=lambda m: m.__name__)
         for model, count in zip(models, model_row_counts(models), strict=True):
-            lines.append(f"  {model.__name__}: {count} rows")
+            lines.append(f"  {model.__name__}: {count:,} row{'s' if count != 1 else ''}")
             counts.append(count)
     lines.append(f"rows in all: {total_rows(counts):,}")
     return "\n".join(lines)

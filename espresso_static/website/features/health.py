@@ -145,7 +145,8 @@ class DataHealth(Feature[HealthResults]):
             checked: list[str] = []
             results = _collect(build, checked.append)
             failing = sum(1 for result in results if result.failing)
-            line.append(f"data health {len(results)} checks, {failing} failing, {checked[0]}")
+            checks = f"{len(results)} check{'s' if len(results) != 1 else ''}"
+            line.append(f"data health {checks}, {failing} failing, {checked[0]}")
         return HealthResults(results)
 
     def on_home_markdown(self, site, context: RenderContext, data: HealthResults | None) -> str:
