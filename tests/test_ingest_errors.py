@@ -115,6 +115,25 @@ def test_a_time_without_its_zone_is_utc_without_a_warning(tmp_path, ensemble):
     assert DataFile.objects.get().produced == datetime(2026, 12, 1, 10, tzinfo=UTC)
 
 
+def test_a_parquet_time_without_its_zone_is_utc_without_a_warning(tmp_path, ensemble):
+    """Parquet hands over datetimes, not text: a timestamp column without a zone."""
+    from datetime import UTC, datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    row = dict(zip(HEADER.split(","), good_line(ensemble, 1).split(","), strict=True))
+    row.update(ensemble=ensemble.pk, configuration=1, size=100, produced=datetime(2026, 12, 1))
+    path = tmp_path / "files.parquet"
+    pq.write_table(pa.Table.from_pylist([row]), path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        result = ingest(path)
+        assert result.exit_code == 0, result.output
+        assert "1 unchanged" in ingest(path).output  # compared as stored
+    assert DataFile.objects.get().produced == datetime(2026, 12, 1, tzinfo=UTC)
+
+
 def test_bytes_that_are_not_utf8_are_named_by_line_and_column(tmp_path, ensemble):
     path = tmp_path / "files.csv"
     path.write_bytes(

@@ -128,12 +128,16 @@ def _check_column(plan: Plan, batch: Batch, column: Column, copied: set[int]) ->
     if str in kinds and not column.is_text:
         for position, value in enumerate(values):
             if type(value) is str:
-                values[position] = _converted(plan, batch, position, column, value)
-                if position not in copied:
-                    rows[position] = dict(rows[position])
-                    copied.add(position)
-                rows[position][attname] = values[position]
+                converted = _converted(plan, batch, position, column, value)
+                _replace(rows, values, copied, position, attname, converted)
         kinds = set(map(type, values))
+    if settings.USE_TZ and any(issubclass(kind, datetime) for kind in kinds):
+        for position, value in enumerate(values):
+            if isinstance(value, datetime) and timezone.is_naive(value):
+                # A time written without its zone (text, or Parquet's timestamp
+                # without one) is in the project's (UTC), as save() takes it, without
+                # the RuntimeWarning PostgreSQL's save() prints for each such value.
+                _replace(rows, values, copied, position, attname, timezone.make_aware(value))
     if column.is_text and str in kinds:
         _check_text(plan, batch, column, values)
     if column.int_range is not None and int in kinds:
@@ -151,11 +155,16 @@ def _converted(plan: Plan, batch: Batch, position: int, column: Column, text: st
         value = column.to_python(text)
     except ValidationError as error:
         raise row_error(plan, batch, position, " ".join(error.messages), column) from None
-    if isinstance(value, datetime) and settings.USE_TZ and timezone.is_naive(value):
-        # A time written without its zone is in the project's (UTC), as save() takes
-        # it, without the RuntimeWarning save() prints for each such value.
-        value = timezone.make_aware(value)
     return value
+
+
+def _replace(rows: list, values: list, copied: set[int], position: int, attname: str, value):
+    """Set a row's value, on a copy of the row (the caller's rows stay as given)."""
+    values[position] = value
+    if position not in copied:
+        rows[position] = dict(rows[position])
+        copied.add(position)
+    rows[position][attname] = value
 
 
 def _check_text(plan: Plan, batch: Batch, column: Column, values: list) -> None:
