@@ -27,6 +27,32 @@ def test_identical_bytes_are_linked_and_other_bytes_written(tmp_path):
     assert (tmp_path / "first.js").read_bytes() == b"same"
 
 
+def test_a_file_another_build_swaps_in_meanwhile_is_not_linked(tmp_path, monkeypatch):
+    """Concurrent builds: the public build's page swapped in at the published path
+    between this build's comparison and its link (same size, other rows) is not
+    published as this build's page (found as a count of 3 rows for 6, in CI)."""
+    from espresso_static.website import hardlinks
+
+    published, theirs = tmp_path / "page.md", tmp_path / "theirs.md"
+    link = hardlinks._linked
+
+    def swapped_then_linked(existing, path):
+        theirs.write_bytes(b"3 rows")
+        theirs.replace(existing)  # as swap_in does: a rename
+        return link(existing, path)
+
+    monkeypatch.setattr(hardlinks, "_linked", swapped_then_linked)
+    source = tmp_path / "source.md"
+    for place, call in [
+        ("written.md", lambda path: write_or_link(path, b"6 rows", published)),
+        ("copied.md", lambda path: copy_or_link(source, path, published, own=False)),
+    ]:
+        published.write_bytes(b"6 rows")
+        source.write_bytes(b"6 rows")
+        call(tmp_path / place)
+        assert (tmp_path / place).read_bytes() == b"6 rows"
+
+
 def test_a_symlink_is_never_linked_even_to_the_same_bytes(tmp_path):
     elsewhere = tmp_path / "elsewhere.txt"
     elsewhere.write_bytes(b"same")

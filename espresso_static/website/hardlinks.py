@@ -27,9 +27,10 @@ _CHUNK = 1 << 20
 def write_or_link(path: Path, content: bytes, published: Path) -> bool:
     """Write ``content`` to the new file ``path``, or link ``published`` there if it is
     a regular file holding exactly ``content`` (then True)."""
-    unchanged = _regular_size(published) == len(content) and published.read_bytes() == content
-    if unchanged and _linked(published, path):
-        return True
+    if _regular_size(published) == len(content) and _linked(published, path):
+        if path.read_bytes() == content:
+            return True
+        path.unlink()
     path.write_bytes(content)
     return False
 
@@ -39,14 +40,11 @@ def copy_or_link(source: Path, path: Path, published: Path | None, own: bool) ->
     holds the same bytes; or link ``source`` itself if it is this build's ``own``
     (nobody else's file gets a second name in the site)."""
     size = _regular_size(source)
-    unchanged = (
-        published is not None
-        and size is not None
-        and _regular_size(published) == size
-        and _same_bytes(source, published)
-    )
-    if unchanged and _linked(published, path):
-        return
+    maybe_same = published is not None and size is not None and _regular_size(published) == size
+    if maybe_same and _linked(published, path):
+        if _same_bytes(source, path):
+            return
+        path.unlink()
     if own and size is not None and _linked(source, path):
         return
     shutil.copyfile(source, path)
@@ -72,6 +70,10 @@ def _same_bytes(first: Path, second: Path) -> bool:
 
 
 def _linked(existing: Path, path: Path) -> bool:
+    """Link ``existing`` at ``path``. Its content is compared after linking, through
+    ``path``: a concurrent build may swap its own file in at ``existing`` between a
+    comparison and the link (an internal page, same size, linked into a public site),
+    while the file linked is never changed in place."""
     try:
         os.link(existing, path, follow_symlinks=False)
     except OSError:  # another file system, no links there, too many links
