@@ -90,6 +90,25 @@ def test_the_fingerprint_of_a_table_changes_with_any_write():
     assert changelog.log_fingerprint("demo_datafile") != before
 
 
+def test_a_table_emptied_and_reloaded_by_a_sync_is_exported_anew(
+    project,  # noqa: F811
+    tmp_path,
+):
+    """A sync reloading a table whole (PostgreSQL's TRUNCATE fires no row trigger;
+    SQLite has DELETE FROM): the rows it left out are gone from the next build."""
+    build(project, tmp_path / "first")
+    sql("CREATE TEMP TABLE kept AS SELECT * FROM demo_datafile WHERE status <> 'corrupt'")
+    if connection.vendor == "postgresql":
+        sql("SET CONSTRAINTS ALL IMMEDIATE")  # the test's transaction: no pending checks
+        sql("TRUNCATE demo_datafile")
+    else:
+        sql("DELETE FROM demo_datafile")
+    sql("INSERT INTO demo_datafile SELECT * FROM kept")
+    build(project, tmp_path / "after")
+    build(project, tmp_path / "fresh", "--no-cache")
+    assert site_files(tmp_path / "after") == site_files(tmp_path / "fresh")
+
+
 def health_line(parts: dict) -> str:
     return parts["data health"]
 

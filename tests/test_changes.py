@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from django.db import connection
 
 from espresso_static.cli import cli
+from espresso_static.data import changelog
 from espresso_static.models import BuildRecord
 from espresso_static.project.config import load_config
 from espresso_static.project.nightly import _forget_builds
@@ -160,6 +161,22 @@ def test_the_public_is_told_only_what_it_may_see(project, tmp_path):  # noqa: F8
     internal = tmp_path / "internal"
     build(project, internal)  # another site: its own first build
     assert "first build" in page(internal).select_one("article").get_text()
+
+
+def test_a_table_whose_log_restarted_may_have_changed(project, tmp_path):  # noqa: F811
+    """As after a PostgreSQL TRUNCATE or triggers installed again: the page cannot count
+    the table's changes, and does not say nothing changed."""
+    site = tmp_path / "site"
+    build(project, site)
+    table = DataFile._meta.db_table
+    if connection.vendor == "postgresql":
+        sql(f'DROP TRIGGER {changelog.TRIGGER} ON "{table}"')
+    else:
+        sql(f'DROP TRIGGER "{changelog.TRIGGER}_u_{table}"')
+    changelog.install_triggers([DataFile])
+    build(project, site)
+    assert table_rows(page(site)) == [["data files", "—", "—", "—"]]
+    assert home_summary(site).startswith("data files: may have changed (not counted).")
 
 
 def test_a_site_showing_no_time_of_its_rows_dates_its_feed_entries_by_their_builds():

@@ -7,7 +7,8 @@ whoever writes it — the ORM, ``bulk_create``, ``QuerySet.update``, an ingest o
 SQL — with its primary key and, for tables with a progress declaration, the status
 before the change (many-to-many tables: the owner's id before). A table whose
 triggers were missing (new, or remade by a migration) gets an ``R`` (reset) row when
-they are installed: before it, anything may have changed.
+they are installed: before it, anything may have changed. So does a PostgreSQL
+``TRUNCATE`` (it fires no row trigger).
 
 ``build-site`` reads the log instead of every row: a table's *fingerprint* is a
 digest of its log rows (one indexed query), and an output stores the
@@ -29,8 +30,10 @@ from dataclasses import dataclass, field
 from django.db import connections
 
 LOG_TABLE = "espresso_static_change"
-#: Trigger names: SQLite ``es_change_<i|u|d>_<table>``; PostgreSQL ``es_change`` on each table.
+#: Trigger names: SQLite ``es_change_<i|u|d>_<table>``; PostgreSQL ``es_change`` on each table
+#: (its rows) and ``es_change_truncate`` (TRUNCATE, which fires no row trigger).
 TRIGGER = "es_change"
+TRUNCATE_TRIGGER = f"{TRIGGER}_truncate"
 PG_FUNCTION = "espresso_static_log_change"
 #: The ``table`` of the row naming the log itself (its identity, written once).
 IDENTITY_TABLE = ""
@@ -49,7 +52,10 @@ DECLARE
   new_row jsonb;
   old_row jsonb;
 BEGIN
-  IF TG_OP = 'INSERT' THEN
+  IF TG_OP = 'TRUNCATE' THEN
+    -- Every row may be gone, none logged: as when the log restarts.
+    INSERT INTO {LOG_TABLE} ("table", kind, txid) VALUES (TG_TABLE_NAME, 'R', txid_current());
+  ELSIF TG_OP = 'INSERT' THEN
     INSERT INTO {LOG_TABLE} ("table", "row", kind, txid)
     VALUES (TG_TABLE_NAME, to_jsonb(NEW) ->> TG_ARGV[0], 'I', txid_current());
   ELSIF TG_OP = 'UPDATE' THEN
@@ -148,7 +154,9 @@ def _trigger_sql(connection, table: LoggedTable) -> list[str]:
         arguments = ", ".join(_literal(value) for value in (table.pk, table.tracked or ""))
         return [
             f"CREATE OR REPLACE TRIGGER {TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON {name} "
-            f"FOR EACH ROW EXECUTE FUNCTION {PG_FUNCTION}({arguments})"
+            f"FOR EACH ROW EXECUTE FUNCTION {PG_FUNCTION}({arguments})",
+            f"CREATE OR REPLACE TRIGGER {TRUNCATE_TRIGGER} AFTER TRUNCATE ON {name} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {PG_FUNCTION}()",
         ]
     if connection.vendor != "sqlite":
         return []
@@ -187,17 +195,22 @@ def stale_triggers(models_to_check: Iterable, using: str = "default") -> list[st
 
 def _installed_triggers(connection) -> dict[str, tuple]:
     """Per logged table, what tells its triggers apart: SQLite their statements,
-    PostgreSQL the arguments its trigger passes (the key and tracked columns)."""
+    PostgreSQL the arguments its row trigger passes (the key and tracked columns), of
+    the tables that also log TRUNCATE (one installed before that is not logged: its
+    truncations went unseen)."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                "SELECT c.relname, t.tgargs FROM pg_trigger t "
-                "JOIN pg_class c ON c.oid = t.tgrelid WHERE t.tgname = %s",
-                [TRIGGER],
+                "SELECT c.relname, t.tgname, t.tgargs FROM pg_trigger t "
+                "JOIN pg_class c ON c.oid = t.tgrelid WHERE t.tgname IN (%s, %s)",
+                [TRIGGER, TRUNCATE_TRIGGER],
             )
+            found = cursor.fetchall()
+            truncate_logged = {name for name, trigger, _ in found if trigger == TRUNCATE_TRIGGER}
             return {
                 name: tuple(bytes(arguments).decode().split("\0")[:-1])
-                for name, arguments in cursor.fetchall()
+                for name, trigger, arguments in found
+                if trigger == TRIGGER and name in truncate_logged
             }
         if connection.vendor != "sqlite":
             return {}

@@ -57,11 +57,12 @@ PAGE_FROM_FEED = "./"
 
 @dataclass(frozen=True)
 class TableChange:
-    """Rows of one table changed since the previous build (None: not shown)."""
+    """Rows of one table changed since the previous build (None: not shown; all three
+    None: its log restarted, e.g. a TRUNCATE, so any row may have changed)."""
 
     label: str
     name: str
-    added: int
+    added: int | None
     updated: int | None
     deleted: int | None
 
@@ -133,7 +134,7 @@ class Changes:
     @property
     def uncounted(self) -> bool:
         """Whether a changed table has a count this site does not show."""
-        return any(t.updated is None or t.deleted is None for t in self.changed_tables)
+        return any(None in (t.added, t.updated, t.deleted) for t in self.changed_tables)
 
     @property
     def summary(self) -> str:
@@ -147,10 +148,12 @@ class Changes:
 
 
 def _changed(table: TableChange) -> bool:
-    return bool(table.added or table.updated or table.deleted)
+    return table.added is None or bool(table.added or table.updated or table.deleted)
 
 
 def _table_line(table: TableChange) -> str:
+    if table.added is None:
+        return f"{table.name}: may have changed (not counted)"
     counts = [f"{table.added:,} added"]
     if table.updated is not None:
         counts.append(f"{table.updated:,} updated")
@@ -248,7 +251,7 @@ def _counted(label, name, model, changed, visible, filtered: bool, every_column:
     holds now; updates only where every column is seen, deletions only where every
     row is (a deleted row is gone: its visibility cannot be told)."""
     if changed.reset:  # the log restarted: rows may have changed unseen
-        return TableChange(label, name, 0, None, None)
+        return TableChange(label, name, None, None, None)
     kinds = {row: kind for row, (kind, _) in changed.first.items() if row not in changed.deleted}
     added = [row for row, kind in kinds.items() if kind == "I"]
     updated = [row for row, kind in kinds.items() if kind != "I"]
