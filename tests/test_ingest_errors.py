@@ -134,6 +134,54 @@ def test_a_parquet_time_without_its_zone_is_utc_without_a_warning(tmp_path, ense
     assert DataFile.objects.get().produced == datetime(2026, 12, 1, tzinfo=UTC)
 
 
+def test_a_parquet_file_of_nanoseconds_ingested_again_changes_nothing(tmp_path, ensemble):
+    """pyarrow hands a nanosecond timestamp over as a pandas Timestamp, which no stored
+    datetime equals: every night's ingest of the same file rewrote every row."""
+    from datetime import UTC, datetime
+
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    row = dict(zip(HEADER.split(","), good_line(ensemble, 1).split(","), strict=True))
+    row.update(ensemble=ensemble.pk, configuration=1, size=100)
+    produced = pa.array([pd.Timestamp("2026-12-01 10:00:00.123456789")], pa.timestamp("ns"))
+    table = pa.Table.from_pylist([row]).append_column("produced", produced)
+    path = tmp_path / "files.parquet"
+    pq.write_table(table, path)
+    assert "1 inserted" in ingest(path).output
+    assert "1 unchanged" in ingest(path).output
+    assert DataFile.objects.get().produced == datetime(2026, 12, 1, 10, 0, 0, 123456, tzinfo=UTC)
+
+
+def test_pandas_times_are_ingested_as_stored(ensemble):
+    """A DataFrame's records: a missing time (NaT) is empty, not a failed write."""
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    import espresso_static
+
+    frame = pd.DataFrame(
+        {
+            "file_name": ["a/1.h5", "a/2.h5"],
+            "ensemble": [ensemble.pk] * 2,
+            "stream": ["a"] * 2,
+            "configuration": [1, 2],
+            "source": ["x0"] * 2,
+            "machine": ["summit"] * 2,
+            "size": [100] * 2,
+            "status": ["on_disk"] * 2,
+            "produced": [pd.Timestamp("2026-12-01 10:00", tz="UTC"), pd.NaT],
+        }
+    )
+    rows = frame.to_dict("records")
+    assert espresso_static.ingest(DataFile, rows, key=("file_name",)).inserted == 2
+    assert espresso_static.ingest(DataFile, rows, key=("file_name",)).unchanged == 2
+    produced = dict(DataFile.objects.values_list("file_name", "produced"))
+    assert produced == {"a/1.h5": datetime(2026, 12, 1, 10, tzinfo=UTC), "a/2.h5": None}
+
+
 def test_bytes_that_are_not_utf8_are_named_by_line_and_column(tmp_path, ensemble):
     path = tmp_path / "files.csv"
     path.write_bytes(

@@ -22,6 +22,9 @@ _ABSENT = object()
 _EMPTY_OR_ABSENT = frozenset({None, "", _ABSENT})
 #: Choices named in the error about a value outside them.
 CHOICES_SHOWN = 8
+#: pandas' time types, by name (pandas is not imported for rows that hold none): a
+#: DataFrame's records and a Parquet file of nanosecond times (pyarrow) hand them over.
+PANDAS_TIMES = frozenset({"Timestamp", "Timedelta", "NaTType"})
 
 
 def batches(plan: Plan, rows: Iterable[dict], batch_size: int) -> Iterator[Batch]:
@@ -122,6 +125,11 @@ def _check_column(plan: Plan, batch: Batch, column: Column, copied: set[int]) ->
     rows = batch.values
     values = [row.get(attname, _ABSENT) for row in rows]
     kinds = set(map(type, values))
+    if any(_is_pandas_time(kind) for kind in kinds):
+        for position, value in enumerate(values):
+            if _is_pandas_time(type(value)):
+                _replace(rows, values, copied, position, attname, _plain_time(value))
+        kinds = set(map(type, values))
     if type(None) in kinds and not column.null:
         position = next(p for p, v in enumerate(values) if v is None)
         raise row_error(plan, batch, position, "is empty; the column requires a value", column)
@@ -146,6 +154,21 @@ def _check_column(plan: Plan, batch: Batch, column: Column, copied: set[int]) ->
         _check_choices(plan, batch, column, values)
     if column.field.is_relation and kinds - {type(None), type(_ABSENT)}:
         _check_related_rows(plan, batch, column, values)
+
+
+def _is_pandas_time(kind: type) -> bool:
+    return kind.__name__ in PANDAS_TIMES and kind.__module__.partition(".")[0] == "pandas"
+
+
+def _plain_time(value):
+    """A pandas time as the value the database gives back, so that an ingest again
+    finds the row unchanged: NaT is empty, and what is finer than a microsecond (no
+    column keeps it) is cut off."""
+    if type(value).__name__ == "NaTType":
+        return None
+    if isinstance(value, datetime):
+        return value.to_pydatetime(warn=False)
+    return value.to_pytimedelta()
 
 
 def _converted(plan: Plan, batch: Batch, position: int, column: Column, text: str):
