@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -95,6 +96,30 @@ def test_progress_figure_has_a_line_per_group_and_all(history):
     assert [label.split(":")[0] for label in labels] == ["a09m220", "a12m310", ALL]
     assert "stalled since 2026-03-04" in labels[1]  # the snapshots are months old
     assert list(axes.get_lines()[1].get_ydata()) == [10, 20, 30, 40]
+
+
+def test_groups_are_named_by_their_choice_labels(db):
+    """As the status page names them: "Summit", not the stored "summit" (LatteDB's
+    integer statuses were plotted as 2 and 3)."""
+    item = find_declared("DataFile")
+    by_machine = dataclasses.replace(
+        item, progress=dataclasses.replace(item.progress, group_by=["machine"])
+    )
+    for day, done in enumerate([10, 20]):
+        for machine in ("summit", "elsewhere"):  # "elsewhere": not one of the choices
+            ProgressSnapshot.objects.create(
+                model="demo.DataFile",
+                taken_at=START + timedelta(days=day),
+                group={"machine": machine},
+                status="on_disk",
+                category="done",
+                count=done,
+            )
+    history = history_by(by_machine, "machine")
+    assert [t.group for t in trends(history)] == ["elsewhere", "Summit", ALL]
+    figure = progress_figure(by_machine, by="machine", history=history)
+    labels = [line.get_label().split(":")[0] for line in figure.axes[0].get_lines()]
+    assert labels == ["elsewhere", "Summit", ALL]
 
 
 def test_progress_figure_refuses_unknown_groups_and_no_history(db):

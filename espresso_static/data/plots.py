@@ -19,7 +19,7 @@ import contextlib
 import io
 import warnings
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,6 +48,9 @@ class History:
 
     done: pd.DataFrame
     total: pd.DataFrame
+    #: The label of a group whose value is one of its column's choices, as the status
+    #: page shows it ("Exists" for LatteDB's status 2).
+    names: dict[str, str] = field(default_factory=dict)
 
     @property
     def groups(self) -> list[str]:
@@ -63,7 +66,7 @@ class History:
     def curves(self) -> list[tuple[str, str | None]]:
         """``(name, group)`` of each curve: every group, then all rows (group None,
         named ``all``) when there are several — a group may be called "all" too."""
-        curves = [(group, group) for group in self.groups]
+        curves = [(self.names.get(group, group), group) for group in self.groups]
         return [*curves, (ALL, None)] if len(curves) > 1 else curves
 
 
@@ -92,7 +95,16 @@ def history_by(
     table = frame.pivot_table(
         index="taken_at", columns="group", values=["done", "count"], aggfunc="sum", fill_value=0
     )
-    return History(done=table["done"], total=table["count"])
+    names = _choice_labels(item, by, frame[by].unique()) if by else {}
+    return History(done=table["done"], total=table["count"], names=names)
+
+
+def _choice_labels(item: DeclaredProgress, by: str, values) -> dict[str, str]:
+    """The labels of the group ``values`` (as stored) that are choices of ``by``, by
+    their text."""
+    column = column_of(item.model, by)
+    shown = {str(value): column.shown(value) for value in values}
+    return {text: str(label) for text, label in shown.items() if str(label) != text}
 
 
 def trends(history: History, window_days: int = WINDOW_DAYS) -> list[Trend]:
@@ -149,7 +161,7 @@ def progress_figure(
         share = 100 * done / total.replace(0, np.nan)
         every_row = group is None or by is None
         style = {"color": "black", "linewidth": 2.4} if every_row else {"linewidth": 1.4}
-        name = trend.group if every_row else _legend_name(item, by, trend.group)
+        name = trend.group if every_row else _legend_name(item, by, trend.group, group)
         labels.append(f"{name}: {trend.describe()}")
         (line,) = axes.plot(
             times, share.to_numpy(), marker="o", markersize=3, label=labels[-1], **style
@@ -187,9 +199,10 @@ def literal(text: Text) -> Text:
     return text
 
 
-def _legend_name(item: DeclaredProgress, by: str, group: str) -> str:
-    """A group value as its legend entry shows it (see :func:`progress_figure`)."""
-    shown, changes = shown_text(group, LEGEND_CHARS)
+def _legend_name(item: DeclaredProgress, by: str, name: str, group: str) -> str:
+    """The ``name`` of a group (its value, or its choice's label) as its legend entry
+    shows it (see :func:`progress_figure`); ``group``: the value, naming its rows."""
+    shown, changes = shown_text(name, LEGEND_CHARS)
     missing = missing_glyphs(shown, _plot_fonts())
     if missing:
         codes = " ".join(f"U+{ord(char):04X}" for char in missing)
