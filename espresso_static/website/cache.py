@@ -53,6 +53,7 @@ from espresso_static.website.cache_keys import (
     digest_update,
     model_signature,
     output_tables,
+    rows_read,
     table_fingerprint,
     visibility_signature,
 )
@@ -107,17 +108,27 @@ class BuildCache:
         digest = hashlib.blake2b(digest_size=20)
         for part in (LAYOUT, kind, code_fingerprint(), audience_signature(view), *extra):
             digest_update(digest, part)
-        read = self._once(output_tables, view, tuple(models_read))
+        read = self.output_tables(view, models_read)
         for model in sorted(read, key=lambda m: m._meta.db_table):
             digest_update(digest, self._once(model_signature, model))
             digest_update(digest, self.fingerprint(model) if content else "")
             digest_update(digest, self._once(visibility_signature, view, model))
         return digest.hexdigest()
 
-    def _once(self, function, *args):
-        """``function(*args)`` (never None) once per snapshot: each compiles SQL."""
+    def output_tables(self, view, models_read: Iterable) -> list:
+        """:func:`~espresso_static.website.cache_keys.output_tables`, once per snapshot,
+        the query of each model's rows compiled once: a nightly build asks for the tables
+        of every download and status page (and of their keys) in turn."""
+        return self._once(output_tables, view, tuple(models_read), read_by=self._rows_read)
+
+    def _rows_read(self, view, model) -> list:
+        return self._once(rows_read, view, model)
+
+    def _once(self, function, *args, **options):
+        """``function(*args, **options)`` (never None) once per snapshot: each compiles
+        SQL. ``options`` change how the result is found, not what it is."""
         if (found := self.signatures.get((function, *args))) is None:
-            found = self.signatures[function, *args] = function(*args)
+            found = self.signatures[function, *args] = function(*args, **options)
         return found
 
     def new_snapshot(self) -> None:

@@ -44,12 +44,14 @@ def tables_read(models_read: Iterable) -> list:
     return list(found.values())
 
 
-def output_tables(view, models_read: Iterable) -> list:
+def output_tables(view, models_read: Iterable, read_by=None) -> list:
     """The models whose tables an output of ``models_read`` that ``view`` sees reads:
-    :func:`tables_read`, and the tables the audience's row filters read."""
+    :func:`tables_read`, and the tables the audience's row filters read (found by
+    ``read_by(view, model)``, default :func:`rows_read`)."""
     read = tables_read(models_read)
     if view is not None:  # a row filter may read other tables (Q(mem__released=True))
-        read = tables_read([*read, *(t for model in read for t in rows_read(view, model))])
+        read_by = read_by or rows_read
+        read = tables_read([*read, *(t for model in read for t in read_by(view, model))])
     return read
 
 

@@ -114,17 +114,23 @@ class SegmentPlan:
 
 
 def plan_segments(
-    previous_mark: str | None, model, view, models_read: Iterable, key: str | None = None
+    previous_mark: str | None,
+    model,
+    view,
+    models_read: Iterable,
+    key: str | None = None,
+    tables=output_tables,
 ) -> SegmentPlan:
     """The segments of ``model``'s rows (by ``key``, default the primary key) that
     changed since ``previous_mark``, for an output that ``view`` sees and that reads the
-    tables of ``models_read`` (the bound: see the module's docstring). Call it inside
-    the build's read, before reading the rows: the mark is where that read starts."""
+    tables of ``models_read`` (the bound: see the module's docstring; ``tables``: how
+    they are found, a build's :meth:`BuildCache.output_tables`). Call it inside the
+    build's read, before reading the rows: the mark is where that read starts."""
     using = model._default_manager.db
     mark = changelog.current_mark(using)
     own = [model, *model._meta.get_parent_list()]
     own_tables = {m._meta.db_table for m in own}
-    others = {m._meta.db_table for m in output_tables(view, [model, *models_read])} - own_tables
+    others = {m._meta.db_table for m in tables(view, [model, *models_read])} - own_tables
     changes = changelog.changes_since(previous_mark, [*own_tables, *others], using)
     if changes is None or any(changes[table] for table in others):
         return SegmentPlan(mark, None)

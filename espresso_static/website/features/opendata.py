@@ -321,7 +321,12 @@ def _resource_parts(
     )
     previous, previous_files = cache.load_state(slot, static) or (None, None)
     plan = plan_segments(
-        previous.mark if previous else None, table.model, view, table.models_read, table.key
+        previous.mark if previous else None,
+        table.model,
+        view,
+        table.models_read,
+        table.key,
+        tables=cache.output_tables,
     )
     if previous is None or not all(cache.has(part.key) for part in previous.parts):
         plan = SegmentPlan(plan.mark, None)

@@ -156,7 +156,8 @@ def status_state(view: AudienceView, source: StatusSource, cache: BuildCache) ->
     previous = cache.load(key, counted=False)
     plan = SegmentPlan(None, None)
     if cache.enabled:
-        plan = plan_segments(previous.mark if previous else None, model, view, [model])
+        mark = previous.mark if previous else None
+        plan = plan_segments(mark, model, view, [model], tables=cache.output_tables)
     if previous is not None and plan.changed == frozenset():
         cache.count(REUSED)
         return dataclasses.replace(previous, encoded=0)
