@@ -87,6 +87,62 @@ def test_startproject_writes_a_working_project(template_project):
     assert "Ensemble: 0 rows" in info and "sqlite:///" in info
 
 
+@pytest.mark.parametrize(
+    ("direct_url", "line"),
+    [
+        # pip install git+https://…@commit: that commit (a token in the URL left out).
+        (
+            {
+                "url": "https://ci-bot:ghp_secret@github.com/lab/espresso-static.git",
+                "vcs_info": {"vcs": "git", "commit_id": "4b1f73e0" * 5},
+            },
+            "espresso-static[postgres] @ git+https://github.com/lab/espresso-static.git"
+            "@" + "4b1f73e0" * 5,
+        ),
+        # A release archive on a web server.
+        (
+            {
+                "url": "https://user:pw@files.lab.org/espresso_static-0.1.0.tar.gz",
+                "archive_info": {"hashes": {"sha256": "00"}},
+            },
+            "espresso-static[postgres] @ https://files.lab.org/espresso_static-0.1.0.tar.gz",
+        ),
+        # A local clone (pip install -e .): the CI cannot reach it; said so, and the
+        # release pinned.
+        (
+            {"url": "file:///home/me/espresso-static", "dir_info": {"editable": True}},
+            "espresso-static[postgres]==0.1.0",
+        ),
+        # From the package index: no direct_url.json.
+        (None, "espresso-static[postgres]==0.1.0"),
+    ],
+)
+def test_the_nightly_job_installs_espresso_static_from_where_it_came(direct_url, line):
+    """A nightly job installing ==0.1.0 from PyPI failed for every project set up
+    from a clone or a Git URL: no such release is published there."""
+    from packaging.requirements import Requirement
+
+    from espresso_static import __version__
+    from espresso_static.project.scaffold_ci import requirement
+
+    text = requirement(direct_url)
+    *comments, installed = text.splitlines()
+    assert installed == line.replace("0.1.0", __version__)
+    assert Requirement(installed).extras == {"postgres"}
+    assert "secret" not in text and "pw" not in text
+    local = direct_url is not None and "dir_info" in direct_url
+    assert all(c.startswith("# ") for c in comments) and bool(comments) == local
+    if local:
+        assert "file:///home/me/espresso-static" in comments[0]
+
+
+def test_startproject_requires_espresso_static_as_installed_here(template_project):
+    from espresso_static.project.scaffold_ci import installed_source, requirement
+
+    written = (template_project / "requirements.txt").read_text()
+    assert written == requirement(installed_source())
+
+
 def test_startproject_leaves_no_database_and_ignores_what_builds_write(tmp_path):
     run("startproject", "fresh", cwd=tmp_path)
     project = tmp_path / "fresh"

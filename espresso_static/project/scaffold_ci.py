@@ -10,9 +10,12 @@ pages deployed by the last good night stay online.
 
 from __future__ import annotations
 
+import json
 import stat
+from importlib import metadata
 from pathlib import Path
 from textwrap import dedent
+from urllib.parse import urlsplit, urlunsplit
 
 from espresso_static import __version__
 from espresso_static.project.config import load_config
@@ -23,6 +26,15 @@ SYNC_SCRIPT = "ci/sync.sh"
 NIGHTLY_COMMAND = f"espresso-static nightly --sync {SYNC_SCRIPT}"
 #: The audience published to static hosting; the others are kept as private artefacts.
 PUBLIC_AUDIENCE = "public"
+#: What the nightly job installs: espresso-static with the PostgreSQL driver.
+REQUIREMENT = "espresso-static[postgres]"
+#: Where pip records the source of a distribution it did not take from an index (PEP 610).
+DIRECT_URL = "direct_url.json"
+_LOCAL_SOURCE = """\
+# espresso-static was installed from {url}, a folder the CI cannot reach: replace the
+# line below with where it is published, e.g.
+# espresso-static[postgres] @ git+https://github.com/<owner>/espresso-static@<commit>
+"""
 
 
 def write_nightly_job(root: Path) -> list[Path]:
@@ -40,7 +52,7 @@ def write_nightly_job(root: Path) -> list[Path]:
         ".gitlab-ci.yml": _gitlab(public, private),
         SYNC_SCRIPT: _SYNC,
         "ci/ensembles.csv": _EXAMPLE_ROWS,
-        "requirements.txt": f"espresso-static[postgres]=={__version__}\n",
+        "requirements.txt": requirement(installed_source()),
     }
     written = []
     for name, text in files.items():
@@ -53,6 +65,46 @@ def write_nightly_job(root: Path) -> list[Path]:
     _append(root / "README.md", _README)
     _append(root / ".gitignore", _GITIGNORE)
     return written
+
+
+def installed_source() -> dict | None:
+    """Where this espresso-static was installed from (PEP 610's direct_url.json; None:
+    from a package index)."""
+    # Every copy's metadata: run from a source folder, its egg-info comes first.
+    found = (d.read_text(DIRECT_URL) for d in metadata.distributions(name="espresso-static"))
+    text = next(filter(None, found), None)
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
+def requirement(source: dict | None) -> str:
+    """``requirements.txt`` installing espresso-static in the CI from ``source`` (see
+    :func:`installed_source`): its Git commit or archive URL, without credentials (the
+    CI brings its own), else this release from the package index."""
+    pinned = f"{REQUIREMENT}=={__version__}\n"
+    if source is None:
+        return pinned
+    url = _without_credentials(source.get("url", ""))
+    subdirectory = f"#subdirectory={source['subdirectory']}" if "subdirectory" in source else ""
+    if "vcs_info" in source:
+        vcs = source["vcs_info"]
+        return f"{REQUIREMENT} @ {vcs['vcs']}+{url}@{vcs['commit_id']}{subdirectory}\n"
+    if "archive_info" in source and not url.startswith("file:"):
+        return f"{REQUIREMENT} @ {url}{subdirectory}\n"
+    return _LOCAL_SOURCE.format(url=url) + pinned
+
+
+def _without_credentials(url: str) -> str:
+    """``url`` without user and password; an ssh URL keeps its user (``git@``), which
+    names the account the key logs in to, not a secret."""
+    parts = urlsplit(url)
+    user, at, host = parts.netloc.rpartition("@")
+    if not at:
+        return url
+    kept = user.partition(":")[0] + "@" if parts.scheme == "ssh" else ""
+    return urlunsplit(parts._replace(netloc=kept + host))
 
 
 def _append(path: Path, text: str) -> None:
