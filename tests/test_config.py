@@ -89,6 +89,7 @@ def test_the_project_is_found_from_a_subfolder(tmp_path, monkeypatch):
         ("sqlite:///sub/dir/x.db", "{root}/sub/dir/x.db"),
         ("sqlite:////var/data/x.db", "/var/data/x.db"),
         ("sqlite:///with%20space.db", "{root}/with space.db"),
+        ("sqlite:///why%3F.db", "{root}/why?.db"),
     ],
 )
 def test_sqlite_paths(tmp_path, url, name):
@@ -97,6 +98,12 @@ def test_sqlite_paths(tmp_path, url, name):
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": name.format(root=tmp_path),
     }
+
+
+def test_an_sqlite_url_sets_how_long_to_wait_for_a_lock(tmp_path):
+    database = parse_database_url("sqlite:///x.db?timeout=30", tmp_path)
+    assert database["NAME"] == f"{tmp_path}/x.db"
+    assert database["OPTIONS"] == {"timeout": 30.0}
 
 
 def test_postgresql_url_parts():
@@ -127,6 +134,11 @@ def test_postgresql_url_parts():
         ("sqlite://", "Malformed SQLite URL"),
         ("sqlite:///", "Malformed SQLite URL"),
         ("sqlite://relative.db", "Malformed SQLite URL"),
+        # Once part of the file name: a new, empty database.
+        ("sqlite:///x.db?mode=ro", "Unknown option 'mode' in the SQLite URL"),
+        ("sqlite:///x.db?timeout=soon", "Bad timeout 'soon'"),
+        ("sqlite:///x.db?timeout=-1", "Bad timeout '-1'"),
+        ("sqlite:///x.db?timeout=nan", "Bad timeout 'nan'"),
         ("postgresql://alice:s3cret@host:port/db", "bad port"),
         ("postgresql://alice:s3cret@host:5432/", "no database name"),
         ("postgresql://alice:s3cret@[::1/db", "Malformed database URL .*Invalid IPv6 URL"),

@@ -264,7 +264,8 @@ def test_database_without_tables_says_to_migrate(tmp_path):
 def test_locked_database_says_another_process_holds_it(tmp_path):
     project = make_project(tmp_path / "project")
     database = tmp_path / "locked.sqlite3"
-    env = cli_env(f"sqlite:///{database}")
+    # Half a second of waiting for the lock, not Python's five.
+    env = cli_env(f"sqlite:///{database}?timeout=0.5")
     assert run_cli(project, env, "migrate").returncode == 0
     holder = subprocess.Popen(
         [sys.executable, "-c", LOCK_HOLDER, str(database)], stdout=subprocess.PIPE, text=True
@@ -272,7 +273,9 @@ def test_locked_database_says_another_process_holds_it(tmp_path):
     try:
         assert holder.stdout.readline().strip() == "locked"
         processes = run_and_capture(project, env, tmp_path)
+        started = time.monotonic()
         debug = run_cli(project, env, "snapshot", "--debug")
+        assert time.monotonic() - started < 5  # the default timeout alone takes 5 s
     finally:
         holder.kill()
         holder.wait()

@@ -110,7 +110,8 @@ def test_a_parallel_build_writes_what_a_serial_build_writes(demo_rows, tmp_path)
             "LockedPart",
             "Error: locked part: The project's site feature tests.worker_features:LockedPart "
             "failed in on_collect: The database {database} is locked: another process (an "
-            "ingest, a build, the admin) is using it. Retry when it has finished.",
+            "ingest, a build, the admin) is using it. Retry when it has finished (or wait "
+            "longer for it: ?timeout=SECONDS at the end of the database URL).",
         ),
     ],
 )
@@ -211,7 +212,8 @@ def test_a_database_error_in_a_worker_says_what_to_do(demo_rows):
     database = describe_database(connections["default"].settings_dict)
     assert str(raised.value) == (
         f"downloads: The database {database} is locked: another process (an ingest, a "
-        "build, the admin) is using it. Retry when it has finished."
+        "build, the admin) is using it. Retry when it has finished (or wait longer for "
+        "it: ?timeout=SECONDS at the end of the database URL)."
     )
 
 

@@ -11,7 +11,8 @@ collected (``ConfigError.problems``, shown by ``espresso-static check``); the er
 names the first.
 
 The environment variable ``DATABASE_URL`` overrides ``database``. Supported URLs:
-``sqlite:///relative/path.sqlite3``, ``sqlite:////absolute/path.sqlite3`` and
+``sqlite:///relative/path.sqlite3``, ``sqlite:////absolute/path.sqlite3`` (with
+``?timeout=SECONDS``: how long to wait for a lock another process holds) and
 ``postgresql://user:password@host:port/dbname?option=value`` (``postgres://`` too;
 query parameters are passed to libpq, e.g. ``sslmode=require``).
 """
@@ -54,6 +55,9 @@ from espresso_static.project.options import (
 
 CONFIG_TABLE = "espresso-static"
 DEFAULT_DATABASE = "sqlite:///espresso.sqlite3"
+#: The query parameter of an SQLite URL: seconds to wait for another process's lock
+#: (Python's sqlite3 waits 5).
+SQLITE_TIMEOUT = "timeout"
 
 #: Audience names end up in folder names and URLs: nothing that could leave a folder.
 IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
@@ -380,8 +384,12 @@ def parse_database_url(url: str, root: Path) -> dict:
                 f"Malformed SQLite URL {redact(url)!r}: use sqlite:///relative/file.sqlite3 "
                 "or sqlite:////absolute/file.sqlite3."
             )
-        path = Path(unquote(url[len("sqlite:///") :]))
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(root / path)}
+        # A "?" starts the options: one in a file name is written %3F.
+        path, _, query = url[len("sqlite:///") :].partition("?")
+        database = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(root / unquote(path))}
+        if query:
+            database["OPTIONS"] = _sqlite_options(url, query)
+        return database
     if scheme in {"postgresql", "postgres", "pgsql"}:
         # A password is read up to the last "@" (as redact() hides it): one holding
         # "/", "#" or "?" unescaped works instead of breaking the address apart.
@@ -414,6 +422,28 @@ def parse_database_url(url: str, root: Path) -> dict:
         f"Unsupported database URL {redact(url)!r}: use sqlite:///path or "
         "postgresql://user:password@host/dbname."
     )
+
+
+def _sqlite_options(url: str, query: str) -> dict:
+    """The options of an SQLite URL's ``query``: ``timeout`` alone, refused otherwise
+    (a misspelt option would have been part of the file name, a new empty database)."""
+    options = parse_qsl(query, keep_blank_values=True)
+    for name, value in options:
+        if name != SQLITE_TIMEOUT:
+            raise ConfigError(
+                f"Unknown option {name!r} in the SQLite URL {redact(url)!r}: the one option "
+                f"is {SQLITE_TIMEOUT}=SECONDS (a '?' in a file name is written %3F)."
+            )
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = -1.0
+        if not 0 <= seconds < float("inf"):
+            raise ConfigError(
+                f"Bad {SQLITE_TIMEOUT} {value!r} in the SQLite URL {redact(url)!r}: seconds "
+                "to wait for another process's lock, a number of 0 or more."
+            )
+    return {SQLITE_TIMEOUT: seconds}
 
 
 def _split(address: str, url: str):

@@ -37,7 +37,8 @@ def database_advice(error: BaseException) -> str | None:
     if _LOCKED.search(text):
         return (
             f"The database {database} is locked: another process (an ingest, a build, the "
-            "admin) is using it. Retry when it has finished."
+            "admin) is using it. Retry when it has finished (or wait longer for it: "
+            "?timeout=SECONDS at the end of the database URL)."
         )
     missing = _MISSING.search(text)
     if missing:
