@@ -336,3 +336,20 @@ def test_a_slot_points_to_its_entry_by_a_symbolic_link_and_reads_an_earlier_file
     assert pointer.is_symlink() and not cache.has(first)
     assert cache.load_state("downloads", "state-key")[0] == "second"
     assert [p.name for p in (tmp_path / CACHE_DIR / "slots").iterdir()] == [pointer.name]
+
+
+def test_a_cache_copied_with_its_links_followed_is_still_used(project, tmp_path):
+    """``cp -rL`` (or an archive without links) turns each slot's link into a copy of
+    its entry: a build replacing such a slot failed with IsADirectoryError."""
+    build(project, tmp_path / "site")
+    cache = project / CACHE_DIR
+    shutil.copytree(cache, tmp_path / "copied")  # links followed: folders in the slots
+    shutil.rmtree(cache)
+    shutil.move(tmp_path / "copied", cache)
+    assert not any(slot.is_symlink() for slot in (cache / "slots").iterdir())
+    DataFile.objects.filter(pk=DataFile.objects.order_by("pk")[0].pk).update(status="corrupt")
+    after = build(project, tmp_path / "after")
+    assert some_rebuilt(after["status data"]) and reused(after["plots"]) == (1, 1)
+    assert site_files(tmp_path / "after") == site_files(_fresh(project, tmp_path / "fresh"))
+    slots = list((cache / "slots").iterdir())
+    assert any(slot.is_symlink() for slot in slots)  # the slots replaced link again

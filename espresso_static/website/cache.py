@@ -241,6 +241,10 @@ class BuildCache:
         pointer = self._slot_pointer(slot)
         pointer.parent.mkdir(parents=True, exist_ok=True)
         previous = _pointed_to(pointer)
+        if pointer.is_dir() and not pointer.is_symlink():
+            # A copy of the cache that followed the links (cp -rL, an archive that
+            # stores no links) left the entry itself here: a link cannot replace it.
+            self._discard(pointer)
         _point(pointer, self._entry(key))
         if previous and previous != key:
             self._discard(self._entry(previous))
