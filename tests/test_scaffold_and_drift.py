@@ -107,10 +107,17 @@ def test_startproject_writes_a_working_project(template_project):
             },
             "espresso-static[postgres] @ https://files.lab.org/espresso_static-0.1.0.tar.gz",
         ),
-        # A local clone (pip install -e .): the CI cannot reach it; said so, and the
-        # release pinned.
+        # A local clone (pip install -e ., or git+file://): the CI cannot reach it;
+        # said so, and the release pinned.
         (
             {"url": "file:///home/me/espresso-static", "dir_info": {"editable": True}},
+            "espresso-static[postgres]==0.1.0",
+        ),
+        (
+            {
+                "url": "file:///home/me/espresso-static",
+                "vcs_info": {"vcs": "git", "commit_id": "4b1f73e0" * 5},
+            },
             "espresso-static[postgres]==0.1.0",
         ),
         # From the package index: no direct_url.json.
@@ -130,7 +137,7 @@ def test_the_nightly_job_installs_espresso_static_from_where_it_came(direct_url,
     assert installed == line.replace("0.1.0", __version__)
     assert Requirement(installed).extras == {"postgres"}
     assert "secret" not in text and "pw" not in text
-    local = direct_url is not None and "dir_info" in direct_url
+    local = direct_url is not None and direct_url["url"].startswith("file:")
     assert all(c.startswith("# ") for c in comments) and bool(comments) == local
     if local:
         assert "file:///home/me/espresso-static" in comments[0]

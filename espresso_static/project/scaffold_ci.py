@@ -31,7 +31,7 @@ REQUIREMENT = "espresso-static[postgres]"
 #: Where pip records the source of a distribution it did not take from an index (PEP 610).
 DIRECT_URL = "direct_url.json"
 _LOCAL_SOURCE = """\
-# espresso-static was installed from {url}, a folder the CI cannot reach: replace the
+# espresso-static was installed from {url}, on a disk the CI cannot reach: replace the
 # line below with where it is published, e.g.
 # espresso-static[postgres] @ git+https://github.com/<owner>/espresso-static@<commit>
 """
@@ -82,18 +82,20 @@ def installed_source() -> dict | None:
 def requirement(source: dict | None) -> str:
     """``requirements.txt`` installing espresso-static in the CI from ``source`` (see
     :func:`installed_source`): its Git commit or archive URL, without credentials (the
-    CI brings its own), else this release from the package index."""
+    CI brings its own), else this release from the package index. A source on this
+    machine (a folder, a clone, an archive: ``file:``) the CI cannot reach: the
+    release, under a comment saying so."""
     pinned = f"{REQUIREMENT}=={__version__}\n"
     if source is None:
         return pinned
     url = _without_credentials(source.get("url", ""))
+    if url.startswith("file:"):
+        return _LOCAL_SOURCE.format(url=url) + pinned
     subdirectory = f"#subdirectory={source['subdirectory']}" if "subdirectory" in source else ""
     if "vcs_info" in source:
         vcs = source["vcs_info"]
         return f"{REQUIREMENT} @ {vcs['vcs']}+{url}@{vcs['commit_id']}{subdirectory}\n"
-    if "archive_info" in source and not url.startswith("file:"):
-        return f"{REQUIREMENT} @ {url}{subdirectory}\n"
-    return _LOCAL_SOURCE.format(url=url) + pinned
+    return f"{REQUIREMENT} @ {url}{subdirectory}\n"
 
 
 def _without_credentials(url: str) -> str:
