@@ -293,6 +293,24 @@ time.sleep(600)
 """
 
 
+@pytest.mark.django_db
+def test_a_database_error_is_told_without_the_statement():
+    """PostgreSQL quotes the statement at fault under its message ("LINE 1: SELECT …"
+    and a caret): SQL with the values it was sent with, not something to act on."""
+    from django.db import DatabaseError, connection, transaction
+
+    sql = "SELECT no_such_column FROM demo_datafile WHERE file_name = %s"
+    with (
+        pytest.raises(DatabaseError) as raised,
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, ["private/run.h5"])
+    message = failure_advice(raised.value)
+    assert "no_such_column" in message and "espresso-static migrate" in message
+    assert "LINE" not in message and "^" not in message and "private" not in message
+
+
 @pytest.mark.parametrize(
     "error",
     [

@@ -13,6 +13,9 @@ _LOCKED = re.compile(r"database (table )?is locked")
 _MISSING = re.compile(
     r"no such (table|column): (?P<sqlite>\S+)|(relation|column) \"?(?P<pg>[^\"\s]+)\"? does not exist"
 )
+#: PostgreSQL's excerpt of the statement at fault, and the caret under it: SQL, with
+#: the values the query was sent with, not something to act on.
+_STATEMENT_EXCERPT = re.compile(r"^LINE \d+: .*\n(?:[ \t]*\^[ \t]*(?:\n|$))?", re.MULTILINE)
 _DISCONNECTED = re.compile(
     r"server closed the connection|connection (to server .* failed|refused|is closed)|"
     r"terminating connection|unable to open database file"
@@ -32,7 +35,7 @@ def database_advice(error: BaseException) -> str | None:
     and a build's worker processes say the same."""
     if not _is_database_error(error):
         return None
-    text = one_line_text(error)
+    text = " ".join(_STATEMENT_EXCERPT.sub("", str(error)).split()) or one_line_text(error)
     database = _database_name()
     if _LOCKED.search(text):
         return (
