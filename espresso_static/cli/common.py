@@ -10,9 +10,9 @@ from pathlib import Path
 
 import click
 
-from espresso_static.exceptions import EspressoStaticError, one_line_text, terminal_line
+from espresso_static.exceptions import terminal_line
 from espresso_static.project.config import ProjectConfig, load_config, redact
-from espresso_static.project.database_errors import failure_advice
+from espresso_static.project.database_errors import error_line
 
 
 def report_errors(function):
@@ -35,13 +35,7 @@ def report_errors(function):
 def _one_line(error: Exception) -> str:
     """The error as one line, any URL's password hidden (drivers quote connection
     strings in their messages), safe to print (it may quote a file's or a row's text)."""
-    return terminal_line(redact(_message(error)))
-
-
-def _message(error: Exception) -> str:
-    if isinstance(error, EspressoStaticError):
-        return str(error)
-    return failure_advice(error) or f"{type(error).__name__}: {one_line_text(error)}"
+    return terminal_line(redact(error_line(error)))
 
 
 @contextlib.contextmanager

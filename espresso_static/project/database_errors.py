@@ -6,7 +6,7 @@ from __future__ import annotations
 import errno
 import re
 
-from espresso_static.exceptions import one_line_text
+from espresso_static.exceptions import EspressoStaticError, one_line_text
 
 #: Driver messages (SQLite, PostgreSQL) a user can act on.
 _LOCKED = re.compile(r"database (table )?is locked")
@@ -56,6 +56,16 @@ def database_advice(error: BaseException) -> str | None:
             "and the address right (DATABASE_URL or database in pyproject.toml)? Then retry."
         )
     return f"Database error on {database}: {text}"
+
+
+def error_line(error: BaseException) -> str:
+    """Any error as the one line a user sees, wherever it was raised (a command, a
+    build's worker): ours as written, a full disk or a database failure with what to
+    do, another as ``Type: message``."""
+    if isinstance(error, EspressoStaticError):
+        return str(error)
+    message = " ".join(str(error).split())  # KeyError(): its name alone
+    return failure_advice(error) or ": ".join(filter(None, (type(error).__name__, message)))
 
 
 def failure_advice(error: BaseException) -> str | None:

@@ -40,7 +40,7 @@ from multiprocessing.connection import Connection, Pipe
 from django.db import connections
 
 from espresso_static.exceptions import EspressoStaticError
-from espresso_static.project.database_errors import failure_advice
+from espresso_static.project.database_errors import error_line
 from espresso_static.website.consistent_read import consistent_read
 
 #: A worker sends progress at most this often (seconds).
@@ -234,7 +234,7 @@ def _work(function: Callable, snapshot: str, channel: Connection, parent: int) -
         status = 0
     except BaseException as error:  # everything reaches the build, as one line
         with contextlib.suppress(Exception):  # the build sees the pipe closed then
-            channel.send(("error", _one_line(error)))
+            channel.send(("error", error_line(error)))
     finally:
         with contextlib.suppress(Exception):  # os._exit flushes nothing
             sys.stdout.flush(), sys.stderr.flush()
@@ -247,13 +247,6 @@ def _die_with(parent: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent:  # it died before the line above
         os._exit(1)
-
-
-def _one_line(error: BaseException) -> str:
-    if isinstance(error, EspressoStaticError):
-        return str(error)
-    text = f"{type(error).__name__}: {' '.join(str(error).split())}".rstrip(": ")
-    return failure_advice(error) or text
 
 
 class _Progress:
