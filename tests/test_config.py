@@ -90,6 +90,7 @@ def test_the_project_is_found_from_a_subfolder(tmp_path, monkeypatch):
         ("sqlite:////var/data/x.db", "/var/data/x.db"),
         ("sqlite:///with%20space.db", "{root}/with space.db"),
         ("sqlite:///why%3F.db", "{root}/why?.db"),
+        ("sqlite:///no-options.db?&", "{root}/no-options.db"),
     ],
 )
 def test_sqlite_paths(tmp_path, url, name):

@@ -19,6 +19,7 @@ query parameters are passed to libpq, e.g. ``sslmode=require``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tomllib
@@ -387,8 +388,8 @@ def parse_database_url(url: str, root: Path) -> dict:
         # A "?" starts the options: one in a file name is written %3F.
         path, _, query = url[len("sqlite:///") :].partition("?")
         database = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(root / unquote(path))}
-        if query:
-            database["OPTIONS"] = _sqlite_options(url, query)
+        if options := _sqlite_options(url, query):
+            database["OPTIONS"] = options
         return database
     if scheme in {"postgresql", "postgres", "pgsql"}:
         # A password is read up to the last "@" (as redact() hides it): one holding
@@ -427,23 +428,22 @@ def parse_database_url(url: str, root: Path) -> dict:
 def _sqlite_options(url: str, query: str) -> dict:
     """The options of an SQLite URL's ``query``: ``timeout`` alone, refused otherwise
     (a misspelt option would have been part of the file name, a new empty database)."""
-    options = parse_qsl(query, keep_blank_values=True)
-    for name, value in options:
-        if name != SQLITE_TIMEOUT:
-            raise ConfigError(
-                f"Unknown option {name!r} in the SQLite URL {redact(url)!r}: the one option "
-                f"is {SQLITE_TIMEOUT}=SECONDS (a '?' in a file name is written %3F)."
-            )
-        try:
-            seconds = float(value)
-        except ValueError:
-            seconds = -1.0
-        if not 0 <= seconds < float("inf"):
-            raise ConfigError(
-                f"Bad {SQLITE_TIMEOUT} {value!r} in the SQLite URL {redact(url)!r}: seconds "
-                "to wait for another process's lock, a number of 0 or more."
-            )
-    return {SQLITE_TIMEOUT: seconds}
+    options = dict(parse_qsl(query, keep_blank_values=True))
+    if unknown := sorted(options.keys() - {SQLITE_TIMEOUT}):
+        raise ConfigError(
+            f"Unknown option {unknown[0]!r} in the SQLite URL {redact(url)!r}: the one option "
+            f"is {SQLITE_TIMEOUT}=SECONDS (a '?' in a file name is written %3F)."
+        )
+    if SQLITE_TIMEOUT not in options:
+        return {}
+    value = options[SQLITE_TIMEOUT]
+    with contextlib.suppress(ValueError):
+        if 0 <= (seconds := float(value)) < float("inf"):
+            return {SQLITE_TIMEOUT: seconds}
+    raise ConfigError(
+        f"Bad {SQLITE_TIMEOUT} {value!r} in the SQLite URL {redact(url)!r}: seconds to "
+        "wait for another process's lock, a number of 0 or more."
+    )
 
 
 def _split(address: str, url: str):
