@@ -38,6 +38,12 @@ def good_line(ensemble, number: int) -> str:
     return f"a/{number}.h5,{ensemble.pk},a,{number},x0y0z0t0,summit,100,on_disk"
 
 
+def typed_row(ensemble, **values) -> dict:
+    """A good row as Parquet holds it: numbers as numbers; ``values`` added."""
+    row = dict(zip(HEADER.split(","), good_line(ensemble, 1).split(","), strict=True))
+    return {**row, "ensemble": ensemble.pk, "configuration": 1, "size": 100, **values}
+
+
 def ingest(path, model="demo.DataFile", key="file_name"):
     args = ["ingest", model, str(path), "--key", key, "--project", str(REPO)]
     return CliRunner().invoke(cli, args)
@@ -122,8 +128,7 @@ def test_a_parquet_time_without_its_zone_is_utc_without_a_warning(tmp_path, ense
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    row = dict(zip(HEADER.split(","), good_line(ensemble, 1).split(","), strict=True))
-    row.update(ensemble=ensemble.pk, configuration=1, size=100, produced=datetime(2026, 12, 1))
+    row = typed_row(ensemble, produced=datetime(2026, 12, 1))
     path = tmp_path / "files.parquet"
     pq.write_table(pa.Table.from_pylist([row]), path)
     with warnings.catch_warnings():
@@ -143,8 +148,7 @@ def test_a_parquet_file_of_nanoseconds_ingested_again_changes_nothing(tmp_path, 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    row = dict(zip(HEADER.split(","), good_line(ensemble, 1).split(","), strict=True))
-    row.update(ensemble=ensemble.pk, configuration=1, size=100)
+    row = typed_row(ensemble)
     produced = pa.array([pd.Timestamp("2026-12-01 10:00:00.123456789")], pa.timestamp("ns"))
     table = pa.Table.from_pylist([row]).append_column("produced", produced)
     path = tmp_path / "files.parquet"
