@@ -30,8 +30,9 @@ from espresso_static.website.features.changes import (
     record_build,
     render_changes_feed,
     site_key,
+    table_names,
 )
-from models.demo.models import Correlator, DataFile
+from models.demo.models import Correlator, DataFile, Ensemble
 from tests.test_build_cache import build, project, site_files  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
@@ -111,8 +112,8 @@ def test_the_changes_page_shows_what_the_sync_changed_and_equals_a_no_cache_buil
     build(project, site)
     changes = page(site)
     assert table_rows(changes) == [
-        ["data files", *expected["counts"]],
-        ["correlators ↔ propagators", "0", "0", "2"],
+        ["DataFile", *expected["counts"]],
+        ["Correlator ↔ propagators", "0", "0", "2"],
     ]
     transitions = table_rows(changes, "status changes")
     moved = {row[0]: int(row[3]) for row in transitions if row[1:3] == ["on disk", "on tape"]}
@@ -120,9 +121,9 @@ def test_the_changes_page_shows_what_the_sync_changed_and_equals_a_no_cache_buil
     assert [expected["new"], "new", "missing", "2"] in transitions
     # The home page links the page and says it in one line.
     summary = (
-        "data files: 2 added, 7 updated, 3 deleted; "
-        "correlators ↔ propagators: 0 added, 0 updated, 2 deleted; "
-        "data files status changes: 7 on disk → on tape, 2 new → missing."
+        "DataFile: 2 added, 7 updated, 3 deleted; "
+        "Correlator ↔ propagators: 0 added, 0 updated, 2 deleted; "
+        "DataFile status changes: 7 on disk → on tape, 2 new → missing."
     )
     assert home_summary(site).startswith(summary)
     summaries = feed_summaries(site, "internal")
@@ -149,18 +150,54 @@ def test_the_public_is_told_only_what_it_may_see(project, tmp_path):  # noqa: F8
     build(project, site, "--audience", "public")
     changes = page(site)
     # Files have columns and rows the public does not see: neither updates nor
-    # deletions are counted (they may be in them), only the transitions it sees.
+    # deletions are counted (they may be in them), only the transitions it sees,
+    # without the status before (the row may have been hidden then).
     assert len(changes.select("article table")) == 1
     transitions = table_rows(changes, "status changes")
-    assert transitions == [[shown.ensemble.name, "on disk", "corrupt", "1"]]
+    assert transitions == [[shown.ensemble.name, "—", "corrupt", "1"]]
     assert hidden.ensemble.name not in changes.select_one("article").get_text()
     # The home page and the feed say what the page says, without the uncounted updates.
-    summary = "data files status changes: 1 on disk → corrupt."
+    summary = "DataFile status changes: 1 → corrupt."
     assert home_summary(site).startswith(summary)
     assert feed_summaries(site, "public")[0] == summary
     internal = tmp_path / "internal"
     build(project, internal)  # another site: its own first build
     assert "first build" in page(internal).select_one("article").get_text()
+
+
+def test_rows_the_public_now_sees_do_not_tell_what_they_were_while_hidden(project, tmp_path):  # noqa: F811
+    """A sync releasing an ensemble shows the public its files, whose statuses moved
+    while the public could not see them: the page must not say what they were then,
+    nor count as updated a row the public may not have seen (only where the rows
+    stand now)."""
+    site = tmp_path / "public"
+    build(project, site, "--audience", "public")
+    ensemble = Ensemble.objects.filter(released=False).order_by("pk").first()
+    hidden = DataFile.objects.filter(ensemble=ensemble, status="on_disk").order_by("pk")[:3]
+    keys = [file.pk for file in hidden]
+    marks = ", ".join("%s" for _ in keys)
+    sql(f"UPDATE demo_datafile SET status = 'corrupt' WHERE id IN ({marks})", keys)
+    sql("UPDATE demo_ensemble SET released = %s WHERE id = %s", [True, ensemble.pk])
+    build(project, site, "--audience", "public")
+    changes = page(site)
+    text = changes.select_one("article").get_text()
+    assert table_rows(changes, "status changes") == [[ensemble.name, "—", "corrupt", "3"]]
+    assert "on disk" not in text and "not shown" in text
+    # Nor is the ensemble counted as updated (it was hidden): no table of counts.
+    assert len(changes.select("article table")) == 1
+    assert "on disk" not in home_summary(site)
+    assert "on disk" not in (site / "generated/changes/public.xml").read_text()
+
+
+def test_models_of_the_same_name_in_two_apps_are_told_apart():
+    from tests.portapp.models import Ensemble as PortEnsemble
+
+    app = PortEnsemble._meta.app_config.verbose_name
+    assert table_names([DataFile, Ensemble, PortEnsemble, DataFile]) == {
+        DataFile: "DataFile",
+        Ensemble: "Ensemble (LQCD demo)",
+        PortEnsemble: f"Ensemble ({app})",
+    }
 
 
 def test_a_table_whose_log_restarted_may_have_changed(project, tmp_path):  # noqa: F811
@@ -175,8 +212,8 @@ def test_a_table_whose_log_restarted_may_have_changed(project, tmp_path):  # noq
         sql(f'DROP TRIGGER "{changelog.TRIGGER}_u_{table}"')
     changelog.install_triggers([DataFile])
     build(project, site)
-    assert table_rows(page(site)) == [["data files", "—", "—", "—"]]
-    assert home_summary(site).startswith("data files: may have changed (not counted).")
+    assert table_rows(page(site)) == [["DataFile", "—", "—", "—"]]
+    assert home_summary(site).startswith("DataFile: may have changed (not counted).")
 
 
 def test_a_site_showing_no_time_of_its_rows_dates_its_feed_entries_by_their_builds():
@@ -231,7 +268,7 @@ def test_a_build_published_later_elsewhere_is_that_sites_previous_build(project,
     build(project, tmp_path / "night-1", "--published-as", str(site))
     expected = nightly_sync()
     build(project, tmp_path / "night-2", "--published-as", str(site))
-    assert table_rows(page(tmp_path / "night-2"))[0] == ["data files", *expected["counts"]]
+    assert table_rows(page(tmp_path / "night-2"))[0] == ["DataFile", *expected["counts"]]
 
 
 @pytest.mark.django_db(transaction=True)  # the night closes its connections

@@ -13,14 +13,19 @@ transitions (summed over the groups).
 
 What an audience is shown never says more than its site: only visible tables, rows
 visible now (an added or updated row it cannot see is not counted), and no updated
-count for a table with columns it does not see (the update may be in one of them),
-nor deleted counts where it sees only some rows (a deleted row may have been hidden).
+count for a table with columns it does not see (the update may be in one of them).
+Where it sees only some rows of a table, a row it sees now may have been hidden at
+the previous build (a sync may have made it visible): it is told neither the updated
+and deleted counts nor the status a row had before, only the rows added and where
+the rows written since stand now (the log keeps the status before a change, not
+whether the audience saw the row then).
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +54,8 @@ FIRST = "first"
 BATCH = 2_000
 #: What a transition says the status was of a row inserted since, and of a null status.
 NEW_ROW, NULL_STATUS = "new", "empty"
+#: What a transition says the status was where the audience may not have seen the row.
+UNSHOWN = ""
 #: PostgreSQL's log text of a boolean status (SQLite's is '1' or '0', as Django reads).
 LOGGED_BOOLEANS = {"true": True, "false": False}
 #: The Changes page from its feed, which is in the page's folder.
@@ -167,7 +174,10 @@ def _status_line(status: StatusChanges) -> str:
     for transition in status.transitions:
         rows[(transition.before, transition.after)] += transition.rows
     moves = sorted(rows.items(), key=lambda move: (-move[1], move[0]))
-    counts = ", ".join(f"{count:,} {before} → {after}" for (before, after), count in moves)
+    counts = ", ".join(
+        f"{count:,} {before} → {after}" if before != UNSHOWN else f"{count:,} → {after}"
+        for (before, after), count in moves
+    )
     return f"{status.name} status changes: {counts}"
 
 
@@ -181,6 +191,8 @@ def collect_changes(build: Build) -> Changes:
     previous = records.first()
     mark = changelog.current_mark()
     models = [apps.get_model(model.label) for model in build.site.models]
+    sources = status_sources(view, build.config.apps)
+    names = table_names([*models, *(source.item.model for source in sources)])
     # Many-to-many relations the site shows, by their link tables (a through model of
     # its own is a model above).
     links = [
@@ -197,12 +209,16 @@ def collect_changes(build: Build) -> Changes:
         since = previous.built_at if changes is not None else None
     found, statuses = [], []
     if changes is not None:
-        found = [_table_change(view, model, changes[model._meta.db_table]) for model in models]
-        found += [_links_change(view, model, m2m, changes) for model, m2m in links]
+        found = [
+            _table_change(view, model, names[model], changes[model._meta.db_table])
+            for model in models
+        ]
+        found += [_links_change(view, model, m2m, names[model], changes) for model, m2m in links]
         statuses = [
             status
-            for source in status_sources(view, build.config.apps)
-            if (status := _status_changes(view, source, changes)) is not None
+            for source in sources
+            if (status := _status_changes(view, source, names[source.item.model], changes))
+            is not None
         ]
     # Each entry follows the record after it in this (newest first) list.
     kept = list(records[:FEED_ENTRIES])
@@ -222,15 +238,27 @@ def site_key(site: Path, root: Path) -> str:
     return site.relative_to(root).as_posix() if site.is_relative_to(root) else site.as_posix()
 
 
-def _table_change(view, model, changed) -> TableChange:
+def table_names(models: Iterable) -> dict:
+    """How the page names each of ``models``: by its class, as the nav and the model
+    pages do, with its app's name where another app has a model of the same name."""
+    distinct = set(models)
+    repeated = Counter(model.__name__ for model in distinct)
+    return {
+        model: model.__name__
+        if repeated[model.__name__] == 1
+        else f"{model.__name__} ({model._meta.app_config.verbose_name})"
+        for model in distinct
+    }
+
+
+def _table_change(view, model, name: str, changed) -> TableChange:
     visible = view.queryset(model)
     every_column = all(view.sees_field(model, f.name) for f in model._meta.concrete_fields)
-    name = str(model._meta.verbose_name_plural)
     filtered = visible.query.has_filters()
     return _counted(model._meta.label, name, model, changed, visible, filtered, every_column)
 
 
-def _links_change(view, model, m2m, changes) -> TableChange:
+def _links_change(view, model, m2m, owner: str, changes) -> TableChange:
     """The links of a many-to-many relation: those between rows the audience sees."""
     through = m2m.remote_field.through
     owners, targets = view.queryset(model), view.queryset(m2m.related_model)
@@ -238,18 +266,16 @@ def _links_change(view, model, m2m, changes) -> TableChange:
         **{f"{m2m.m2m_field_name()}__in": owners, f"{m2m.m2m_reverse_field_name()}__in": targets}
     )
     filtered = owners.query.has_filters() or targets.query.has_filters()
-    label, name = (
-        f"{model._meta.label}.{m2m.name}",
-        f"{model._meta.verbose_name_plural} ↔ {m2m.verbose_name}",
-    )
+    label, name = f"{model._meta.label}.{m2m.name}", f"{owner} ↔ {m2m.verbose_name}"
     changed = changes[through._meta.db_table]
     return _counted(label, name, through, changed, visible, filtered, every_column=True)
 
 
 def _counted(label, name, model, changed, visible, filtered: bool, every_column: bool):
     """The rows of ``changed`` (a table's log) ``visible`` (a queryset of ``model``)
-    holds now; updates only where every column is seen, deletions only where every
-    row is (a deleted row is gone: its visibility cannot be told)."""
+    holds now; updates only where every column and every row is seen (an updated row
+    seen now may have been hidden before), deletions only where every row is (a
+    deleted row is gone: its visibility cannot be told)."""
     if changed.reset:  # the log restarted: rows may have changed unseen
         return TableChange(label, name, None, None, None)
     kinds = {row: kind for row, (kind, _) in changed.first.items() if row not in changed.deleted}
@@ -260,7 +286,7 @@ def _counted(label, name, model, changed, visible, filtered: bool, every_column:
         label,
         name,
         _visible_count(visible, model, added, filtered),
-        _visible_count(visible, model, updated, filtered) if every_column else None,
+        len(updated) if every_column and not filtered else None,
         None if filtered else len(deleted),
     )
 
@@ -276,9 +302,10 @@ def _visible_count(visible, model, rows: list[str], filtered: bool) -> int:
     )
 
 
-def _status_changes(view, source, changes) -> StatusChanges | None:
+def _status_changes(view, source, name: str, changes) -> StatusChanges | None:
     """Status transitions of the rows of ``source`` the audience sees, per group (the
-    first group column it sees)."""
+    first group column it sees); where it sees only some rows, without the status
+    before (:data:`UNSHOWN`)."""
     model, shown = source.item.model, source.shown
     changed = changes.get(model._meta.db_table)
     if changed is None or changed.reset:
@@ -296,19 +323,20 @@ def _status_changes(view, source, changes) -> StatusChanges | None:
     keys = sorted(before)
     counts: Counter = Counter()
     visible = view.queryset(model)
+    filtered = visible.query.has_filters()
     for start in range(0, len(keys), BATCH):
         rows = visible.filter(pk__in=keys[start : start + BATCH]).values_list(*lookups)
         for pk, after, *grouped in rows:
             inserted, was = before[pk]
             if inserted or was != after:
-                moved = (NEW_ROW if inserted else _shown(column, was), _shown(column, after))
+                before_shown = UNSHOWN if filtered else NEW_ROW if inserted else _shown(column, was)
+                moved = (before_shown, _shown(column, after))
                 counts[(_shown(group, grouped[0]) if group else "all", *moved)] += 1
     transitions = tuple(
         Transition(group_value, was, after, rows)
         for (group_value, was, after), rows in sorted(counts.items(), key=_order)
     )
-    label, name = model._meta.label, str(model._meta.verbose_name_plural)
-    return StatusChanges(label, name, group.label if group else "", transitions)
+    return StatusChanges(model._meta.label, name, group.label if group else "", transitions)
 
 
 def _logged_status(field, text: str | None):
