@@ -121,6 +121,16 @@ def test_notify_command_writes_a_row():
 
 
 @pytest.mark.django_db
+def test_notify_command_reads_all_as_every_configured_audience():
+    result = CliRunner().invoke(
+        cli, ["notify", "--project", str(REPO), "--audience", "public,all", "Release 2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert Notification.objects.get().audiences == ["internal", "public"]
+    assert result.stderr == ""  # no audience left unconfigured (W501)
+
+
+@pytest.mark.django_db
 def test_notify_command_reads_the_message_from_standard_input():
     result = CliRunner().invoke(
         cli, ["notify", "--project", str(REPO), "-"], input="Sync done\nAll 1204 files on tape.\n"

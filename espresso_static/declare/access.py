@@ -365,15 +365,21 @@ def audience_view(audiences: Mapping[str, Audience], name: str) -> AudienceView:
     return AudienceView(audiences[name])
 
 
-def selected_audiences(audiences: Mapping[str, Audience], names: Sequence[str]) -> list[str]:
+def audience_names(audiences: Mapping[str, Audience], names: Sequence[str]) -> list[str]:
     """The audience names of ``--audience`` options: each may be comma-separated, and
-    ``all`` means every configured audience; unknown names are an error."""
+    ``all`` means every configured audience; other names as given (not checked)."""
     wanted = [part.strip() for name in names for part in name.split(",") if part.strip()]
     if ALL_AUDIENCES in wanted:
         return list(audiences)
-    for name in wanted:
-        audience_view(audiences, name)
     return list(dict.fromkeys(wanted))
+
+
+def selected_audiences(audiences: Mapping[str, Audience], names: Sequence[str]) -> list[str]:
+    """:func:`audience_names`, where an unknown name is an error."""
+    selected = audience_names(audiences, names)
+    for name in selected:
+        audience_view(audiences, name)
+    return selected
 
 
 def _spans_many(model, row_filter: Q) -> bool:
