@@ -5,25 +5,31 @@ byte-order mark, long cells) is read."""
 
 from __future__ import annotations
 
+import csv
+import gzip
 import json
 import re
 import warnings
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from django.db import connection
 from django.db.models.base import ModelState
 
+from espresso_static.access import Audience, AudienceView
 from espresso_static.cli import cli
 from espresso_static.data.ingest import RowError
 from espresso_static.data.ingest.plan import Batch, make_plan
 from espresso_static.data.ingest.rows import _shape_of
 from espresso_static.data.ingest.write import BatchRelated, _IngestState, _instance
+from espresso_static.website.features.opendata import write_open_data
 from models.demo.models import DataFile, Ensemble
 from tests.conftest import REPO
 from tests.siteapp.models import Instrument
 
 pytestmark = pytest.mark.django_db
+INTERNAL = AudienceView(Audience("internal", "allow", Path("site")))
 HEADER = "file_name,ensemble,stream,configuration,source,machine,size,status"
 
 
@@ -266,6 +272,27 @@ def test_byte_order_mark_and_long_cells_are_read(tmp_path):
     result = ingest(path, model="siteapp.Instrument", key="name")
     assert result.exit_code == 0, result.output
     assert Instrument.objects.get(name="ecal").comment == long_text
+
+
+def test_an_empty_csv_cell_is_null_where_the_column_may_be_null(tmp_path):
+    """What the CSV download writes ingests back as it was: a NULL tag (an empty cell)
+    is NULL again, an empty comment (a text that cannot be NULL) empty; JSON Lines
+    keep what they say."""
+    Instrument.objects.create(name="ecal", channels=64)  # tag NULL, comment ""
+    write_open_data(INTERNAL, [Instrument], tmp_path, title="site")
+    with gzip.open(tmp_path / "siteapp_instrument.csv.gz", "rt", newline="") as exported:
+        cells = [(row["name"], row["comment"], row["tag"]) for row in csv.DictReader(exported)]
+    assert cells == [("ecal", "", "")]
+    path = tmp_path / "instruments.csv"
+    path.write_text("name,comment,tag\n" + "".join(",".join(c) + "\n" for c in cells))
+    Instrument.objects.all().delete()
+    assert ingest(path, model="siteapp.Instrument", key="name").exit_code == 0
+    assert list(Instrument.objects.values_list("comment", "tag")) == [("", None)]
+
+    lines = tmp_path / "instruments.jsonl"
+    lines.write_text('{"name": "ecal", "tag": ""}\n{"name": "hcal", "tag": null}\n')
+    assert ingest(lines, model="siteapp.Instrument", key="name").exit_code == 0
+    assert dict(Instrument.objects.values_list("name", "tag")) == {"ecal": "", "hcal": None}
 
 
 def test_the_library_names_row_and_column_too(ensemble):

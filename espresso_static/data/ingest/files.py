@@ -65,7 +65,7 @@ class FileRows:
         with open(self.path, newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
             reader = csv.reader(handle)
             header = self._csv_header(reader)
-            text_columns = _text_columns(self.model)
+            empty_is_text = _empty_is_text(self.model)
             last_line = reader.line_num
             for cells in reader:
                 line, last_line = last_line + 1, reader.line_num
@@ -79,7 +79,7 @@ class FileRows:
                 for name, cell in zip(header, cells, strict=True):
                     if not cell.isascii() and not _is_utf8(cell):
                         raise RowError(_not_utf8(cell), index, column=name)
-                    row[name] = cell if cell or name in text_columns else None
+                    row[name] = cell if cell or name in empty_is_text else None
                 yield row
 
     def _csv_header(self, reader) -> list[str]:
@@ -154,7 +154,7 @@ class FileRows:
 def read_file(path, model: type[models.Model], file_format: str | None = None) -> FileRows:
     """The rows of a CSV, JSON Lines or Parquet file for ``model``: text as written
     (the ingest converts it with each field's ``to_python``); an empty CSV cell is
-    NULL except in text columns."""
+    NULL except in text columns that cannot be NULL."""
     path = Path(path)
     file_format = file_format or path.suffix.lower().lstrip(".")
     file_format = {"ndjson": "jsonl"}.get(file_format, file_format)
@@ -166,11 +166,14 @@ def read_file(path, model: type[models.Model], file_format: str | None = None) -
     return FileRows(path, model, file_format)
 
 
-def _text_columns(model) -> set[str]:
+def _empty_is_text(model) -> set[str]:
+    """The columns whose empty CSV cell is the empty text: text that cannot be NULL.
+    A CSV cannot tell an empty text from NULL, and a nullable one is NULL when empty,
+    as Django's forms store it (and as the downloads write NULL: an empty cell)."""
     return {
         name
         for f in model._meta.concrete_fields
-        if isinstance(target_field(f), models.CharField | models.TextField)
+        if not f.null and isinstance(target_field(f), models.CharField | models.TextField)
         for name in (f.name, f.attname)
     }
 

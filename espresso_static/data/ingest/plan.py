@@ -41,7 +41,7 @@ class Column:
     #: What the database accepts, checked before the model's checks run (SQLite would
     #: store a too long text, the driver raise on a too large integer).
     null: bool
-    #: Text (CharField, TextField): an empty CSV cell is "" there, NULL elsewhere.
+    #: Text (CharField, TextField).
     is_text: bool
     max_length: int | None
     #: (lowest, highest) integer the column holds; None: not an integer column.
