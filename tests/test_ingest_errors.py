@@ -88,6 +88,13 @@ def write_csv(tmp_path, ensemble, bad_line: str, before: int = 1) -> object:
         ("a/" + "x" * 250 + ".h5,{e},a,7,x0,summit,1,on_disk", "file_name", "255 characters"),
         # Out of the column's range (the driver would raise OverflowError).
         ("a/x.h5,{e},a,7,x0,summit,99999999999999999999,on_disk", "size", "outside the range"),
+        # Out of the field's own range, which PostgreSQL holds to and SQLite does not.
+        (
+            "a/x.h5,{e},a,99999999999,x0,summit,1,on_disk",
+            "configuration",
+            "99999999999 is outside the range of the column (0 to 2,147,483,647)",
+        ),
+        ("a/x.h5,{e},a,-1,x0,summit,1,on_disk", "configuration", "(0 to 2,147,483,647)"),
         # A foreign key to no row.
         ("a/x.h5,999,a,7,x0,summit,1,on_disk", "ensemble", "demo.Ensemble has no row with id=999"),
         # A value outside the column's choices (a misspelt status).

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 from django.db import connections, models
+from django.db.backends.base.operations import BaseDatabaseOperations
 
 from espresso_static.exceptions import EspressoStaticError
 
@@ -44,7 +45,8 @@ class Column:
     #: Text (CharField, TextField).
     is_text: bool
     max_length: int | None
-    #: (lowest, highest) integer the column holds; None: not an integer column.
+    #: (lowest, highest) integer the field's type holds on PostgreSQL; None: not an
+    #: integer column.
     int_range: tuple[int, int] | None
     #: Text or another Python value -> the field's Python value (``to_python``).
     to_python: Callable
@@ -239,10 +241,10 @@ def _column(model_field, connection) -> Column:
     is_text = isinstance(target, models.CharField | models.TextField)
     int_range = None
     if isinstance(target, models.IntegerField | models.AutoField):
-        # A custom integer field may have an internal type with no known range.
-        int_range = connection.ops.integer_field_ranges.get(target.get_internal_type())
-        if connection.vendor == "sqlite" and int_range is not None:
-            int_range = connection.ops.integer_field_range(target.get_internal_type())
+        # The range of the field's type whatever the database (PostgreSQL's): SQLite
+        # stores any 64-bit integer, and a sync tried on it would fail on PostgreSQL. A
+        # custom integer field may have an internal type with no known range.
+        int_range = BaseDatabaseOperations.integer_field_ranges.get(target.get_internal_type())
     return Column(
         field=model_field,
         attname=model_field.attname,
