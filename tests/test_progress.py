@@ -197,6 +197,12 @@ def test_todo_command_reports_an_unknown_model_in_one_line():
     )
 
 
+def job_todo(status: str):
+    return CliRunner().invoke(
+        cli, ["todo", "portapp.Job", "--project", str(REPO), "--status", status, "--format", "json"]
+    )
+
+
 @pytest.mark.django_db
 def test_todo_takes_integer_statuses_as_the_column_holds_them():
     """A status given on the command line is text: it is converted to the column's type
@@ -204,22 +210,38 @@ def test_todo_takes_integer_statuses_as_the_column_holds_them():
     for number, status in enumerate([0, 1, 1, 2]):
         Job.objects.create(number=number, status=status)
 
-    def todo(status):
-        return CliRunner().invoke(
-            cli,
-            ["todo", "portapp.Job", "--project", str(REPO), "--status", status, "--format", "json"],
-        )
-
-    result = todo("1")
+    result = job_todo("1")
     assert result.exit_code == 0, result.output
     assert [record["number"] for record in json.loads(result.stdout)] == [1, 2]
-    assert [record["status"] for record in json.loads(todo("missing").stdout)] == [0]
-    unknown = todo("5")
+    assert [record["status"] for record in json.loads(job_todo("missing").stdout)] == [0]
+    unknown = job_todo("5")
     assert unknown.exit_code == 1
     assert unknown.output == (
-        "Error: Unknown status '5' for portapp.Job; choose from 1, 0, in_progress, missing, failed.\n"
+        "Error: Unknown status '5' for portapp.Job; choose from 1 (running), 0 (queued), "
+        "in_progress, missing, failed.\n"
     )
-    assert "counts as done" in todo("2").output
+    assert "counts as done" in job_todo("2").output
+
+
+@pytest.mark.django_db
+def test_todo_takes_a_choices_label_as_the_status_page_shows_it(monkeypatch):
+    for number, status in enumerate([0, 1, 1, 2]):
+        Job.objects.create(number=number, status=status)
+    result = job_todo("running")
+    assert result.exit_code == 0, result.output
+    assert [record["number"] for record in json.loads(result.stdout)] == [1, 2]
+    assert "counts as done" in job_todo("finished").output
+    assert "Unknown status 'Running'" in job_todo("Running").output  # case as given
+
+    status = Job._meta.get_field("status")
+    monkeypatch.setattr(status, "choices", [(0, "queued"), (1, "queued"), (2, "finished")])
+    assert job_todo("queued").output == (
+        "Error: Status 'queued' of portapp.Job is the label of 0, 1; give the value.\n"
+    )
+    monkeypatch.setattr(status, "choices", [(0, "1"), (1, "running"), (2, "finished")])
+    assert job_todo("1").output == (
+        "Error: Status '1' of portapp.Job is both a value and the label of 0: ambiguous, refused.\n"
+    )
 
 
 def test_an_ambiguous_declared_model_name_lists_only_its_candidates(monkeypatch):

@@ -130,8 +130,8 @@ def plot(project, model, by, out):
     "--status",
     "statuses",
     multiple=True,
-    help="Only rows with this status value or category (repeatable or comma-separated) "
-    "[every row not done].",
+    help="Only rows with this status value, its label (as the status page shows it) or "
+    "category (repeatable or comma-separated) [every row not done].",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True

@@ -3,7 +3,8 @@
 ``espresso-static todo DataFile --status missing --format csv`` prints, for example,
 the missing files with their ensemble, stream, configuration and source, so a job
 script can generate the next jobs. ``--status`` takes status values (``missing``;
-``1`` of an integer status column) or categories (``in_progress``, ``missing``,
+``1`` of an integer status column), their choices' labels (``"job running"``, as the
+status page shows them) or categories (``in_progress``, ``missing``,
 ``failed``, ``other``); without it, every row that is not done is listed. The columns
 are those of the status page, plus ``id``. A CSV text cell starting like a
 spreadsheet formula gets a leading ``'``, as in the downloads.
@@ -50,12 +51,13 @@ def todo_list(item: DeclaredProgress, statuses: Sequence[str] = ()) -> TodoList:
 
 
 def _status_values(item: DeclaredProgress, statuses: Sequence[str]) -> list:
-    """Status values for names that are status values or categories (not ``done``)."""
+    """Status values for names that are status values, their choices' labels (as the
+    status page shows them) or categories (not ``done``)."""
     progress = item.progress
     status_field = column_of(item.model, progress.status).field
     values = []
     for name in statuses:
-        value = _as_status(status_field, name)
+        value = _as_status(item, status_field, name)
         if value in progress.categories:
             if progress.category(value) == "done":
                 raise EspressoStaticError(
@@ -65,7 +67,12 @@ def _status_values(item: DeclaredProgress, statuses: Sequence[str]) -> list:
         elif name in CATEGORIES and name != "done":
             values.extend(progress.values_of(name))
         else:
-            known = [str(v) for v, c in progress.categories.items() if c != "done"]
+            labels = dict(status_field.flatchoices)
+            known = [
+                _with_label(value, labels)
+                for value, c in progress.categories.items()
+                if c != "done"
+            ]
             choices = ", ".join([*known, *(c for c in CATEGORIES[1:-1] if c not in known)])
             raise EspressoStaticError(
                 f"Unknown status {name!r} for {item.label}; choose from {choices}."
@@ -73,13 +80,36 @@ def _status_values(item: DeclaredProgress, statuses: Sequence[str]) -> list:
     return values
 
 
-def _as_status(status_field, name: str):
-    """``name`` as a value of the status column (``"1"`` is 1 in an integer column),
-    or ``name`` itself when the column cannot hold it (a category name)."""
+def _with_label(value, labels: dict) -> str:
+    """``0 (Unknown)``: a status value and the label of its choice, if another text."""
+    label = str(labels.get(value, value))
+    return str(value) if label == str(value) else f"{value} ({label})"
+
+
+def _as_status(item: DeclaredProgress, status_field, name: str):
+    """``name`` as a value of the status column: the value of the choice it labels
+    (case as given), else ``name`` converted (``"1"`` is 1 in an integer column), or
+    ``name`` itself when the column cannot hold it (a category name). A label of two
+    values, or the label of one and another's value, is refused."""
     try:
-        return status_field.to_python(name)
+        value = status_field.to_python(name)
     except ValidationError:
-        return name
+        value = name
+    choices = status_field.flatchoices
+    labelled = list(dict.fromkeys(v for v, label in choices if str(label) == name))
+    if not labelled:
+        return value
+    meant = ", ".join(repr(v) for v in labelled)
+    if len(labelled) > 1:
+        raise EspressoStaticError(
+            f"Status {name!r} of {item.label} is the label of {meant}; give the value."
+        )
+    if value != labelled[0] and value in {v for v, _ in choices} | item.progress.categories.keys():
+        raise EspressoStaticError(
+            f"Status {name!r} of {item.label} is both a value and the label of {meant}: "
+            "ambiguous, refused."
+        )
+    return labelled[0]
 
 
 def write_todo(todo: TodoList, out: TextIO, fmt: str = "csv") -> int:
