@@ -18,6 +18,7 @@ from espresso_static.project.config import load_config
 from espresso_static.website.collect import collect_site
 from espresso_static.website.population import population_scripts
 from tests.portapp import models as port
+from tests.test_specialization_through_parents import make_config
 
 pytestmark = pytest.mark.django_db
 PORT_PROJECT = Path(__file__).parent / "portproject"
@@ -124,6 +125,37 @@ def test_a_conflicting_unique_value_is_one_line_naming_the_row():
     port.Label.objects.create(name="x")
     with pytest.raises(IntegrityError, match=r"a stored row already has label='a12m310'"):
         port.Ensemble.get_or_create_from_parameters({"label": "a12m310", "tag": "other"})
+
+
+def test_the_example_of_a_stored_row_lists_all_its_members_and_finds_it():
+    """LatteDB's ensembles: the members are part of a row's identity. The script named
+    only the first one, so it did not find the stored row it was made from."""
+    first, second = make_config(config=1), make_config(config=2)
+    ensemble = port.Ensemble.objects.create(label="a12m310_a")
+    ensemble.configurations.add(*port.GaugeConfig.objects.filter(pk__in=[first.pk, second.pk]))
+    code = scripts()["portapp.Ensemble"]
+    assert '"configurations": [hisq, hisq_2],' in code and '"config": 2,' in code
+    run(code)
+    assert list(port.Ensemble.objects.all()) == [ensemble]
+    assert port.Hisq.objects.count() == 2
+
+
+def test_a_conflict_over_the_members_names_the_many_to_many_field():
+    first, second = make_config(config=1), make_config(config=2)
+    ensemble = port.Ensemble.objects.create(label="a12m310_a")
+    ensemble.configurations.add(*port.GaugeConfig.objects.filter(pk__in=[first.pk, second.pk]))
+    with pytest.raises(
+        IntegrityError,
+        match=r"has label='a12m310_a' and these columns, but its configurations hold other "
+        r"members than the parameters \(",
+    ):
+        port.Ensemble.get_or_create_from_parameters(
+            {"label": "a12m310_a", "configurations": [first]}
+        )
+    with pytest.raises(IntegrityError, match=r"but other columns differ from the parameters"):
+        port.Ensemble.get_or_create_from_parameters(
+            {"label": "a12m310_a", "tag": "other", "configurations": [first]}
+        )
 
 
 def test_progress_groups_by_a_relation_path():

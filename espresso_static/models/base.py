@@ -375,7 +375,7 @@ class Base(models.Model):
                     f"parameters have no key {field.name!r}. Given keys: {given}."
                 )
 
-        existing = find_existing(cls, values, many)
+        existing, other_members = find_existing(cls, values, many)
         if existing is not None:
             return existing, False
         instance = cls(**values)
@@ -388,7 +388,7 @@ class Base(models.Model):
         try:
             instance.save()
         except IntegrityError as error:
-            raise IntegrityError(_conflict(cls, values, error)) from error
+            raise IntegrityError(_conflict(cls, values, other_members, error)) from error
         for field, pks in many.items():
             getattr(instance, field.name).set(pks)
         return instance, True
@@ -405,17 +405,23 @@ class Base(models.Model):
             raise ConsistencyError(error, self, data=data) from error
 
 
-def _conflict(model, values: dict, error: Exception) -> str:
-    """One line naming the stored row a new row collides with, by its unique values."""
+def _conflict(model, values: dict, other_members: list[str], error: Exception) -> str:
+    """One line naming the stored row a new row collides with, by its unique values, and
+    what differs: its members in ``other_members`` (its columns equal), else columns."""
     unique = [[f.name] for f in model._meta.concrete_fields if f.unique and not f.primary_key]
     unique += [list(group) for group in model._meta.unique_together]
     unique += [list(c.fields) for c in model._meta.constraints if getattr(c, "fields", None)]
     keys = [group for group in unique if all(name in values for name in group)]
     named = "; ".join(", ".join(f"{name}={values[name]!r}" for name in group) for group in keys)
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    differs = (
+        f"and these columns, but its {', '.join(other_members)} hold other members than"
+        if other_members
+        else "but other columns differ from"
+    )
     return (
         f"Cannot create {model.__name__}: a stored row already has {named or 'these unique values'} "
-        f"but other columns differ from the parameters ({reason})."
+        f"{differs} the parameters ({reason})."
     )
 
 

@@ -16,22 +16,27 @@ def fk_target(field, tree: dict) -> type | None:
     return None if related._meta.abstract else related
 
 
-def find_existing(model, values: dict, many: dict):
-    """The row with these column values (and exactly these m2m members), if stored."""
+def find_existing(model, values: dict, many: dict) -> tuple[object, list[str]]:
+    """The row with these column values (and exactly these m2m members), if stored, and
+    the names of the m2m fields whose members differ in a stored row that has these
+    column values (what a unique value's conflict is about when it has no other cause)."""
     if any(getattr(value, "pk", 0) is None for value in values.values()):
-        return None  # depends on a row that would be created: cannot exist yet
+        return None, []  # depends on a row that would be created: cannot exist yet
     if not many:
         found = _lookup(model, values)  # one query; a second row means the values are ambiguous
         if len(found) > 1:
-            return _exactly_of_class(model, values)
-        return found[0] if found else None
+            return _exactly_of_class(model, values), []
+        return (found[0] if found else None), []
+    differing: list[str] = []
     for candidate in model.objects.filter(**values):
-        if all(
-            set(getattr(candidate, field.name).values_list("pk", flat=True)) == set(pks)
+        differing = [
+            field.name
             for field, pks in many.items()
-        ):
-            return candidate
-    return None
+            if set(getattr(candidate, field.name).values_list("pk", flat=True)) != set(pks)
+        ]
+        if not differing:
+            return candidate, []
+    return None, differing
 
 
 def _exactly_of_class(model, values: dict):

@@ -3,7 +3,8 @@
 Each script creates one valid row with ``get_or_create_from_parameters``: the
 rows its required foreign keys need are created on the way (dotted keys, one level
 per foreign key; ``tree`` picks a concrete class for specialized foreign keys) and
-the rows of required many-to-many fields are created first. Values come, in this
+the rows of required many-to-many fields are created first (one per member of the
+stored row: members are part of its identity). Values come, in this
 order, from the dotted ``example_parameters`` of the models above
 (``{"light.quark_tag": "light"}``), the model's own (a dict, or a classmethod
 returning one, for values its consistency checks need), a stored row (internal
@@ -58,6 +59,8 @@ PLACEHOLDERS: dict[str, object] = {
     "JSONField": {},
     "BinaryField": b"",
 }
+#: Entries longer than this (within the call's indentation) are split, as ruff would.
+LINE_LENGTH = 80
 #: Nesting deeper than this means a cycle of required foreign keys (or a script
 #: nobody would read): the model gets no example.
 MAX_DEPTH = 20
@@ -153,9 +156,17 @@ def _import_lines(imports: list[tuple[str, str]]) -> list[str]:
 
 
 def _build_call(
-    site: SiteModel, model: ModelInfo, calls: list[_Call], depth: int, path=frozenset()
+    site: SiteModel,
+    model: ModelInfo,
+    calls: list[_Call],
+    depth: int,
+    path=frozenset(),
+    stored: tuple[dict, dict] = ({}, {}),
 ) -> _Call:
+    """The call creating a row of ``model``: with the ``stored`` values and classes of
+    the row it stands for (a stored member), else those of ``model``'s stored row."""
     call = _Call(model=model, variable=_variable(model, calls))
+    call.stored, call.stored_tree = dict(stored[0]), dict(stored[1])
     call.graft(model, "")
     _add_level(site, call, model, "", frozenset(), calls, depth, path | {model.label})
     return call
@@ -262,16 +273,31 @@ def _add_many_to_many(site, call, f: FieldInfo, prefix, calls, depth, path) -> N
     target = site.model(f.related_model)
     if target is None or not target.is_base:
         return  # left empty: Django does not require many-to-many members
+    key = prefix + f.name
+    variables: list[str] = []
+    # Every member of the stored row (they are part of its identity), else one.
+    for member in _stored_members(call, key) or [key]:
 
-    def add(concrete: ModelInfo) -> None:
-        dependency = _build_call(site, concrete, calls, depth + 1, path)
-        calls.append(dependency)
-        call.lines.append(_comment(f, prefix))
-        call.lines.append(f'"{prefix}{f.name}": [{dependency.variable}],')
+        def add(concrete: ModelInfo, member=member) -> None:
+            stored = (_under(call.stored, member), _under(call.stored_tree, member))
+            dependency = _build_call(site, concrete, calls, depth + 1, path, stored)
+            calls.append(dependency)
+            variables.append(dependency.variable)
 
-    _first_that_terminates(
-        site, target, call, calls, path, add, call.stored_tree.get(prefix + f.name)
-    )
+        preferred = call.stored_tree.get(member)
+        _first_that_terminates(site, target, call, calls, path, add, preferred)
+    call.lines.append(_comment(f, prefix))
+    line = f'"{key}": [{", ".join(variables)}],'
+    if len(line) <= LINE_LENGTH:
+        call.lines.append(line)
+    else:
+        call.lines.extend([f'"{key}": [', *(f"    {name}," for name in variables), "],"])
+
+
+def _stored_members(call: _Call, key: str) -> list[str]:
+    """The dotted paths of the stored members of many-to-many ``key``, in order."""
+    positions = [path[len(key) + 1 :] for path in call.stored_tree if path.startswith(key + ".")]
+    return [f"{key}.{position}" for position in sorted(int(p) for p in positions if p.isdigit())]
 
 
 def _first_that_terminates(
@@ -329,6 +355,13 @@ def _level_examples(call: _Call, model: ModelInfo, prefix: str) -> dict:
     examples.update((k, v) for k, v in model.example_parameters if "." not in k)
     examples.update(_below(call.paths, prefix))
     return examples
+
+
+def _under(values: dict, path: str) -> dict:
+    """The entries of ``values`` below dotted ``path``, by their path from there."""
+    return {
+        key[len(path) + 1 :]: value for key, value in values.items() if key.startswith(path + ".")
+    }
 
 
 def _below(values: dict, prefix: str) -> dict:

@@ -3,6 +3,11 @@ foreign keys reach, by dotted path (``"light.quark_tag": "light"``), and the cla
 of those rows has (the ``tree``; for a many-to-many column, its first member's). A row that is stored passed its checks, so a script
 recreating it passes them too where placeholders would not (``quark_tag="example"``).
 
+The members of a required many-to-many column are part of the row's identity (a
+script naming fewer of them would not find the row): each is walked as a row of its
+own, below its position (``"configurations.0.config": 300``, tree
+``"configurations.0": "Nf211"``).
+
 Only for audiences that see everything by default (allow): a deny audience's example
 would have to prove every value it shows is declared for it.
 """
@@ -12,6 +17,7 @@ from __future__ import annotations
 import ast
 import datetime
 import decimal
+from dataclasses import dataclass, field
 
 from django.db import models
 
@@ -19,6 +25,9 @@ from espresso_static.declare.access import AudienceView
 
 #: Foreign keys followed from the stored row at most this deep.
 MAX_DEPTH = 20
+#: Rows an example is made of at most: a row with more members (or members of members)
+#: would make a script nobody reads; placeholders serve instead.
+MAX_ROWS = 200
 
 
 def stored_example(model, view: AudienceView) -> tuple[tuple, tuple]:
@@ -35,34 +44,61 @@ def stored_example(model, view: AudienceView) -> tuple[tuple, tuple]:
     row = queryset.first()
     if row is None:
         return (), ()
-    values, tree = {}, {}
-    _walk(row, "", values, tree, depth=0)
-    return tuple(sorted(values.items())), tuple(sorted(tree.items()))
+    example = _Example()
+    try:
+        example.walk(row, "", depth=0)
+    except _TooLarge:
+        return (), ()
+    return tuple(sorted(example.values.items())), tuple(sorted(example.tree.items()))
 
 
-def _walk(row, prefix: str, values: dict, tree: dict, depth: int) -> None:
-    open_fields = getattr(row, "get_open_fields", None)
-    if open_fields is None or depth > MAX_DEPTH:
-        return
-    for field in open_fields():
-        if field.many_to_many:
-            # The class of its first member: the kind of row a check accepts there.
-            member = getattr(row, field.name).order_by("pk").first()
-            if member is not None:
-                member = getattr(member, "specialization", member)
-                tree[prefix + field.name] = type(member).__name__
-            continue
-        if isinstance(field, models.ForeignKey):
-            related = getattr(row, field.name)
-            if related is None:
-                continue
-            related = getattr(related, "specialization", related)
-            tree[prefix + field.name] = type(related).__name__
-            _walk(related, f"{prefix}{field.name}.", values, tree, depth + 1)
-            continue
-        value = _literal(field.value_from_object(row))
-        if value is not _NOT_LITERAL:  # None too: a column set above is set below too
-            values[prefix + field.name] = value
+class _TooLarge(Exception):
+    """The example would take more than :data:`MAX_ROWS` rows."""
+
+
+@dataclass
+class _Example:
+    values: dict = field(default_factory=dict)
+    tree: dict = field(default_factory=dict)
+    rows: int = 0
+
+    def walk(self, row, prefix: str, depth: int) -> None:
+        open_fields = getattr(row, "get_open_fields", None)
+        if open_fields is None or depth > MAX_DEPTH:
+            return
+        self.rows += 1
+        if self.rows > MAX_ROWS:
+            raise _TooLarge
+        for column in open_fields():
+            if column.many_to_many:
+                self._members(row, column, prefix, depth)
+            elif isinstance(column, models.ForeignKey):
+                related = getattr(row, column.name)
+                if related is not None:
+                    self._row(related, f"{prefix}{column.name}", depth)
+            else:
+                value = _literal(column.value_from_object(row))
+                if value is not _NOT_LITERAL:  # None too: a column set above is set below too
+                    self.values[prefix + column.name] = value
+
+    def _members(self, row, column, prefix: str, depth: int) -> None:
+        # A script sets the members of a required column only: every one, in order (with
+        # MAX_ROWS of them, the example is too large anyway).
+        wanted = 1 if column.blank else MAX_ROWS
+        members = list(getattr(row, column.name).order_by("pk")[:wanted])
+        if not members:
+            return
+        # The class of its first member: the kind of row a check accepts there.
+        first = getattr(members[0], "specialization", members[0])
+        self.tree[prefix + column.name] = type(first).__name__
+        if not column.blank:
+            for position, member in enumerate(members):
+                self._row(member, f"{prefix}{column.name}.{position}", depth)
+
+    def _row(self, related, path: str, depth: int) -> None:
+        related = getattr(related, "specialization", related)
+        self.tree[path] = type(related).__name__
+        self.walk(related, path + ".", depth + 1)
 
 
 _NOT_LITERAL = object()

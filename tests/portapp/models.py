@@ -89,7 +89,7 @@ class Hisq(GaugeConfig):
 
 class Ensemble(Base):
     label = models.CharField(max_length=40, unique=True)
-    configurations = models.ManyToManyField(GaugeConfig, blank=True)
+    configurations = models.ManyToManyField(GaugeConfig)  # required: scripts set members
 
     def check_m2m_consistency(self, configurations, column=None):
         first = self.configurations.first() or configurations.first()
