@@ -12,12 +12,14 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from espresso_static.exceptions import ConsistencyError
+from espresso_static.exceptions import ConsistencyError, EspressoStaticError
 from tests.portapp.models import (
     Action,
+    CoherentSeq,
     Ensemble,
     GaugeConfig,
     Hisq,
+    Measure,
     OneToAll,
     Propagator,
     Staggered,
@@ -131,6 +133,48 @@ def test_prefetch_specializations_makes_loops_constant():
         lambda: [p.origin_x for p in Propagator.objects.prefetch_specializations()]
     )
     assert sorted(mixed) == [1, 2, 3, 4, 5] and count == 2
+
+
+def test_prefetch_follows_a_foreign_key_a_subclass_declares():
+    """LatteDB's correlators: ``propagator0__gaugeconfig`` where the key lives on the
+    propagator's subclass. Here ``source`` is declared on CoherentSeq, not Propagator;
+    Django refused the path, and spelling the subclass out cost queries per row."""
+    for number in range(1, 6):
+        source = make_propagator(origin_x=number, config=number * 2)
+        sequential = CoherentSeq.objects.create(
+            gaugeconfig=source.gaugeconfig, action=source.action, source=source
+        )
+        Measure.objects.create(propagator=sequential, status="done")
+    Measure.objects.create(propagator=source, status="todo")  # a OneToAll: no source
+
+    def loop():
+        rows = Measure.objects.order_by("pk").prefetch_specializations(
+            "propagator", "propagator__source", "propagator__source__gaugeconfig"
+        )
+        return [
+            (m.propagator.source.origin_x, m.propagator.source.gaugeconfig.nx)
+            if m.status == "done"
+            else m.propagator.origin_x
+            for m in rows
+        ]
+
+    values, count = queries(loop)
+    assert values == [(1, 24), (2, 24), (3, 24), (4, 24), (5, 24), 5]
+    # The measures with their propagators; every propagator's specialization with the
+    # sources; the sources' specializations with their gauge configurations; those.
+    assert count == 4
+    with pytest.raises(
+        EspressoStaticError,
+        match=r"^prefetch_specializations\('propagator__"
+        r"sorce'\): Propagator and its subclasses have no foreign key 'sorce'\.$",
+    ):
+        list(Measure.objects.prefetch_specializations("propagator__sorce"))
+    with pytest.raises(
+        EspressoStaticError,
+        match=r"Propagator and its subclasses have no "
+        r"foreign key 'origin_x'",
+    ):
+        list(Measure.objects.prefetch_specializations("propagator__origin_x"))
 
 
 def test_recursion_traps_pickle_deferred_fields_and_refresh():

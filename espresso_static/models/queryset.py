@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from django.db import models
 
-from espresso_static.models.hierarchy import attach_specializations, most_specialized
+from espresso_static.models.hierarchy import (
+    attach_specializations,
+    most_specialized,
+    specialization_plan,
+)
 
 
 class BaseQuerySet(models.QuerySet):
@@ -23,15 +27,20 @@ class BaseQuerySet(models.QuerySet):
         super()._fetch_all()
         rows = self._result_cache
         if fetching and self._specialize_paths and rows and isinstance(rows[0], models.Model):
-            attach_specializations(rows, self._specialize_paths)
+            _, points = specialization_plan(self.model, self._specialize_paths)
+            attach_specializations(rows, points)
 
     def prefetch_specializations(self, *related: str):
         """Resolve the ``specialization`` of each row, and of the rows reached through the
-        foreign-key paths ``related`` (``"propagator__gaugeconfig"``, loaded with
-        ``select_related``), when the queryset is evaluated: one query per model met
-        instead of one per row on its first subclass-only attribute. For loops like
-        ``for p in OneToAll.objects.prefetch_specializations("gaugeconfig"): p.gaugeconfig.nx``."""
-        clone = self.select_related(*related) if related else self._chain()
+        foreign-key paths ``related`` (``"propagator__gaugeconfig"``), when the queryset
+        is evaluated: one query per model met instead of one per row on its first
+        subclass-only attribute. A path may name a foreign key a subclass of the model
+        it reached declares (``"propagator0__gaugeconfig"`` with ``gaugeconfig`` on
+        ``OneToAll``, a ``Propagator``): it is read from the specializations, loaded
+        with them. For loops like ``for p in
+        OneToAll.objects.prefetch_specializations("gaugeconfig"): p.gaugeconfig.nx``."""
+        joins, _ = specialization_plan(self.model, related)  # a wrong name fails here
+        clone = self.select_related(*joins) if joins else self._chain()
         clone._specialize_paths = tuple(dict.fromkeys([*self._specialize_paths, "", *related]))
         return clone
 
