@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from django.core.exceptions import FieldDoesNotExist
 
-from tests.baseapp.models import Config, Ensemble, Lattice, Sample
+from espresso_static.data.fieldkinds import field_kind
+from tests.baseapp.models import CloverWilson, Config, Ensemble, Lattice, Sample
 
 pytestmark = pytest.mark.django_db
 
@@ -105,6 +106,17 @@ def test_fieldnames_and_foreign_key_lookups(samples):
     by_pk = Config.objects.order_by("pk").to_dataframe(["pk", "ensemble__pk"])
     assert by_pk["pk"].tolist() == list(Config.objects.order_by("pk").values_list("pk", flat=True))
     assert by_pk["ensemble__pk"].dtype == "int64"
+
+
+def test_a_key_to_a_subclass_table_holds_integers():
+    """LatteDB's Status → Baryon2pt: a key to a subclass's table holds its parent link,
+    which holds the parent's key (here CloverWilson's wilson_ptr → Wilson's action_ptr
+    → Action's id). The column was ``object``."""
+    clover = CloverWilson.objects.create(name="clover", kappa=0.12, csw=1.5)
+    frame = CloverWilson.objects.to_dataframe()
+    assert (frame["wilson_ptr"].dtype, frame["action_ptr"].dtype) == ("int64", "int64")
+    assert frame["wilson_ptr"].tolist() == [clover.pk]
+    assert field_kind(CloverWilson._meta.get_field("wilson_ptr")) == "int"
 
 
 def test_lookups_through_a_nullable_key_may_be_missing(samples):

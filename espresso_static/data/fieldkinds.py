@@ -12,9 +12,19 @@ INTEGER_FIELDS = (models.IntegerField, models.AutoField, models.BigAutoField, mo
 TEXT_FIELDS = (models.CharField, models.TextField)
 
 
+def value_field(field: models.Field) -> models.Field:
+    """The field whose values ``field`` holds: a foreign key's target, followed through
+    parent links (a key to a subclass's table holds its parent link, which holds the
+    parent's primary key)."""
+    while field.is_relation:
+        field = field.target_field
+    return field
+
+
 def field_kind(field: models.Field) -> str | None:
-    """``bool``, ``int``, ``float``, ``datetime``, ``date``, ``text`` or ``json``; None
-    for any other field (UUIDs, durations, binary, relations, ...)."""
+    """``bool``, ``int``, ``float``, ``datetime``, ``date``, ``text`` or ``json`` (a
+    foreign key: its target's); None for any other field (UUIDs, durations, binary, ...)."""
+    field = value_field(field)
     if isinstance(field, models.BooleanField):
         return "bool"
     if isinstance(field, INTEGER_FIELDS):

@@ -12,7 +12,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 from django.db.models.functions import Cast
 
-from espresso_static.data.fieldkinds import field_kind
+from espresso_static.data.fieldkinds import field_kind, value_field
 
 #: Kinds converted column-wise from the driver's raw values (no per-value Python).
 VECTORISED_KINDS = frozenset({"bool", "int", "float", "datetime", "date", "text"})
@@ -32,9 +32,7 @@ def resolve_lookup(model, lookup: str) -> tuple[models.Field, bool]:
             raise ValueError(
                 f"{lookup!r}: to_dataframe takes one value per row; {part!r} is to-many."
             )
-    if field.is_relation:
-        field = field.target_field
-    return field, nullable
+    return value_field(field), nullable
 
 
 def vectorised(fields: Iterable[models.Field]) -> bool:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from django.db.models import Case, F, IntegerField, Value, When
 
 from espresso_static.data import changelog
+from espresso_static.data.fieldkinds import value_field
 from espresso_static.website.cache_keys import output_tables
 
 #: Rows per segment (of an integer key's range; fewer where rows were deleted).
@@ -58,10 +59,7 @@ def key_field(model, key: str | None = None):
 
 def is_segmented(model, key: str | None = None) -> bool:
     """Whether ``model``'s rows split by ``key`` (else they are one segment)."""
-    field = key_field(model, key)
-    while field.is_relation:  # a foreign key, a child's parent link: the target's type
-        field = field.target_field
-    return field.get_internal_type() in INTEGER_TYPES
+    return value_field(key_field(model, key)).get_internal_type() in INTEGER_TYPES
 
 
 def segment_of(value) -> int:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, QuerySet
 
-from espresso_static.data.fieldkinds import field_kind
+from espresso_static.data.fieldkinds import field_kind, value_field
 from espresso_static.data.plain_values import INTERNAL_TYPES
 from espresso_static.declare.access import AudienceView
 from espresso_static.website.collect import model_doc
@@ -158,8 +158,7 @@ FRICTIONLESS_TYPES = {
 def frictionless_type(field) -> str:
     """The Frictionless type of a column: from its value kind, else its Django type;
     any other field (UUID, binary, file, IP address, custom) is ``any``, written as text."""
-    while field.is_relation:  # a child's parent link points to the parent's link, ...
-        field = field.target_field
+    field = value_field(field)
     kind = field_kind(field)
     if kind == "text":
         return "string"
