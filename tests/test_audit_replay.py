@@ -4,9 +4,13 @@ written past the checks still is."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from espresso_static.data.audit import audit_data
+from espresso_static.data.audit import audit_data, count_rows
+from espresso_static.declare.access import Audience, AudienceView
+from espresso_static.website.features.health import collect_health
 from tests.portapp.models import Ensemble, GaugeConfig, Label
 from tests.test_specialization_through_parents import make_config
 
@@ -46,3 +50,21 @@ def test_an_m2m_uniqueness_check_is_replayed_with_the_relation_empty():
     result = result_of(audit_data([Ensemble]), "check_m2m_consistency(configurations)")
     assert result.failing == 2 and "has these configurations" in result.rows[0].message
     assert set(ensemble.configurations.values_list("pk", flat=True)) == {first.pk, second.pk}
+
+
+def test_the_page_and_the_check_command_count_the_same_rows_with_members():
+    """LatteDB: with one bad link injected, the Data health page said "1 of 7 rows" and
+    ``check --tag data`` "1 of 6": the page counted the ensemble without members, which
+    its m2m check never ran for."""
+    first, second, other = make_config(1), make_config(2), make_config(3, stream="b")
+    for label, members in (("a12m310_a", [first, second]), ("mixed", [first, other])):
+        through = Ensemble.configurations.through
+        ensemble = Ensemble.objects.create(label=label)
+        through.objects.bulk_create(through(ensemble=ensemble, gaugeconfig=m) for m in members)
+    Ensemble.objects.create(label="empty")
+    check = "check_m2m_consistency(configurations)"
+    command = result_of(audit_data([Ensemble]), check)
+    view = AudienceView(Audience("internal", "allow", Path("site")))
+    page = result_of(collect_health([Ensemble], view), check)
+    assert (page.checked, page.failing) == (command.checked, command.failing) == (2, 1)
+    assert count_rows([Ensemble]) == 2  # the progress bar's total: the rows the audit reads

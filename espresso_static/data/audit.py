@@ -44,6 +44,7 @@ from espresso_static.data import changelog
 from espresso_static.data.replay import (
     AS_WRITTEN,
     NotReplayable,
+    checked_rows,
     judge,
     run_m2m_check,
     with_relation_emptied,
@@ -114,11 +115,10 @@ def audited_models(app_labels: list[str]) -> list:
 
 def count_rows(models: list) -> int:
     """Rows (and m2m-checked rows) the audit of ``models`` will read, for a progress bar."""
-    total = 0
-    for model in models:
-        rows = model._default_manager.count()
-        total += rows * (_overrides(model, "check_consistency") + len(_m2m_fields(model)))
-    return total
+    return sum(
+        checked_rows(check.model._default_manager.all(), check.m2m).count()
+        for check in checks_of(models)
+    )
 
 
 def audit_data(
@@ -341,7 +341,7 @@ def audit_results(checks: list[Check], state: AuditState, rows_of: Callable) -> 
                 shown.update(visible.filter(pk__in=batch).values_list("pk", flat=True))
             failing = [pk for pk in failing if pk in shown]
         result = CheckResult(check.model._meta.label, check.name, check.description)
-        result.checked, result.failing = visible.count(), len(failing)
+        result.checked, result.failing = checked_rows(visible, check.m2m).count(), len(failing)
         result.passed_as_written = len(state.as_written[check.key])
         result.not_replayable = len(state.not_replayable[check.key])
         first = check.model._default_manager.filter(pk__in=failing[:KEEP_ROWS])
@@ -368,9 +368,10 @@ def _failing(check: Check, queryset, progress) -> dict[str, set]:
 
 
 def _checked(check: Check, queryset, batch_size: int = RECHECK_BATCH) -> Iterator[tuple]:
-    """``(row, verdict)`` of each row of ``queryset`` in primary-key order: None (passes),
-    the check's error, :data:`AS_WRITTEN` or :class:`NotReplayable`. The rows of an
-    m2m check without members are left out (the check runs on additions only)."""
+    """``(row, verdict)`` of each of the :func:`checked_rows` of ``queryset`` in
+    primary-key order: None (passes), the check's error, :data:`AS_WRITTEN` or
+    :class:`NotReplayable`."""
+    queryset = checked_rows(queryset, check.m2m)
     if check.m2m is None:
         # Checks commonly follow non-null foreign keys: the rows select_related() would
         # join, each read once per batch (a few ensembles behind 400,000 files).
@@ -387,10 +388,9 @@ def _checked(check: Check, queryset, batch_size: int = RECHECK_BATCH) -> Iterato
             continue
         loaded = list(getattr(instance, check.m2m.name).all())
         pks = [member.pk for member in loaded]
-        if pks:
-            run = functools.partial(run_m2m_check, instance, check.m2m, pks, loaded)
-            replay = functools.partial(with_relation_emptied, check.m2m, pks)
-            yield instance, judge(run, replay, instance)
+        run = functools.partial(run_m2m_check, instance, check.m2m, pks, loaded)
+        replay = functools.partial(with_relation_emptied, check.m2m, pks)
+        yield instance, judge(run, replay, instance)
 
 
 def _followed(model, prefix: str = "", depth: int = 1) -> list[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.db import DatabaseError, connections, transaction
+from django.db.models import Exists, OuterRef
 
 from espresso_static.exceptions import one_line_text
 
@@ -34,6 +35,18 @@ def judge(run: Callable[[], None], replay: Callable, instance):
         except DatabaseError as refused:
             return NotReplayable(refused)
     return None
+
+
+def checked_rows(queryset, m2m=None):
+    """The rows of ``queryset`` a check runs on, those every count of checked rows
+    counts: all of them, or for the m2m check of ``m2m`` those with members (it runs on
+    additions only: it never ran for the others)."""
+    if m2m is None:
+        return queryset
+    links = m2m.remote_field.through._default_manager.filter(
+        **{m2m.m2m_field_name(): OuterRef("pk")}
+    )
+    return queryset.filter(Exists(links))
 
 
 def run_m2m_check(instance, m2m, pks: list, loaded: list | None = None) -> None:
