@@ -93,6 +93,7 @@ def test_status_page_filters_counts_sorts_and_downloads(tmp_path, served):
     )
     frame["category"] = frame["status"].map(progress.category)
     first_size = DataFile.objects.order_by("pk").exclude(size=None).first().size
+    produced = dict(DataFile.objects.values_list("file_name", "produced"))
     url = served(site) + PAGE
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
@@ -195,6 +196,16 @@ def test_status_page_filters_counts_sorts_and_downloads(tmp_path, served):
         )
         assert shown_count(page) == not_done
         assert legend_counts(page)["done"] == 0
+
+        # Their CSV keeps the stored times to the microsecond, as the downloads do.
+        with page.expect_download() as download:
+            page.click("text=Download CSV")
+        rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+        assert [row["produced"] for row in rows] == [
+            "" if produced[row["file_name"]] is None else produced[row["file_name"]].isoformat()
+            for row in rows
+        ]
+        assert any(re.search(r"T\d\d:\d\d:\d\d\.\d{6}\+00:00$", row["produced"]) for row in rows)
         assert errors == []
 
 

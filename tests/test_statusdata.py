@@ -91,13 +91,16 @@ def test_many_distinct_strings_are_text_with_utf16_lengths():
     assert decoded == values
 
 
-def test_datetimes_are_whole_seconds_since_1970_utc():
+def test_datetimes_are_microseconds_and_dates_seconds_since_1970_utc():
     times = pd.Series(
         [datetime(2026, 1, 5, tzinfo=UTC), None, datetime(1970, 1, 1, 0, 0, 7, 900, tzinfo=UTC)],
         dtype="datetime64[us, UTC]",
     )
     col = column(models.DateTimeField())
     frame = encode_segment(0, [column_values(col, times)], [col]).frames[0]
+    assert decode_frame(*next(iter_frames(frame))) == [1767571200_000000, None, 7_000900]
+    day = column(models.DateField())
+    frame = encode_segment(0, [column_values(day, times)], [day]).frames[0]
     assert decode_frame(*next(iter_frames(frame))) == [1767571200, None, 7]
 
 
@@ -155,8 +158,13 @@ def test_the_demo_table_round_trips_through_part_files(tmp_path, small_segments)
     assert decoded["configuration"] == frame["configuration"].tolist()
     assert decoded["size"] == [None if pd.isna(v) else int(v) for v in frame["size"]]
     assert decoded["status"] == frame["status"].tolist()
-    expected_seconds = [None if pd.isna(t) else int(t.timestamp()) for t in frame["produced"]]
-    assert decoded["produced"] == expected_seconds
+    microseconds = [
+        None if pd.isna(t) else (t - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(microseconds=1)
+        for t in frame["produced"]
+    ]
+    assert decoded["produced"] == microseconds
+    produced = next(c for c in meta["columns"] if c["name"] == "produced")
+    assert produced["per_second"] == 1_000_000
     assert encoded.compressed_bytes < encoded.raw_bytes / 2
 
 

@@ -163,14 +163,20 @@
 
   function pad(n) { return n < 10 ? "0" + n : String(n); }
 
+  // A time's number counts column.meta.per_second units a second since 1970 UTC.
   function formatValue(column, value, forCsv) {
     if (value === null || value === undefined) return "";
     if (column.type === "datetime" || column.type === "date") {
-      var d = new Date(value * 1000);
+      var perSecond = column.meta.per_second, seconds = Math.floor(value / perSecond);
+      var d = new Date(seconds * 1000);
       var day = d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate());
       if (column.type === "date") return day;
       var time = pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds());
-      return forCsv ? day + "T" + time + "Z" : day + " " + time;
+      if (!forCsv) return day + " " + time;
+      // The stored value as the downloads write it (Python's isoformat): microseconds
+      // where there are some, the zone as +00:00.
+      var micro = value - seconds * perSecond;
+      return day + "T" + time + (micro ? "." + String(micro).padStart(6, "0") : "") + "+00:00";
     }
     return String(value);
   }
@@ -611,8 +617,8 @@
     var parse = function (input, end) {
       if (input.value === "") return null;
       if (!dated) { var x = Number(input.value); return isNaN(x) ? null : x; }
-      var t = Date.parse(input.value + "T00:00:00Z") / 1000;
-      return isNaN(t) ? null : (end ? t + 86399 : t);
+      var perSecond = column.meta.per_second, t = Date.parse(input.value + "T00:00:00Z") / 1000 * perSecond;
+      return isNaN(t) ? null : (end ? t + 86400 * perSecond - 1 : t);
     };
     return {
       node: element("div", { className: "es-range-pair" }, [low, high]),

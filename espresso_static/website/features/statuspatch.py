@@ -23,6 +23,7 @@ from espresso_static.website.features.statusdata import (
     DICT_MAX,
     NULL_INT32,
     NUMBER_TYPES,
+    PER_SECOND,
     EncodedSegment,
     codes_frame,
     column_type,
@@ -207,7 +208,7 @@ class _NotPlain(Exception):
     to pandas."""
 
 
-#: Times are seconds since this instant (naive ones are UTC, as pandas takes them).
+#: Times count from this instant (naive ones are UTC, as pandas takes them).
 EPOCH, SECOND = datetime(1970, 1, 1, tzinfo=UTC), timedelta(seconds=1)
 
 
@@ -215,8 +216,9 @@ def _converted(column: Column, read_as: str, raw: list) -> np.ndarray:
     """:func:`_plain` of the column :func:`read_rows` gives for the driver's values
     ``raw`` of a field of kind ``read_as`` (a foreign key's: its target's)."""
     kind = column_type(column.field)
-    if kind in ("datetime", "date") and read_as in ("datetime", "date"):
-        return np.array([np.nan if v is None else _seconds(v) for v in raw], dtype="float64")
+    if kind in PER_SECOND and read_as in PER_SECOND:
+        unit = SECOND / PER_SECOND[kind]
+        return np.array([np.nan if v is None else _since_epoch(v, unit) for v in raw], "float64")
     if kind in NUMBER_TYPES and read_as in ("int", "float"):
         return np.array([np.nan if v is None else float(v) for v in raw], dtype="float64")
     if kind == "bool" and read_as == "bool":  # as the DataFrame's astype(bool)
@@ -226,15 +228,15 @@ def _converted(column: Column, read_as: str, raw: list) -> np.ndarray:
     raise _NotPlain(column.name)
 
 
-def _seconds(value: str | date) -> float:
-    """Whole seconds since 1970 UTC of a date or datetime (ISO text on SQLite)."""
+def _since_epoch(value: str | date, unit: timedelta) -> float:
+    """Whole ``unit`` since 1970 UTC of a date or datetime (ISO text on SQLite)."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return float((value - EPOCH) // SECOND)
+    return float((value - EPOCH) // unit)
 
 
 def _plain(column: Column, series: pd.Series) -> np.ndarray:
