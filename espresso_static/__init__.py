@@ -7,13 +7,14 @@ def setup(project=None):
     """Configure Django from the espresso-static project at ``project`` (default: the
     nearest folder at or above the current one with a ``[tool.espresso-static]``
     table), so a script can use the models: ``espresso_static.setup()`` first, then
-    import them. Returns the project's configuration."""
-    from espresso_static.project.config import load_config
-    from espresso_static.project.django_setup import setup_django
+    import them. Returns the project's configuration.
 
-    config = load_config(project)
-    setup_django(config)
-    return config
+    Called again once a project is set up, or while it is (by the project's package
+    when imported, as EspressoDB projects do), it returns that project as it is; a
+    different ``project`` is refused."""
+    from espresso_static.project.django_setup import setup_project
+
+    return setup_project(project)
 
 
 def __getattr__(name: str):

@@ -24,6 +24,7 @@ from espresso_static import admin
 from espresso_static.models import Notification
 from models.demo import data
 from models.demo import models as demo
+from tests.test_cli_basics import write_self_setup_project
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_MODELS = [
@@ -313,3 +314,26 @@ def test_admin_command_serves_the_demo_with_a_new_superuser(tmp_path):
         output = server.stdout.read()
     assert "Superuser curator created." in output
     assert f"on http://127.0.0.1:{port}/" in output
+
+
+@pytest.mark.slow
+def test_admin_command_of_a_project_whose_package_sets_django_up(tmp_path):
+    """The package's own ``espresso_static.setup()`` runs inside the command's set-up:
+    Django gets the admin's settings, and the admin serves its login page."""
+    project = write_self_setup_project(tmp_path)
+    environ = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "espresso_static", "admin", "--port", str(port)],
+        cwd=project, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_for_server(f"http://127.0.0.1:{port}/login/", server)
+        login = urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=10)
+        assert login.status == 200
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    assert f"Admin of Copy on http://127.0.0.1:{port}/" in server.stdout.read()

@@ -184,14 +184,21 @@ def test_migrate_refuses_an_app_without_migrations_and_says_what_to_run(tmp_path
     )
 
 
-def test_an_app_package_that_sets_django_up_when_imported(tmp_path):
-    """EspressoDB projects configure Django in their package's ``__init__`` (LatteDB:
-    ``django.setup()``); ported, it calls ``espresso_static.setup()``, which the
-    command's own set-up imports: Django is configured once, not refused twice."""
-    project = write_demo_project(tmp_path)
+def write_self_setup_project(folder: Path) -> Path:
+    """A demo project whose package sets Django up when imported, as EspressoDB projects
+    do in their ``__init__`` (LatteDB: ``django.setup()``; ported:
+    ``espresso_static.setup()``)."""
+    project = write_demo_project(folder)
     (project / "models" / "__init__.py").write_text(
         "import espresso_static\n\nespresso_static.setup()\n"
     )
+    return project
+
+
+def test_an_app_package_that_sets_django_up_when_imported(tmp_path):
+    """The command's own set-up imports the package, which calls
+    ``espresso_static.setup()``: Django is configured once, not refused twice."""
+    project = write_self_setup_project(tmp_path)
     migrated = run_cli("migrate", cwd=project)
     assert migrated.returncode == 0, migrated.stderr
     script = (
@@ -200,6 +207,80 @@ def test_an_app_package_that_sets_django_up_when_imported(tmp_path):
     environ = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     used = run_python(script, {**environ, "PYTHONPATH": str(project)}, cwd=project)
     assert used.returncode == 0 and used.stdout.strip() == "0", used.stderr
+
+
+def demo_tables(database: Path) -> list:
+    return table_rows(database, "SELECT name FROM sqlite_master WHERE name = 'demo_ensemble'")
+
+
+@pytest.mark.parametrize("elsewhere", ["no project", "another project"])
+def test_a_self_setting_up_package_takes_the_project_given_from_any_folder(tmp_path, elsewhere):
+    """The package's ``setup()`` runs inside the set-up of ``--project``: it takes that
+    project, not one looked for from the current folder (none there, or another)."""
+    project = write_self_setup_project(tmp_path / "project")
+    current = tmp_path / "current"
+    if elsewhere == "another project":
+        write_project(current, DEMO_TABLE)
+    current.mkdir(exist_ok=True)
+    migrated = run_cli("migrate", "--project", str(project), cwd=current)
+    assert migrated.returncode == 0, migrated.stderr
+    assert demo_tables(project / "espresso.sqlite3")
+    assert not (current / "espresso.sqlite3").exists()
+    listed = run_cli("info", "--project", str(project), cwd=current)
+    assert listed.returncode == 0, listed.stderr
+    assert "Ensemble: 0 rows" in listed.stdout
+
+
+SETUP_FROM_ELSEWHERE = """
+import espresso_static
+from espresso_static.exceptions import ConfigError
+project, other = {project!r}, {other!r}
+config = espresso_static.setup(project)
+import models
+from models.demo.models import Ensemble
+assert espresso_static.setup(project) is config and espresso_static.setup() is config
+print(Ensemble.objects.count(), config.name)
+try:
+    espresso_static.setup(other)
+except ConfigError as error:
+    print(error)
+"""
+
+
+def test_setup_of_a_self_setting_up_project_from_another_folder(tmp_path):
+    """``setup(DIR)`` works from any folder; once set up, the same project again is a
+    no-op and another one is refused in one line."""
+    project = write_self_setup_project(tmp_path / "project")
+    assert run_cli("migrate", cwd=project).returncode == 0
+    other = write_project(tmp_path / "other", DEMO_TABLE)
+    environ = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    script = SETUP_FROM_ELSEWHERE.format(project=str(project), other=str(other))
+    result = run_python(script, environ, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    counted, refused = result.stdout.strip().splitlines()
+    assert counted == "0 Copy"
+    assert refused == (
+        f"This process is set up for the espresso-static project {project.resolve()}: it "
+        f"cannot also set up {other.resolve()} (one project per process)."
+    )
+
+
+def test_a_failing_app_is_named_not_the_app_whose_package_set_django_up(tmp_path):
+    """Importing the first app's package sets Django up, which imports every app's
+    models: the error names the module that failed, and the app whose import started it."""
+    project = write_self_setup_project(tmp_path)
+    (project / "pyproject.toml").write_text(
+        DEMO_TABLE.replace('["models.demo"]', '["models.demo", "models.broken"]')
+    )
+    (project / "models" / "broken").mkdir()
+    (project / "models" / "broken" / "__init__.py").write_text("")
+    (project / "models" / "broken" / "models.py").write_text("import not_installed_module\n")
+    line = assert_one_line_error(
+        run_cli("info", cwd=project),
+        "models/broken/models.py, line 1: ModuleNotFoundError: No module named "
+        "'not_installed_module' (while importing app 'models.demo')",
+    )
+    assert "App 'models.demo'" not in line
 
 
 def test_unreachable_postgresql(tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from espresso_static.exceptions import terminal_line
-from espresso_static.project.config import ProjectConfig, load_config, redact
+from espresso_static.project.config import ProjectConfig, redact
 from espresso_static.project.database_errors import error_line
 
 
@@ -82,10 +82,9 @@ def common_options(function):
 def open_project(project: Path | None, database: bool = True, admin: bool = False) -> ProjectConfig:
     """Load the configuration, set Django up (with ``admin``, including the admin GUI's
     apps) and (optionally) check the database."""
-    from espresso_static.project.django_setup import check_database, setup_django
+    from espresso_static.project.django_setup import check_database, setup_project
 
-    config = load_config(project)
-    setup_django(config, admin=admin)
+    config = setup_project(project, admin=admin)
     if database:
         check_database()
     return config

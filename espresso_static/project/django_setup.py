@@ -4,6 +4,11 @@ A user never writes a Django settings file: the package configures Django itself
 When Django is already configured (espresso-static used as a library inside an
 existing Django project, or under pytest-django), the existing settings are used
 as long as they install every app the project names.
+
+A project's package may set Django up when imported (EspressoDB projects do in their
+``__init__``; ported, ``espresso_static.setup()``): while the apps are imported, that
+call takes the project being set up, with its settings (the admin's too), not one
+found from the current folder.
 """
 
 from __future__ import annotations
@@ -20,7 +25,12 @@ from django.conf import settings
 
 from espresso_static.declare.access import DEFAULT_AUDIENCE
 from espresso_static.exceptions import ConfigError, one_line_text
-from espresso_static.project.config import ProjectConfig, redact, validate_audiences
+from espresso_static.project.config import (
+    ProjectConfig,
+    load_config,
+    redact,
+    validate_audiences,
+)
 
 BUILTIN_APPS = ("django.contrib.contenttypes", "django.contrib.auth", "espresso_static")
 
@@ -93,9 +103,40 @@ def admin_settings(config: ProjectConfig) -> dict:
     }
 
 
+#: The projects :func:`setup_django` is importing the apps of (a stack: the set-up an
+#: app's package starts when imported nests), each with whether the admin's apps are wanted.
+_being_set_up: list[tuple[ProjectConfig, bool]] = []
+#: The project :func:`setup_django` configured Django from (None: not yet, or Django was
+#: configured by a host, such as the test suite, whose settings any project may use).
+_configured_from: ProjectConfig | None = None
+
+
+def setup_project(project: Path | str | None = None, admin: bool = False) -> ProjectConfig:
+    """Configure Django from the project at ``project`` (default: the nearest folder at
+    or above the current one with a ``[tool.espresso-static]`` table) and return its
+    configuration. Once this has set a project up, or while it does (an app's package
+    calling ``espresso_static.setup()`` when imported), that project is the process's:
+    asked for again (or for no project in particular) it is returned as it is, and
+    another project is refused."""
+    active = _being_set_up[-1][0] if _being_set_up else _configured_from
+    if active is None:
+        config = load_config(project)
+        setup_django(config, admin)
+        return config
+    if project is not None and Path(project).resolve() != active.root:
+        raise ConfigError(
+            f"This process is set up for the espresso-static project {active.root}: it "
+            f"cannot also set up {Path(project).resolve()} (one project per process)."
+        )
+    if not settings.configured:  # nested in the set-up of ``active``: finish it here
+        setup_django(*_being_set_up[-1])
+    return active
+
+
 def setup_django(config: ProjectConfig, admin: bool = False) -> None:
     """Make the project's apps importable, configure Django and load the apps (with
     ``admin``, also those of the local admin GUI)."""
+    global _configured_from
     if str(config.root) not in sys.path:
         sys.path.insert(0, str(config.root))
     if settings.configured:
@@ -106,8 +147,12 @@ def setup_django(config: ProjectConfig, admin: bool = False) -> None:
             )
         django.setup()
         return
-    for app in config.apps:
-        _check_importable(app, config)
+    _being_set_up.append((config, admin))
+    try:
+        for app in config.apps:
+            _check_importable(app, config)
+    finally:
+        _being_set_up.pop()
     if settings.configured:  # an app's package sets Django up when imported (as EspressoDB's did)
         setup_django(config, admin)
         return
@@ -120,6 +165,7 @@ def setup_django(config: ProjectConfig, admin: bool = False) -> None:
             f"Loading the Django apps failed: {_raised_at(error, config.root)}"
             f"{type(error).__name__}: {one_line_text(error)}"
         ) from error
+    _configured_from = config
 
 
 def project_audiences() -> dict:
@@ -150,26 +196,32 @@ def _raised_at(error: BaseException, root: Path) -> str:
 def _check_importable(app: str, config: ProjectConfig) -> None:
     try:
         found = importlib.util.find_spec(app) is not None
+    except ConfigError as error:
+        # The package on the way set Django up when imported, and that set-up failed:
+        # its error names the module at fault; say which app's import started it.
+        raise ConfigError(f"{error} (while importing app {app!r})", error.problems) from error
     except ModuleNotFoundError as error:
         if error.name and not _is_package_of(error.name, app):
             # A package on the way (its __init__) imports something missing: say so.
-            raise ConfigError(
-                f"App {app!r} in [tool.espresso-static] apps of {config.root / 'pyproject.toml'} "
-                f"cannot be imported: {type(error).__name__}: {error}"
-            ) from error
+            raise _cannot_import(app, config, error) from error
         found = False
     except ValueError:
         found = False
     except Exception as error:  # a package __init__ on the way raised
-        raise ConfigError(
-            f"App {app!r} in [tool.espresso-static] apps of {config.root / 'pyproject.toml'} "
-            f"cannot be imported: {type(error).__name__}: {error}"
-        ) from error
+        raise _cannot_import(app, config, error) from error
     if not found:
         raise ConfigError(
             f"Unknown app {app!r} in [tool.espresso-static] apps of {config.root / 'pyproject.toml'}: "
             f"no importable package {app!r} (looked in {config.root} and the Python path)."
         )
+
+
+def _cannot_import(app: str, config: ProjectConfig, error: Exception) -> ConfigError:
+    return ConfigError(
+        f"App {app!r} in [tool.espresso-static] apps of {config.root / 'pyproject.toml'} "
+        f"cannot be imported: {_raised_at(error, config.root)}"
+        f"{type(error).__name__}: {one_line_text(error)}"
+    )
 
 
 def _check_driver(config: ProjectConfig) -> None:
