@@ -252,6 +252,28 @@ def test_a_summary_holding_a_nul_character_is_recorded():
     assert BuildRecord.objects.get().summary == "jobs status changes: 1 todo → done."
 
 
+def test_summaries_recorded_before_the_upgrade_are_not_published_again():
+    """Earlier versions' summaries could name statuses rows had while hidden from the
+    audience; each feed repeats its site's earlier summaries."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module(
+        "espresso_static.migrations.0007_buildrecord_summary_cleared"
+    )
+    since = datetime(2026, 3, 1, tzinfo=UTC)
+    BuildRecord.objects.create(
+        audience="public",
+        site="site",
+        mark="m1",
+        built_at=since,
+        summary="jobs status changes: 17 hidden → done.",
+    )
+    migration.clear_summaries(apps, None)
+    assert list(BuildRecord.objects.values_list("summary", flat=True)) == [""]
+
+
 def test_a_failed_build_records_nothing(project, tmp_path):  # noqa: F811
     (project / "mkdocs.yml").write_text("theme:\n  name: no-such-theme\n")
     result = CliRunner().invoke(
