@@ -22,6 +22,8 @@ TEST_APPS = [
     "tests.leakapp",
     "tests.valueapp",
     "tests.portapp",
+    "tests.statusapp",
+    "tests.dataapp",
 ]
 
 

@@ -11,6 +11,7 @@ import markdown
 import pytest
 from bs4 import BeautifulSoup
 
+from espresso_static.exceptions import EspressoStaticError
 from espresso_static.project.config import load_config
 from espresso_static.website.collect import collect_site
 from espresso_static.website.context import Asset, BuildOptions, Page, Provenance, RenderContext
@@ -171,7 +172,7 @@ def test_render_refuses_two_contributions_to_one_path(context):
     class Other(One):
         pass
 
-    with pytest.raises(ValueError, match=r"Other and One both write x\.js"):
+    with pytest.raises(EspressoStaticError, match=r"One and Other both write generated/x\.js: "):
         render_features(None, context, [(One(), None), (Other(), None)])
 
 

@@ -52,6 +52,7 @@ from espresso_static.website.context import (
     Provenance,
     RenderContext,
 )
+from espresso_static.website.paths import GENERATED, app_folder
 
 T = TypeVar("T")
 #: A progress bar over ``total`` units labelled ``label``: a context manager yielding
@@ -179,7 +180,8 @@ def render_features(
     site: SiteModel, context: RenderContext, collected: Iterable[Collected]
 ) -> list[Contribution]:
     """The render step: every feature's pages and files, in feature order (the order
-    of the navigation); fails on two contributions to the same path."""
+    of the navigation); fails on two contributions to the same path (a project's
+    feature writing where an app's pages or another feature's are)."""
     collected = list(collected)
     context = with_feature_sections(site, context, collected)
     contributions: list[Contribution] = []
@@ -187,10 +189,25 @@ def render_features(
     for feature, data in collected:
         for item in run_step(feature, "on_files", site, context, data):
             if item.path in seen:
-                raise ValueError(f"{feature.name} and {seen[item.path]} both write {item.path}.")
+                raise _written_twice(site, item.path, seen[item.path], feature.name)
             seen[item.path] = feature.name
             contributions.append(item)
     return contributions
+
+
+def _written_twice(
+    site: SiteModel | None, path: str, first: str, second: str
+) -> EspressoStaticError:
+    """The error of the features named ``first`` and ``second`` both writing ``path``,
+    naming the app whose pages are in its folder, if any."""
+    folder = path.split("/")[0]
+    apps = [app.label for app in site.apps if app_folder(app.label) == folder] if site else []
+    whose = f" (the folder of app {apps[0]}'s pages)" if apps else ""
+    return EspressoStaticError(
+        f"The site features {first} and {second} both write {GENERATED}/{path}{whose}: a "
+        "project's feature writes its pages in a folder of its own, named like no app and "
+        "no other feature's (with a hyphen, a name no app label has)."
+    )
 
 
 def project_features(config: ProjectConfig) -> list[Feature]:

@@ -78,11 +78,16 @@ def import_mkdocs() -> None:
 
 def site_nav(contributions: Iterable[Contribution], hand_written: list[str], user_nav) -> list:
     """The navigation: home, the generated pages by section, then the hand-written pages.
-    A nav written in mkdocs.yml is kept as it is, the generated sections appended."""
+    A nav written in mkdocs.yml is kept as it is, the generated sections appended.
+    A section holds the pages of one top folder of the generated pages (or of their
+    root): an app titled "Status" and the status pages' section "Status" are two
+    sections, as two apps of one title are."""
     generated: list = []
+    sections: dict[tuple[str, tuple[str, ...]], list] = {}
     for item in contributions:
         if isinstance(item, Page) and item.section is not None:
-            entries = _section(generated, item.section)
+            folder = item.path.split("/")[0] if "/" in item.path else ""
+            entries = _section(generated, sections, folder, item.section)
             entries.append({item.title: f"{GENERATED}/{item.path}"})
     if user_nav:
         return [*user_nav, *generated]
@@ -90,17 +95,16 @@ def site_nav(contributions: Iterable[Contribution], hand_written: list[str], use
     return [*({"Home": page} for page in home), *generated, *others]
 
 
-def _section(nav: list, section: tuple[str, ...]) -> list:
-    """The entry list of ``section`` in ``nav``, created in order of first use."""
+def _section(nav: list, sections: dict, folder: str, section: tuple[str, ...]) -> list:
+    """The entry list of ``section`` of the pages in ``folder`` in ``nav``, created in
+    order of first use (``sections``: those created, by folder and titles)."""
     entries = nav
-    for title in section:
-        for entry in entries:
-            if isinstance(entry, dict) and isinstance(entry.get(title), list):
-                entries = entry[title]
-                break
-        else:
+    for depth, title in enumerate(section, 1):
+        key = (folder, section[:depth])
+        if key not in sections:
             entries.append({title: []})
-            entries = entries[-1][title]
+            sections[key] = entries[-1][title]
+        entries = sections[key]
     return entries
 
 

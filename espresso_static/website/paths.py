@@ -4,9 +4,31 @@
 #: Where the generated pages live inside the docs folder (gitignored).
 GENERATED = "generated"
 
+# The names the built-in features write at the top of the generated pages, beside the
+# apps' folders (MkDocs' directory URLs make the page ``news.md`` the folder ``news/``).
+#: Scripts, stylesheets, MathJax and Mermaid.
+ASSETS = "assets"
+#: Fragments included by hand-written pages (not pages themselves).
+PARTIALS = "partials"
+STATUS = "status"
+NEWS = "news"
+FEEDS = "feeds"
+CHANGES = "changes"
+DATA = "data"
+HEALTH = "health"
+FEATURE_FOLDERS = frozenset({ASSETS, PARTIALS, STATUS, NEWS, FEEDS, CHANGES, DATA, HEALTH})
+
+
+def app_folder(app_label: str) -> str:
+    """The folder of an app's pages: its label, or ``<label>-app`` for an app labelled
+    like a feature's folder (``status``, ``data``...). No app label (a Python
+    identifier) holds a hyphen: the app's pages stay apart from the feature's, and
+    every other app keeps its address."""
+    return f"{app_label}-app" if app_label in FEATURE_FOLDERS else app_label
+
 
 def doc_url(site_url: str, app_label: str, model_slug: str | None = None) -> str:
     """The address of an app's page, or of one of its models' pages, on the published
     site (MkDocs' directory URLs), under ``site_url`` or relative to the site's root."""
     page = f"{model_slug}/" if model_slug else ""
-    return f"{site_url.rstrip('/')}/{GENERATED}/{app_label}/{page}"
+    return f"{site_url.rstrip('/')}/{GENERATED}/{app_folder(app_label)}/{page}"

@@ -19,7 +19,7 @@ import jinja2
 from markupsafe import Markup
 
 from espresso_static.website.collect import AppInfo, ModelInfo
-from espresso_static.website.paths import GENERATED  # noqa: F401 (re-exported)
+from espresso_static.website.paths import GENERATED, PARTIALS, app_folder  # noqa: F401 (GENERATED: re-exported)
 from espresso_static.website.sanitize import (
     code_html,
     inline_text,
@@ -29,8 +29,6 @@ from espresso_static.website.sanitize import (
     shell_word,
 )
 
-#: Fragments included by hand-written pages (not pages themselves).
-PARTIALS = "partials"
 HOME_PARTIAL = f"{PARTIALS}/home.md"
 
 
@@ -113,11 +111,11 @@ def first_sentence(text: str) -> str:
 
 def app_page_path(app: AppInfo | str) -> str:
     label = app if isinstance(app, str) else app.label
-    return f"{label}/index.md"
+    return f"{app_folder(label)}/index.md"
 
 
 def model_page_path(model: ModelInfo) -> str:
-    return f"{model.app_label}/{model.slug}.md"
+    return f"{app_folder(model.app_label)}/{model.slug}.md"
 
 
 def template_file(path: str) -> bytes:

@@ -43,9 +43,10 @@ from espresso_static.website.features.news import (
     _urn,
 )
 from espresso_static.website.features.status import status_sources
+from espresso_static.website.paths import CHANGES
 from espresso_static.website.render import GENERATED, format_time, render_template
 
-CHANGES_PAGE = "changes.md"
+CHANGES_PAGE = f"{CHANGES}.md"
 #: Builds (entries) the feed keeps.
 FEED_ENTRIES = 20
 #: What the first build of a site follows.
@@ -381,7 +382,7 @@ def record_build(changes: Changes, provenance) -> None:
 
 def feed_path(audience: str) -> str:
     """The feed of ``audience``'s builds, in the Changes page's folder."""
-    return f"changes/{audience}.xml"
+    return f"{CHANGES}/{audience}.xml"
 
 
 def render_changes_feed(changes: Changes, project_name: str, provenance: Provenance) -> str:

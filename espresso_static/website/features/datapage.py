@@ -20,6 +20,7 @@ from espresso_static.website.cache import BuildCache
 from espresso_static.website.context import ModelLink, Page, RenderContext
 from espresso_static.website.feature import Build, Feature
 from espresso_static.website.features.resources import OpenData
+from espresso_static.website.paths import DATA
 from espresso_static.website.render import (
     GENERATED,
     model_page_path,
@@ -27,9 +28,9 @@ from espresso_static.website.render import (
     render_template,
 )
 
-DATA_PAGE = "data/index.md"
+DATA_PAGE = f"{DATA}/index.md"
 #: Where the downloads go, relative to the generated pages (beside the Data page).
-DOWNLOADS = "data/downloads"
+DOWNLOADS = f"{DATA}/downloads"
 FORMAT_LABELS = {"csv.gz": "CSV (gzip)", "parquet": "Parquet", "json.gz": "JSON (gzip)"}
 
 

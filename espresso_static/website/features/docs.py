@@ -9,6 +9,7 @@ the render context (``home_sections``, ``model_links``).
 from __future__ import annotations
 
 import importlib.util
+import posixpath
 import re
 from importlib import resources
 from pathlib import Path
@@ -19,6 +20,7 @@ from espresso_static.exceptions import EspressoStaticError
 from espresso_static.website.collect import AppInfo, FieldInfo, ModelInfo, SiteModel
 from espresso_static.website.context import Asset, Contribution, ModelLink, Page, RenderContext
 from espresso_static.website.feature import Feature
+from espresso_static.website.paths import ASSETS
 from espresso_static.website.population import PopulationError, population_script, script_filename
 from espresso_static.website.render import (
     GENERATED,
@@ -135,7 +137,10 @@ def model_contributions(
     contributions: list[Contribution] = [Page(path, markdown, model.name, section=section)]
     if script:
         contributions.append(
-            Asset(f"{model.app_label}/{script_filename(model)}", script.code.encode())
+            Asset(
+                posixpath.join(posixpath.dirname(path), script_filename(model)),
+                script.code.encode(),
+            )
         )
     return contributions
 
@@ -145,14 +150,14 @@ def math_assets(site: SiteModel, context: RenderContext) -> list[Contribution]:
     renders with no request to a third-party server."""
     root = _mathjax_root()
     assets: list[Contribution] = [
-        Asset("assets/mathjax-config.js", template_file("math.js"), include="script")
+        Asset(f"{ASSETS}/mathjax-config.js", template_file("math.js"), include="script")
     ]
     for name in MATHJAX_FILES:
         path = root / name
         files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
         for file in files:
             relative = file.relative_to(root).as_posix()
-            assets.append(Asset(f"assets/mathjax/{relative}", file.read_bytes()))
+            assets.append(Asset(f"{ASSETS}/mathjax/{relative}", file.read_bytes()))
     return assets
 
 
@@ -164,9 +169,11 @@ def diagram_assets(site: SiteModel, context: RenderContext) -> list[Contribution
     vendored = resources.files("espresso_static.vendor").joinpath("mermaid")
     script = vendored.joinpath("mermaid.min.js").read_bytes()
     return [
-        Asset("assets/mermaid/mermaid.min.js", script),
-        Asset("assets/mermaid/LICENSE", vendored.joinpath("LICENSE").read_bytes()),
-        Asset("assets/load-when-needed.js", template_file("load_when_needed.js"), include="script"),
+        Asset(f"{ASSETS}/mermaid/mermaid.min.js", script),
+        Asset(f"{ASSETS}/mermaid/LICENSE", vendored.joinpath("LICENSE").read_bytes()),
+        Asset(
+            f"{ASSETS}/load-when-needed.js", template_file("load_when_needed.js"), include="script"
+        ),
     ]
 
 
@@ -180,7 +187,7 @@ def _mathjax_root() -> Path:
 
 
 def style_assets(site: SiteModel, context: RenderContext) -> list[Contribution]:
-    return [Asset("assets/espresso-static.css", template_file("site.css"), include="stylesheet")]
+    return [Asset(f"{ASSETS}/espresso-static.css", template_file("site.css"), include="stylesheet")]
 
 
 def field_type(f: FieldInfo, links: dict[str, str]) -> str:

@@ -33,6 +33,7 @@ from espresso_static.project.apps import app_labels
 from espresso_static.website.cache import REBUILT, REUSED, UPDATED, BuildCache
 from espresso_static.website.context import Page, RenderContext
 from espresso_static.website.feature import Build, Feature, ProgressBar
+from espresso_static.website.paths import HEALTH
 from espresso_static.website.render import (
     GENERATED,
     model_page_path,
@@ -41,7 +42,7 @@ from espresso_static.website.render import (
 )
 from espresso_static.website.workers import side_by_side
 
-HEALTH_PAGE = "health/index.md"
+HEALTH_PAGE = f"{HEALTH}/index.md"
 #: Rows to check from which the audit is split over two processes.
 SPLIT_FROM = 100_000
 

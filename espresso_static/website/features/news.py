@@ -25,6 +25,7 @@ from markupsafe import Markup
 from espresso_static.data.levels import LEVEL_NAMES, LEVELS
 from espresso_static.website.context import Asset, Contribution, Page, RenderContext
 from espresso_static.website.feature import Build, Feature
+from espresso_static.website.paths import ASSETS, FEEDS, NEWS
 from espresso_static.website.render import GENERATED, relative_link, render_template, template_file
 from espresso_static.website.sanitize import markdown_to_html
 
@@ -101,8 +102,8 @@ class NewsPaths:
     """Where the News page and the feed are: paths from the root of the docs folder,
     which are also their paths in the site (directory URLs: ``news.md`` → ``news/``)."""
 
-    page: str = "news.md"
-    feed_folder: str = "feeds"
+    page: str = f"{NEWS}.md"
+    feed_folder: str = FEEDS
 
     def feed(self, audience: str | None) -> str:
         """E.g. ``feeds/internal.xml`` (``feeds/all.xml`` for a build without audience)."""
@@ -277,7 +278,7 @@ THEME_EXTRA = "espresso_static_news"
 #: target, which exists only at the root.
 ROOT_FEED = "feed.xml"
 #: Where build-site puts the News page and the feeds (from the docs folder's root).
-BUILD_PATHS = NewsPaths(page=f"{GENERATED}/news.md", feed_folder=f"{GENERATED}/feeds")
+BUILD_PATHS = NewsPaths(page=f"{GENERATED}/{NEWS}.md", feed_folder=f"{GENERATED}/{FEEDS}")
 
 
 class NewsFeature(Feature[News]):
@@ -306,8 +307,8 @@ class NewsFeature(Feature[News]):
         return [
             Page(paths.page.removeprefix(f"{GENERATED}/"), render_news_page(news, paths), "News"),
             Asset(paths.feed(news.audience).removeprefix(f"{GENERATED}/"), feed.encode()),
-            Asset("assets/news.js", template_file("assets/news.js"), include="script"),
-            Asset("assets/news.css", template_file("assets/news.css"), include="stylesheet"),
+            Asset(f"{ASSETS}/news.js", template_file("assets/news.js"), include="script"),
+            Asset(f"{ASSETS}/news.css", template_file("assets/news.css"), include="stylesheet"),
         ]
 
     def on_config(self, extra: dict, context: RenderContext, data: News | None) -> None:

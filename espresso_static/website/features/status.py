@@ -25,6 +25,7 @@ from espresso_static.website.cache import REBUILT, REUSED, UPDATED, BuildCache
 from espresso_static.website.context import Asset, Contribution, Page, RenderContext
 from espresso_static.website.feature import Build, Feature
 from espresso_static.website.features.dashboard import progress_section
+from espresso_static.website.paths import ASSETS, STATUS
 from espresso_static.website.segments import SegmentPlan, plan_segments
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ class StatusPageData:
     @property
     def folder(self) -> str:
         """Folder of the page and its files, relative to the generated pages."""
-        return f"status/{self.declared.model._meta.app_label}/{self.declared.slug}"
+        return f"{STATUS}/{self.declared.model._meta.app_label}/{self.declared.slug}"
 
     @property
     def not_done_hash(self) -> str:
@@ -308,9 +309,13 @@ class StatusPages(Feature[StatusCollected]):
         if not shown:
             return []
         contributions: list[Contribution] = [
-            Asset("assets/status.js", render.template_file("assets/status.js"), include="script"),
             Asset(
-                "assets/status.css", render.template_file("assets/status.css"), include="stylesheet"
+                f"{ASSETS}/status.js", render.template_file("assets/status.js"), include="script"
+            ),
+            Asset(
+                f"{ASSETS}/status.css",
+                render.template_file("assets/status.css"),
+                include="stylesheet",
             ),
         ]
         for page in shown:
