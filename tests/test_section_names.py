@@ -30,12 +30,13 @@ def copy_project(tmp_path: Path, features: str = "") -> Path:
 
 @pytest.fixture
 def site(tmp_path) -> Path:
-    from tests.dataapp.models import Downloads
+    from tests.dataapp.models import Downloads, Index
     from tests.statusapp.models import Baryon2pt
 
     Baryon2pt.objects.create(name="proton", status="done")
     Baryon2pt.objects.create(name="neutron")
     Downloads.objects.create(name="first")
+    Index.objects.create(name="first")
     result = build(copy_project(tmp_path), tmp_path / "site", "--strict")
     assert result.exit_code == 0, result.output
     return tmp_path / "site"
@@ -80,12 +81,17 @@ def test_an_app_labelled_status_has_its_own_folder_and_section(site):
 
 @pytest.mark.django_db
 def test_an_app_labelled_data_is_apart_from_the_data_page(site):
-    from tests.dataapp.models import Downloads
+    from tests.dataapp.models import Downloads, Index
 
     app, model = Downloads.get_app_doc_url(), Downloads.get_doc_url()
     assert (app, model) == ("/generated/data-app/", "/generated/data-app/downloads/")
     assert page_of(site, app).find("h1").get_text(strip=True) == "Data"  # Django's title
     assert page_of(site, model).find("h1").get_text(strip=True) == "Downloads"
+    # A model named like its app's page (index.md) has a page of its own.
+    assert Index.get_doc_url() == "/generated/data-app/index-model/"
+    assert page_of(site, Index.get_doc_url()).find("h1").get_text(strip=True) == "Index"
+    to_index = page_of(site, app).find("article").find("a", string="Index")
+    assert urlparse(urljoin(app, to_index["href"])).path == Index.get_doc_url()
     data_page = page_of(site, "/generated/data/")
     assert data_page.find("h1").get_text(strip=True) == "Data"
     to_model = data_page.find("article").find("a", string="Downloads")

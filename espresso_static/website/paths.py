@@ -27,8 +27,14 @@ def app_folder(app_label: str) -> str:
     return f"{app_label}-app" if app_label in FEATURE_FOLDERS else app_label
 
 
+def model_page_name(model_slug: str) -> str:
+    """The name of a model's page in its app's folder: its slug, or ``index-model`` for
+    a model named Index (``index`` is the app's own page)."""
+    return f"{model_slug}-model" if model_slug == "index" else model_slug
+
+
 def doc_url(site_url: str, app_label: str, model_slug: str | None = None) -> str:
     """The address of an app's page, or of one of its models' pages, on the published
     site (MkDocs' directory URLs), under ``site_url`` or relative to the site's root."""
-    page = f"{model_slug}/" if model_slug else ""
+    page = f"{model_page_name(model_slug)}/" if model_slug else ""
     return f"{site_url.rstrip('/')}/{GENERATED}/{app_folder(app_label)}/{page}"

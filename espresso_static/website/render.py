@@ -19,7 +19,12 @@ import jinja2
 from markupsafe import Markup
 
 from espresso_static.website.collect import AppInfo, ModelInfo
-from espresso_static.website.paths import GENERATED, PARTIALS, app_folder  # noqa: F401 (GENERATED: re-exported)
+from espresso_static.website.paths import (  # noqa: F401 (GENERATED: re-exported)
+    GENERATED,
+    PARTIALS,
+    app_folder,
+    model_page_name,
+)
 from espresso_static.website.sanitize import (
     code_html,
     inline_text,
@@ -115,7 +120,7 @@ def app_page_path(app: AppInfo | str) -> str:
 
 
 def model_page_path(model: ModelInfo) -> str:
-    return f"{app_folder(model.app_label)}/{model.slug}.md"
+    return f"{app_folder(model.app_label)}/{model_page_name(model.slug)}.md"
 
 
 def template_file(path: str) -> bytes:
