@@ -325,15 +325,16 @@ def read_part(part: Path) -> Iterator[pa.RecordBatch]:
 
 
 def assemble_files(
-    resource: Resource, parts: list[Path], out_dir: Path, pool: Executor
+    resource: Resource, parts: Callable[[], Iterable[Path]], out_dir: Path, pool: Executor
 ) -> list[Future]:
     """Tasks in ``pool`` writing the CSV, JSON and Parquet files of ``resource`` in
-    ``out_dir`` from its ``parts`` (folders of :func:`write_part`, in segment order), side
-    by side (byte copies, hashing and Parquet's encoder release the GIL); each returns
-    its file's name, size and SHA-256, hashed as it is written."""
+    ``out_dir`` from its parts (folders of :func:`write_part`), side by side (byte
+    copies, hashing and Parquet's encoder release the GIL), each taking them from its
+    own ``parts()``, in segment order, as they come; each returns its file's name, size
+    and SHA-256, hashed as it is written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     writers = (_assemble_csv, _assemble_json, _assemble_parquet)
-    return [pool.submit(writer, resource, parts, out_dir) for writer in writers]
+    return [pool.submit(writer, resource, parts(), out_dir) for writer in writers]
 
 
 def _write_hashed(path: Path, pieces: Iterable) -> tuple:
@@ -347,7 +348,7 @@ def _write_hashed(path: Path, pieces: Iterable) -> tuple:
     return path.name, path.stat().st_size, digest.hexdigest()
 
 
-def _assemble_csv(resource: Resource, parts: list[Path], out_dir: Path) -> tuple:
+def _assemble_csv(resource: Resource, parts: Iterable[Path], out_dir: Path) -> tuple:
     header: list[str] = []
     csv.writer(_Lines(header.append), lineterminator="\r\n").writerow(
         [c.name for c in resource.columns]
@@ -357,7 +358,7 @@ def _assemble_csv(resource: Resource, parts: list[Path], out_dir: Path) -> tuple
     return _write_hashed(out_dir / f"{resource.name}.csv.gz", pieces)
 
 
-def _assemble_json(resource: Resource, parts: list[Path], out_dir: Path) -> tuple:
+def _assemble_json(resource: Resource, parts: Iterable[Path], out_dir: Path) -> tuple:
     separator = _compressed(JSON_SEPARATOR.encode())
 
     def pieces() -> Iterator[bytes]:
@@ -372,33 +373,36 @@ def _assemble_json(resource: Resource, parts: list[Path], out_dir: Path) -> tupl
     return _write_hashed(out_dir / f"{resource.name}.json.gz", pieces())
 
 
-def _assemble_parquet(resource: Resource, parts: list[Path], out_dir: Path) -> tuple:
+def _assemble_parquet(resource: Resource, parts: Iterable[Path], out_dir: Path) -> tuple:
     path = out_dir / f"{resource.name}.parquet"
     names = [c.name for c in resource.columns]
     schema = arrow_schema(resource)
-    dictionary = _few_values(parts, names)
+    batches = (batch.select(names) for part in parts for batch in read_part(part))
+    # The batches up to the first with rows decide the dictionaries, then are written.
+    leading = []
+    for batch in batches:
+        leading.append(batch)
+        if batch.num_rows:
+            break
+    dictionary = _few_values(leading[-1]) if leading and leading[-1].num_rows else []
     with pq.ParquetWriter(path, schema, use_dictionary=dictionary) as parquet:
         written = 0
-        for part in parts:
-            for batch in read_part(part):
-                parquet.write_table(pa.Table.from_batches([batch.select(names)], schema))
-                written += batch.num_rows
+        for batch in chain(leading, batches):
+            parquet.write_table(pa.Table.from_batches([batch], schema))
+            written += batch.num_rows
         if not written:
             parquet.write_table(schema.empty_table())
     return path.name, path.stat().st_size, sha256(path)
 
 
-def _few_values(parts: list[Path], names: list[str]) -> list[str]:
-    """The columns whose values the first part repeats (at most one distinct value per
-    :data:`DICTIONARY_RATIO` rows): those Parquet dictionary-encodes. Trying it on every
-    column (file names, times) took 40% of writing the 400k demo's file table, for a
-    file 16% larger."""
-    first = next((batch for part in parts for batch in read_part(part) if batch.num_rows), None)
-    if first is None:
-        return []
+def _few_values(first: pa.RecordBatch) -> list[str]:
+    """The columns whose values the first batch of rows repeats (at most one distinct
+    value per :data:`DICTIONARY_RATIO` rows): those Parquet dictionary-encodes. Trying
+    it on every column (file names, times) took 40% of writing the 400k demo's file
+    table, for a file 16% larger."""
     return [
         name
-        for name in names
+        for name in first.schema.names
         if pc.count_distinct(first.column(name), mode="all").as_py() * DICTIONARY_RATIO
         <= first.num_rows
     ]

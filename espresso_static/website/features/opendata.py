@@ -229,15 +229,22 @@ def _write_open_data(
     try:
         # One thread more than CPUs: the package's SQLite file, the longest task, takes
         # each part as soon as it is ready, beside the others' patching and the tables'
-        # files, not after them; a table's files are written once its parts are ready.
-        with ThreadPoolExecutor(max_workers=THREADS + 1) as pool:
+        # files, not after them. A table's files are written in threads of their own,
+        # each taking the parts as they come: waiting for a part there holds no thread
+        # a patch needs.
+        with (
+            ThreadPoolExecutor(max_workers=THREADS + 1) as pool,
+            ThreadPoolExecutor(max_workers=len(FORMATS)) as assembling,
+        ):
             ready: queue.Queue = queue.Queue()
             package_file = pool.submit(_package_sqlite, out_dir, sqlite_name, iter(ready.get, None))
             writing = []
             try:
                 for table in _tables(view, visible):
-                    parts = _resource_parts(view, table, work, cache, progress, pool, ready.put)
-                    writing.append((parts, _assemble(parts, pool)))
+                    parts = _resource_parts(
+                        view, table, work, cache, progress, pool, assembling, ready.put
+                    )
+                    writing.append((parts, _assemble(parts, assembling)))
             finally:
                 ready.put(None)  # the package ends there (its task ends, whatever failed)
             exported = [_resource_state(table, files, cache) for table, files in writing]
@@ -298,6 +305,8 @@ class _ResourceParts:
     #: The folder the files are written to, or the reused state's files.
     folder: Path
     reused: _ResourceState | None = None
+    #: The tasks writing its files, started before its parts were all ready (patched).
+    files: list[Future] | None = None
 
 
 def _resource_parts(
@@ -307,13 +316,15 @@ def _resource_parts(
     cache: BuildCache,
     progress,
     pool: Executor,
+    assembling: Executor,
     announce: Callable[[tuple[Resource, Iterable[Path]]], None],
 ) -> _ResourceParts:
     """The exported resource's parts, one per segment: parts of segments whose rows did
-    not change from the cache, the others patched (or written) into ``work``. The
-    resource and its parts' folders, in order, are told to ``announce`` at once when
-    parts are patched (the folders of patched parts come as each is ready), else when
-    every part is ready."""
+    not change from the cache, the others patched (in ``pool``) or written into
+    ``work``. The resource and its parts' folders, in order, are told to ``announce`` at
+    once when parts are patched (the folders of patched parts come as each is ready),
+    else when every part is ready; patched parts also go to the resource's files as
+    they come (their tasks in ``assembling``)."""
     slot = f"download {view.name} {table.resource.name}"
     # Parts cut by another segment size are no parts of this build's files.
     static = cache.key(
@@ -359,11 +370,14 @@ def _resource_parts(
         parts[segment] = (_Part(segment, key, count), folder / str(segment))
 
     patched = plan.changed is not None and plan.rows is not None and table.patchable
+    files = None
     if patched:
         before = {part.segment: cache.files(part.key) for part in previous.parts}
         patching = _patch(table, plan, before, folder, pool)
         kept_paths = {segment: path for segment, (_, path) in parts.items()}
-        announce((table.resource, _in_order(kept_paths, patching, folder)))
+        in_order = functools.partial(_in_order, kept_paths, patching, folder)
+        announce((table.resource, in_order()))
+        files = assemble_files(table.resource, in_order, folder / "files", assembling)
         for segment, task in patching.items():
             count = task.result()
             progress(count)
@@ -388,14 +402,15 @@ def _resource_parts(
         tuple(part for part, _ in ordered),
         [path for _, path in ordered],
         folder / "files",
+        files=files,
     )
 
 
 def _assemble(table: _ResourceParts, pool: Executor) -> list[Future] | None:
     """The tasks writing the files of ``table`` from its parts (None: reused)."""
-    if table.reused is not None:
-        return None
-    return assemble_files(table.resource, table.paths, table.folder, pool)
+    if table.reused is not None or table.files is not None:
+        return table.files
+    return assemble_files(table.resource, lambda: table.paths, table.folder, pool)
 
 
 def _resource_state(
