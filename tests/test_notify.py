@@ -131,6 +131,17 @@ def test_notify_command_reads_all_as_every_configured_audience():
 
 
 @pytest.mark.django_db
+def test_a_notifier_reads_all_as_every_configured_audience_as_the_command_does():
+    Notifier(audience="all").info("Release 1")
+    Notifier().warning("Release 2", audience=["public", "all"])
+    # The tests' project configures the default audiences: internal and public.
+    assert [row.audiences for row in Notification.objects.order_by("id")] == [
+        ["internal", "public"],
+        ["internal", "public"],
+    ]
+
+
+@pytest.mark.django_db
 def test_notify_command_reads_the_message_from_standard_input():
     result = CliRunner().invoke(
         cli, ["notify", "--project", str(REPO), "-"], input="Sync done\nAll 1204 files on tape.\n"

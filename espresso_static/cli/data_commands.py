@@ -34,14 +34,11 @@ from espresso_static.exceptions import EspressoStaticError
 def notify(project, level, title, tag, audience, message):
     """Publish MESSAGE (Markdown; `-` reads standard input) on the site's news."""
     from espresso_static.data.notify import Notifier
-    from espresso_static.declare.access import audience_names
 
     config = open_project(project)
     if message == "-":
         message = sys.stdin.read()
-    notification = Notifier(tag=tag).notify(
-        level, message, title=title, audience=audience_names(config.audiences, audience)
-    )
+    notification = Notifier(tag=tag).notify(level, message, title=title, audience=audience)
     unknown = [name for name in notification.audiences if name not in config.audiences]
     if unknown:  # espresso_static.W501: a warning, as `check` reports such rows
         click.echo(

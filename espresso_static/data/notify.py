@@ -111,12 +111,18 @@ def level_number(level: str | int) -> int:
 
 def audience_list(audience: str | Iterable[str] | None) -> list[str]:
     """``"internal"``, ``"public,internal"`` or ``["public", "internal"]`` → a sorted list
-    without duplicates."""
+    without duplicates; ``"all"``: every audience the project configures (as
+    ``notify --audience all``)."""
+    from espresso_static.declare.access import ALL_AUDIENCES, split_names
+
     if audience is None:
         return []
-    items = [audience] if isinstance(audience, str) else list(audience)
-    names = {name.strip() for item in items for name in item.split(",")}
-    return sorted(name for name in names if name)
+    names = split_names([audience] if isinstance(audience, str) else list(audience))
+    if ALL_AUDIENCES in names:
+        from espresso_static.project.django_setup import project_audiences
+
+        return sorted(project_audiences())
+    return sorted(names)
 
 
 def split_message(message: str) -> tuple[str, str]:

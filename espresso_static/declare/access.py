@@ -368,10 +368,15 @@ def audience_view(audiences: Mapping[str, Audience], name: str) -> AudienceView:
 def audience_names(audiences: Mapping[str, Audience], names: Sequence[str]) -> list[str]:
     """The audience names of ``--audience`` options: each may be comma-separated, and
     ``all`` means every configured audience; other names as given (not checked)."""
-    wanted = [part.strip() for name in names for part in name.split(",") if part.strip()]
-    if ALL_AUDIENCES in wanted:
-        return list(audiences)
-    return list(dict.fromkeys(wanted))
+    wanted = split_names(names)
+    return list(audiences) if ALL_AUDIENCES in wanted else wanted
+
+
+def split_names(names: Sequence[str]) -> list[str]:
+    """``["public,internal", "public"]`` → ``["public", "internal"]``."""
+    return list(
+        dict.fromkeys(part.strip() for name in names for part in name.split(",") if part.strip())
+    )
 
 
 def selected_audiences(audiences: Mapping[str, Audience], names: Sequence[str]) -> list[str]:
