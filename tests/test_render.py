@@ -17,6 +17,7 @@ from espresso_static.website.collect import collect_site
 from espresso_static.website.context import Asset, BuildOptions, Page, Provenance, RenderContext
 from espresso_static.website.feature import Feature, render_features
 from espresso_static.website.features.docs import ModelDocs, er_diagram
+from espresso_static.website.features.news import NewsFeature
 from espresso_static.website.population import population_scripts
 from espresso_static.website.sanitize import code_html, inline_text, prose_html
 
@@ -174,6 +175,19 @@ def test_render_refuses_two_contributions_to_one_path(context):
 
     with pytest.raises(EspressoStaticError, match=r"One and Other both write generated/x\.js: "):
         render_features(None, context, [(One(), None), (Other(), None)])
+
+
+def test_render_refuses_two_pages_at_one_address(context):
+    class News(Feature):  # a project's feature writing where the built-in News page is
+        def on_files(self, site, context, data):
+            return [Page("news/index.md", "# Our news", "Our news")]
+
+    with pytest.raises(
+        EspressoStaticError,
+        match=r"^The site features news and News both write the page generated/news/ "
+        r"\(news\.md and news/index\.md\): ",
+    ):
+        render_features(None, context, [(NewsFeature(), None), (News(), None)])
 
 
 @pytest.mark.django_db

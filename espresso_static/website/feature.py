@@ -180,31 +180,48 @@ def render_features(
     site: SiteModel, context: RenderContext, collected: Iterable[Collected]
 ) -> list[Contribution]:
     """The render step: every feature's pages and files, in feature order (the order
-    of the navigation); fails on two contributions to the same path (a project's
-    feature writing where an app's pages or another feature's are)."""
+    of the navigation); fails on two contributions to the same path or page address (a
+    project's feature writing where an app's pages or another feature's are)."""
     collected = list(collected)
     context = with_feature_sections(site, context, collected)
     contributions: list[Contribution] = []
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[str, str]] = {}  # address: the feature and path there
     for feature, data in collected:
         for item in run_step(feature, "on_files", site, context, data):
-            if item.path in seen:
-                raise _written_twice(site, item.path, seen[item.path], feature.name)
-            seen[item.path] = feature.name
+            address = page_address(item.path)
+            if address in seen:
+                raise _written_twice(site, (*seen[address], feature.name, item.path))
+            seen[address] = (feature.name, item.path)
             contributions.append(item)
     return contributions
 
 
-def _written_twice(
-    site: SiteModel | None, path: str, first: str, second: str
-) -> EspressoStaticError:
-    """The error of the features named ``first`` and ``second`` both writing ``path``,
-    naming the app whose pages are in its folder, if any."""
+def page_address(path: str) -> str:
+    """Where the file ``path`` is published: the Markdown pages ``x.md``, ``x/index.md``
+    and ``x/README.md`` are all the page ``x/`` (MkDocs' directory URLs, the default);
+    any other file is at its path."""
+    stem, markdown, after = path.rpartition(".md")
+    if not markdown or after:
+        return path
+    folder, _, name = stem.rpartition("/")
+    if name in ("index", "README"):
+        return f"{folder}/" if folder else ""
+    return f"{stem}/"
+
+
+def _written_twice(site: SiteModel | None, clash: tuple[str, str, str, str]) -> EspressoStaticError:
+    """The error of two features writing one path or page address: ``clash`` is the
+    first feature's name and path, then the second's; names the app whose pages are in
+    the folder, if any."""
+    first, first_path, second, path = clash
     folder = path.split("/")[0]
     apps = [app.label for app in site.apps if app_folder(app.label) == folder] if site else []
     whose = f" (the folder of app {apps[0]}'s pages)" if apps else ""
+    written = f"{GENERATED}/{path}"
+    if first_path != path:
+        written = f"the page {GENERATED}/{page_address(path)} ({first_path} and {path})"
     return EspressoStaticError(
-        f"The site features {first} and {second} both write {GENERATED}/{path}{whose}: a "
+        f"The site features {first} and {second} both write {written}{whose}: a "
         "project's feature writes its pages in a folder of its own, named like no app and "
         "no other feature's (with a hyphen, a name no app label has)."
     )
