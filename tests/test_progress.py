@@ -242,6 +242,13 @@ def test_todo_takes_a_choices_label_as_the_status_page_shows_it(monkeypatch):
     assert job_todo("1").output == (
         "Error: Status '1' of portapp.Job is both a value and the label of 0: ambiguous, refused.\n"
     )
+    # A label holding a comma is one status; other options are comma-separated lists.
+    monkeypatch.setattr(status, "choices", [(0, "queued"), (1, "running, slow"), (2, "done")])
+    result = job_todo("running, slow")
+    assert result.exit_code == 0, result.output
+    assert [record["number"] for record in json.loads(result.stdout)] == [1, 2]
+    listed = job_todo("queued,running, slow")  # no label: a list, "running" unknown
+    assert "Unknown status 'running' for portapp.Job" in listed.output
 
 
 def test_an_ambiguous_declared_model_name_lists_only_its_candidates(monkeypatch):

@@ -128,7 +128,8 @@ def plot(project, model, by, out):
     "statuses",
     multiple=True,
     help="Only rows with this status value, its label (as the status page shows it) or "
-    "category (repeatable or comma-separated) [every row not done].",
+    "category (repeatable or comma-separated; a label holding a comma is one status) "
+    "[every row not done].",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
@@ -141,12 +142,12 @@ def plot(project, model, by, out):
 )
 def todo(project, model, statuses, fmt, out):
     """List the rows of MODEL that are not done, e.g. to generate the next jobs."""
-    from espresso_static.data.todo import todo_list, write_todo
+    from espresso_static.data.todo import status_names, todo_list, write_todo
     from espresso_static.declare.progress import find_declared
 
     open_project(project)
-    wanted = [name.strip() for value in statuses for name in value.split(",") if name.strip()]
-    todo_rows = todo_list(find_declared(model), wanted)
+    item = find_declared(model)
+    todo_rows = todo_list(item, status_names(item, statuses))
     if out is None:
         try:
             count = write_todo(todo_rows, sys.stdout, fmt)

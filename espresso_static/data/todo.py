@@ -50,6 +50,20 @@ def todo_list(item: DeclaredProgress, statuses: Sequence[str] = ()) -> TodoList:
     return TodoList(["id", *(column.name for column in columns)], rows.iterator(chunk_size=BATCH))
 
 
+def status_names(item: DeclaredProgress, options: Sequence[str]) -> list[str]:
+    """The statuses of ``--status`` options: each comma-separated, unless it is as a
+    whole a value or label of the status column's choices (``"on disk, verified"``)."""
+    status_field = column_of(item.model, item.progress.status).field
+    whole = {str(text) for choice in status_field.flatchoices for text in choice}
+    names = []
+    for option in options:
+        if option.strip() in whole:
+            names.append(option.strip())
+        else:
+            names.extend(name.strip() for name in option.split(",") if name.strip())
+    return names
+
+
 def _status_values(item: DeclaredProgress, statuses: Sequence[str]) -> list:
     """Status values for names that are status values, their choices' labels (as the
     status page shows them) or categories (not ``done``)."""
