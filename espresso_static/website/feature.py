@@ -52,7 +52,7 @@ from espresso_static.website.context import (
     Provenance,
     RenderContext,
 )
-from espresso_static.website.paths import GENERATED, app_folder
+from espresso_static.website.paths import GENERATED, app_folder, page_address
 
 T = TypeVar("T")
 #: A progress bar over ``total`` units labelled ``label``: a context manager yielding
@@ -194,19 +194,6 @@ def render_features(
             seen[address] = (feature.name, item.path)
             contributions.append(item)
     return contributions
-
-
-def page_address(path: str) -> str:
-    """Where the file ``path`` is published: the Markdown pages ``x.md``, ``x/index.md``
-    and ``x/README.md`` are all the page ``x/`` (MkDocs' directory URLs, the default);
-    any other file is at its path."""
-    stem, markdown, after = path.rpartition(".md")
-    if not markdown or after:
-        return path
-    folder, _, name = stem.rpartition("/")
-    if name in ("index", "README"):
-        return f"{folder}/" if folder else ""
-    return f"{stem}/"
 
 
 def _written_twice(site: SiteModel | None, clash: tuple[str, str, str, str]) -> EspressoStaticError:

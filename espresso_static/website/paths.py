@@ -33,6 +33,19 @@ def model_page_name(model_slug: str) -> str:
     return f"{model_slug}-model" if model_slug == "index" else model_slug
 
 
+def page_address(path: str) -> str:
+    """Where the file ``path`` (from the docs folder's root) is published: the Markdown
+    pages ``x.md``, ``x/index.md`` and ``x/README.md`` are all the page ``x/`` (MkDocs'
+    directory URLs, the default); any other file is at its path."""
+    stem, markdown, after = path.rpartition(".md")
+    if not markdown or after:
+        return path
+    folder, _, name = stem.rpartition("/")
+    if name in ("index", "README"):
+        return f"{folder}/" if folder else ""
+    return f"{stem}/"
+
+
 def doc_url(site_url: str, app_label: str, model_slug: str | None = None) -> str:
     """The address of an app's page, or of one of its models' pages, on the published
     site (MkDocs' directory URLs), under ``site_url`` or relative to the site's root."""

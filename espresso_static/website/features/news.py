@@ -25,7 +25,7 @@ from markupsafe import Markup
 from espresso_static.data.levels import LEVEL_NAMES, LEVELS
 from espresso_static.website.context import Asset, Contribution, Page, RenderContext
 from espresso_static.website.feature import Build, Feature
-from espresso_static.website.paths import ASSETS, FEEDS, NEWS
+from espresso_static.website.paths import ASSETS, FEEDS, NEWS, page_address
 from espresso_static.website.render import GENERATED, relative_link, render_template, template_file
 from espresso_static.website.sanitize import markdown_to_html
 
@@ -111,10 +111,7 @@ class NewsPaths:
 
     @property
     def page_url(self) -> str:
-        path = self.page.removesuffix(".md")
-        if path == "index" or path.endswith("/index"):
-            return path.removesuffix("index")
-        return f"{path}/"
+        return page_address(self.page)
 
 
 def collect_news(view=None, now: datetime | None = None) -> News:
