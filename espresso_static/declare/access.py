@@ -365,13 +365,6 @@ def audience_view(audiences: Mapping[str, Audience], name: str) -> AudienceView:
     return AudienceView(audiences[name])
 
 
-def audience_names(audiences: Mapping[str, Audience], names: Sequence[str]) -> list[str]:
-    """The audience names of ``--audience`` options: each may be comma-separated, and
-    ``all`` means every configured audience; other names as given (not checked)."""
-    wanted = split_names(names)
-    return list(audiences) if ALL_AUDIENCES in wanted else wanted
-
-
 def split_names(names: Sequence[str]) -> list[str]:
     """``["public,internal", "public"]`` → ``["public", "internal"]``."""
     return list(
@@ -380,8 +373,10 @@ def split_names(names: Sequence[str]) -> list[str]:
 
 
 def selected_audiences(audiences: Mapping[str, Audience], names: Sequence[str]) -> list[str]:
-    """:func:`audience_names`, where an unknown name is an error."""
-    selected = audience_names(audiences, names)
+    """The audience names of ``--audience`` options: each may be comma-separated, and
+    ``all`` means every configured audience; an unknown name is an error."""
+    wanted = split_names(names)
+    selected = list(audiences) if ALL_AUDIENCES in wanted else wanted
     for name in selected:
         audience_view(audiences, name)
     return selected
