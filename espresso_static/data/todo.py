@@ -22,7 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from espresso_static.data.plain_values import csv_cell, strict_json
-from espresso_static.declare.progress import CATEGORIES, DeclaredProgress, column_of
+from espresso_static.declare.progress import CATEGORIES, DeclaredProgress
 from espresso_static.exceptions import EspressoStaticError
 
 FORMATS = ("csv", "json")
@@ -53,7 +53,7 @@ def todo_list(item: DeclaredProgress, statuses: Sequence[str] = ()) -> TodoList:
 def status_names(item: DeclaredProgress, options: Sequence[str]) -> list[str]:
     """The statuses of ``--status`` options: each comma-separated, unless it is as a
     whole a value or label of the status column's choices (``"on disk, verified"``)."""
-    status_field = column_of(item.model, item.progress.status).field
+    status_field = item.status_column.field
     whole = {str(text) for choice in status_field.flatchoices for text in choice}
     names = []
     for option in options:
@@ -68,7 +68,7 @@ def _status_values(item: DeclaredProgress, statuses: Sequence[str]) -> list:
     """Status values for names that are status values, their choices' labels (as the
     status page shows them) or categories (not ``done``)."""
     progress = item.progress
-    status_field = column_of(item.model, progress.status).field
+    status_field = item.status_column.field
     values = []
     for name in statuses:
         value = _as_status(item, status_field, name)
