@@ -16,6 +16,7 @@ import json
 import re
 import unicodedata
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from pathlib import Path
 
 import markdown
@@ -206,6 +207,11 @@ def storable(value: str, max_length: int | None, vendor: str) -> str:
     return value[:max_length] if max_length else value
 
 
+#: The first and last times Python holds, and how the status page shows them.
+EDGE_TIMES = [datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)]
+EDGE_TIMES_SHOWN = ["0001-01-01 00:00:00", "9999-12-31 23:59:59"]
+
+
 def fill_hostile_rows(vendor: str) -> dict[str, list[str]]:
     """Demo rows with payloads in their text columns, written past the checks."""
     from espresso_static.models import Notification
@@ -228,6 +234,8 @@ def fill_hostile_rows(vendor: str) -> dict[str, list[str]]:
             "source": storable(payload, 20, vendor),
             "stream": storable(payload, 4, vendor),
         }
+        if index < len(EDGE_TIMES):  # times the status page shows to the second
+            values["produced"] = EDGE_TIMES[index]
         DataFile.objects.filter(pk=row.pk).update(**values)
         files.append(values["file_name"])
         sources.append(values["source"])
@@ -431,6 +439,8 @@ def test_no_payload_runs_in_chromium(hostile_site, served):
                 shown = normalized(page.locator(".es-table").inner_text())
                 for name in hostile_site.files[:5]:
                     assert normalized(name) in shown, name[:40]
+                for time in EDGE_TIMES_SHOWN:
+                    assert time in shown, time
             page.wait_for_timeout(100)  # let onerror handlers of broken images fire
             assert page.evaluate(INJECTED) == [], path
             page.evaluate(HOVER_EVERYTHING)

@@ -189,6 +189,10 @@ def kinds_rows() -> None:
     second = Instrument.objects.create(name="trk <2>", kind="trk", comment="ü € 😀\nline")
     Run.objects.create(instrument=first, number=1, energy=13.6, note="first")
     Run.objects.create(instrument=second, number=2, energy=None)
+    # The first and last times Python holds (float64 rounds the last one's microseconds).
+    for instrument, moment in ((first, datetime.datetime.min), (second, datetime.datetime.max)):
+        moment = moment.replace(tzinfo=datetime.UTC)
+        Instrument.objects.filter(pk=instrument.pk).update(last_modified=moment)
     day, span = datetime.date(1969, 12, 31), datetime.timedelta(days=1, microseconds=5)
     Kinds.objects.create(decimal=decimal.Decimal("2.125"), day=day, duration=span)
     Kinds.objects.create(decimal=decimal.Decimal("-0.001"), json=[1, "a"], day=None)

@@ -4,7 +4,7 @@ int32, float64, UTF-8 text) in part files, decoded by the reference decoder."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -102,6 +102,23 @@ def test_datetimes_are_microseconds_and_dates_seconds_since_1970_utc():
     day = column(models.DateField())
     frame = encode_segment(0, [column_values(day, times)], [day]).frames[0]
     assert decode_frame(*next(iter_frames(frame))) == [1767571200, None, 7]
+
+
+def test_every_time_python_holds_keeps_its_second():
+    """Past 2255 float64 cannot hold every microsecond: a time is rounded down, never
+    into the next second (the last one Python holds stayed in 9999, not 10000)."""
+    times = [
+        datetime.max.replace(tzinfo=UTC),
+        datetime.min.replace(tzinfo=UTC),
+        datetime(2300, 6, 1, 12, 0, 0, 999_999, tzinfo=UTC),
+    ]
+    col = column(models.DateTimeField())
+    series = pd.Series(times, dtype="datetime64[us, UTC]")  # years pandas' ns cannot hold
+    frame = encode_segment(0, [column_values(col, series)], [col]).frames[0]
+    decoded = decode_frame(*next(iter_frames(frame)))
+    stored = [(t - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) for t in times]
+    assert [v // 1_000_000 for v in decoded] == [v // 1_000_000 for v in stored]
+    assert all(0 <= want - got < 64 for got, want in zip(decoded, stored, strict=True))
 
 
 @pytest.mark.django_db

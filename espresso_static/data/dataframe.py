@@ -2,8 +2,10 @@
 
 Integers are ``int64`` (``Int64`` when the column can be null), booleans ``bool``
 (``boolean`` when nullable), floats and decimals ``float64``, datetimes
-``datetime64[ns, UTC]``, dates ``datetime64[ns]``, text ``object``. Foreign keys
-give the related primary key; ``fk__field`` lookups follow relations.
+``datetime64[…, UTC]`` and dates ``datetime64[…]`` in the unit pandas picks (pandas 3:
+microseconds or seconds, any year Django stores; pandas 2: nanoseconds, years 1677 to
+2262), text ``object``. Foreign keys give the related primary key; ``fk__field``
+lookups follow relations.
 """
 
 from __future__ import annotations

@@ -169,7 +169,9 @@
     if (column.type === "datetime" || column.type === "date") {
       var perSecond = column.meta.per_second, seconds = Math.floor(value / perSecond);
       var d = new Date(seconds * 1000);
-      var day = d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate());
+      // Four digits, as Python's isoformat (year 1 is 0001).
+      var year = String(d.getUTCFullYear()).padStart(4, "0");
+      var day = year + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate());
       if (column.type === "date") return day;
       var time = pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds());
       if (!forCsv) return day + " " + time;

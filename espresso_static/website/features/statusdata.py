@@ -67,6 +67,7 @@ from django.db import models
 from espresso_static.data.fieldkinds import field_kind, unit_of
 from espresso_static.declare.progress import Column, DeclaredProgress
 from espresso_static.website import segments as segmenting
+from espresso_static.website.features.statustimes import PER_SECOND, series_numbers
 
 if TYPE_CHECKING:  # pandas is imported where a whole table is encoded, not to patch it
     import pandas as pd
@@ -82,9 +83,6 @@ DICT_RATIO = 4
 META = "meta.json"
 NULL_INT32 = -(2**31)
 NUMBER_TYPES = ("int", "float", "datetime", "date")
-#: Units a second of a time's number: a datetime keeps its stored microseconds, which the
-#: page's CSV writes (float64 holds them exactly from 1685 to 2255); a date is seconds.
-PER_SECOND = {"datetime": 1_000_000, "date": 1}
 #: libdeflate's level for the data files: after a sync spread over the table every file
 #: is compressed again; level 4 took 0.10 s for the 400,000-row demo's 31 MB where
 #: zlib's level 3 took 0.17 s, for files 6% smaller (2.71 against 2.88 MB).
@@ -280,7 +278,7 @@ def column_values(column: Column, series: pd.Series) -> pd.Series:
 
     kind = column_type(column.field)
     if kind in PER_SECOND:
-        return _since_epoch(series, PER_SECOND[kind])
+        return series_numbers(series, PER_SECOND[kind])
     if kind == "text":
         texts = [v if type(v) is str else None if _missing(v) else str(v) for v in series.tolist()]
         return pd.Series(texts, index=series.index, dtype=object)
@@ -432,18 +430,6 @@ def _framed(header: dict, body: bytes) -> bytes:
     head = _dumps(header | {"bytes": len(body)})
     head += b" " * (-(4 + len(head)) % 8)
     return len(head).to_bytes(4, "little") + head + body + b"\0" * (-len(body) % 8)
-
-
-def _since_epoch(series: pd.Series, per_second: int) -> pd.Series:
-    """Times in whole ``1 / per_second`` seconds since 1970 UTC (naive ones: UTC)."""
-    import pandas as pd
-
-    if series.dt.tz is None:
-        series = series.dt.tz_localize("UTC")
-    epoch = pd.Timestamp(0, tz="UTC")
-    missing = series.isna()
-    units = (series.where(~missing, epoch) - epoch) // (pd.Timedelta(seconds=1) // per_second)
-    return units.astype("Int64").mask(missing)
 
 
 def json_scalar(value):

@@ -10,7 +10,6 @@ status pages then never imports it (0.3 s of CPU).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,7 +22,6 @@ from espresso_static.website.features.statusdata import (
     DICT_MAX,
     NULL_INT32,
     NUMBER_TYPES,
-    PER_SECOND,
     EncodedSegment,
     codes_frame,
     column_type,
@@ -36,6 +34,7 @@ from espresso_static.website.features.statusdata import (
     text_frame,
     text_lines,
 )
+from espresso_static.website.features.statustimes import PER_SECOND, value_numbers
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -208,17 +207,12 @@ class _NotPlain(Exception):
     to pandas."""
 
 
-#: Times count from this instant (naive ones are UTC, as pandas takes them).
-EPOCH, SECOND = datetime(1970, 1, 1, tzinfo=UTC), timedelta(seconds=1)
-
-
 def _converted(column: Column, read_as: str, raw: list) -> np.ndarray:
     """:func:`_plain` of the column :func:`read_rows` gives for the driver's values
     ``raw`` of a field of kind ``read_as`` (a foreign key's: its target's)."""
     kind = column_type(column.field)
     if kind in PER_SECOND and read_as in PER_SECOND:
-        unit = SECOND / PER_SECOND[kind]
-        return np.array([np.nan if v is None else _since_epoch(v, unit) for v in raw], "float64")
+        return value_numbers(raw, PER_SECOND[kind])
     if kind in NUMBER_TYPES and read_as in ("int", "float"):
         return np.array([np.nan if v is None else float(v) for v in raw], dtype="float64")
     if kind == "bool" and read_as == "bool":  # as the DataFrame's astype(bool)
@@ -226,17 +220,6 @@ def _converted(column: Column, read_as: str, raw: list) -> np.ndarray:
     if kind == "text" and read_as in ("text", "int"):
         return np.array([None if v is None else str(v) for v in raw], dtype=object)
     raise _NotPlain(column.name)
-
-
-def _since_epoch(value: str | date, unit: timedelta) -> float:
-    """Whole ``unit`` since 1970 UTC of a date or datetime (ISO text on SQLite)."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return float((value - EPOCH) // unit)
 
 
 def _plain(column: Column, series: pd.Series) -> np.ndarray:
