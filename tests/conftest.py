@@ -51,6 +51,16 @@ def pytest_configure(config):
     django.setup()
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: without it, never called
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one process on PostgreSQL, a process per CPU (xdist's count) on
+    SQLite. The change log's pruning reads the server's oldest running transaction, which
+    another process's test transaction (in its own test database) holds back."""
+    from espresso_static.project.config import load_config
+
+    return 0 if load_config(REPO).database_url.startswith("postgres") else None
+
+
 def pytest_report_header(config):
     from django.db import connection
 
