@@ -170,6 +170,24 @@ def test_the_architecture_section_names_every_subpackage_feature_and_step():
     assert {name for name in named if name not in section} == set()
 
 
+def test_the_architecture_section_names_every_module():
+    """Each module by its path, or by its name in its subpackage's box of the diagram
+    (``data["data/<br>... fieldkinds, ...``)."""
+    section = architecture_section()
+    boxes = dict(re.findall(r'^ *\w+\["([\w/]+)/<br>(.*)"\]$', section, re.MULTILINE))
+    unnamed = set()
+    for path in PACKAGE.rglob("*.py"):
+        relative = path.relative_to(PACKAGE).as_posix()
+        top = relative.split("/")[0]
+        if path.stem in ("__init__", "__main__") or top in ("migrations", "vendor"):
+            continue
+        if relative not in section and not re.search(
+            rf"(?<![\w/]){path.stem}(?!\w)", boxes.get(top, "")
+        ):
+            unnamed.add(relative)
+    assert len(boxes) >= 6 and unnamed == set()
+
+
 def test_every_path_the_architecture_section_names_exists():
     paths = set(re.findall(r"[\w/]+\.py\b", architecture_section()))
     assert len(paths) > 10

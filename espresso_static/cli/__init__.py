@@ -19,8 +19,11 @@ from espresso_static import __version__
 from espresso_static.cli import data_commands, project_commands, site_commands
 from espresso_static.cli.site_commands import build_site_command
 
+#: -h as well as --help, for ``espresso-static`` and the ``build-site`` script alike.
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(context_settings=HELP_OPTIONS)
 @click.version_option(__version__, prog_name="espresso-static")
 def cli():
     """Publish a workflow database described as Django models as a static site."""
@@ -38,7 +41,7 @@ def main() -> None:
 
 def build_site_main() -> None:
     """The ``build-site`` console script: ``espresso-static build-site``."""
-    _run(build_site_command, prog_name="build-site")
+    _run(build_site_command, prog_name="build-site", **HELP_OPTIONS)
 
 
 def _run(command: click.Command, **options) -> None:

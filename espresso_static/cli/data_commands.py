@@ -132,7 +132,12 @@ def plot(project, model, by, out):
     "[every row not done].",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json"]),
+    default="csv",
+    show_default=True,
+    help="CSV with a header, or a JSON array of objects.",
 )
 @click.option(
     "--out",
@@ -178,7 +183,13 @@ def todo(project, model, statuses, fmt, out):
     default=None,
     help="Format of FILE [from its extension].",
 )
-@click.option("--batch-size", default=5_000, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--batch-size",
+    default=5_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Rows checked and written per batch (memory against round trips).",
+)
 def ingest_command(project, model, file, keys, file_format, batch_size):
     """Insert new and update changed rows of MODEL (e.g. demo.DataFile) from a CSV,
     JSON Lines or Parquet FILE, running the model's checks on every row; all or

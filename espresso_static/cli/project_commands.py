@@ -91,7 +91,13 @@ def _demo_history(data) -> None:
 
 @click.command("admin")
 @common_options
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port on 127.0.0.1.",
+)
 @click.option(
     "--create-superuser",
     is_flag=True,

@@ -88,7 +88,13 @@ def build_site_command(
 
 @click.command()
 @common_options
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port on 127.0.0.1 (0: any free one, printed).",
+)
 @click.option(
     "--audience",
     default=None,
