@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from matplotlib.figure import Figure
 from espresso_static.cli import cli
 from espresso_static.exceptions import EspressoStaticError
 from espresso_static.models import ProgressSnapshot
-from espresso_static.plots import ALL, history_by, progress_figure, trends
+from espresso_static.plots import ALL, figure_bytes, history_by, progress_figure, trends
 from espresso_static.progress import find_declared
 from models.demo import data
 from models.demo.models import DataFile
@@ -96,6 +97,27 @@ def test_progress_figure_has_a_line_per_group_and_all(history):
     assert [label.split(":")[0] for label in labels] == ["a09m220", "a12m310", ALL]
     assert "stalled since 2026-03-04" in labels[1]  # the snapshots are months old
     assert list(axes.get_lines()[1].get_ydata()) == [10, 20, 30, 40]
+
+
+def test_a_campaign_of_many_groups_gets_its_whole_legend_below_the_plot(db):
+    """25 ensembles: each line and its legend entry, none cut off or over the lines;
+    past the colour cycle a line differs from the one of its colour by its style."""
+    ensembles = [f"a{spacing:02d}m{mass}" for spacing in range(5) for mass in range(5)]
+    for day in range(3):
+        record(day, {ensemble: 10 * day + i for i, ensemble in enumerate(ensembles)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. "constrained_layout not applied"
+        figure = progress_figure(DataFile, by="ensemble")
+        figure_bytes(figure, "png")  # lays the figure out
+    (axes,) = figure.axes
+    (legend,) = [*figure.legends, *filter(None, [axes.get_legend()])]  # wherever it is
+    shown = [text.get_text().split(":")[0] for text in legend.get_texts()]
+    assert shown == [*sorted(ensembles), ALL]
+    plot, box = axes.get_window_extent(), legend.get_window_extent()
+    assert box.y1 <= plot.y0 and box.y0 >= 0  # below the plot, inside the figure
+    looks = {(line.get_color(), line.get_linestyle()) for line in axes.get_lines()}
+    assert len(looks) == len(ensembles) + 1
+    assert figure.get_figheight() > progress_figure(DataFile).get_figheight()
 
 
 def test_groups_are_named_by_their_choice_labels(db):

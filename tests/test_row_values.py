@@ -200,11 +200,7 @@ def test_progress_figure_warns_and_draws_text_as_written():
     )
     texts = [text for text in figure.findobj(matplotlib.text.Text) if text.get_text()]
     assert all(not text.get_usetex() and not text._parse_math for text in texts)
-    (legend,) = [
-        child
-        for child in figure.axes[0].get_children()
-        if isinstance(child, matplotlib.legend.Legend)
-    ]
+    (legend,) = figure.legends
     assert len(legend.get_texts()) == len(VALUES) + 1  # "_hidden_run" too, and all rows
     with row_warnings() as more:
         assert_every_value_in_legend(svg_texts(figure_bytes(figure, "svg")))

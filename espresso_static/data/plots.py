@@ -40,6 +40,12 @@ if TYPE_CHECKING:
 FORMATS = ("pdf", "png", "svg")
 #: Characters of a group value a legend entry shows (longer values are shortened).
 LEGEND_CHARS = 60
+#: Inches: the figure's width, its height without the legend, and a legend line's. The
+#: legend is below the plot and the figure grows with it: a campaign of 25 ensembles
+#: got a legend over its lines and cut off at the figure's edge.
+FIGURE_WIDTH, PLOT_HEIGHT, LEGEND_LINE = 8, 4.5, 0.19
+#: A group's line style, each taken after the colours have all been used once more.
+LINE_STYLES = ("solid", "dashed", "dotted", "dashdot")
 
 
 @dataclass(frozen=True)
@@ -145,22 +151,26 @@ def progress_figure(
     value is a dollar sign); one that a legend cannot show as it is (empty, very long,
     control characters, no glyph in the font) is changed and reported as a
     :class:`~espresso_static.data.row_values.RowValueWarning` naming its rows."""
-    _matplotlib()
+    matplotlib = _matplotlib()
     from matplotlib import dates as mdates
     from matplotlib.figure import Figure
     from matplotlib.text import Text
 
     item = model if isinstance(model, DeclaredProgress) else declared(model)
     history = history_by(item, by) if history is None else history
-    figure = Figure(figsize=(8, 4.5), layout="constrained")
+    height = PLOT_HEIGHT + LEGEND_LINE * len(history.curves)
+    figure = Figure(figsize=(FIGURE_WIDTH, height), layout="constrained")
     axes = figure.subplots()
     times = history.done.index.tz_convert(None)
     lines, labels = [], []
+    colours = len(matplotlib.rcParams["axes.prop_cycle"].by_key().get("color", ())) or 1
     for trend, (_, group) in zip(trends(history, window_days), history.curves, strict=True):
         done, total = history.series(group)
         share = 100 * done / total.replace(0, np.nan)
         every_row = group is None or by is None
         style = {"color": "black", "linewidth": 2.4} if every_row else {"linewidth": 1.4}
+        if not every_row:  # past the colour cycle, the same colours dashed, then dotted...
+            style["linestyle"] = LINE_STYLES[len(lines) // colours % len(LINE_STYLES)]
         name = trend.group if every_row else _legend_name(item, by, trend.group, group)
         labels.append(f"{name}: {trend.describe()}")
         (line,) = axes.plot(
@@ -177,7 +187,7 @@ def progress_figure(
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     # Handles and labels given: a legend would drop the labels that start with "_".
-    axes.legend(lines, labels, fontsize="small", loc="upper left", frameon=False)
+    figure.legend(lines, labels, fontsize="small", loc="outside lower left", frameon=False)
     for text in figure.findobj(Text):
         literal(text)
     return figure
