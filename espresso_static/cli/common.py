@@ -14,6 +14,20 @@ from espresso_static.exceptions import terminal_line
 from espresso_static.project.config import ProjectConfig, redact
 from espresso_static.project.database_errors import error_line
 
+#: The port ``serve`` and ``admin`` listen on unless told.
+DEFAULT_PORT = 8000
+
+
+def port_option(any_free: bool):
+    """``--port`` on 127.0.0.1 (``any_free``: 0 takes any free one)."""
+    return click.option(
+        "--port",
+        default=DEFAULT_PORT,
+        show_default=True,
+        type=click.IntRange(0 if any_free else 1, 65535),
+        help="Port on 127.0.0.1" + (" (0: any free one, printed)." if any_free else "."),
+    )
+
 
 def report_errors(function):
     """Turn expected errors into one line and exit code 1 (traceback with --debug)."""

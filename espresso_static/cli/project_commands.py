@@ -9,7 +9,13 @@ from pathlib import Path
 import click
 
 from espresso_static.checks.ids import CHECK_TAGS
-from espresso_static.cli.common import common_options, open_project, progress_bar, report_errors
+from espresso_static.cli.common import (
+    common_options,
+    open_project,
+    port_option,
+    progress_bar,
+    report_errors,
+)
 from espresso_static.exceptions import EspressoStaticError
 from espresso_static.project.apps import app_labels, model_row_counts, project_models, total_rows
 from espresso_static.project.config import redact
@@ -91,13 +97,7 @@ def _demo_history(data) -> None:
 
 @click.command("admin")
 @common_options
-@click.option(
-    "--port",
-    default=8000,
-    show_default=True,
-    type=click.IntRange(1, 65535),
-    help="Port on 127.0.0.1.",
-)
+@port_option(any_free=False)
 @click.option(
     "--create-superuser",
     is_flag=True,

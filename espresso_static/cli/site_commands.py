@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from espresso_static.cli.common import common_options, open_project, progress_bar
+from espresso_static.cli.common import common_options, open_project, port_option, progress_bar
 from espresso_static.exceptions import EspressoStaticError
 from espresso_static.project.config import load_config
 from espresso_static.project.nightly import exit_codes_text
@@ -88,13 +88,7 @@ def build_site_command(
 
 @click.command()
 @common_options
-@click.option(
-    "--port",
-    default=8000,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Port on 127.0.0.1 (0: any free one, printed).",
-)
+@port_option(any_free=True)
 @click.option(
     "--audience",
     default=None,

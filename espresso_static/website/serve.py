@@ -19,7 +19,6 @@ from pathlib import Path
 from espresso_static.exceptions import EspressoStaticError
 
 HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
 #: Content types by extension, before the platform's guesses (which vary by machine).
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -70,7 +69,7 @@ class SiteRequestHandler(SimpleHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-def site_server(folder: Path, port: int = DEFAULT_PORT, quiet: bool = False) -> ThreadingHTTPServer:
+def site_server(folder: Path, port: int, quiet: bool = False) -> ThreadingHTTPServer:
     """A server of the site in ``folder`` on 127.0.0.1:``port`` (0: any free port),
     not yet serving: call ``serve_forever()``."""
     folder = Path(folder)
