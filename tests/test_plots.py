@@ -14,7 +14,14 @@ from matplotlib.figure import Figure
 from espresso_static.cli import cli
 from espresso_static.exceptions import EspressoStaticError
 from espresso_static.models import ProgressSnapshot
-from espresso_static.plots import ALL, figure_bytes, history_by, progress_figure, trends
+from espresso_static.plots import (
+    ALL,
+    MAX_GROUP_LINES,
+    figure_bytes,
+    history_by,
+    progress_figure,
+    trends,
+)
 from espresso_static.progress import find_declared
 from models.demo import data
 from models.demo.models import DataFile
@@ -118,6 +125,17 @@ def test_a_campaign_of_many_groups_gets_its_whole_legend_below_the_plot(db):
     looks = {(line.get_color(), line.get_linestyle()) for line in axes.get_lines()}
     assert len(looks) == len(ensembles) + 1
     assert figure.get_figheight() > progress_figure(DataFile).get_figheight()
+
+
+def test_more_groups_than_lines_of_distinct_looks_are_plotted_as_all_rows(db):
+    ensembles = [f"e{number:03d}" for number in range(MAX_GROUP_LINES + 1)]
+    for day in range(2):
+        record(day, {ensemble: 10 * day for ensemble in ensembles})
+    figure = progress_figure(DataFile, by="ensemble")
+    (axes,) = figure.axes
+    assert [line.get_label().split(":")[0] for line in axes.get_lines()] == [ALL]
+    assert axes.get_title() == f"DataFile: progress ({len(ensembles)} values of ensemble)"
+    assert list(axes.get_lines()[0].get_ydata()) == [0, 10]
 
 
 def test_groups_are_named_by_their_choice_labels(db):

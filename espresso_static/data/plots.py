@@ -46,6 +46,9 @@ LEGEND_CHARS = 60
 FIGURE_WIDTH, PLOT_HEIGHT, LEGEND_LINE = 8, 4.5, 0.19
 #: A group's line style, each taken after the colours have all been used once more.
 LINE_STYLES = ("solid", "dashed", "dotted", "dashdot")
+#: More groups than lines of distinct looks (ten colours, four styles) are plotted as
+#: all rows alone: a line each would be a tangle, its legend taller than the plot.
+MAX_GROUP_LINES = 40
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,11 @@ class History:
         if group is None:
             return self.done.sum(axis=1), self.total.sum(axis=1)
         return self.done[group], self.total[group]
+
+    def summed(self) -> History:
+        """All rows as one group, named ``all``."""
+        done, total = self.series(None)
+        return History(done=done.to_frame(ALL), total=total.to_frame(ALL))
 
     @property
     def curves(self) -> list[tuple[str, str | None]]:
@@ -158,6 +166,10 @@ def progress_figure(
 
     item = model if isinstance(model, DeclaredProgress) else declared(model)
     history = history_by(item, by) if history is None else history
+    title = f"{item.model.__name__}: progress" + (f" by {by}" if by else "")
+    if by is not None and len(history.groups) > MAX_GROUP_LINES:
+        title = f"{item.model.__name__}: progress ({len(history.groups)} values of {by})"
+        history, by = history.summed(), None
     height = PLOT_HEIGHT + LEGEND_LINE * len(history.curves)
     figure = Figure(figsize=(FIGURE_WIDTH, height), layout="constrained")
     axes = figure.subplots()
@@ -179,7 +191,7 @@ def progress_figure(
         lines.append(line)
     axes.set_ylim(0, 100)
     axes.set_ylabel("done (%)")
-    axes.set_title(f"{item.model.__name__}: progress" + (f" by {by}" if by else ""))
+    axes.set_title(title)
     axes.grid(True, alpha=0.3)
     if len(times) == 1:  # one snapshot: a day around it, not the years matplotlib picks
         axes.set_xlim(times[0] - pd.Timedelta(hours=12), times[0] + pd.Timedelta(hours=12))
