@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 import venv
@@ -125,7 +124,7 @@ def measure(python: Path, name: str, rows: int) -> dict:
     import json
 
     base_app, base_module = IMPLEMENTATIONS[name]
-    folder = Path(tempfile.mkdtemp(prefix="espresso-static-popbench-"))
+    folder = common.scratch_folder("espresso-static-popbench-")
     (folder / "popbench").mkdir()
     (folder / "popbench" / "__init__.py").write_text("")
     (folder / "popbench" / "models.py").write_text(MODELS.format(base_module=base_module))
@@ -143,7 +142,7 @@ def measure(python: Path, name: str, rows: int) -> dict:
 def main() -> int:
     args = common.arguments(__doc__.splitlines()[0], ROWS, SMOKE_ROWS)
     started = time.perf_counter()
-    venv_folder = Path(tempfile.mkdtemp(prefix="espresso-static-espressodb-")) / "venv"
+    venv_folder = common.scratch_folder("espresso-static-espressodb-") / "venv"
     pythons = {
         "espresso-static": Path(sys.executable),
         "EspressoDB 1.2.1": throwaway_venv(venv_folder),

@@ -24,13 +24,20 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, arguments, fresh_sqlite_url, machine, print_table, setup_django
+from common import (
+    REPO,
+    arguments,
+    fresh_sqlite_url,
+    machine,
+    print_table,
+    scratch_folder,
+    setup_django,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -143,7 +150,7 @@ def sync_seconds(database: Path) -> list[list[str]]:
 
     view = AudienceView(Audience("internal", "allow", Path("site")))
     sources = [s for s in status_sources(view) if s.item.label == "demo.DataFile"]
-    cache = BuildCache(Path(tempfile.mkdtemp(prefix="espresso-static-status-cache-")))
+    cache = BuildCache(scratch_folder("espresso-static-status-cache-"))
 
     def timed(name: str) -> list[str]:
         counts: list[int] = []
@@ -234,7 +241,7 @@ def main() -> None:
     url = f"sqlite:///{Path(args.database).resolve()}" if args.database else None
     args.database_url = args.database_url or url or fresh_sqlite_url()
     setup_django(args.database_url)
-    folder = Path(tempfile.mkdtemp(prefix="espresso-static-status-bench-"))
+    folder = scratch_folder("espresso-static-status-bench-")
     print(f"Building the demo site with {args.rows:,} files in {folder} …", file=sys.stderr)
     site, build_seconds = build(args.rows, folder, bool(args.database), args.status_only)
     encoding = encoding_seconds(args.runs)

@@ -9,9 +9,11 @@ CASE ...``) so that its peak RSS is its own; the parent collects the figures.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -41,8 +43,16 @@ def database_url(args) -> str:
 
 
 def fresh_sqlite_url() -> str:
-    folder = Path(tempfile.mkdtemp(prefix="espresso-static-bench-"))
-    return f"sqlite:///{folder / 'bench.sqlite3'}"
+    return f"sqlite:///{scratch_folder('espresso-static-bench-') / 'bench.sqlite3'}"
+
+
+def scratch_folder(prefix: str) -> Path:
+    """A new temporary folder, removed when this process exits: a bench's databases,
+    sites and throwaway environments (hundreds of MB each) would otherwise pile up in
+    /tmp run after run."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def peak_rss_mb() -> float:

@@ -6,6 +6,7 @@ PostgreSQL too)."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import tempfile
 from pathlib import Path
@@ -45,6 +46,7 @@ def pytest_configure(config):
         # A real SQLite file (Django would test on an in-memory database), never the
         # project's own database.
         folder = Path(tempfile.mkdtemp(prefix="espresso-static-tests-"))
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
         database["NAME"] = str(folder / "espresso.sqlite3")
         database["TEST"] = {"NAME": str(folder / "test.sqlite3")}
     settings.configure(**django_config)
