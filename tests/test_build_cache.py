@@ -4,10 +4,12 @@ rebuild what they decide, never serving stale output; ``--no-cache`` bypasses it
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import shutil
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import jinja2
@@ -15,7 +17,11 @@ import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
 from django.db import connection
+from django.db.models import Q
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Now
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from espresso_static.access import ALL, Access
 from espresso_static.cli import cli
@@ -353,3 +359,61 @@ def test_a_cache_copied_with_its_links_followed_is_still_used(project, tmp_path)
     assert site_files(tmp_path / "after") == site_files(_fresh(project, tmp_path / "fresh"))
     slots = list((cache / "slots").iterdir())
     assert any(slot.is_symlink() for slot in slots)  # the slots replaced link again
+
+
+def _shown_files(site: Path) -> set[str]:
+    """The file names of the public DataFile rows a site shows (status data, downloads)."""
+    import gzip
+
+    with gzip.open(site / DOWNLOADS / "demo_datafile.csv.gz", "rt", encoding="utf-8") as text:
+        downloaded = {row["file_name"] for row in csv.DictReader(text)}
+    assert set(read_status_data(site / STATUS)["file_name"]) == downloaded
+    return downloaded
+
+
+def _public_rows(monkeypatch, row_filter: Q) -> None:
+    monkeypatch.setattr(
+        DataFile,
+        "access",
+        Access(audiences=["public"], fields={"public": ALL}, rows={"public": row_filter}),
+    )
+
+
+def test_a_row_filter_in_sql_the_orm_did_not_write_is_asked_again(project, tmp_path, monkeypatch):
+    """A row filter in raw SQL may read a table the change log cannot name (here one
+    that is no model's): a rebuild asks which rows it selects, and a row it no longer
+    selects is no longer published (it was, from the cache)."""
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE embargo_lifted (file_id integer)")
+        cursor.execute("INSERT INTO embargo_lifted SELECT id FROM demo_datafile")
+    _public_rows(monkeypatch, Q(id__in=RawSQL("SELECT file_id FROM embargo_lifted", [])))
+    build(project, tmp_path / "before", "--audience", "public")
+    embargoed = DataFile.objects.filter(ensemble__released=True).order_by("pk").first()
+    assert embargoed.file_name in _shown_files(tmp_path / "before")
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM embargo_lifted WHERE file_id = %s", [embargoed.pk])
+    after = build(project, tmp_path / "after", "--audience", "public")
+    assert some_rebuilt(after["status data"]) and some_rebuilt(after["downloads"])
+    assert embargoed.file_name not in _shown_files(tmp_path / "after")
+    build(project, tmp_path / "fresh", "--audience", "public", "--no-cache")
+    assert site_files(tmp_path / "after") == site_files(tmp_path / "fresh")
+    # Nothing changed since: what the cache holds is what the filter selects.
+    again = build(project, tmp_path / "again", "--audience", "public")
+    assert all_reused(again["status data"]) and all_reused(again["downloads"])
+
+
+def test_a_row_filter_reading_the_clock_is_asked_again(project, tmp_path, monkeypatch):
+    """``Now()`` in a row filter selects other rows as time passes, no table changing:
+    a file shown until its time has passed is not published after it from the cache."""
+    shown = DataFile.objects.filter(ensemble__released=True).order_by("pk")
+    expiring = shown.first()
+    shown.update(produced=timezone.now() + timedelta(days=1))
+    expires = timezone.now() + timedelta(seconds=1)
+    DataFile.objects.filter(pk=expiring.pk).update(produced=expires)
+    _public_rows(monkeypatch, Q(produced__gt=Now()))
+    build(project, tmp_path / "before", "--audience", "public")
+    assert expiring.file_name in _shown_files(tmp_path / "before")
+    time.sleep(max(0.0, (expires - timezone.now()).total_seconds()) + 0.1)
+    build(project, tmp_path / "after", "--audience", "public")
+    assert expiring.file_name not in _shown_files(tmp_path / "after")
+    assert len(_shown_files(tmp_path / "after")) == shown.count() - 1

@@ -144,7 +144,9 @@ def _default(f) -> str:
 
 
 def visibility_signature(view, model) -> str:
-    """The columns and the SQL of the rows of ``model`` that ``view`` sees."""
+    """The columns and the SQL of the rows of ``model`` that ``view`` sees; where that
+    SQL may select other rows with no table changing (:func:`untracked_rows`), the
+    rows it selects now too."""
     if view is None:
         return ""
     if not model._meta.auto_created and not view.sees_model(model):
@@ -155,7 +157,59 @@ def visibility_signature(view, model) -> str:
         sql, params = queryset.query.sql_with_params()
     except Exception as error:  # EmptyResultSet: no row can match
         sql, params = type(error).__name__, ()
-    return _ADDRESS.sub("", repr((columns, sql, [repr(p) for p in params])))
+    selected = _keys_digest(queryset) if untracked_rows(sql, params) else ""
+    return _ADDRESS.sub("", repr((columns, sql, [repr(p) for p in params], selected)))
+
+
+#: The words Django writes in the SQL of an ORM query (keywords, types, the functions of
+#: lookups and of django.db.models.functions that give the same answer for the same
+#: rows; aliases like U0 aside). Any other bare word came from SQL the ORM did not write.
+_ORM_WORDS = """SELECT FROM WHERE AND OR NOT IN IS NULL AS INNER LEFT RIGHT OUTER FULL CROSS JOIN
+    ON EXISTS LIMIT OFFSET ORDER BY ASC DESC NULLS FIRST LAST GROUP HAVING DISTINCT LIKE
+    ILIKE GLOB REGEXP ESCAPE BETWEEN CASE WHEN THEN ELSE END CAST TRUE FALSE UNION ALL
+    INTERSECT EXCEPT COLLATE ANY SOME AT TIME ZONE INTERVAL INTEGER INT BIGINT SMALLINT
+    NUMERIC DECIMAL REAL FLOAT DOUBLE PRECISION TEXT VARCHAR CHAR BOOLEAN BOOL DATE
+    TIMESTAMP TIMESTAMPTZ WITH WITHOUT JSON JSONB BYTEA BLOB UUID COALESCE NULLIF UPPER
+    LOWER LENGTH CHAR_LENGTH SUBSTR SUBSTRING TRIM LTRIM RTRIM REPLACE CONCAT CONCAT_WS
+    ABS ROUND CEIL CEILING FLOOR MOD POWER SQRT GREATEST LEAST MAX MIN COUNT SUM AVG
+    INSTR STRPOS REVERSE LPAD RPAD REPEAT EXTRACT DATE_TRUNC STRFTIME JSON_EXTRACT
+    JSON_TYPE HAS_KEY"""
+ORM_WORDS = frozenset(_ORM_WORDS.split())
+#: Functions of Django's SQLite backend, deterministic for the same arguments.
+_DJANGO_SQLITE = re.compile(r"django_\w+")
+_ALIAS = re.compile(r"[A-Z]\d+")
+_QUOTED_NAME = re.compile(r'"(?:[^"]|"")*"')
+_TEXT = re.compile(r"'(?:[^']|'')*'")
+_WORD = re.compile(r"\b[A-Za-z_][\w$]*")
+
+
+def untracked_rows(sql: str, params) -> bool:
+    """Whether the rows a query selects may change while no table's content does: it
+    reads the clock (``Now()``: SQLite's ``'now'``, PostgreSQL's
+    ``STATEMENT_TIMESTAMP()``) or a random source, or holds SQL the ORM did not write
+    (``RawSQL``, ``extra()``), whose tables the change log cannot be asked about. Any
+    word this cannot place counts: a key it makes needlessly costs a query, a key it
+    misses publishes rows an audience no longer sees."""
+    texts = [text[1:-1].replace("''", "'") for text in _TEXT.findall(sql)]
+    texts += [p for p in params if isinstance(p, str)]
+    if any(text.strip().lower() == "now" for text in texts):
+        return True
+    bare = _TEXT.sub(" ", _QUOTED_NAME.sub(" ", sql)).replace("%s", " ")
+    return any(
+        word.upper() not in ORM_WORDS
+        and not _ALIAS.fullmatch(word)
+        and not _DJANGO_SQLITE.fullmatch(word)
+        for word in _WORD.findall(bare)
+    )
+
+
+def _keys_digest(queryset) -> str:
+    """A digest of the primary keys of the rows ``queryset`` selects."""
+    digest = hashlib.blake2b(digest_size=20)
+    keys = queryset.order_by("pk").values_list("pk", flat=True)
+    for key in keys.iterator(chunk_size=FETCH_ROWS):
+        digest.update(f"{key}\n".encode())
+    return digest.hexdigest()
 
 
 def audience_signature(view) -> str:

@@ -380,7 +380,8 @@ def _kept_counts(cache: BuildCache):
     what the audience sees of it) kept in ``cache``."""
 
     def count(model, view: AudienceView) -> tuple:
-        key = cache.key("rows", view, [model])
+        # The model too: another may read the same tables (a through model, its ends).
+        key = cache.key("rows", view, [model], model._meta.label)
         counted = cache.load(key, counted=False)
         if counted is None:
             counted = count_rows(model, view)
