@@ -172,6 +172,22 @@ def test_front_matter_is_text_and_chooses_only_the_projects_templates(tmp_path):
 
 
 @pytest.mark.django_db
+def test_front_matter_never_runs_code(tmp_path):
+    """Front matter is read as data only (YAML's safe loader, as MkDocs reads it): a
+    tag that makes an object of a call would run the command when a build reads it."""
+    project = copy_project(tmp_path)
+    ran = tmp_path / "ran"
+    (project / "docs" / "harmless.md").write_text(
+        f'---\ntitle: Harmless\nx: !!python/object/apply:os.system ["touch {ran}"]\n---\n\nText.\n'
+    )
+    result = build(project, tmp_path / "site")
+    assert not ran.exists()
+    assert result.exit_code == 1
+    assert "harmless.md: unreadable front matter" in result.output
+    assert not (tmp_path / "site").exists()
+
+
+@pytest.mark.django_db
 def test_a_notifications_remote_image_is_a_link_not_a_request(tmp_path):
     project = copy_project(tmp_path)
     notify = ["notify", "--project", str(project), "--title", "pixel"]

@@ -170,8 +170,8 @@ def is_for(page: Path, audience: str) -> bool:
 def page_audiences(page: Path) -> list[str] | None:
     """The audiences a hand-written page names in its front matter, e.g.
     ``audiences: [internal]`` (None: every build has it)."""
+    import yaml
     from mkdocs.utils.meta import YAML_RE, get_data
-    from mkdocs.utils.yaml import yaml_load
 
     try:
         text = page.read_text(encoding="utf-8-sig")
@@ -180,7 +180,9 @@ def page_audiences(page: Path) -> list[str] | None:
     # MkDocs ignores front matter it cannot read and publishes the page: fail closed.
     if front := YAML_RE.match(text):
         try:
-            if not isinstance(yaml_load(front.group(1)), dict):
+            # The safe loader, as MkDocs reads front matter: the loader of mkdocs.yml
+            # makes objects of tags (!!python/object/apply:os.system runs a command).
+            if not isinstance(yaml.load(front.group(1), Loader=yaml.SafeLoader), dict):
                 raise ValueError("not a mapping of keys to values")
         except Exception as error:
             problem = " ".join(str(error).split())
