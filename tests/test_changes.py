@@ -335,3 +335,19 @@ def test_an_integer_status_changes_only_when_its_value_does(tmp_path):
     sql("UPDATE portapp_job SET status = 1 WHERE id = %s", [jobs[2].pk])
     build(port, site)
     assert table_rows(page(site), "status changes") == [["all", "empty", "running", "1"]]
+
+
+def test_a_groups_value_is_shown_as_written_never_as_math(project, tmp_path):  # noqa: F811
+    """A row's value is text: a group named like TeX is not typeset (MathJax would make
+    ``\\href`` a link wherever a row's value said so)."""
+    site = tmp_path / "site"
+    build(project, site)
+    name = r"$\href{https://example.org/x}{get the data}$"
+    ensemble = DataFile.objects.order_by("pk").first().ensemble
+    sql("UPDATE demo_ensemble SET name = %s WHERE id = %s", [name, ensemble.pk])
+    sql("UPDATE demo_datafile SET status = 'corrupt' WHERE ensemble_id = %s", [ensemble.pk])
+    build(project, site)
+    title = next(h for h in page(site).select("article h2") if "status changes" in h.get_text())
+    table = title.find_next("table")
+    assert name in [row.select("td")[0].get_text() for row in table.select("tbody tr")]
+    assert not table.select(".arithmatex")
