@@ -131,7 +131,8 @@ class Encoder:
         # Only columns whose values may need it are converted: a call per value costs
         # more than writing all four formats.
         converted = [i for i, c in enumerate(columns) if c.type in CONVERTED_TYPES]
-        texts = [i for i, c in enumerate(columns) if c.type in ("string", "object")]
+        # Every column written as text (a file's path, an address, a duration too).
+        texts = [i for i, c in enumerate(columns) if ARROW_TYPES[c.type] == pa.string()]
         plain = [_plain_row(row, converted) for row in rows] if converted else rows
         lines: list[str] = []
         # RFC 4180 line ends: the writer then quotes a value holding a lone \r too. It
