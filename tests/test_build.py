@@ -172,6 +172,33 @@ def test_front_matter_is_text_and_chooses_only_the_projects_templates(tmp_path):
 
 
 @pytest.mark.django_db
+def test_generated_pages_tell_mkdocs_macros_not_to_render_them(built):
+    """Generated pages hold text from the database, which mkdocs-macros would run as a
+    Jinja template: each says ``render_macros: false`` in its front matter; a partial,
+    included into another page as it is, holds none."""
+    from mkdocs.utils.meta import get_data
+
+    from espresso_static.website.context import Page
+    from espresso_static.website.write import page_text
+
+    project, _, _ = built
+    generated = project / "docs" / "generated"
+    pages = sorted(generated.rglob("*.md"))
+    partials = [page for page in pages if page.relative_to(generated).parts[0] == "partials"]
+    assert partials and len(pages) > len(partials) + 5
+    for page in pages:
+        text, meta = get_data(page.read_text(encoding="utf-8"))
+        if page in partials:
+            assert meta == {} and text.startswith("#"), page
+        else:
+            assert meta.get("render_macros") is False, page
+    # A page with front matter of its own (a status page's) keeps it.
+    own = Page("status/x/index.md", "---\nhide:\n  - toc\n---\n\n# X\n", "X")
+    text, meta = get_data(page_text(own))
+    assert meta == {"render_macros": False, "hide": ["toc"]} and text == "# X\n"
+
+
+@pytest.mark.django_db
 def test_front_matter_never_runs_code(tmp_path):
     """Front matter is read as data only (YAML's safe loader, as MkDocs reads it): a
     tag that makes an object of a call would run the command when a build reads it."""

@@ -21,9 +21,11 @@ from espresso_static.exceptions import EspressoStaticError
 from espresso_static.website.context import Asset, Page
 from espresso_static.website.hardlinks import write_or_link
 from espresso_static.website.publish import make_staging, swap_in
-from espresso_static.website.render import GENERATED, HOME_PARTIAL
+from espresso_static.website.render import GENERATED, HOME_PARTIAL, PARTIALS
 
 HOME_PAGE = "index.md"
+FRONT_MATTER_FENCE = "---\n"
+NO_MACROS = "render_macros: false\n"
 HOME_PAGE_TEXT = f"""---
 title: Home
 ---
@@ -61,7 +63,7 @@ def write_build_docs(
     generated, published = folder / GENERATED, docs_dir / GENERATED
     pages = assets = size = 0
     for item in contributions:
-        content = item.markdown.encode() if isinstance(item, Page) else item.content
+        content = page_text(item).encode() if isinstance(item, Page) else item.content
         path = generated / item.path
         path.parent.mkdir(parents=True, exist_ok=True)
         write_or_link(path, content, published / item.path)
@@ -71,6 +73,18 @@ def write_build_docs(
         else:
             assets += 1
     return WriteReport(generated, pages, assets, size, created_home)
+
+
+def page_text(page: Page) -> str:
+    """A generated page as written: with ``render_macros: false`` in its front matter,
+    as mkdocs-macros would otherwise render its text as a Jinja template, and the text
+    of generated pages comes from the database (``{{ ... }}`` in a value would run).
+    A partial is included into other pages as it is, front matter and all: not it."""
+    if PurePosixPath(page.path).parts[0] == PARTIALS:
+        return page.markdown
+    if page.markdown.startswith(FRONT_MATTER_FENCE):
+        return FRONT_MATTER_FENCE + NO_MACROS + page.markdown.removeprefix(FRONT_MATTER_FENCE)
+    return f"{FRONT_MATTER_FENCE}{NO_MACROS}{FRONT_MATTER_FENCE}\n{page.markdown}"
 
 
 def refuse_broken_links(docs_dir: Path) -> None:
