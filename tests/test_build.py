@@ -172,6 +172,31 @@ def test_front_matter_is_text_and_chooses_only_the_projects_templates(tmp_path):
 
 
 @pytest.mark.django_db
+def test_front_matter_is_text_in_the_tags_plugins_listings_too(tmp_path):
+    """mkdocs-material's tags plugin keeps each page's tags and prints them, and the
+    pages' titles, raw in its listings and on the page: they reach it escaped."""
+    project = copy_project(tmp_path)
+    docs = project / "docs"
+    (docs / "tagged.md").write_text(
+        '---\ntitle: "Tagged <img src=x onerror=alert(1)>"\n'
+        'tags: ["<img src=x onerror=alert(2)>", "plain"]\n---\n\nText.\n'
+    )
+    (docs / "tags.md").write_text("# Tags\n\n<!-- material/tags -->\n")
+    with (project / "mkdocs.yml").open("a") as mkdocs_yml:
+        mkdocs_yml.write("plugins:\n  - search\n  - tags\n")
+    result = build(project, tmp_path / "site")
+    assert result.exit_code == 0, result.output
+    for path in ("tags/index.html", "tagged/index.html"):
+        page = html(tmp_path / "site" / path)
+        assert not page.find_all("img"), path
+        assert not [e for e in page.find_all(True) if any(a.startswith("on") for a in e.attrs)]
+        texts = [tag.get_text(strip=True) for tag in page.select(".md-tag")]
+        assert "<img src=x onerror=alert(2)>" in texts and "plain" in texts, (path, texts)
+    listing = html(tmp_path / "site" / "tags" / "index.html").find("article")
+    assert "Tagged <img src=x onerror=alert(1)>" in listing.get_text()
+
+
+@pytest.mark.django_db
 def test_generated_pages_tell_mkdocs_macros_not_to_render_them(built):
     """Generated pages hold text from the database, which mkdocs-macros would run as a
     Jinja template: each says ``render_macros: false`` in its front matter; a partial,

@@ -311,7 +311,7 @@ def escaped_page_text_plugin(own_template_folders: list[Path]):
     (``own_template_folders``): a theme template such as ``redirect.html`` puts a front
     matter value in a script; any other is dropped with a warning (in strict mode the
     build fails)."""
-    from mkdocs.plugins import BasePlugin
+    from mkdocs.plugins import BasePlugin, event_priority
 
     log = logging.getLogger("mkdocs.plugins.espresso_static")
 
@@ -325,6 +325,14 @@ def escaped_page_text_plugin(own_template_folders: list[Path]):
                     pending.extend(item.children)
             return nav
 
+        @event_priority(100)
+        def on_page_markdown(self, markdown, page, config, files):
+            # Before plugins that keep front matter values of their own (the tags
+            # plugin reads tags here, at priority -50, and prints them raw).
+            _escape_meta(page)
+            return markdown
+
+        @event_priority(110)  # before the tags plugin's listings (100) print titles
         def on_env(self, env, config, files):
             # Runs after every page was read and rendered (titles known), before any
             # page is written or indexed for search.
@@ -333,12 +341,16 @@ def escaped_page_text_plugin(own_template_folders: list[Path]):
                 if page is not None:
                     _check_template(page, file.src_uri)
                     page.title = html_title(page.title or "")
-                    title = page.meta.get("title")
-                    page.meta.update(escaped_meta(page.meta))
-                    if title is not None:  # the theme's header prints it too
-                        page.meta["title"] = html_title(title)
+                    _escape_meta(page)
             config.site_name = html_title(config.site_name)
             return env
+
+    def _escape_meta(page) -> None:
+        """Escape ``page``'s front matter values, once (escaped values stay as they are)."""
+        title = page.meta.get("title")
+        page.meta.update(escaped_meta(page.meta))
+        if title is not None:  # the theme's header prints it too
+            page.meta["title"] = html_title(title)
 
     def _check_template(page, source: str) -> None:
         template = page.meta.get("template")
