@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import subprocess
@@ -194,6 +195,25 @@ def test_front_matter_is_text_in_the_tags_plugins_listings_too(tmp_path):
         assert "<img src=x onerror=alert(2)>" in texts and "plain" in texts, (path, texts)
     listing = html(tmp_path / "site" / "tags" / "index.html").find("article")
     assert "Tagged <img src=x onerror=alert(1)>" in listing.get_text()
+
+
+@pytest.mark.django_db
+def test_instant_navigation_is_left_out_as_it_would_load_mermaid_from_a_cdn(tmp_path):
+    project = copy_project(tmp_path)
+    with (project / "mkdocs.yml").open("a") as mkdocs_yml:
+        mkdocs_yml.write(
+            "theme:\n  name: material\n  features:\n    - navigation.instant\n"
+            "    - navigation.instant.prefetch\n    - navigation.top\n"
+        )
+    result = build(project, tmp_path / "site")
+    assert result.exit_code == 0, result.output
+    assert "theme.features navigation.instant, navigation.instant.prefetch ignored" in (
+        result.output
+    )
+    page = html(tmp_path / "site" / "index.html")
+    config = json.loads(page.find("script", id="__config").get_text())
+    assert config["features"] == ["navigation.top"]
+    assert build(project, tmp_path / "strict", "--strict").exit_code == 1
 
 
 @pytest.mark.django_db

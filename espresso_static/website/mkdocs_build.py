@@ -144,6 +144,7 @@ def load_mkdocs_config(
     _merge_extensions(mkdocs_config, docs or config.docs_dir)
     _merge_includes(mkdocs_config, contributions)
     _add_theme_overrides(mkdocs_config, cache)
+    _drop_online_features(mkdocs_config)
     custom_dir = mkdocs_config.theme.custom_dir
     own_templates = [THEME_OVERRIDES, *([Path(custom_dir)] if custom_dir else [])]
     mkdocs_config.plugins["espresso-static-page-text"] = escaped_page_text_plugin(own_templates)
@@ -275,6 +276,34 @@ def _merge_includes(mkdocs_config, contributions: list[Contribution]) -> None:
             mkdocs_config.extra_javascript.append(f"{GENERATED}/{item.path}")
         elif isinstance(item, Asset) and item.include == "stylesheet":
             mkdocs_config.extra_css.append(f"{GENERATED}/{item.path}")
+
+
+#: Theme features a site that works offline cannot keep: instant navigation swaps a page
+#: in without running its scripts (``load_when_needed.js``), and mkdocs-material then
+#: loads Mermaid from a CDN and leaves the page's math as TeX (``.prefetch`` and the
+#: other sub-features need it).
+ONLINE_FEATURES = ("navigation.instant",)
+
+
+def _drop_online_features(mkdocs_config) -> None:
+    """Leave out the theme's :data:`ONLINE_FEATURES`, with a MkDocs warning saying so."""
+    features = mkdocs_config.theme.get("features") or []
+    dropped = [f for f in features if str(f).startswith(ONLINE_FEATURES)]
+    if not dropped:
+        return
+    mkdocs_config.theme["features"] = [f for f in features if f not in dropped]
+    from mkdocs.plugins import BasePlugin
+
+    message = (
+        f"mkdocs.yml theme.features {', '.join(map(str, dropped))} ignored: with instant "
+        "navigation mkdocs-material would load Mermaid from a CDN (the site works offline)"
+    )
+
+    class DroppedFeatures(BasePlugin):
+        def on_config(self, config):  # in the build, where its warnings are collected
+            logging.getLogger("mkdocs.plugins.espresso_static").warning(message)
+
+    mkdocs_config.plugins["espresso-static-dropped-features"] = DroppedFeatures()
 
 
 def _add_theme_overrides(mkdocs_config, cache: BuildCache | None = None) -> None:
