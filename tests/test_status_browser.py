@@ -293,6 +293,11 @@ def test_segments_load_by_need_and_filters_wait_for_their_column(tmp_path, serve
         again.wait_for_selector(".es-status[data-state=ready]", timeout=15_000)
         tail = largest["file_name"].tolist()[-(len(selected) % PAGE_ROWS or PAGE_ROWS) :]
         assert visible_files(again) == tail
+        # A link with a bad escape shows the page, the filter's value as written.
+        again.goto(url + "#file_name=%E0&status=%E0,on_disk")
+        again.wait_for_selector(".es-status[data-state=ready]", timeout=15_000)
+        assert again.input_value("th[data-filter=file_name] input") == "%E0"
+        assert shown_count(again) == 0
 
         # A segment's file names are searched as one text: a match running from one
         # value into the next (".h5", a line break, "a12m...") is not a match.

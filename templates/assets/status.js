@@ -485,13 +485,23 @@
         }).join(",");
       },
       load: function (text) {
-        var wanted = text === null ? [] : text.split(",").map(decodeURIComponent);
+        var wanted = text === null ? [] : text.split(",").map(decoded);
         boxes.forEach(function (b) {
           var v = column.dict[Number(b.value)];
           b.checked = wanted.indexOf(v === null ? "" : String(v)) >= 0;
         });
       },
     };
+  }
+
+  // A filter's value from the address: a link with a bad escape (%E0) leaves it as
+  // written, where decodeURIComponent would throw and the page show no rows.
+  function decoded(text) {
+    try {
+      return decodeURIComponent(text);
+    } catch (error) {
+      return text;
+    }
   }
 
   // Which rows of a text segment pass: the segment is one string, searched at once
@@ -605,7 +615,7 @@
       },
       refresh: function () { input.classList.toggle("es-active", input.value !== ""); },
       save: function () { return encodeURIComponent(input.value); },
-      load: function (text) { input.value = text === null ? "" : decodeURIComponent(text); },
+      load: function (text) { input.value = text === null ? "" : decoded(text); },
     };
   }
 
