@@ -5,7 +5,9 @@ be in the internal one — so the scan provably looks where the canaries would b
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
 import shutil
 import sqlite3
@@ -56,6 +58,8 @@ CANARIES = {
     "cnryhiddenm2m": "many-to-many column to a private table (its check failing)",
     "cnryprivatefolder": "a folder whose pages are all for internal",
     "cnryprivatepicture": "a picture in that folder, shown by its pages alone",
+    "cnrystainhidden": "row whose foreign key, a column the public does not see, is to a hidden row",
+    "cnryslicehidden": "specialization, its own access not listing the parent link, of a hidden row",
 }
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -71,6 +75,9 @@ def leak_rows():
         Membership,
         Node,
         Sample,
+        Slice,
+        Specimen,
+        Stain,
     )
 
     origin = Cnrymodelalpha.objects.create(cnryfieldgamma="cnryvalueepsilon")
@@ -109,6 +116,13 @@ def leak_rows():
     Kit.cnryhiddenm2m.through.objects.bulk_create(
         [Kit.cnryhiddenm2m.through(kit=kit, cnrymodelalpha=bad)]
     )
+    # Rows hidden through foreign keys the public does not see.
+    for label, released in (("specimen-public", True), ("specimen-hidden", False)):
+        Specimen.objects.create(label=label, released=released)
+        Stain.objects.create(specimen_id=label, name=f"stain-of-{label}")
+    Stain.objects.filter(name="stain-of-specimen-hidden").update(name="cnrystainhidden")
+    Slice.objects.create(label="slice-public", thickness="thin", released=True)
+    Slice.objects.create(label="slice-hidden", thickness="cnryslicehidden")
 
 
 def file_texts(path: Path) -> list[str]:
@@ -210,6 +224,35 @@ def test_public_pages_show_what_public_may_see(tmp_path, leak_rows):
 def build_public(project: Path, out: Path, *options: str):
     args = ["build-site", "--project", str(project), "--audience", "public", "--out", str(out)]
     return CliRunner().invoke(cli, [*args, *options])
+
+
+def download(site: Path, resource: str) -> list[dict]:
+    """The rows of a resource's CSV download."""
+    path = site / "generated/data/downloads" / f"{resource}.csv.gz"
+    return list(csv.DictReader(io.StringIO(gzip.decompress(path.read_bytes()).decode())))
+
+
+@pytest.mark.django_db
+def test_relations_hide_the_rows_of_hidden_rows_and_keep_the_others(tmp_path, leak_rows):
+    from tests.leakapp.models import Stain
+
+    project = tmp_path / "project"
+    shutil.copytree(LEAK_PROJECT, project)
+    site = tmp_path / "site"
+    result = build_public(project, site, "--strict")
+    assert result.exit_code == 0, result.output
+    # Limited through foreign keys whose columns are hidden (one by a to_field).
+    stain = Stain.objects.get(name="stain-of-specimen-public")
+    assert download(site, "leakapp_stain") == [{"id": str(stain.pk), "name": stain.name}]
+    slices = download(site, "leakapp_slice")
+    assert slices == [{"label": "slice-public", "thickness": "thin"}]
+    data = BeautifulSoup((site / "generated/data/index.html").read_text(), "html.parser")
+    counts = {
+        cells[0].get_text(" ", strip=True).split()[-1]: cells[1].get_text(strip=True)
+        for cells in (tr.find_all("td") for tr in data.select("article tr"))
+        if len(cells) == 3
+    }
+    assert counts["leakapp_stain"] == "1" and counts["leakapp_slice"] == "1"
 
 
 @pytest.mark.django_db

@@ -30,7 +30,9 @@ A model declares its access with a class attribute::
 
 A **deny** audience (``public``) sees a model only when it is in ``audiences``, only
 the columns listed in ``fields`` for it (the primary key included only when listed),
-and only the rows of ``rows``. Relations to models it cannot see are hidden too.
+and only the rows of ``rows``. Relations to models it cannot see are hidden too; rows
+pointing to hidden rows are hidden through every foreign key to a model it sees, the
+key's column shown or not (:meth:`AudienceView.queryset`).
 An **allow** audience sees every model, column and row, except a model listing it in
 ``hidden_from``, the columns of ``hidden_fields`` and the rows of ``rows``.
 Inherited access: a subclass without its own ``access`` uses its parent's.
@@ -153,9 +155,10 @@ class AudienceView:
     def sees_path(self, model, lookup: str) -> bool:
         """Whether the value a relation path (``ensemble__name``) reads from a row of
         ``model`` is visible: every step a visible column of a visible model. The rows
-        :meth:`queryset` gives point only to visible rows through their visible foreign
-        keys; a step the other way, or to many rows, reaches rows no such filter
-        limits, so it is followed only to a model whose rows this audience sees all of."""
+        :meth:`queryset` gives point only to visible rows through their foreign keys to
+        models this audience sees; a step the other way, or to many rows, reaches rows
+        no such filter limits, so it is followed only to a model whose rows this
+        audience sees all of."""
         current = model
         for step in lookup.split("__"):
             try:
@@ -179,7 +182,8 @@ class AudienceView:
 
     def _filters_rows(self, model) -> bool:
         """Whether this audience may see fewer than all rows of ``model``: a row filter
-        of its own or of a model its visible foreign keys lead to (:meth:`queryset`)."""
+        of its own or of a model its foreign keys to visible models lead to
+        (:meth:`queryset`)."""
         reached = {model, *_reachable(model, self._foreign_keys)}
         return any(self.name in access_of(m).rows for m in reached)
 
@@ -217,17 +221,23 @@ class AudienceView:
 
     def queryset(self, model) -> QuerySet:
         """The rows of ``model`` this audience sees: the rows of its own row filter
-        whose visible foreign keys point to visible rows, at any depth (a file of a
-        hidden ensemble is hidden, and so is a row whose parent's parent is)."""
+        whose foreign keys to models it sees point to visible rows, at any depth (a
+        file of a hidden ensemble is hidden, and so is a row whose parent's parent is),
+        the key's column visible or not."""
         if model not in self._rows:
             self._rows.update(self._rows_of_component(model))
         return self._rows[model]
 
     def _foreign_keys(self, model) -> list:
+        """The foreign keys (parent links and one-to-ones too) limiting the rows of
+        ``model``: every one to a model this audience sees, its column visible or not
+        (hiding a job's sample must not show the jobs of hidden samples). One to a model
+        it does not see limits nothing: the column is hidden, and nothing of its target
+        is shown."""
         return [
             column
             for column in model._meta.concrete_fields
-            if column.related_model is not None and self.sees_field(model, column.name)
+            if column.related_model is not None and self.sees_model(column.related_model)
         ]
 
     def _own_rows(self, model) -> QuerySet:
@@ -310,12 +320,12 @@ def notification_audiences(pk, audiences) -> list[str]:
 
 
 def _pointing_to(rows: QuerySet, column, allowed: QuerySet) -> QuerySet:
-    """``rows`` whose ``column`` is null or points into ``allowed``."""
+    """``rows`` whose ``column`` is null or points into ``allowed`` (by the column of
+    the target it stores: its ``to_field``, else the primary key)."""
     if not allowed.query.has_filters():
         return rows
-    return rows.filter(
-        Q(**{f"{column.name}__in": allowed.values("pk")}) | Q(**{f"{column.name}__isnull": True})
-    )
+    targets = allowed.values(column.target_field.attname)
+    return rows.filter(Q(**{f"{column.name}__in": targets}) | Q(**{f"{column.name}__isnull": True}))
 
 
 def _reachable(model, edges) -> set:

@@ -168,3 +168,33 @@ class Kit(Cnryabstractbase):
         """Its links are never to a "bad" row."""
         if members.filter(cnryfieldgamma="bad").exists():
             raise ValueError("linked to a bad row")
+
+
+class Specimen(Base):
+    """A specimen the public sees once released."""
+
+    label = models.CharField(max_length=40, unique=True)
+    released = models.BooleanField(default=False)
+
+    access = Access(
+        audiences=["public"], fields={"public": ["id", "label"]}, rows={"public": Q(released=True)}
+    )
+
+
+class Slice(Specimen):
+    """A specialization declaring its own access without its parent link: the rows of
+    hidden specimens stay hidden all the same."""
+
+    thickness = models.CharField(max_length=40)
+
+    access = Access(audiences=["public"], fields={"public": ["label", "thickness"]})
+
+
+class Stain(Base):
+    """The public sees a stain's name, not its specimen (a key by its label): only the
+    stains of released specimens all the same."""
+
+    specimen = models.ForeignKey(Specimen, on_delete=models.CASCADE, to_field="label")
+    name = models.CharField(max_length=40)
+
+    access = Access(audiences=["public"], fields={"public": ["id", "name"]})
