@@ -60,6 +60,7 @@ CANARIES = {
     "cnryprivatepicture": "a picture in that folder, shown by its pages alone",
     "cnrystainhidden": "row whose foreign key, a column the public does not see, is to a hidden row",
     "cnryslicehidden": "specialization, its own access not listing the parent link, of a hidden row",
+    "cnrybadgecode": "private column of a public table a to_field foreign key stores",
 }
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -67,6 +68,8 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 @pytest.fixture
 def leak_rows():
     from tests.leakapp.models import (
+        Award,
+        Badge,
         Child,
         Cnrymodelalpha,
         Job,
@@ -123,6 +126,8 @@ def leak_rows():
     Stain.objects.filter(name="stain-of-specimen-hidden").update(name="cnrystainhidden")
     Slice.objects.create(label="slice-public", thickness="thin", released=True)
     Slice.objects.create(label="slice-hidden", thickness="cnryslicehidden")
+    badge = Badge.objects.create(title="badge-1", code="cnrybadgecode")
+    Award.objects.create(badge=badge, note="award-1")
 
 
 def file_texts(path: Path) -> list[str]:
@@ -246,6 +251,10 @@ def test_relations_hide_the_rows_of_hidden_rows_and_keep_the_others(tmp_path, le
     assert download(site, "leakapp_stain") == [{"id": str(stain.pk), "name": stain.name}]
     slices = download(site, "leakapp_slice")
     assert slices == [{"label": "slice-public", "thickness": "thin"}]
+    # A to_field key stores a column the public does not see: the key is hidden.
+    assert [sorted(row) for row in download(site, "leakapp_award")] == [
+        ["id", "last_modified", "note", "tag"]
+    ]
     data = BeautifulSoup((site / "generated/data/index.html").read_text(), "html.parser")
     counts = {
         cells[0].get_text(" ", strip=True).split()[-1]: cells[1].get_text(strip=True)

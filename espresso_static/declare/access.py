@@ -140,17 +140,35 @@ class AudienceView:
 
     def sees_field(self, model, name: str) -> bool:
         """Whether the column ``name`` (a field name) of ``model`` is visible; a
-        relation is visible only when its target model is visible too."""
+        relation is visible only when its target model is visible too, and a foreign
+        key with ``to_field`` only when that column of its target is (its value)."""
         if not self.sees_model(model):
             return False
-        target = _related_model(model, name)
-        if target is not None and not self.sees_model(target):
+        relation = _relation(model, name)
+        if relation is not None and not self._sees_relation(relation):
             return False
         access = access_of(model)
         if self.audience.denies_by_default:
             listed = _names(model, access, "fields", self.name)
             return listed == ALL or name in listed
         return name not in _names(model, access, "hidden_fields", self.name)
+
+    def _sees_relation(self, relation) -> bool:
+        """Whether the target of a relation column of a visible model is visible
+        (:meth:`sees_field`); a reverse relation only by its target model."""
+        target = relation.related_model
+        if target is None:  # a generic foreign key: no one target
+            return True
+        if not self.sees_model(target):
+            return False
+        if not relation.concrete:
+            return True
+        target_field = getattr(relation, "target_field", None)
+        return (
+            target_field is None
+            or target_field.primary_key
+            or self.sees_field(target, target_field.name)
+        )
 
     def sees_path(self, model, lookup: str) -> bool:
         """Whether the value a relation path (``ensemble__name``) reads from a row of
@@ -353,12 +371,13 @@ def _declared_on(cls) -> set[str]:
     return {f.name for f in cls._meta.local_fields} - inherited
 
 
-def _related_model(model, name: str):
+def _relation(model, name: str):
+    """The relation field ``name`` of ``model``; None for another column or no field."""
     try:
         django_field = model._meta.get_field(name)
     except Exception:
         return None
-    return django_field.related_model if django_field.is_relation else None
+    return django_field if django_field.is_relation else None
 
 
 ALL_AUDIENCES = "all"

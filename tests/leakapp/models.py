@@ -198,3 +198,21 @@ class Stain(Base):
     name = models.CharField(max_length=40)
 
     access = Access(audiences=["public"], fields={"public": ["id", "name"]})
+
+
+class Badge(Base):
+    """A public table whose key column ``code`` is private."""
+
+    title = models.CharField(max_length=40)
+    code = models.CharField(max_length=40, unique=True)
+
+    access = Access(audiences=["public"], fields={"public": ["id", "title"]})
+
+
+class Award(Base):
+    """A foreign key by that private column: its values are the codes (private)."""
+
+    badge = models.ForeignKey(Badge, on_delete=models.CASCADE, to_field="code")
+    note = models.CharField(max_length=40)
+
+    access = Access(audiences=["public"], fields={"public": "__all__"})
