@@ -61,6 +61,7 @@ CANARIES = {
     "cnrystainhidden": "row whose foreign key, a column the public does not see, is to a hidden row",
     "cnryslicehidden": "specialization, its own access not listing the parent link, of a hidden row",
     "cnrybadgecode": "private column of a public table a to_field foreign key stores",
+    "cnrydraftcol": "column of a private through model of a public many-to-many",
 }
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -72,15 +73,19 @@ def leak_rows():
         Badge,
         Child,
         Cnrymodelalpha,
+        Draft,
         Job,
         Kit,
         Lot,
         Membership,
+        Mention,
         Node,
+        Paper,
         Sample,
         Slice,
         Specimen,
         Stain,
+        Topic,
     )
 
     origin = Cnrymodelalpha.objects.create(cnryfieldgamma="cnryvalueepsilon")
@@ -119,7 +124,8 @@ def leak_rows():
     Kit.cnryhiddenm2m.through.objects.bulk_create(
         [Kit.cnryhiddenm2m.through(kit=kit, cnrymodelalpha=bad)]
     )
-    # Rows hidden through foreign keys the public does not see.
+    # Rows hidden through foreign keys the public does not see, and links decided by
+    # through models.
     for label, released in (("specimen-public", True), ("specimen-hidden", False)):
         Specimen.objects.create(label=label, released=released)
         Stain.objects.create(specimen_id=label, name=f"stain-of-{label}")
@@ -128,6 +134,12 @@ def leak_rows():
     Slice.objects.create(label="slice-hidden", thickness="cnryslicehidden")
     badge = Badge.objects.create(title="badge-1", code="cnrybadgecode")
     Award.objects.create(badge=badge, note="award-1")
+    paper = Paper.objects.create(title="paper-1")
+    for name, released in (("topic-shown", True), ("topic-unreleased", False)):
+        Mention.objects.create(
+            paper=paper, topic=Topic.objects.create(name=name), released=released
+        )
+    Draft.objects.create(paper=paper, cnrydraftcol=Topic.objects.get(name="topic-unreleased"))
 
 
 def file_texts(path: Path) -> list[str]:
@@ -239,7 +251,7 @@ def download(site: Path, resource: str) -> list[dict]:
 
 @pytest.mark.django_db
 def test_relations_hide_the_rows_of_hidden_rows_and_keep_the_others(tmp_path, leak_rows):
-    from tests.leakapp.models import Stain
+    from tests.leakapp.models import Mention, Paper, Stain
 
     project = tmp_path / "project"
     shutil.copytree(LEAK_PROJECT, project)
@@ -255,6 +267,12 @@ def test_relations_hide_the_rows_of_hidden_rows_and_keep_the_others(tmp_path, le
     assert [sorted(row) for row in download(site, "leakapp_award")] == [
         ["id", "last_modified", "note", "tag"]
     ]
+    # The links are the visible rows of the through model; a private one, none.
+    paper = Paper.objects.get()
+    shown = Mention.objects.get(released=True)
+    links = [{"paper_id": str(paper.pk), "topic_id": str(shown.topic_id)}]
+    assert download(site, "leakapp_paper_topics") == links
+    assert not list(site.rglob("leakapp_paper_drafts*"))
     data = BeautifulSoup((site / "generated/data/index.html").read_text(), "html.parser")
     counts = {
         cells[0].get_text(" ", strip=True).split()[-1]: cells[1].get_text(strip=True)
@@ -262,6 +280,10 @@ def test_relations_hide_the_rows_of_hidden_rows_and_keep_the_others(tmp_path, le
         if len(cells) == 3
     }
     assert counts["leakapp_stain"] == "1" and counts["leakapp_slice"] == "1"
+    assert counts["leakapp_paper_topics"] == "1"
+    page = BeautifulSoup((site / "generated/leakapp/paper/index.html").read_text(), "html.parser")
+    fields = {code.get_text() for code in page.select("article table td:first-child > code")}
+    assert "topics" in fields and "drafts" not in fields
 
 
 @pytest.mark.django_db
@@ -359,7 +381,7 @@ def test_names_are_matched_exactly_never_as_substrings(monkeypatch):
 
 def test_a_relation_path_is_followed_only_through_what_the_audience_sees():
     from espresso_static.declare.access import Audience, AudienceView
-    from tests.leakapp.models import Job, Sample
+    from tests.leakapp.models import Job, Paper, Sample, Topic
 
     public = AudienceView(Audience("public", "deny", Path("site")))
     internal = AudienceView(Audience("internal", "allow", Path("site")))
@@ -372,6 +394,11 @@ def test_a_relation_path_is_followed_only_through_what_the_audience_sees():
     assert not public.sees_path(Sample, "job__status")
     assert internal.sees_path(Sample, "job__status")
     assert internal.sees_path(Job, "origin__cnryfieldgamma")
+    # To many rows through a through model whose row filter decides the links.
+    assert public.sees_path(Paper, "title")
+    assert not public.sees_path(Paper, "topics__name")
+    assert not public.sees_path(Topic, "papers__title")
+    assert internal.sees_path(Paper, "topics__name")
 
 
 @pytest.mark.parametrize("name", ["../../x", "a/b", "", "x y", ".hidden"])

@@ -140,8 +140,10 @@ class AudienceView:
 
     def sees_field(self, model, name: str) -> bool:
         """Whether the column ``name`` (a field name) of ``model`` is visible; a
-        relation is visible only when its target model is visible too, and a foreign
-        key with ``to_field`` only when that column of its target is (its value)."""
+        relation is visible only when its target model is visible too, a foreign key
+        with ``to_field`` only when that column of its target is (its value), and a
+        many-to-many through a model of its own only when that model and its two
+        foreign keys are (its links are that model's rows)."""
         if not self.sees_model(model):
             return False
         relation = _relation(model, name)
@@ -163,6 +165,12 @@ class AudienceView:
             return False
         if not relation.concrete:
             return True
+        if relation.many_to_many:
+            through = relation.remote_field.through
+            if through._meta.auto_created:
+                return True
+            ends = (relation.m2m_field_name(), relation.m2m_reverse_field_name())
+            return all(self.sees_field(through, name) for name in ends)
         target_field = getattr(relation, "target_field", None)
         return (
             target_field is None
@@ -176,7 +184,7 @@ class AudienceView:
         :meth:`queryset` gives point only to visible rows through their foreign keys to
         models this audience sees; a step the other way, or to many rows, reaches rows
         no such filter limits, so it is followed only to a model whose rows this
-        audience sees all of."""
+        audience sees all of (and the links of a through model, all of its rows)."""
         current = model
         for step in lookup.split("__"):
             try:
@@ -193,7 +201,7 @@ class AudienceView:
                 return False
             if step_field.is_relation:
                 reaches_others = step_field.many_to_many or not step_field.concrete
-                if reaches_others and self._filters_rows(step_field.related_model):
+                if reaches_others and any(map(self._filters_rows, _rows_read(step_field))):
                     return False
                 current = step_field.related_model
         return True
@@ -369,6 +377,16 @@ def _declared_on(cls) -> set[str]:
         for f in parent._meta.local_fields
     }
     return {f.name for f in cls._meta.local_fields} - inherited
+
+
+def _rows_read(relation) -> list:
+    """The models whose rows a step through ``relation`` (either way) reads: its
+    target, and for a many-to-many through a model of its own, that model's rows (the
+    links)."""
+    forward = relation if relation.concrete else relation.remote_field
+    through = getattr(forward.remote_field, "through", None)
+    explicit = through is not None and not through._meta.auto_created
+    return [relation.related_model, through] if explicit else [relation.related_model]
 
 
 def _relation(model, name: str):

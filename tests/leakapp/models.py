@@ -216,3 +216,43 @@ class Award(Base):
     note = models.CharField(max_length=40)
 
     access = Access(audiences=["public"], fields={"public": "__all__"})
+
+
+class Topic(Base):
+    """A public table linked to papers."""
+
+    name = models.CharField(max_length=40)
+
+    access = Access(audiences=["public"], fields={"public": ["id", "name"]})
+
+
+class Paper(Base):
+    """Many-to-many through models of their own: one the public sees the released
+    rows of, one private."""
+
+    title = models.CharField(max_length=40)
+    topics = models.ManyToManyField(Topic, through="Mention", related_name="papers")
+    drafts = models.ManyToManyField(Topic, through="Draft", related_name="draft_papers")
+
+    access = Access(audiences=["public"], fields={"public": ["id", "title", "topics", "drafts"]})
+
+
+class Mention(Base):
+    """A topic of a paper, public once released."""
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE)
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE)
+    released = models.BooleanField(default=False)
+
+    access = Access(
+        audiences=["public"],
+        fields={"public": ["id", "paper", "topic"]},
+        rows={"public": Q(released=True)},
+    )
+
+
+class Draft(Base):
+    """Private links: the name of its column is a canary."""
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE)
+    cnrydraftcol = models.ForeignKey(Topic, on_delete=models.CASCADE)

@@ -131,9 +131,12 @@ def m2m_resource(model, m2m) -> Resource:
 
 
 def m2m_rows(view: AudienceView, model, m2m) -> QuerySet:
-    """Links whose both ends are visible rows."""
+    """Links whose both ends are visible rows; of a through model of its own, its
+    visible rows (its row filter decides too, and they point only to visible rows)."""
     through = m2m.remote_field.through
     source, target = m2m.m2m_column_name(), m2m.m2m_reverse_name()
+    if not through._meta.auto_created:
+        return view.queryset(through).order_by(source, target).values_list(source, target)
     links = through._default_manager.all()
     for column, end in ((source, model), (target, m2m.related_model)):
         visible = view.queryset(end)
