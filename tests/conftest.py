@@ -25,6 +25,7 @@ TEST_APPS = [
     "tests.portapp",
     "tests.statusapp",
     "tests.dataapp",
+    "tests.allowapp",
 ]
 
 

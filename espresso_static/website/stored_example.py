@@ -9,7 +9,11 @@ own, below its position (``"configurations.0.config": 300``, tree
 ``"configurations.0": "Nf211"``).
 
 Only for audiences that see everything by default (allow): a deny audience's example
-would have to prove every value it shows is declared for it.
+would have to prove every value it shows is declared for it. Even so, an allow-audience
+may have its own row filters and hidden columns: every row is read through its view
+(:meth:`AudienceView.queryset`) and shows its visible columns only. A row needing a
+row the audience does not see (a hidden member of a required many-to-many column)
+makes no example: a script naming fewer members would not find it.
 """
 
 from __future__ import annotations
@@ -39,25 +43,31 @@ def stored_example(model, view: AudienceView) -> tuple[tuple, tuple]:
     for child in _child_links(model):
         queryset = queryset.filter(**{f"{child}__isnull": True})  # not a subclass's row
     for m2m in model._meta.many_to_many:
-        if not m2m.blank:  # the script sets members: a row that has some
-            queryset = queryset.filter(**{f"{m2m.name}__isnull": False})
+        if not m2m.blank:  # the script sets members: a row that has some, all visible
+            target = m2m.related_model
+            hidden = target._default_manager.exclude(pk__in=view.queryset(target).values("pk"))
+            queryset = queryset.filter(**{f"{m2m.name}__isnull": False}).exclude(
+                **{f"{m2m.name}__in": hidden}
+            )
     row = queryset.first()
     if row is None:
         return (), ()
-    example = _Example()
+    example = _Example(view)
     try:
         example.walk(row, "", depth=0)
-    except _TooLarge:
+    except _NoExample:
         return (), ()
     return tuple(sorted(example.values.items())), tuple(sorted(example.tree.items()))
 
 
-class _TooLarge(Exception):
-    """The example would take more than :data:`MAX_ROWS` rows."""
+class _NoExample(Exception):
+    """The example would take more than :data:`MAX_ROWS` rows, or a row the audience
+    does not see."""
 
 
 @dataclass
 class _Example:
+    view: AudienceView
     values: dict = field(default_factory=dict)
     tree: dict = field(default_factory=dict)
     rows: int = 0
@@ -68,13 +78,17 @@ class _Example:
             return
         self.rows += 1
         if self.rows > MAX_ROWS:
-            raise _TooLarge
+            raise _NoExample
+        model = type(row)
         for column in open_fields():
+            if not self.view.sees_field(model, column.name):
+                continue
             if column.many_to_many:
                 self._members(row, column, prefix, depth)
             elif isinstance(column, models.ForeignKey):
-                related = getattr(row, column.name)
-                if related is not None:
+                key = getattr(row, column.attname)
+                if key is not None:
+                    related = self._visible(column, key)
                     self._row(related, f"{prefix}{column.name}", depth)
             else:
                 value = _literal(column.value_from_object(row))
@@ -85,20 +99,45 @@ class _Example:
         # A script sets the members of a required column only: every one, in order (with
         # MAX_ROWS of them, the example is too large anyway).
         wanted = 1 if column.blank else MAX_ROWS
-        members = list(getattr(row, column.name).order_by("pk")[:wanted])
+        stored = getattr(row, column.name).values("pk")
+        members = self.view.queryset(column.related_model).filter(pk__in=stored).order_by("pk")
+        if not column.blank and members.count() != stored.count():
+            raise _NoExample  # a script naming only the visible members finds another row
+        members = [self._specialized(member) for member in members[:wanted]]
         if not members:
             return
         # The class of its first member: the kind of row a check accepts there.
-        first = getattr(members[0], "specialization", members[0])
-        self.tree[prefix + column.name] = type(first).__name__
+        self.tree[prefix + column.name] = type(members[0]).__name__
         if not column.blank:
             for position, member in enumerate(members):
                 self._row(member, f"{prefix}{column.name}.{position}", depth)
 
     def _row(self, related, path: str, depth: int) -> None:
-        related = getattr(related, "specialization", related)
         self.tree[path] = type(related).__name__
         self.walk(related, path + ".", depth + 1)
+
+    def _visible(self, column, key):
+        """The row foreign key ``column`` holding ``key`` points to (by its target
+        column: ``to_field`` may name another than the primary key), as the audience
+        sees it, specialized."""
+        rows = self.view.queryset(column.related_model)
+        row = rows.filter(**{column.target_field.attname: key}).first()
+        if row is None:
+            raise _NoExample
+        return self._specialized(row)
+
+    def _specialized(self, row):
+        """The most derived row sharing ``row``'s id that the audience sees: a subclass
+        hidden from it, or whose row filter leaves the row out, is not named."""
+        special = getattr(row, "specialization", row)
+        for cls in [type(special), *type(special)._meta.get_parent_list()]:
+            if cls is type(row):
+                return row
+            if self.view.sees_model(cls):
+                visible = self.view.queryset(cls).filter(pk=row.pk).first()
+                if visible is not None:
+                    return visible
+        return row
 
 
 _NOT_LITERAL = object()
