@@ -3,8 +3,9 @@ the audience sees, with the counts and the first failing rows of each.
 
 Published in the builds of audiences with ``health = true`` (by default those whose
 default is "allow", e.g. internal): a failing row is shown as its visible columns
-(never its ``str()``) and the check's message, only to an audience that sees every
-column of the model (a message may name any of its values).
+(never its ``str()``), and the check's message only to an unrestricted audience, one
+that sees every column and every row of every model: a message may name any value a
+check reads, of any related row (``self.batch.notes``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from espresso_static.data.audit import (
     run_audit,
     split_checks,
 )
-from espresso_static.declare.access import AudienceView
+from espresso_static.declare.access import AudienceView, access_of
 from espresso_static.project.apps import app_labels
 from espresso_static.website.cache import REBUILT, REUSED, UPDATED, BuildCache
 from espresso_static.website.context import Page, RenderContext
@@ -85,7 +86,9 @@ def collect_health(
     if report:
         report(f"{total:,} rows checked" + (" (changed inputs)" if plan.size is not None else ""))
     shown = [check for check in checks if _shows(view, check)]
-    return [_as_seen(result, view) for result in audit_results(shown, state, view.queryset)]
+    messages = unrestricted(view)
+    results = audit_results(shown, state, view.queryset)
+    return [_as_seen(result, view, messages) for result in results]
 
 
 def _shows(view: AudienceView, check) -> bool:
@@ -103,16 +106,30 @@ def _shows(view: AudienceView, check) -> bool:
 MESSAGE_WITHHELD = "(not shown: the message may name columns this site does not show)"
 
 
-def _as_seen(result: CheckResult, view: AudienceView) -> CheckResult:
+def unrestricted(view: AudienceView) -> bool:
+    """Whether ``view`` sees every column and every row of every installed model (no
+    model hidden from it, no hidden column, no row filter of its own): a check may read
+    any row its row reaches, so only then may its message be shown. Never a deny
+    audience, which sees only what is declared for it."""
+    from django.apps import apps
+
+    if view.audience.denies_by_default:
+        return False
+    return all(
+        view.sees_every_column(model) and view.name not in access_of(model).rows
+        for model in apps.get_models()
+    )
+
+
+def _as_seen(result: CheckResult, view: AudienceView, messages: bool) -> CheckResult:
     """``result`` with each failing row shown as its visible columns, never its
-    ``str()``, and the check's message only when the audience sees every column."""
+    ``str()``, and the check's message only when ``messages`` (:func:`unrestricted`)."""
     from django.apps import apps
 
     model = apps.get_model(result.model)
-    whole = view.sees_every_column(model)
     rows = [
         FailingRow(
-            row.pk, view.describe_row(model, row.pk), row.message if whole else MESSAGE_WITHHELD
+            row.pk, view.describe_row(model, row.pk), row.message if messages else MESSAGE_WITHHELD
         )
         for row in result.rows
     ]
