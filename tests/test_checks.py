@@ -115,6 +115,55 @@ def test_each_access_check_fires_names_the_model_and_is_silenced(
     assert ids_of(["declarations"], silenced=[check_id]) == []
 
 
+#: Front matter of a hand-written page that would publish it to a deny-audience (or
+#: to no audience at all), and what E307 says.
+PAGE_CASES = [
+    (
+        "---\naudience: [internal]\n---\n",
+        "front matter key `audience` is not read; did you mean `audiences`",
+    ),
+    ("---\nAudience: internal\n---\n", "front matter key `Audience` is not read"),
+    (
+        "---\naudiences:\n---\n",
+        "`audiences` must be a list of audience names, e.g. audiences: [internal], not None",
+    ),
+    ("---\naudiences: []\n---\n", "`audiences` must be a list of audience names"),
+    ("---\naudiences: internal\n---\n", "`audiences` must be a list of audience names"),
+    ("---\naudiences: [intrnal]\n---\n", "names 'intrnal', not a configured audience (audiences: "),
+    ("---\naudiences: [Internal]\n---\n", "names 'Internal', not a configured audience"),
+    ("\n\n---\naudiences: [internal]\n---\n", "blank lines before the front matter"),
+]
+
+
+@pytest.mark.parametrize(("front", "says"), PAGE_CASES)
+def test_each_wrong_page_front_matter_is_e307_naming_the_page(tmp_path, front, says):
+    (tmp_path / "docs" / "team").mkdir(parents=True)
+    (tmp_path / "docs" / "team" / "plan.md").write_text(f"{front}\n# Plan\n")
+    (tmp_path / "docs" / "fine.md").write_text("---\naudiences: [internal, public]\n---\n")
+    config = dataclasses.replace(load_config(REPO), docs_dir=tmp_path / "docs")
+    (message,) = run_project_checks(config, ["declarations"])
+    assert message.id == "espresso_static.E307"
+    assert message.msg.startswith(f"{tmp_path / 'docs' / 'team' / 'plan.md'}: ")
+    assert says in message.msg and "\n" not in message.msg
+    silenced = dataclasses.replace(config, silenced_checks=("espresso_static.E307",))
+    assert run_project_checks(silenced, ["declarations"]) == []
+
+
+@pytest.mark.django_db
+def test_a_wrong_page_front_matter_stops_build_site_even_silenced(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "plan.md").write_text("---\naudience: [internal]\n---\n# cnry\n")
+    config = dataclasses.replace(load_config(REPO), docs_dir=tmp_path / "docs", root=tmp_path)
+    options = BuildOptions(quiet=True, allow_drift=True, use_cache=False)
+    with pytest.raises(EspressoStaticError, match=r"^Not building: .*plan\.md: front matter key"):
+        build_site(config, tmp_path / "site", options)
+    # Silenced, the check no longer stops the build, but the page still cannot reach it.
+    silenced = dataclasses.replace(config, silenced_checks=("espresso_static.E307",))
+    with pytest.raises(EspressoStaticError, match=r"plan\.md: front matter key `audience`"):
+        build_site(silenced, tmp_path / "site", options)
+    assert [path.name for path in tmp_path.iterdir()] == ["docs"]
+
+
 def test_a_row_filter_may_be_a_function_and_valid_access_passes(monkeypatch):
     access = Access(
         audiences=["public"],

@@ -1,5 +1,7 @@
 """Declaration checks: every ``Access`` and ``Progress`` a model declares fits the
-model and the configured audiences (``espresso_static.E301`` to ``E306``, ``W301``, ``W302``, ``E401`` to ``E408``).
+model and the configured audiences (``espresso_static.E301`` to ``E306``, ``W301``, ``W302``, ``E401`` to ``E408``),
+and every hand-written page names configured audiences in front matter MkDocs reads
+(``E307``).
 
 A wrong declaration would otherwise fail open or silently: a misspelt column in
 ``hidden_fields`` leaves the column visible, a string where a list belongs
@@ -24,6 +26,7 @@ from espresso_static.declare.progress import (
     status_like_column,
 )
 from espresso_static.exceptions import one_line_text
+from espresso_static.project.config import ProjectConfig
 from espresso_static.project.django_setup import project_audiences
 
 
@@ -41,6 +44,16 @@ def declarations(app_configs=None, **_) -> list[checks.CheckMessage]:
             problems += _declared_progress_problems(model)
             problems += _undeclared_progress(model)
     return problems
+
+
+def page_declarations(config: ProjectConfig) -> list[checks.CheckMessage]:
+    """E307: hand-written pages whose front matter does not say right which configured
+    audiences they are for (a misspelt key publishes the page to every audience). Not
+    in Django's registry: the pages are the project's, not its apps'."""
+    from espresso_static.website.write import front_matter_problems
+
+    problems = front_matter_problems(config.docs_dir, config.audiences)
+    return [checks.Error(problem, id=f"{PREFIX}E307") for problem in problems]
 
 
 def _declared_attribute(model, name: str):

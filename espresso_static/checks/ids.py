@@ -63,6 +63,11 @@ CHECK_IDS: dict[str, tuple[str, str]] = {
         DECLARATIONS,
         "an Access row filter (a Q) naming a field or relation the model does not have",
     ),
+    "espresso_static.E307": (
+        DECLARATIONS,
+        "a hand-written page's front matter: audiences not a list of configured audience names, "
+        "an audience key, or front matter after blank lines (MkDocs would not read it)",
+    ),
     "espresso_static.W301": (
         DECLARATIONS,
         "an Access entry without effect (e.g. fields for an allow-audience)",

@@ -44,6 +44,7 @@ def run_project_checks(
     audit reads; ``django_tags``: those of Django's own checks the ``django`` tag runs
     (default: all)."""
     from espresso_static.checks.data_health import audit_progress
+    from espresso_static.checks.declarations import page_declarations
     from espresso_static.checks.migrations import drift_once
     from espresso_static.project.apps import project_app
 
@@ -59,6 +60,8 @@ def run_project_checks(
                 found = checks.run_checks(
                     configs, selected, include_deployment_checks=tag == DATA, databases=databases
                 )
+            if tag == DECLARATIONS:
+                found += page_declarations(config)
             # The data and notification checks share the drift warning; one is enough.
             messages += [message for message in found if message not in messages]
     silenced = {*_settings_silenced(), *config.silenced_checks}

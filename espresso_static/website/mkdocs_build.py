@@ -124,7 +124,7 @@ def load_mkdocs_config(
     kept in ``cache``; static files that the ``published`` site (the one this build
     replaces) holds unchanged, or that ``docs`` generated, are linked, not copied
     (:mod:`.hardlinks`)."""
-    not_for = pages_not_for(config.docs_dir, site.audience)
+    not_for = pages_not_for(config.docs_dir, site.audience, config.audiences)
     mkdocs_config = _configured(
         config.mkdocs_config,
         site.name,
@@ -133,7 +133,7 @@ def load_mkdocs_config(
             "site_dir": str(site_dir),
             "nav": site_nav(
                 contributions,
-                hand_written_pages(config.docs_dir, site.audience),
+                hand_written_pages(config.docs_dir, site.audience, config.audiences),
                 _nav_without(raw.get("nav"), not_for),
             ),
             "strict": context.options.strict,

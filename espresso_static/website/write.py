@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -133,15 +133,14 @@ def ensure_home_page(docs_dir: Path) -> bool:
     return True
 
 
-def hand_written_pages(docs_dir: Path, audience: str | None = None) -> list[str]:
-    """The Markdown pages MkDocs builds from the docs folder outside ``generated/``,
-    the home page first; with ``audience``, only the pages for it (see
-    :func:`page_audiences`)."""
+def hand_written_pages(docs_dir: Path, audience: str, audiences: Collection[str]) -> list[str]:
+    """The Markdown pages MkDocs builds from the docs folder outside ``generated/``
+    for ``audience`` (one of the configured ``audiences``; see :func:`page_audiences`),
+    the home page first."""
     from mkdocs.utils import is_markdown_file
 
     pages = [page for page in _page_like_files(docs_dir) if is_markdown_file(page)]
-    if audience is not None:
-        pages = [page for page in pages if is_for(docs_dir / page, audience)]
+    pages = [page for page in pages if is_for(docs_dir / page, audience, audiences)]
     return sorted(pages, key=lambda page: page != HOME_PAGE)
 
 
@@ -158,12 +157,13 @@ def _page_like_files(docs_dir: Path) -> list[str]:
     )
 
 
-def pages_not_for(docs_dir: Path, audience: str) -> list[str]:
-    """The Markdown files whose front matter keeps them out of ``audience``'s builds,
-    then the outermost folders every page of which it keeps out (``folder/``): their
-    other files (the pictures of private pages) go with them."""
+def pages_not_for(docs_dir: Path, audience: str, audiences: Collection[str]) -> list[str]:
+    """The Markdown files whose front matter keeps them out of ``audience``'s builds
+    (``audiences``: the configured ones), then the outermost folders every page of
+    which it keeps out (``folder/``): their other files (the pictures of private pages)
+    go with them."""
     pages = _page_like_files(docs_dir)
-    excluded = [page for page in pages if not is_for(docs_dir / page, audience)]
+    excluded = [page for page in pages if not is_for(docs_dir / page, audience, audiences)]
     kept = {folder for page in pages if page not in excluded for folder in _folders(page)}
     private = {folder for page in excluded for folder in _folders(page)} - kept
     outermost = [f for f in private if not any(other in private for other in _folders(f))]
@@ -175,15 +175,27 @@ def _folders(path: str) -> list[str]:
     return [parent.as_posix() for parent in PurePosixPath(path).parents][:-1]
 
 
-def is_for(page: Path, audience: str) -> bool:
+def front_matter_problems(docs_dir: Path, audiences: Collection[str]) -> Iterator[str]:
+    """One line for each hand-written page of ``docs_dir`` whose front matter does not
+    say right which of the configured ``audiences`` it is for."""
+    for page in _page_like_files(docs_dir):
+        try:
+            page_audiences(docs_dir / page, audiences)
+        except EspressoStaticError as error:
+            yield str(error)
+
+
+def is_for(page: Path, audience: str, audiences: Collection[str]) -> bool:
     """Whether the hand-written ``page`` is in the builds of ``audience``."""
-    wanted = page_audiences(page)
+    wanted = page_audiences(page, audiences)
     return wanted is None or audience in wanted
 
 
-def page_audiences(page: Path) -> list[str] | None:
+def page_audiences(page: Path, audiences: Collection[str]) -> list[str] | None:
     """The audiences a hand-written page names in its front matter, e.g.
-    ``audiences: [internal]`` (None: every build has it)."""
+    ``audiences: [internal]`` (None: every build has it), each one of the configured
+    ``audiences``. Front matter MkDocs would not read or that misspells the key, the
+    list or a name is an error: the page could otherwise reach every build, or none."""
     import yaml
     from mkdocs.utils.meta import YAML_RE, get_data
 
@@ -191,6 +203,12 @@ def page_audiences(page: Path) -> list[str] | None:
         text = page.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise EspressoStaticError(f"{page} cannot be read: {error}") from None
+    # MkDocs reads front matter only at the very start and shows it as text otherwise.
+    if not YAML_RE.match(text) and YAML_RE.match(text.lstrip(" \t\n")):
+        raise EspressoStaticError(
+            f"{page}: blank lines before the front matter, which MkDocs then does not "
+            "read (it would show it as text in every build); remove them."
+        )
     # MkDocs ignores front matter it cannot read and publishes the page: fail closed.
     if front := YAML_RE.match(text):
         try:
@@ -202,14 +220,23 @@ def page_audiences(page: Path) -> list[str] | None:
             problem = " ".join(str(error).split())
             raise EspressoStaticError(f"{page}: unreadable front matter: {problem}") from None
     _, meta = get_data(text)
-    wanted = next((v for k, v in meta.items() if str(k).lower() == "audiences"), None)
-    if wanted is None:
+    keys = {str(key).lower(): key for key in meta}
+    if "audience" in keys:
+        raise EspressoStaticError(
+            f"{page}: front matter key `{keys['audience']}` is not read; "
+            "did you mean `audiences` (a list, e.g. audiences: [internal])?"
+        )
+    if "audiences" not in keys:
         return None
-    if isinstance(wanted, str):
-        wanted = [wanted]
-    if not isinstance(wanted, list) or not all(isinstance(name, str) for name in wanted):
+    wanted = meta[keys["audiences"]]
+    if not isinstance(wanted, list) or not wanted or not all(isinstance(n, str) for n in wanted):
         raise EspressoStaticError(
             f"{page}: front matter `audiences` must be a list of audience names, "
             f"e.g. audiences: [internal], not {wanted!r}."
+        )
+    if unknown := [name for name in wanted if name not in audiences]:
+        raise EspressoStaticError(
+            f"{page}: front matter `audiences` names {', '.join(map(repr, unknown))}, "
+            f"not a configured audience (audiences: {', '.join(audiences)})."
         )
     return wanted
