@@ -336,6 +336,26 @@ def test_no_site_is_published_inside_the_docs_folder(tmp_path, leak_rows):
 
 
 @pytest.mark.django_db
+def test_no_site_is_built_from_a_database_inside_the_docs_folder(tmp_path, leak_rows):
+    # MkDocs would copy it, every row, into the public site as a file of the docs.
+    project = tmp_path / "project"
+    shutil.copytree(LEAK_PROJECT, project)
+    pyproject = project / "pyproject.toml"
+    setting = 'docs_dir = "docs"\ndatabase = "sqlite:///docs/db.sqlite3"'
+    pyproject.write_text(pyproject.read_text().replace('docs_dir = "docs"', setting))
+    with sqlite3.connect(project / "docs" / "db.sqlite3") as database:
+        database.execute("CREATE TABLE cnryhiddenrow (x)")
+    result = build_public(project, tmp_path / "site")
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        f"Error: Not building: database names the database {project / 'docs' / 'db.sqlite3'}, "
+        f"inside the docs folder {project / 'docs'}, whose files every build publishes; "
+        "move it outside."
+    )
+    assert not (tmp_path / "site").exists()
+
+
+@pytest.mark.django_db
 def test_a_nav_in_mkdocs_yml_lists_only_the_audiences_pages(tmp_path, leak_rows):
     project = tmp_path / "project"
     shutil.copytree(LEAK_PROJECT, project)

@@ -71,7 +71,11 @@ from espresso_static.website.mkdocs_build import (
 from espresso_static.website.publish import make_staging, remove_stale_staging, swapped_in
 from espresso_static.website.render import GENERATED, template_environment
 from espresso_static.website.workers import start, workers_possible
-from espresso_static.website.write import keep_generated_docs, write_build_docs
+from espresso_static.website.write import (
+    keep_generated_docs,
+    refuse_database_inside,
+    write_build_docs,
+)
 
 #: Loops over at least this many items show a progress bar.
 PROGRESS_BAR_FROM = 50
@@ -456,7 +460,10 @@ def _git(root: Path, *args: str) -> str:
 
 
 def _check_target(config: ProjectConfig, target: Path) -> None:
-    """Refuse targets whose replacement would destroy something that is not a site."""
+    """Refuse targets whose replacement would destroy something that is not a site, and
+    builds that would publish the database."""
+    key = "DATABASE_URL" if config.database_source == "DATABASE_URL" else "database"
+    refuse_database_inside(config.docs_dir, config.database, key)
     if target in (config.root, config.docs_dir) or config.docs_dir.is_relative_to(target):
         raise EspressoStaticError(
             f"Cannot publish into {target}: it holds the project or its pages; use a folder of its own."

@@ -98,6 +98,19 @@ def refuse_broken_links(docs_dir: Path) -> None:
             )
 
 
+def refuse_database_inside(docs_dir: Path, database: dict, key: str) -> None:
+    """Refuse an SQLite ``database`` (set by the configuration's ``key``) in ``docs_dir``:
+    MkDocs would copy it, every row of it, into every build's site."""
+    if database["ENGINE"] != "django.db.backends.sqlite3":
+        return
+    path = Path(database["NAME"]).resolve()
+    if path.is_relative_to(docs_dir.resolve()):
+        raise EspressoStaticError(
+            f"Not building: {key} names the database {path}, inside the docs folder "
+            f"{docs_dir}, whose files every build publishes; move it outside."
+        )
+
+
 def _docs_files(docs_dir: Path) -> Iterator[Path]:
     """The files of ``docs_dir`` but its ``generated/``, as MkDocs finds them: through
     symbolic links to folders too (``Path.rglob`` would not enter them)."""
