@@ -7,7 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.db.models import Q
 
+from espresso_static.access import Access
 from espresso_static.data.audit import audit_data, count_rows
 from espresso_static.declare.access import Audience, AudienceView
 from espresso_static.website.features.health import collect_health
@@ -68,3 +70,19 @@ def test_the_page_and_the_check_command_count_the_same_rows_with_members():
     page = result_of(collect_health([Ensemble], view), check)
     assert (page.checked, page.failing) == (command.checked, command.failing) == (2, 1)
     assert count_rows([Ensemble]) == 2  # the progress bar's total: the rows the audit reads
+
+
+def test_the_page_counts_rows_passing_as_written_among_the_rows_the_audience_sees(monkeypatch):
+    """A count over every stored row beside "2 rows checked" told the public of the
+    rows it does not see."""
+    public_rows = Q(name__startswith="a")
+    access = Access(audiences=["public"], fields={"public": ["name"]}, rows={"public": public_rows})
+    monkeypatch.setattr(Label, "access", access, raising=False)
+    for name in ("a12m310", "a09m310", "hidden1", "hidden2", "hidden3"):
+        Label.objects.create(name=name)  # each check finds its own row: passes as written
+    public = AudienceView(Audience("public", "deny", Path("site")))
+    result = result_of(collect_health([Label], public), "check_consistency")
+    assert (result.checked, result.failing, result.passed_as_written) == (2, 0, 2)
+    internal = AudienceView(Audience("internal", "allow", Path("site")))
+    result = result_of(collect_health([Label], internal), "check_consistency")
+    assert (result.checked, result.passed_as_written) == (5, 5)

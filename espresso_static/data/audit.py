@@ -130,21 +130,8 @@ def audit_data(
     """Run the checks of ``models`` over all stored rows (or the queryset
     ``rows_of(model)``, e.g. the rows an audience sees); ``progress(n)`` after each batch."""
     rows_of = rows_of or (lambda model: model._default_manager.all())
-    results = []
-    for model in models:
-        if _overrides(model, "check_consistency"):
-            results.append(_audit_rows(model, rows_of(model), batch_size, progress))
-        for m2m in _m2m_fields(model):
-            results.append(_audit_m2m(model, m2m, rows_of(model), batch_size, progress))
-    return results
-
-
-def _audit_rows(model, queryset, batch_size: int, progress) -> CheckResult:
-    return _audit(Check(model), queryset, batch_size, progress)
-
-
-def _audit_m2m(model, m2m, queryset, batch_size: int, progress) -> CheckResult:
-    return _audit(Check(model, m2m), queryset, batch_size, progress)
+    checks = checks_of(models)
+    return [_audit(check, rows_of(check.model), batch_size, progress) for check in checks]
 
 
 def _audit(check: Check, queryset, batch_size: int, progress) -> CheckResult:
@@ -334,16 +321,12 @@ def audit_results(checks: list[Check], state: AuditState, rows_of: Callable) -> 
     results = []
     for check in checks:
         visible = rows_of(check.model)
-        failing = sorted(check_failing := state.failing[check.key])
-        if visible.query.has_filters() and check_failing:
-            shown = set()
-            for batch in _batches(failing, RECHECK_BATCH):
-                shown.update(visible.filter(pk__in=batch).values_list("pk", flat=True))
-            failing = [pk for pk in failing if pk in shown]
+        failing = _among(visible, state.failing[check.key])
         result = CheckResult(check.model._meta.label, check.name, check.description)
         result.checked, result.failing = checked_rows(visible, check.m2m).count(), len(failing)
-        result.passed_as_written = len(state.as_written[check.key])
-        result.not_replayable = len(state.not_replayable[check.key])
+        # Of the rows counted as checked only: a count over every row tells of hidden ones.
+        result.passed_as_written = len(_among(visible, state.as_written[check.key]))
+        result.not_replayable = len(_among(visible, state.not_replayable[check.key]))
         first = check.model._default_manager.filter(pk__in=failing[:KEEP_ROWS])
         for instance, error in _checked(check, first):
             if isinstance(error, Exception):
@@ -351,6 +334,17 @@ def audit_results(checks: list[Check], state: AuditState, rows_of: Callable) -> 
                 result.rows.append(FailingRow(instance.pk, _describe(instance), message))
         results.append(result)
     return results
+
+
+def _among(visible, pks: set) -> list:
+    """The ``pks`` of rows of the queryset ``visible``, sorted."""
+    pks = sorted(pks)
+    if not visible.query.has_filters() or not pks:
+        return pks
+    shown = set()
+    for batch in _batches(pks, RECHECK_BATCH):
+        shown.update(visible.filter(pk__in=batch).values_list("pk", flat=True))
+    return [pk for pk in pks if pk in shown]
 
 
 def _failing(check: Check, queryset, progress) -> dict[str, set]:
