@@ -4,11 +4,20 @@ group the audience no longer sees whole, redraws it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from espresso_static.data.snapshot import take_snapshot
+from espresso_static.declare.access import Audience, AudienceView
 from espresso_static.progress import declared
+from espresso_static.website.features.status import (
+    status_sources,
+    status_tables,
+    with_history_plots,
+)
 from models.demo.models import DataFile, Ensemble
+from tests.statusapp.models import Baryon2pt
 from tests.test_build_cache import build, outcomes, project, site_files  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -51,3 +60,18 @@ def test_an_audience_whose_row_filter_hides_no_row_gets_the_plot(project, tmp_pa
     build(project, tmp_path / "held", "--audience", "public")
     assert (tmp_path / "held/generated/status/demo/datafile/index.html").is_file()
     assert not list((tmp_path / "held").rglob("progress.svg"))
+
+
+def history_page(view, model):
+    """The status page of ``model`` for ``view``, with its history plot."""
+    sources = [source for source in status_sources(view) if source.item.model is model]
+    (page,) = with_history_plots(view, sources, status_tables(view, sources))
+    return page
+
+
+def test_a_model_without_group_by_gets_its_plot():
+    Baryon2pt.objects.create(name="proton", status="done")
+    Baryon2pt.objects.create(name="neutron")
+    take_snapshot(declared(Baryon2pt))
+    page = history_page(AudienceView(Audience("internal", "allow", Path("site"))), Baryon2pt)
+    assert page.plot_by is None and set(page.plots) == {"progress.svg", "progress.png"}

@@ -76,7 +76,9 @@ def plotted_series(
     from espresso_static.models import ProgressSnapshot
 
     item, by = source.shown, source.plot_by
-    if item.progress.group_by != source.item.progress.group_by or not has_snapshots(item):
+    # Compared as tuples: a declaration's () and the visible declaration's [] are equal.
+    hidden_groups = tuple(item.progress.group_by) != tuple(source.item.progress.group_by)
+    if hidden_groups or not has_snapshots(item):
         return None
     groups = tuple(sorted(_whole_groups(item, by, view.queryset(source.item.model), summary)))
     if not groups:
