@@ -88,8 +88,8 @@ def history_by(
     item: DeclaredProgress, by: str | None, groups: Collection[str] | None = None
 ) -> History:
     """The snapshots of ``item`` summed per value of the group column ``by`` (None: all),
-    only of the values ``groups`` when given (a build shows only groups its audience
-    sees whole)."""
+    only of the values ``groups`` when given (a build plots only the groups that have
+    rows now)."""
     if by is not None and by not in item.progress.group_by:
         choices = ", ".join(item.progress.group_by) or "none"
         raise EspressoStaticError(

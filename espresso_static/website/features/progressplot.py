@@ -1,11 +1,11 @@
 """The history plot of a status page, drawn again only when what it plots changed.
 
 Drawing (SVG and PNG) is the expensive part; what the plot shows is small: the done
-and total counts per snapshot of the groups the audience sees whole, and the legend's
+and total counts per snapshot of the groups the audience sees, and the legend's
 texts (which say "stalled since …" once two weeks pass without progress, so they
 depend on the day too). The plot is cached under a key of exactly that — not of the
 status table's content — so a sync that changes rows but no snapshot's counts, nor
-which groups are shown whole, reuses it.
+which groups are shown, reuses it.
 
 Those counts and their trends are cached too, under the snapshots' fingerprint: a
 build after a sync without a new snapshot reads no snapshot and imports no pandas.
@@ -13,14 +13,13 @@ build after a sync without a new snapshot reads no snapshot and imports no panda
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from dataclasses import dataclass
 
 from espresso_static.data.row_values import row_warnings, warn_again
 from espresso_static.data.trend import ALL
 from espresso_static.declare.access import AudienceView
-from espresso_static.declare.progress import DeclaredProgress, ProgressSummary, summarize
+from espresso_static.declare.progress import DeclaredProgress, ProgressSummary
 from espresso_static.website.cache import BuildCache
 
 PLOT_FILES = ("progress.svg", "progress.png")
@@ -45,8 +44,8 @@ class PlottedSeries:
 def history_plot(
     view: AudienceView, source, summary: ProgressSummary, cache: BuildCache
 ) -> tuple[dict[str, bytes], list]:
-    """The plot files (``{name: bytes}``; none before the first snapshot or when no
-    group is seen whole) and trends of ``source``'s (a status page's) history, from
+    """The plot files (``{name: bytes}``; none before the first snapshot or for an
+    audience that may not see every row) and trends of ``source``'s (a status page's) history, from
     ``cache`` when the plotted series did not change. ``summary``: the counts of the
     rows ``view`` sees, as its status page shows them."""
     series = plotted_series(view, source, summary, cache)
@@ -70,21 +69,22 @@ def history_plot(
 def plotted_series(
     view: AudienceView, source, summary: ProgressSummary, cache: BuildCache
 ) -> PlottedSeries | None:
-    """The counts ``source``'s plot shows to ``view`` (None: no plot): no plot over
-    hidden group columns, nor of groups with hidden rows (``summary``: the counts of
-    the rows ``view`` sees). From ``cache`` when no snapshot changed since."""
+    """The counts ``source``'s plot shows to ``view`` (None: no plot), of the groups
+    ``summary`` (the counts of the rows ``view`` sees) has. No plot over hidden group
+    columns, nor for an audience a row filter (its own or through foreign keys) may
+    hide rows from: snapshots count every row, those hidden when they were taken too,
+    even rows deleted since. From ``cache`` when no snapshot changed since."""
     from espresso_static.models import ProgressSnapshot
 
-    item, by = source.shown, source.plot_by
+    item, by, model = source.shown, source.plot_by, source.item.model
     # Compared as tuples: a declaration's () and the visible declaration's [] are equal.
     hidden_groups = tuple(item.progress.group_by) != tuple(source.item.progress.group_by)
-    if hidden_groups or not has_snapshots(item):
+    if hidden_groups or view._filters_rows(model) or not has_snapshots(item):
         return None
-    groups = tuple(sorted(_whole_groups(item, by, view.queryset(source.item.model), summary)))
+    groups = tuple(sorted(str(value) if by else ALL for value in _totals_by(summary, by)))
     if not groups:
         return None
     snapshots = cache.fingerprint(ProgressSnapshot) if cache.enabled else ""
-    model = source.item.model
     key = cache.key("series", view, [model], item, by, groups, snapshots, content=False)
     stored = cache.load(key, counted=False)  # a tuple: the series may be None
     if stored is None:
@@ -123,21 +123,6 @@ def _draw(item: DeclaredProgress, series: PlottedSeries) -> dict[str, bytes]:
     history = history_by(item, series.by, groups=series.groups)
     figure = progress_figure(item, by=series.by, history=history)
     return {name: figure_bytes(figure, name.rsplit(".", 1)[-1]) for name in PLOT_FILES}
-
-
-def _whole_groups(
-    item: DeclaredProgress, by: str | None, rows, summary: ProgressSummary
-) -> set[str]:
-    """The values of ``by`` (``all`` without one) to plot: none when a row is hidden
-    (snapshots count every row, and a hidden row may have moved from any group).
-    ``summary`` counts ``rows``: only a view that hides rows needs a count of all."""
-    seen = _totals_by(summary, by)
-    if rows.query.has_filters():  # the audience may not see every row
-        per_group = dataclasses.replace(item.progress, group_by=[by] if by else [], columns=None)
-        everything = _totals_by(summarize(dataclasses.replace(item, progress=per_group)), by)
-        if seen != everything:
-            return set()
-    return {str(value) if by else ALL for value in seen}
 
 
 def _totals_by(summary: ProgressSummary, by: str | None) -> dict:

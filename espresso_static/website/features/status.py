@@ -244,7 +244,7 @@ def with_history_plots(
     pages: list[StatusPageData],
     cache: BuildCache | None = None,
 ) -> list[StatusPageData]:
-    """``pages`` with the history plot and trends of the groups ``view`` sees whole."""
+    """``pages`` with the history plot and trends of the groups ``view`` sees."""
     from espresso_static.website.features.progressplot import has_snapshots, history_plot
 
     cache = cache or BuildCache(None)
