@@ -201,12 +201,12 @@ class AudienceView:
                 return False
             if step_field.is_relation:
                 reaches_others = step_field.many_to_many or not step_field.concrete
-                if reaches_others and any(map(self._filters_rows, _rows_read(step_field))):
+                if reaches_others and any(map(self.filters_rows, _rows_read(step_field))):
                     return False
                 current = step_field.related_model
         return True
 
-    def _filters_rows(self, model) -> bool:
+    def filters_rows(self, model) -> bool:
         """Whether this audience may see fewer than all rows of ``model``: a row filter
         of its own or of a model its foreign keys to visible models lead to
         (:meth:`queryset`)."""
@@ -232,6 +232,20 @@ class AudienceView:
         check's message may name)."""
         fields = [*model._meta.concrete_fields, *model._meta.many_to_many]
         return all(self.sees_field(model, f.name) for f in fields)
+
+    def sees_everything(self) -> bool:
+        """Whether this audience sees every column and every row of every installed
+        model (no model or column hidden from it, no row filter of its own): what a
+        check's message may name, as a check may read any row its row reaches. Never a
+        deny audience, which sees only what is declared for it."""
+        from django.apps import apps
+
+        if self.audience.denies_by_default:
+            return False
+        return all(
+            self.sees_every_column(model) and self.name not in access_of(model).rows
+            for model in apps.get_models()
+        )
 
     def visible_fields(self, model) -> list:
         """The visible concrete fields and many-to-many fields of ``model``, in order."""

@@ -29,7 +29,7 @@ from espresso_static.data.audit import (
     run_audit,
     split_checks,
 )
-from espresso_static.declare.access import AudienceView, access_of
+from espresso_static.declare.access import AudienceView
 from espresso_static.project.apps import app_labels
 from espresso_static.website.cache import REBUILT, REUSED, UPDATED, BuildCache
 from espresso_static.website.context import Page, RenderContext
@@ -86,7 +86,7 @@ def collect_health(
     if report:
         report(f"{total:,} rows checked" + (" (changed inputs)" if plan.size is not None else ""))
     shown = [check for check in checks if _shows(view, check)]
-    messages = unrestricted(view)
+    messages = view.sees_everything()
     results = audit_results(shown, state, view.queryset)
     return [_as_seen(result, view, messages) for result in results]
 
@@ -106,24 +106,9 @@ def _shows(view: AudienceView, check) -> bool:
 MESSAGE_WITHHELD = "(not shown: the message may name columns this site does not show)"
 
 
-def unrestricted(view: AudienceView) -> bool:
-    """Whether ``view`` sees every column and every row of every installed model (no
-    model hidden from it, no hidden column, no row filter of its own): a check may read
-    any row its row reaches, so only then may its message be shown. Never a deny
-    audience, which sees only what is declared for it."""
-    from django.apps import apps
-
-    if view.audience.denies_by_default:
-        return False
-    return all(
-        view.sees_every_column(model) and view.name not in access_of(model).rows
-        for model in apps.get_models()
-    )
-
-
 def _as_seen(result: CheckResult, view: AudienceView, messages: bool) -> CheckResult:
     """``result`` with each failing row shown as its visible columns, never its
-    ``str()``, and the check's message only when ``messages`` (:func:`unrestricted`)."""
+    ``str()``, and the check's message only when ``messages`` (:meth:`AudienceView.sees_everything`)."""
     from django.apps import apps
 
     model = apps.get_model(result.model)

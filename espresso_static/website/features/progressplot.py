@@ -79,7 +79,7 @@ def plotted_series(
     item, by, model = source.shown, source.plot_by, source.item.model
     # Compared as tuples: a declaration's () and the visible declaration's [] are equal.
     hidden_groups = tuple(item.progress.group_by) != tuple(source.item.progress.group_by)
-    if hidden_groups or view._filters_rows(model) or not has_snapshots(item):
+    if hidden_groups or view.filters_rows(model) or not has_snapshots(item):
         return None
     groups = tuple(sorted(str(value) if by else ALL for value in _totals_by(summary, by)))
     if not groups:
