@@ -513,3 +513,20 @@ def test_passwords_are_never_printed(tmp_path, password):
                 cli, [*command, "--project", str(project)], env={"DATABASE_URL": url}
             )
             assert password not in result.output, (command, url, result.output)
+
+
+@pytest.mark.django_db
+def test_a_through_model_and_its_owner_keep_counts_of_their_own(tmp_path, leak_rows):
+    """Paper and its through model Mention read the same tables: each row count is
+    kept under its model, or the second would be given the first's."""
+    from espresso_static.declare.access import Audience, AudienceView
+    from espresso_static.website.cache import BuildCache
+    from espresso_static.website.collect import count_rows
+    from espresso_static.website.pipeline import _kept_counts
+    from tests.leakapp.models import Mention, Paper
+
+    view = AudienceView(Audience("internal", "allow", tmp_path / "site"))
+    assert count_rows(Mention, view)[0] != count_rows(Paper, view)[0]
+    count = _kept_counts(BuildCache(tmp_path / "cache"))
+    for model in (Paper, Mention, Paper, Mention):  # counted, then kept
+        assert count(model, view) == count_rows(model, view), model
