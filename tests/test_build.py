@@ -217,6 +217,19 @@ def test_instant_navigation_is_left_out_as_it_would_load_mermaid_from_a_cdn(tmp_
 
 
 @pytest.mark.django_db
+def test_mkdocs_yml_may_inherit_from_another_file(tmp_path):
+    """``INHERIT:`` (MkDocs' own) reads the named file beside mkdocs.yml."""
+    project = copy_project(tmp_path)
+    (project / "base.yml").write_text("copyright: Inherited copyright\n")
+    mkdocs_yml = project / "mkdocs.yml"
+    mkdocs_yml.write_text("INHERIT: base.yml\nsite_description: Child\n")
+    result = build(project, tmp_path / "site")
+    assert result.exit_code == 0, result.output
+    page = html(tmp_path / "site" / "index.html")
+    assert "Inherited copyright" in page.select_one(".md-copyright").get_text()
+
+
+@pytest.mark.django_db
 def test_generated_pages_tell_mkdocs_macros_not_to_render_them(built):
     """Generated pages hold text from the database, which mkdocs-macros would run as a
     Jinja template: each says ``render_macros: false`` in its front matter; a partial,

@@ -184,7 +184,7 @@ def _configured(path: Path, site_name: str, overrides):
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     with mkdocs_messages() as messages:
         try:
-            raw = yaml_load(io.StringIO(text)) or {}
+            raw = yaml_load(_named_text(text, path)) or {}
             if not isinstance(raw, dict):
                 raise EspressoStaticError(
                     f"{path}: must be a mapping of settings, not {_yaml_kind(raw)}"
@@ -194,7 +194,7 @@ def _configured(path: Path, site_name: str, overrides):
                 "theme": raw.get("theme") or DEFAULT_THEME,
                 **overrides(raw),
             }
-            source = io.StringIO(text) if text else io.StringIO("{}")
+            source = _named_text(text or "{}", path)
             return load_config(config_file=source, config_file_path=str(path), **values)
         except ConfigurationError as error:
             # YAML's errors span lines and call the file "<file>" (read from memory here).
@@ -205,6 +205,14 @@ def _configured(path: Path, site_name: str, overrides):
             raise EspressoStaticError(
                 f"{path} is not a usable MkDocs configuration: {details}"
             ) from error
+
+
+def _named_text(text: str, path: Path) -> io.StringIO:
+    """``text`` read from memory as the file ``path``: MkDocs finds the file an
+    ``INHERIT:`` key names beside the file's name."""
+    source = io.StringIO(text)
+    source.name = str(path)
+    return source
 
 
 def _yaml_kind(value) -> str:
