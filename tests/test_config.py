@@ -334,6 +334,9 @@ def test_a_bad_database_url_is_one_sentence(tmp_path, table, environ):
     with pytest.raises(ConfigError) as caught:
         load_config(write_project(tmp_path, table), environ=environ)
     assert str(caught.value).endswith("postgresql://user:password@host/dbname.")
+    # Named where it was set: the file, or the environment.
+    from_environment = str(caught.value).startswith("The environment variable DATABASE_URL: ")
+    assert from_environment == bool(environ), str(caught.value)
 
 
 def test_every_problem_is_collected(tmp_path):

@@ -349,11 +349,12 @@ def _config_from_table(root: Path, table: dict, environ) -> ProjectConfig:
         database_url, source = DEFAULT_DATABASE, "default"
     if problems:
         more = f" (and {len(problems) - 1} more: `espresso-static check` lists them)"
-        raise ConfigError(
-            f"{root / 'pyproject.toml'} [tool.{CONFIG_TABLE}] {problems[0]}"
-            + (more if len(problems) > 1 else "."),
-            problems,
+        where = (  # DATABASE_URL comes from the environment, not from the file
+            "The environment variable"
+            if problems[0].key == "DATABASE_URL"
+            else f"{root / 'pyproject.toml'} [tool.{CONFIG_TABLE}]"
         )
+        raise ConfigError(f"{where} {problems[0]}" + (more if len(problems) > 1 else "."), problems)
     return ProjectConfig(
         root=root,
         name=values.get("name") or root.name,
