@@ -373,3 +373,27 @@ def test_the_readme_documents_every_option_of_the_schema():
     documented = set(re.findall(r"^\| `([\w.]+)` \|", section, re.MULTILINE))
     options = {*SCHEMA, *(f"audiences.NAME.{key}" for key in AUDIENCE_SCHEMA)}
     assert documented == options
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [
+        ('apps = ["a"]\nsite_dir = "/"\n', "site_dir"),
+        (
+            'apps = ["a"]\naudiences = { internal = {}, public = { site_dir = "/" } }\n',
+            "audiences.public.site_dir",
+        ),
+    ],
+)
+def test_a_site_dir_must_name_a_folder(tmp_path, table, key):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_project(tmp_path, table), environ={})
+    assert [str(p) for p in caught.value.problems] == [f"{key}: must name a folder, not /"]
+
+
+def test_a_site_dir_starting_with_a_tilde_is_in_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    project = write_project(tmp_path / "p", 'apps = ["a"]\nsite_dir = "~/sites/campaign"\n')
+    config = load_config(project, environ={})
+    assert config.site_dir == tmp_path / "home" / "sites" / "campaign"
+    assert config.audiences["public"].site_dir == tmp_path / "home" / "sites" / "campaign-public"

@@ -202,7 +202,11 @@ def validate_audiences(
         problems += found
         default = values.get("default", "deny")
         if "site_dir" in values:
-            folder = root / values["site_dir"]
+            folder = site_folder(root, values["site_dir"])
+            if not folder.name:
+                problems.append(
+                    Problem(NOT_ALLOWED, f"{prefix}site_dir", f"must name a folder, not {folder}")
+                )
         elif name == default_audience:
             folder = site_dir
         else:
@@ -217,6 +221,12 @@ def validate_audiences(
             )
         )
     return audiences, problems
+
+
+def site_folder(root: Path, value: str) -> Path:
+    """The folder a ``site_dir`` names: relative to the project, ``~`` the user's home
+    (as a shell reads it: not a folder named ``~`` in the project)."""
+    return root / Path(value).expanduser()
 
 
 def configured_audiences(table: Mapping, root: Path, site_dir: Path) -> dict[str, Audience]:
@@ -322,7 +332,10 @@ def _read_tool_tables(pyproject: Path) -> dict:
 
 def _config_from_table(root: Path, table: dict, environ) -> ProjectConfig:
     values, problems = validate_table(table, SCHEMA)
-    site_dir = root / values.get("site_dir", SCHEMA["site_dir"].default)
+    site_dir = site_folder(root, values.get("site_dir", SCHEMA["site_dir"].default))
+    if not site_dir.name:  # the file system's root: a build would replace everything
+        problems.append(Problem(NOT_ALLOWED, "site_dir", f"must name a folder, not {site_dir}"))
+        site_dir = root / SCHEMA["site_dir"].default
     docs_name = values.get("docs_dir", SCHEMA["docs_dir"].default)
     docs_dir = root / docs_name
     # build-site writes there (a missing home page, the generated pages): never outside.
