@@ -272,6 +272,51 @@ def test_jsonl_and_parquet_name_their_line_or_row(tmp_path, ensemble):
     assert f"{parquet}, row 2, column stream (file_name='a/2.h5'): is 9 characters long" in line
 
 
+ENSEMBLE_ROW = {"name": "a12m310", "beta": 6.0, "nx": 24, "nt": 64}
+ENSEMBLE_ROW.update(lattice_spacing=0.121, pion_mass=310.0)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("nx", 24.5, "24.5 is not a whole number; the column holds integers"),
+        ("nx", True, "true is a truth value, not an integer"),
+        ("nx", [24], "is a list, not an integer"),
+        ("beta", False, "false is a truth value, not a number"),
+        ("beta", {"v": 6}, "is a dict, not a number"),
+        ("beta", "six", "value must be a float"),
+        ("released", 2, "value must be either True or False"),
+    ],
+)
+def test_a_json_value_of_the_wrong_type_is_refused_not_converted(tmp_path, column, value, reason):
+    """int() and float() would store 24.5 as 24 and true as 1 (as CSV refuses "24.5")."""
+    path = tmp_path / "ensembles.jsonl"
+    bad = {**ENSEMBLE_ROW, "name": "a09m310", column: value}
+    path.write_text(json.dumps(ENSEMBLE_ROW) + "\n" + json.dumps(bad) + "\n")
+    line = refused(ingest(path, model="demo.Ensemble", key="name"), model=Ensemble)
+    assert line.startswith(f"Error: Nothing ingested: {path}, line 2, column {column} "), line
+    assert "(name='a09m310'): " in line and reason in line, line
+
+
+def test_whole_floats_are_integers_and_other_floats_are_refused(tmp_path):
+    """pandas writes an integer column holding a NaN as floats: 24.0 is the integer 24,
+    24.5 is refused; a float column takes integers, a truth column 0 and 1 (as CSV "0")."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "ensembles.parquet"
+    row = {**ENSEMBLE_ROW, "nx": 24.0, "nt": 64.0, "beta": 6, "released": 1}
+    pq.write_table(pa.Table.from_pylist([row]), path)
+    assert ingest(path, model="demo.Ensemble", key="name").exit_code == 0
+    stored = Ensemble.objects.values_list("nx", "nt", "beta", "released").get()
+    assert stored == (24, 64, 6.0, True)
+
+    Ensemble.objects.all().delete()
+    pq.write_table(pa.Table.from_pylist([row, {**row, "name": "a09m310", "nx": 32.9}]), path)
+    line = refused(ingest(path, model="demo.Ensemble", key="name"), model=Ensemble)
+    assert f"{path}, row 2, column nx (name='a09m310'): 32.9 is not a whole number" in line
+
+
 def test_byte_order_mark_and_long_cells_are_read(tmp_path):
     path = tmp_path / "instruments.csv"
     long_text = "n" * 200_000  # over the csv module's default limit of 131,072

@@ -25,6 +25,16 @@ PASS_THROUGH_TYPES: tuple[tuple[type[models.Field], frozenset[type]], ...] = (
     (models.CharField, frozenset({str, type(None)})),
     (models.TextField, frozenset({str, type(None)})),
 )
+#: What number and truth columns hold: a value that is not text (from JSON, Parquet or
+#: Python rows) is checked against it, as the field's own int() and float() would turn
+#: 24.5 into 24 and True into 1.
+VALUE_KINDS: tuple[tuple[type[models.Field], str], ...] = (
+    (models.BooleanField, "boolean"),
+    (models.IntegerField, "integer"),
+    (models.AutoField, "integer"),
+    (models.FloatField, "number"),
+    (models.DecimalField, "number"),
+)
 
 
 @dataclass
@@ -52,6 +62,8 @@ class Column:
     to_python: Callable
     #: The stored values a field with ``choices`` allows (as its form would), else None.
     choices: frozenset | None
+    #: "integer", "number" or "boolean" (see ``VALUE_KINDS``); None for other columns.
+    value_kind: str | None = None
 
 
 @dataclass
@@ -257,6 +269,7 @@ def _column(model_field, connection) -> Column:
         int_range=int_range,
         to_python=target.to_python,
         choices=_choice_values(model_field),
+        value_kind=next((kind for cls, kind in VALUE_KINDS if isinstance(target, cls)), None),
     )
 
 

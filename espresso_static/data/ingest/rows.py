@@ -5,8 +5,11 @@ before the model's own checks see them. A key given twice is refused."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from decimal import Decimal
+from numbers import Integral, Real
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -25,6 +28,15 @@ CHOICES_SHOWN = 8
 #: pandas' time types, by name (pandas is not imported for rows that hold none): a
 #: DataFrame's records and a Parquet file of nanosecond times (pyarrow) hand them over.
 PANDAS_TIMES = frozenset({"Timestamp", "Timedelta", "NaTType"})
+#: The types of value a number or truth column (``Column.value_kind``) takes as given.
+_KIND_TYPES = {
+    kind: frozenset({*types, type(None), type(_ABSENT)})
+    for kind, types in (
+        ("integer", {int}),
+        ("number", {int, float, Decimal}),
+        ("boolean", {bool}),
+    )
+}
 
 
 def batches(plan: Plan, rows: Iterable[dict], batch_size: int) -> Iterator[Batch]:
@@ -139,6 +151,12 @@ def _check_column(plan: Plan, batch: Batch, column: Column, copied: set[int]) ->
                 converted = _converted(plan, batch, position, column, value)
                 _replace(rows, values, copied, position, attname, converted)
         kinds = set(map(type, values))
+    if column.value_kind is not None and not kinds <= _KIND_TYPES[column.value_kind]:
+        for position, value in enumerate(values):
+            if type(value) not in _KIND_TYPES[column.value_kind]:
+                converted = _of_kind(plan, batch, position, column, value)
+                _replace(rows, values, copied, position, attname, converted)
+        kinds = set(map(type, values))
     if settings.USE_TZ and any(issubclass(kind, datetime) for kind in kinds):
         for position, value in enumerate(values):
             if isinstance(value, datetime) and timezone.is_naive(value):
@@ -171,14 +189,36 @@ def _plain_time(value):
     return value.to_pytimedelta()
 
 
-def _converted(plan: Plan, batch: Batch, position: int, column: Column, text: str):
-    if text == "" and column.null:
+def _converted(plan: Plan, batch: Batch, position: int, column: Column, value):
+    if value == "" and column.null:
         return None
     try:
-        value = column.to_python(text)
+        return column.to_python(value)
     except ValidationError as error:
         raise row_error(plan, batch, position, " ".join(error.messages), column) from None
-    return value
+
+
+def _of_kind(plan: Plan, batch: Batch, position: int, column: Column, value):
+    """A value that is not text as the number or truth value of its column: a whole
+    float (24.0, as pandas writes integers beside a NaN) is an integer, 24.5 is not; a
+    truth value is no number, and only 0 and 1 are truth values (as "0" and "1" in CSV)."""
+    kind = column.value_kind
+    if kind == "boolean":
+        return _converted(plan, batch, position, column, value)
+    wanted = "an integer" if kind == "integer" else "a number"
+    if isinstance(value, bool):
+        reason = f"{str(value).lower()} is a truth value, not {wanted}"
+    elif kind == "integer" and isinstance(value, Integral):
+        return int(value)
+    elif kind == "integer" and isinstance(value, Real | Decimal):
+        if math.isfinite(value) and value == int(value):
+            return int(value)
+        reason = f"{value} is not a whole number; the column holds integers"
+    elif kind == "number" and isinstance(value, Real | Decimal):
+        return value
+    else:
+        reason = f"is a {type(value).__name__}, not {wanted}"
+    raise row_error(plan, batch, position, reason, column)
 
 
 def _replace(rows: list, values: list, copied: set[int], position: int, attname: str, value):
