@@ -441,6 +441,27 @@ def test_refuses_to_replace_a_folder_that_is_not_a_site(tmp_path):
     assert (precious / "thesis.tex").read_text() == "years of work"
 
 
+@pytest.mark.django_db
+def test_the_published_site_is_readable_as_any_new_folder_is(tmp_path, rows):
+    """A web server running as another user reads the site: a staging folder made by
+    mkdtemp (0700), renamed into place, answered 403, and turned a 755 site into 700."""
+    project = copy_project(tmp_path)
+    site = tmp_path / "site"
+    previous_umask = os.umask(0o022)
+    try:
+        for _ in range(2):  # a new site, then one replacing it
+            assert build(project, site).exit_code == 0
+            published = [site, *site.rglob("*"), *(project / "docs" / "generated").rglob("*")]
+            assert [path for path in published if not readable_by_others(path)] == []
+    finally:
+        os.umask(previous_umask)
+
+
+def readable_by_others(path: Path) -> bool:
+    wanted = 0o005 if path.is_dir() else 0o004  # a folder is read and entered
+    return path.lstat().st_mode & wanted == wanted
+
+
 def page_texts(site: Path) -> dict[str, str]:
     """Every HTML page without its provenance footer."""
     texts = {}

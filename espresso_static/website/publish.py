@@ -12,8 +12,8 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,8 +36,16 @@ class Cleanup:
 
 
 def make_staging(parent: Path) -> Path:
-    """A new, empty staging folder in ``parent`` marked with this process's id."""
-    return Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=parent))
+    """A new, empty staging folder in ``parent`` marked with this process's id, with
+    the permissions of any new folder (the umask's): it becomes the published site,
+    which a web server running as another user reads (``mkdtemp`` would make it 0700)."""
+    while True:
+        staging = parent / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            staging.mkdir()
+        except FileExistsError:
+            continue
+        return staging
 
 
 def remove_stale_staging(target: Path) -> Cleanup:
