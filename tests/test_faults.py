@@ -260,6 +260,24 @@ def test_database_without_tables_says_to_migrate(tmp_path):
     assert_one_actionable_line(processes, "espresso-static migrate")
 
 
+def test_a_failing_todo_leaves_its_file_and_standard_output_alone(tmp_path):
+    """The header used to be written before the query ran: --out replaced the last
+    list with a header alone, standard output began with one before the error."""
+    project = make_project(tmp_path / "project")
+    (tmp_path / "empty.sqlite3").touch()
+    env = cli_env(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    previous = tmp_path / "todo.csv"
+    previous.write_text("id,status\n7,missing\n")
+    written = run_cli(project, env, "todo", "DataFile", "--out", str(previous))
+    printed = run_cli(project, env, "todo", "DataFile")
+    for failed in (written, printed):
+        assert failed.returncode == 1 and "espresso-static migrate" in failed.stderr
+    assert previous.read_text() == "id,status\n7,missing\n"
+    left = sorted(path.name for path in tmp_path.iterdir())  # no temporary file either
+    assert left == ["empty.sqlite3", "project", "todo.csv"]
+    assert printed.stdout == ""
+
+
 @pytest.mark.slow
 def test_locked_database_says_another_process_holds_it(tmp_path):
     project = make_project(tmp_path / "project")

@@ -147,7 +147,7 @@ def plot(project, model, by, out):
 )
 def todo(project, model, statuses, fmt, out):
     """List the rows of MODEL that are not done, e.g. to generate the next jobs."""
-    from espresso_static.data.todo import status_names, todo_list, write_todo
+    from espresso_static.data.todo import status_names, todo_list, write_todo, write_todo_file
     from espresso_static.declare.progress import find_declared
 
     open_project(project)
@@ -160,8 +160,7 @@ def todo(project, model, statuses, fmt, out):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return
     else:
-        with out.open("w", encoding="utf-8", newline="") as stream:
-            count = write_todo(todo_rows, stream, fmt)
+        count = write_todo_file(todo_rows, out, fmt)
     click.echo(f"{count:,} rows not done.", err=True)
 
 

@@ -13,9 +13,14 @@ spreadsheet formula gets a leading ``'``, as in the downloads.
 from __future__ import annotations
 
 import csv
+import os
+import secrets
+import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import chain, islice
+from pathlib import Path
 from typing import TextIO
 
 from django.core.exceptions import ValidationError
@@ -47,7 +52,10 @@ def todo_list(item: DeclaredProgress, statuses: Sequence[str] = ()) -> TodoList:
     else:
         queryset = queryset.exclude(Q(**{f"{lookup}__in": list(item.progress.done)}))
     rows = queryset.order_by("pk").values_list("pk", *(column.lookup for column in columns))
-    return TodoList(["id", *(column.name for column in columns)], rows.iterator(chunk_size=BATCH))
+    rows = rows.iterator(chunk_size=BATCH)
+    # The query runs now: a database without the table fails before a header is written.
+    first = list(islice(rows, 1))
+    return TodoList(["id", *(column.name for column in columns)], chain(first, rows))
 
 
 def status_names(item: DeclaredProgress, options: Sequence[str]) -> list[str]:
@@ -131,6 +139,23 @@ def write_todo(todo: TodoList, out: TextIO, fmt: str = "csv") -> int:
     if fmt not in FORMATS:
         raise EspressoStaticError(f"Unknown format {fmt!r}; use csv or json.")
     return _write_csv(todo, out) if fmt == "csv" else _write_json(todo, out)
+
+
+def write_todo_file(todo: TodoList, path: Path, fmt: str = "csv") -> int:
+    """Write ``todo`` to the file ``path`` whole or not at all: into a new file beside
+    it, renamed over it once complete, so a failure leaves a previous list as it was."""
+    path = path.resolve()  # a symbolic link: its target is replaced, not the link
+    temporary = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    try:
+        with temporary.open("x", encoding="utf-8", newline="") as stream:
+            count = write_todo(todo, stream, fmt)
+        if path.exists():
+            shutil.copymode(path, temporary)
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return count
 
 
 def _write_csv(todo: TodoList, out: TextIO) -> int:
