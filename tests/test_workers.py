@@ -351,3 +351,32 @@ def test_pandas_is_imported_by_a_build_that_encodes_whole_tables_alone(demo_rows
     assert "status data of 1 model (updated" in after_sync, after_sync
     assert "1 plot (reused" in after_sync, after_sync
     assert not record.exists(), record.read_text()
+
+
+def test_a_worker_stopped_while_it_reports_ends_silently(monkeypatch):
+    """A build failing while a worker reports progress closes its pipe: the thread
+    reading it raised TypeError from recv() (a traceback under the build's error)."""
+    import threading
+
+    monkeypatch.setattr(workers, "PROGRESS_EVERY", 0)  # the worker fills the pipe
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns often: the closing meets a recv()
+    raised = []
+    monkeypatch.setattr(threading, "excepthook", raised.append)
+    try:
+        with consistent_read() as snapshot:
+            for _ in range(60):
+                worker = start("busy", _reporting_forever, snapshot.share())
+                worker.listen()
+                time.sleep(0.05)
+                worker.stop()
+                worker._drain.join()
+    finally:
+        sys.setswitchinterval(switch_interval)
+    assert [hook.exc_value for hook in raised] == []
+
+
+def _reporting_forever(counter):
+    with counter(0, "busy") as update:
+        while True:
+            update(1)

@@ -45,6 +45,8 @@ from espresso_static.website.consistent_read import consistent_read
 
 #: A worker sends progress at most this often (seconds).
 PROGRESS_EVERY = 0.2
+#: How long a build waits for the pipe of a worker that ended to be read to its end.
+READ_TO_END = 5.0
 #: Linux ``prctl`` option: the signal a process gets when its parent dies.
 _PR_SET_PDEATHSIG = 1
 #: The connections a worker inherited: kept referenced so that they are never closed.
@@ -165,6 +167,12 @@ class Worker:
         if not self._reaped:
             os.waitpid(self.pid, 0)
             self._reaped = True
+            if self._drain.ident is not None:
+                # Closed under the reading thread, the pipe would make its recv() raise
+                # TypeError; the worker gone, that thread reads to the pipe's end.
+                self._drain.join(timeout=READ_TO_END)
+                if self._drain.is_alive():  # a child of the worker holds the pipe: leave it
+                    return
             self._reader.close()
 
 
