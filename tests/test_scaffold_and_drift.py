@@ -8,8 +8,10 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -85,6 +87,54 @@ def test_startproject_writes_a_working_project(template_project):
     assert check_ids(template_project) == (0, set())
     info = run("info", cwd=template_project).stdout
     assert "Ensemble: 0 rows" in info and "sqlite:///" in info
+
+
+def test_a_title_with_quotes_and_backslashes_is_written_as_it_reads(tmp_path):
+    title = 'He said "hi" \\ ok: #1 — ünï'
+    run("startproject", "quoted", "--title", title, cwd=tmp_path)
+    project = tmp_path / "quoted"
+    assert (
+        tomllib.loads((project / "pyproject.toml").read_text())["tool"]["espresso-static"]["name"]
+        == title
+    )
+    assert yaml.safe_load((project / "mkdocs.yml").read_text())["site_name"] == title
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--app", "auth"), "Invalid app name 'auth': every project has an app of that name"),
+        (("--title", "two\nlines"), "a title is one line of text"),
+    ],
+)
+def test_startproject_refuses_before_writing_anything(tmp_path, args, says):
+    """An app named as Django's and a title of two lines failed once the files were written."""
+    refused = run("startproject", "refused", *args, cwd=tmp_path, ok=False)
+    assert refused.returncode == 1 and says in refused.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stopped_startproject_removes_the_folder_it_made(tmp_path):
+    """Stopped halfway (here Ctrl-C during its makemigrations), it left a folder a
+    retry refused as "exists and is not empty"."""
+    from tests.conftest import ctrl_c_as_at_a_terminal
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "espresso_static", "startproject", "stopped"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=ctrl_c_as_at_a_terminal,
+    )
+    models = tmp_path / "stopped" / "models" / "campaign" / "models.py"
+    deadline = time.monotonic() + 60
+    while not models.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)  # makemigrations, a second process, takes seconds
+    process.communicate(timeout=60)
+    assert process.returncode != 0 and models.exists() is False
+    assert list(tmp_path.iterdir()) == []
+    run("startproject", "stopped", cwd=tmp_path)
 
 
 @pytest.mark.parametrize(

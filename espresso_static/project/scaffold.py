@@ -7,13 +7,16 @@ A project is laid out like this repository: ``pyproject.toml`` with the
 
 from __future__ import annotations
 
+import json
 import keyword
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import tomllib
+import unicodedata
 from pathlib import Path
 from textwrap import dedent
 
@@ -31,15 +34,59 @@ def check_name(name: str, what: str) -> None:
         )
 
 
+def check_app_name(app: str) -> None:
+    """A Python identifier that is not the label of an app every project installs."""
+    from espresso_static.project.django_setup import BUILTIN_APPS
+
+    check_name(app, "app")
+    taken = {name.rpartition(".")[2] for name in BUILTIN_APPS}
+    if app in taken:
+        raise EspressoStaticError(
+            f"Invalid app name {app!r}: every project has an app of that name already "
+            f"({', '.join(sorted(taken))}); choose another, e.g. `{app}_data`."
+        )
+
+
+def check_title(title: str) -> None:
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in title):
+        raise EspressoStaticError(
+            f"Invalid title {title!r}: a title is one line of text, without control characters."
+        )
+
+
 def start_project(target: Path, name: str, app: str) -> list[Path]:
     """Write a complete project into ``target`` (which must not exist or be empty),
-    with one app holding an example model and its initial migration."""
-    check_name(app, "app")
+    with one app holding an example model and its initial migration; if that fails,
+    what it wrote is removed (a new ``target`` with it), so that it can be run again."""
+    check_app_name(app)
+    check_title(name)
     if target.exists() and any(target.iterdir()):
         raise EspressoStaticError(f"{target} exists and is not empty: choose a new folder.")
+    created = not target.exists()
+    try:
+        return _write_project(target, name, app)
+    except BaseException:
+        if created:
+            shutil.rmtree(target, ignore_errors=True)
+        elif target.is_dir():  # it was empty: empty again
+            for entry in target.iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+        raise
+
+
+def _write_project(target: Path, name: str, app: str) -> list[Path]:
+    # The title as a string of each file's language: JSON's double-quoted string (no
+    # control character left to escape) is one of TOML and of YAML too.
     files = {
-        "pyproject.toml": _PYPROJECT.format(name=name, app=app),
-        "mkdocs.yml": _MKDOCS.format(name=name),
+        "pyproject.toml": _PYPROJECT.format(
+            name=json.dumps(name, ensure_ascii=False),
+            description=json.dumps(f"The database of the {name} campaign.", ensure_ascii=False),
+            app=app,
+        ),
+        "mkdocs.yml": _MKDOCS.format(name=json.dumps(name, ensure_ascii=False)),
         "site_src/about.md": _ABOUT.format(name=name),
         "README.md": _README.format(name=name, app=app),
         ".gitignore": _GITIGNORE,
@@ -54,7 +101,7 @@ def start_project(target: Path, name: str, app: str) -> list[Path]:
 
 def start_app(project_root: Path, app: str) -> list[Path]:
     """Add ``models/<app>/`` to the project and register ``models.<app>`` in its apps."""
-    check_name(app, "app")
+    check_app_name(app)
     folder = project_root / "models" / app
     if folder.exists():
         raise EspressoStaticError(f"{folder} exists already.")
@@ -124,8 +171,8 @@ def _write(path: Path, text: str) -> Path:
 
 _PYPROJECT = """
     [tool.espresso-static]
-    name = "{name}"
-    description = "The database of the {name} campaign."
+    name = {name}
+    description = {description}
     apps = ["models.{app}"]
     # database = "sqlite:///espresso.sqlite3"   # the default; DATABASE_URL overrides it
 """
@@ -133,7 +180,7 @@ _PYPROJECT = """
 _MKDOCS = """
     # MkDocs configuration. build-site adds in memory (this file is never rewritten):
     # the navigation of the generated pages, math, the Mermaid fence and the footer.
-    site_name: "{name}"
+    site_name: {name}
     docs_dir: site_src
     theme:
       name: material
