@@ -24,7 +24,7 @@ from espresso_static import admin
 from espresso_static.models import Notification
 from models.demo import data
 from models.demo import models as demo
-from tests.test_cli_basics import write_self_setup_project
+from tests.test_cli_basics import run_cli, write_self_setup_project
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_MODELS = [
@@ -321,6 +321,8 @@ def test_admin_command_of_a_project_whose_package_sets_django_up(tmp_path):
     """The package's own ``espresso_static.setup()`` runs inside the command's set-up:
     Django gets the admin's settings, and the admin serves its login page."""
     project = write_self_setup_project(tmp_path)
+    migrated = run_cli("migrate", cwd=project)  # admin, as all but migrate, needs a database
+    assert migrated.returncode == 0, migrated.stderr
     environ = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     port = free_port()
     server = subprocess.Popen(

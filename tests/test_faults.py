@@ -260,6 +260,26 @@ def test_database_without_tables_says_to_migrate(tmp_path):
     assert_one_actionable_line(processes, "espresso-static migrate")
 
 
+@pytest.mark.parametrize(
+    ("url", "file_name"),
+    [("sqlite:///espreso.sqlite3", "espreso.sqlite3"), ("sqlite:///:memory:", ":memory:")],
+)
+def test_a_sqlite_file_that_does_not_exist_is_named_not_created(tmp_path, url, file_name):
+    """A misspelt path made an empty database file, then said its tables were missing."""
+    project = make_project(tmp_path / "project")
+    missing = project / file_name
+    for command in (("build-site", "--out", str(tmp_path / "site")), ("todo", "DataFile")):
+        refused = run_cli(project, cli_env(url), *command)
+        assert refused.returncode == 1 and refused.stdout == ""
+        assert refused.stderr == (
+            f"Error: The database sqlite:///{missing} (from DATABASE_URL) does not exist; run "
+            "`espresso-static migrate` to create it, or correct the path.\n"
+        )
+        assert not missing.exists()
+    assert run_cli(project, cli_env(url), "migrate").returncode == 0
+    assert run_cli(project, cli_env(url), "todo", "DataFile").returncode == 0
+
+
 def test_a_failing_todo_leaves_its_file_and_standard_output_alone(tmp_path):
     """The header used to be written before the query ran: --out replaced the last
     list with a header alone, standard output began with one before the error."""

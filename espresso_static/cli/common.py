@@ -93,12 +93,21 @@ def common_options(function):
     )(function)
 
 
-def open_project(project: Path | None, database: bool = True, admin: bool = False) -> ProjectConfig:
+def open_project(
+    project: Path | None, database: bool = True, admin: bool = False, create: bool = False
+) -> ProjectConfig:
     """Load the configuration, set Django up (with ``admin``, including the admin GUI's
-    apps) and (optionally) check the database."""
-    from espresso_static.project.django_setup import check_database, setup_project
+    apps) and (optionally) check the database; a SQLite file must exist unless the
+    command creates the database (``create``: ``migrate``, ``demo``)."""
+    from espresso_static.project.django_setup import (
+        check_database,
+        require_existing_sqlite,
+        setup_project,
+    )
 
     config = setup_project(project, admin=admin)
     if database:
+        if not create:
+            require_existing_sqlite(config)
         check_database()
     return config

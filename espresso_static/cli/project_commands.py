@@ -29,7 +29,7 @@ def migrate(project):
 
     from espresso_static.checks.migrations import MAKE_MIGRATIONS, apps_without_migrations
 
-    config = open_project(project)
+    config = open_project(project, create=True)
     # Django would migrate the others and say nothing of them: their tables never come.
     lacking = apps_without_migrations(set(app_labels(config.apps)))
     if lacking:
@@ -56,7 +56,7 @@ def demo(project, rows, seed):
     """Migrate and fill the database with deterministic demo data (replacing earlier demo rows)."""
     from django.core.management import call_command
 
-    config = open_project(project)
+    config = open_project(project, create=True)
     if "models.demo" not in config.apps:
         raise EspressoStaticError(
             f"`demo` fills the demo campaign of the espresso-static repository, not a project "

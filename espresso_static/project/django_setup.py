@@ -263,6 +263,33 @@ def check_database(alias: str = "default") -> None:
         ) from error
 
 
+#: Where a project's database URL came from (``ProjectConfig.database_source``), as said.
+_DATABASE_ORIGINS = {
+    "DATABASE_URL": "from DATABASE_URL",
+    "pyproject.toml": "from database in {pyproject}",
+    "default": "the default: no DATABASE_URL, no database in {pyproject}",
+}
+
+
+def require_existing_sqlite(config: ProjectConfig, alias: str = "default") -> None:
+    """Refuse a SQLite file that does not exist, as connecting would create it empty:
+    a misspelt path (or ``sqlite:///:memory:``, then a file of that name) was told as
+    tables missing, and an empty file was left behind. ``migrate`` creates it."""
+    from django.db import connections
+
+    connection = connections[alias]
+    name = connection.settings_dict["NAME"]
+    if connection.vendor != "sqlite" or connection.is_in_memory_db() or Path(name).exists():
+        return
+    origin = _DATABASE_ORIGINS[config.database_source].format(
+        pyproject=config.root / "pyproject.toml"
+    )
+    raise ConfigError(
+        f"The database {describe_database(connection.settings_dict)} ({origin}) does not "
+        "exist; run `espresso-static migrate` to create it, or correct the path."
+    )
+
+
 def describe_database(settings_dict: dict) -> str:
     """A human name of a database (password hidden)."""
     engine = settings_dict["ENGINE"].rsplit(".", 1)[-1]
