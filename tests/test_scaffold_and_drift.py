@@ -276,6 +276,10 @@ def test_model_change_without_migration_then_unapplied_migration(project):
     )
     assert check_ids(project) == (1, {"espresso_static.E102", "espresso_static.W201"})
     assert_silenced(project, {"espresso_static.E102", "espresso_static.W201"})
+    # migrate cannot bring in a change without a migration: it says what to run.
+    said = run("migrate", cwd=project).stdout
+    assert "has model changes without a migration" in said and "is up to date" not in said
+    assert "Run `espresso-static makemigrations`, then `espresso-static migrate`." in said
     run("makemigrations", cwd=project)
     assert check_ids(project) == (1, {"espresso_static.E103", "espresso_static.W201"})
     assert_silenced(project, {"espresso_static.E103", "espresso_static.W201"})

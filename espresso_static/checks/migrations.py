@@ -130,6 +130,15 @@ def _unmigrated_changes(loader, labels: set[str]) -> Iterator[checks.CheckMessag
         )
 
 
+def unmigrated_changes(labels: set[str]) -> list[str]:
+    """What :func:`_unmigrated_changes` finds for the apps ``labels``, one line each."""
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    loader = MigrationLoader(connection, ignore_no_migrations=True)
+    return [message.msg for message in _unmigrated_changes(loader, labels)]
+
+
 def _database_versus_code(loader, labels: set[str]) -> Iterator[checks.CheckMessage]:
     applied = {key for key in loader.applied_migrations if key[0] in labels}
     on_disk = {key for key in loader.disk_migrations if key[0] in labels}

@@ -27,7 +27,11 @@ def migrate(project):
     """Create or update the database tables of the configured apps."""
     from django.core.management import call_command
 
-    from espresso_static.checks.migrations import MAKE_MIGRATIONS, apps_without_migrations
+    from espresso_static.checks.migrations import (
+        MAKE_MIGRATIONS,
+        apps_without_migrations,
+        unmigrated_changes,
+    )
 
     config = open_project(project, create=True)
     # Django would migrate the others and say nothing of them: their tables never come.
@@ -40,7 +44,12 @@ def migrate(project):
             f"of {'theirs' if len(lacking) > 1 else 'its'} would be created. {MAKE_MIGRATIONS}"
         )
     call_command("migrate", interactive=False, verbosity=1, stdout=sys.stderr)
-    click.echo(f"Database {redact(config.database_url)} ({config.database_source}) is up to date.")
+    database = f"Database {redact(config.database_url)} ({config.database_source})"
+    # Django asks for `manage.py makemigrations`, a command this project does not have.
+    if changes := unmigrated_changes(set(app_labels(config.apps))):
+        click.echo(f"{database} has every migration, but: {' '.join(changes)} {MAKE_MIGRATIONS}")
+    else:
+        click.echo(f"{database} is up to date.")
 
 
 @click.command()

@@ -48,7 +48,8 @@ def database_advice(error: BaseException) -> str | None:
         name = missing.group("sqlite") or missing.group("pg")
         return (
             f"The database {database} lacks {name} ({text}): its tables are missing or older "
-            "than the models. Run `espresso-static migrate`."
+            "than the models. Run `espresso-static migrate` (where the models changed, "
+            "`espresso-static makemigrations` first)."
         )
     if _DISCONNECTED.search(text):
         return (
