@@ -197,8 +197,8 @@ def _configured(path: Path, site_name: str, overrides):
             source = _named_text(text or "{}", path)
             return load_config(config_file=source, config_file_path=str(path), **values)
         except ConfigurationError as error:
-            # YAML's errors span lines and call the file "<file>" (read from memory here).
-            detail = " ".join(str(error).replace('in "<file>", ', "at ").split())
+            # YAML's errors span lines and repeat the file's name, which leads the line.
+            detail = " ".join(str(error).replace(f'in "{path}", ', "at ").split())
             raise EspressoStaticError(f"{path}: {detail}") from error
         except MkDocsException as error:  # an Abort: what went wrong is in MkDocs' log
             details = "; ".join(messages) or str(error)
