@@ -13,15 +13,25 @@ def one_line_text(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
+#: A line longer than this keeps its start and its end (where an error names the file,
+#: row and column, and says what is wrong), not a quoted value of 100,000 characters.
+LINE_LIMIT = 1000
+
+
 def terminal_line(text: str) -> str:
     """``text`` on one line, each character a terminal would act on written as its
     escape (``\\x1b``): a value quoted in a message, with ESC (colours, the window's
     title, clearing the screen), BEL or a bidi override (text shown reversed), must not
-    act on the terminal of whoever runs the command."""
-    return "".join(
+    act on the terminal of whoever runs the command. Past :data:`LINE_LIMIT`
+    characters, its middle is left out and counted."""
+    line = "".join(
         c if c.isprintable() else c.encode("unicode_escape").decode()
         for c in " ".join(text.split())
     )
+    if len(line) <= LINE_LIMIT:
+        return line
+    head, tail = LINE_LIMIT * 2 // 3, LINE_LIMIT // 4
+    return f"{line[:head]} … [{len(line) - head - tail:,} characters] … {line[-tail:]}"
 
 
 class EspressoStaticError(Exception):

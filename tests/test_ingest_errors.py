@@ -415,3 +415,15 @@ def test_a_files_text_reaches_the_terminal_with_its_escapes_written_out(tmp_path
         line = refused(CliRunner().invoke(cli, args, color=True))
         assert "\\x1b]0;owned\\x07\\x1b[2J\\u202e" in line
         assert line.isprintable()
+
+
+def test_a_huge_value_is_shortened_in_the_error_line(tmp_path, ensemble):
+    """A cell of 100,000 digits is not echoed whole: the line keeps where (file, line,
+    column) and why, and counts what it leaves out."""
+    huge = "9" * 100_000
+    path = write_csv(tmp_path, ensemble, f"a/x.h5,{ensemble.pk},a,{huge},x0y0z0t0,summit,1,on_disk")
+    line = refused(ingest(path))
+    assert len(line) < 1100
+    assert line.startswith(f"Error: Nothing ingested: {path}, line 3, column configuration")
+    assert line.endswith("value must be an integer.")
+    assert re.search(r" … \[\d{2},\d{3} characters\] … ", line)
