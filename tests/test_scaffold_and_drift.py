@@ -381,3 +381,11 @@ def test_app_without_migrations_folder(project):
     run("makemigrations", cwd=project)
     run("migrate", cwd=project)
     assert check_ids(project) == (0, set())
+
+
+def test_the_next_step_is_a_command_a_shell_runs_as_shown(tmp_path):
+    """The folder's name is quoted for the shell: `cd my campaign` would fail."""
+    said = run("startproject", "my campaign", cwd=tmp_path).stdout
+    (command,) = [line.strip() for line in said.splitlines() if line.strip().startswith("cd ")]
+    assert command == "cd 'my campaign' && espresso-static migrate && build-site"
+    assert shlex.split(command)[1] == "my campaign"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -143,7 +144,7 @@ def startproject(name, app, title):
     target = Path(name).resolve()
     written = start_project(target, title or target.name, app)
     click.echo(f"Created project {target} ({len(written)} files, app models.{app}). Next:")
-    click.echo(f"  cd {name} && espresso-static migrate && build-site")
+    click.echo(f"  cd {shlex.quote(name)} && espresso-static migrate && build-site")
 
 
 @click.command()
