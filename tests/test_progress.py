@@ -180,7 +180,7 @@ def test_todo_command_writes_json_and_csv(demo_files, tmp_path):
     assert len(records) == demo_files["status"].isin(["missing", "running"]).sum()
     assert {r["status"] for r in records} == {"missing", "running"}
     assert records[0]["ensemble"] in set(demo_files["ensemble__name"])
-    out = tmp_path / "todo.csv"
+    out = tmp_path / "lists" / "todo.csv"  # its folder made, as for a plot
     result = CliRunner().invoke(
         cli, ["todo", "datafile", "--project", str(REPO), "--out", str(out)]
     )

@@ -143,8 +143,10 @@ def write_todo(todo: TodoList, out: TextIO, fmt: str = "csv") -> int:
 
 def write_todo_file(todo: TodoList, path: Path, fmt: str = "csv") -> int:
     """Write ``todo`` to the file ``path`` whole or not at all: into a new file beside
-    it, renamed over it once complete, so a failure leaves a previous list as it was."""
+    it, renamed over it once complete, so a failure leaves a previous list as it was.
+    Its folder is made if missing, as for a plot's file."""
     path = path.resolve()  # a symbolic link: its target is replaced, not the link
+    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     try:
         with temporary.open("x", encoding="utf-8", newline="") as stream:
