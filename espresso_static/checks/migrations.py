@@ -175,7 +175,8 @@ def _stale_change_log(labels: set[str]) -> Iterator[checks.CheckMessage]:
     for table in stale_triggers(models):
         yield checks.Error(
             f"The change log's triggers on {table} do not record the status column the "
-            "progress declaration names (declared or changed since the last migrate).",
+            "progress declaration names (declared, changed or removed since the last "
+            "migrate).",
             hint="Run `espresso-static migrate` (it puts the triggers in place again).",
             obj=by_table[table]._meta.label,
             id=STALE_CHANGE_LOG,
