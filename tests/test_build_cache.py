@@ -417,3 +417,38 @@ def test_a_row_filter_reading_the_clock_is_asked_again(project, tmp_path, monkey
     build(project, tmp_path / "after", "--audience", "public")
     assert expiring.file_name not in _shown_files(tmp_path / "after")
     assert len(_shown_files(tmp_path / "after")) == shown.count() - 1
+
+
+def _clock_and_raw_filters() -> dict:
+    from django.db.models import CharField, DateField, Exists, Func, OuterRef, Value
+    from django.db.models.functions import Cast
+
+    from models.demo.models import Ensemble
+
+    released = Ensemble.objects.filter(pk=OuterRef("ensemble"), released=True)
+    return {
+        "untracked": [
+            Q(produced__gt=Now()),
+            Q(id__in=RawSQL("SELECT file_id FROM embargo_lifted", [])),
+            Q(produced__gt=Func(Value("%Y-%m-%d"), function="STRFTIME", output_field=CharField())),
+            Q(produced__date__lte=Func(function="DATE", output_field=DateField())),
+            Q(produced__date__lte=Cast(Value("today"), DateField())),
+        ],
+        "tracked": [
+            Q(ensemble__released=True),
+            Q(produced__year=2020),
+            Q(file_name__icontains="now"),
+            Q(Exists(released)),
+            Q(size__in=[1, 2]) & ~Q(status="corrupt"),
+        ],
+    }
+
+
+@pytest.mark.django_db
+def test_a_filter_reading_the_clock_or_raw_sql_is_untracked_and_an_orm_filter_is_not():
+    from espresso_static.website.cache_keys import untracked_rows
+
+    for expected, filters in _clock_and_raw_filters().items():
+        for row_filter in filters:
+            sql, params = DataFile.objects.filter(row_filter).query.sql_with_params()
+            assert untracked_rows(sql, params) == (expected == "untracked"), sql

@@ -172,7 +172,7 @@ _ORM_WORDS = """SELECT FROM WHERE AND OR NOT IN IS NULL AS INNER LEFT RIGHT OUTE
     TIMESTAMP TIMESTAMPTZ WITH WITHOUT JSON JSONB BYTEA BLOB UUID COALESCE NULLIF UPPER
     LOWER LENGTH CHAR_LENGTH SUBSTR SUBSTRING TRIM LTRIM RTRIM REPLACE CONCAT CONCAT_WS
     ABS ROUND CEIL CEILING FLOOR MOD POWER SQRT GREATEST LEAST MAX MIN COUNT SUM AVG
-    INSTR STRPOS REVERSE LPAD RPAD REPEAT EXTRACT DATE_TRUNC STRFTIME JSON_EXTRACT
+    INSTR STRPOS REVERSE LPAD RPAD REPEAT EXTRACT DATE_TRUNC JSON_EXTRACT
     JSON_TYPE HAS_KEY"""
 ORM_WORDS = frozenset(_ORM_WORDS.split())
 #: Functions of Django's SQLite backend, deterministic for the same arguments.
@@ -181,21 +181,28 @@ _ALIAS = re.compile(r"[A-Z]\d+")
 _QUOTED_NAME = re.compile(r'"(?:[^"]|"")*"')
 _TEXT = re.compile(r"'(?:[^']|'')*'")
 _WORD = re.compile(r"\b[A-Za-z_][\w$]*")
+#: Calls that read the clock when given no time (SQLite's ``date()``, ``strftime(f)``):
+#: the types of the same names (``CAST(x AS DATE)``) are no calls.
+_CLOCK_CALL = re.compile(r"\b(?:DATE|TIME|DATETIME|TIMESTAMP|JULIANDAY|UNIXEPOCH)\s*\(", re.I)
+#: Texts a database reads as a time that depends on the clock (PostgreSQL's special
+#: date and time inputs, SQLite's time value).
+_CLOCK_TEXTS = frozenset({"now", "today", "tomorrow", "yesterday"})
 
 
 def untracked_rows(sql: str, params) -> bool:
     """Whether the rows a query selects may change while no table's content does: it
     reads the clock (``Now()``: SQLite's ``'now'``, PostgreSQL's
-    ``STATEMENT_TIMESTAMP()``) or a random source, or holds SQL the ORM did not write
+    ``STATEMENT_TIMESTAMP()``; SQLite's ``date()`` and ``strftime(f)`` without a time;
+    PostgreSQL's ``'today'``) or a random source, or holds SQL the ORM did not write
     (``RawSQL``, ``extra()``), whose tables the change log cannot be asked about. Any
     word this cannot place counts: a key it makes needlessly costs a query, a key it
     misses publishes rows an audience no longer sees."""
     texts = [text[1:-1].replace("''", "'") for text in _TEXT.findall(sql)]
     texts += [p for p in params if isinstance(p, str)]
-    if any(text.strip().lower() == "now" for text in texts):
+    if any(text.strip().lower() in _CLOCK_TEXTS for text in texts):
         return True
     bare = _TEXT.sub(" ", _QUOTED_NAME.sub(" ", sql)).replace("%s", " ")
-    return any(
+    return bool(_CLOCK_CALL.search(bare)) or any(
         word.upper() not in ORM_WORDS
         and not _ALIAS.fullmatch(word)
         and not _DJANGO_SQLITE.fullmatch(word)
