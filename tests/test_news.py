@@ -323,3 +323,18 @@ def test_every_feed_link_resolves_inside_the_site(project, tmp_path):  # noqa: F
             if anchor:
                 page = BeautifulSoup(file.read_text(), "html.parser")
                 assert page.find(id=anchor), (path.name, link.get("href"))
+
+
+def test_a_tag_is_shown_and_filtered_as_written_never_as_math(db):
+    """A tag is a value: in an attribute (the filter's option, the entry's data-tag) and
+    in the text it is written as it is, never typeset (math markup holds quotes that
+    would end the attribute)."""
+    tag = r"sync $\color{red}{\rm INJECTED}$ x"
+    Notifier(tag=tag).info("Synced", audience="internal", timestamp=NOW)
+    soup = page_soup(render_news_page(internal_news()))
+    (entry,) = soup.select("div.es-news")
+    assert entry["data-tag"] == tag
+    options = [option["value"] for option in soup.select('select[data-news-filter="tag"] option')]
+    assert options == ["", tag]
+    assert not soup.select(".arithmatex")
+    assert tag in entry.find("code").get_text()
