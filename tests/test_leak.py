@@ -62,6 +62,9 @@ CANARIES = {
     "cnryslicehidden": "specialization, its own access not listing the parent link, of a hidden row",
     "cnrybadgecode": "private column of a public table a to_field foreign key stores",
     "cnrydraftcol": "column of a private through model of a public many-to-many",
+    "cnrycoresecret": "private column of a parent table (its own row)",
+    "cnryshardsecret": "that column in a specialization showing the public all its columns",
+    "cnrycreaturehidden": "parent's part of a row its specialization's row filter hides",
 }
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -69,10 +72,13 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 @pytest.fixture
 def leak_rows():
     from tests.leakapp.models import (
+        Approvedcreature,
         Award,
         Badge,
         Child,
         Cnrymodelalpha,
+        Core,
+        Creature,
         Draft,
         Job,
         Kit,
@@ -82,6 +88,7 @@ def leak_rows():
         Node,
         Paper,
         Sample,
+        Shard,
         Slice,
         Specimen,
         Stain,
@@ -140,6 +147,13 @@ def leak_rows():
             paper=paper, topic=Topic.objects.create(name=name), released=released
         )
     Draft.objects.create(paper=paper, cnrydraftcol=Topic.objects.get(name="topic-unreleased"))
+    # Specializations: a parent's private column in a child showing every column, and
+    # a child's row filter hiding the parent's part of its hidden rows.
+    Core.objects.create(name="core-1", secret="cnrycoresecret")
+    Shard.objects.create(name="shard-1", secret="cnryshardsecret", grain="fine")
+    Creature.objects.create(label="creature-plain")
+    Approvedcreature.objects.create(label="creature-approved", ok=True)
+    Approvedcreature.objects.create(label="cnrycreaturehidden")
 
 
 def file_texts(path: Path) -> list[str]:

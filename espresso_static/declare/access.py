@@ -143,17 +143,30 @@ class AudienceView:
         relation is visible only when its target model is visible too, a foreign key
         with ``to_field`` only when that column of its target is (its value), and a
         many-to-many through a model of its own only when that model and its two
-        foreign keys are (its links are that model's rows)."""
+        foreign keys are (its links are that model's rows). A column inherited from the
+        table of a parent (multi-table inheritance) keeps the parent's restrictions."""
         if not self.sees_model(model):
             return False
         relation = _relation(model, name)
         if relation is not None and not self._sees_relation(relation):
+            return False
+        parent = _parent_table(model, name)
+        if parent is not None and not self._parent_shows(parent, name):
             return False
         access = access_of(model)
         if self.audience.denies_by_default:
             listed = _names(model, access, "fields", self.name)
             return listed == ALL or name in listed
         return name not in _names(model, access, "hidden_fields", self.name)
+
+    def _parent_shows(self, parent, name: str) -> bool:
+        """Whether the parent table holding a child's column ``name`` lets this audience
+        see it: the column as the parent shows it, where the parent is visible (a deny
+        audience's child of a parent declaring nothing for it: the child's declaration
+        decides); an allow audience's parent hidden from it hides it."""
+        if self.audience.denies_by_default and not self.sees_model(parent):
+            return True
+        return self.sees_field(parent, name)
 
     def _sees_relation(self, relation) -> bool:
         """Whether the target of a relation column of a visible model is visible
@@ -208,10 +221,10 @@ class AudienceView:
 
     def filters_rows(self, model) -> bool:
         """Whether this audience may see fewer than all rows of ``model``: a row filter
-        of its own or of a model its foreign keys to visible models lead to
-        (:meth:`queryset`)."""
+        of its own, of a specialization of it or of a model its foreign keys to visible
+        models lead to (:meth:`queryset`)."""
         reached = {model, *_reachable(model, self._foreign_keys)}
-        return any(self.name in access_of(m).rows for m in reached)
+        return any(map(self._filters_own_rows, reached))
 
     def sees_class(self, model, cls) -> bool:
         """Whether a page about ``model`` may name ``cls``, a class it inherits a column
@@ -290,7 +303,20 @@ class AudienceView:
             rows = rows.filter(pk__in=matching)
         elif row_filter is not None:
             rows = rows.filter(row_filter) if isinstance(row_filter, Q) else self._called(rows)
+        # A parent's row is a part of its specialization's row (multi-table inheritance):
+        # hidden with it where the specialization's row filter hides it.
+        for child in _children(model):
+            if self._filters_own_rows(child):
+                hidden = child._default_manager.exclude(pk__in=self._own_rows(child).values("pk"))
+                rows = rows.exclude(pk__in=hidden.values("pk"))
         return rows
+
+    def _filters_own_rows(self, model) -> bool:
+        """Whether a row filter of ``model`` or of a specialization of it (at any depth)
+        may hide rows of its table from this audience."""
+        return self.name in access_of(model).rows or any(
+            self._filters_own_rows(child) for child in _children(model)
+        )
 
     def _called(self, rows: QuerySet) -> QuerySet:
         """``rows`` through this audience's row filter function, its failure one line
@@ -401,6 +427,25 @@ def _rows_read(relation) -> list:
     through = getattr(forward.remote_field, "through", None)
     explicit = through is not None and not through._meta.auto_created
     return [relation.related_model, through] if explicit else [relation.related_model]
+
+
+def _children(model) -> list:
+    """The models specializing ``model`` through a table of their own (multi-table
+    inheritance), one level down."""
+    from django.apps import apps
+
+    return [m for m in apps.get_models() if not m._meta.proxy and model in m._meta.parents]
+
+
+def _parent_table(model, name: str):
+    """The concrete parent model whose table holds ``model``'s column ``name`` (None: its
+    own, an abstract base's copy, or no such column)."""
+    try:
+        owner = model._meta.get_field(name).model
+    except Exception:
+        return None
+    concrete = owner is not model and not owner._meta.abstract
+    return owner if concrete and owner in model._meta.get_parent_list() else None
 
 
 def _relation(model, name: str):

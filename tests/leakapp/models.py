@@ -8,7 +8,7 @@ a hand-written page."""
 from django.db import models
 from django.db.models import Q
 
-from espresso_static.access import Access
+from espresso_static.access import ALL, Access
 from espresso_static.models import Base
 from espresso_static.progress import Progress
 
@@ -256,3 +256,38 @@ class Draft(Base):
 
     paper = models.ForeignKey(Paper, on_delete=models.CASCADE)
     cnrydraftcol = models.ForeignKey(Topic, on_delete=models.CASCADE)
+
+
+class Core(Base):
+    """A public table with a private column."""
+
+    name = models.CharField(max_length=40)
+    secret = models.CharField(max_length=40, default="")
+
+    access = Access(audiences=["public"], fields={"public": ["id", "name"]})
+
+
+class Shard(Core):
+    """A specialization showing the public all its columns: not its parent's private
+    one, which its rows hold too."""
+
+    grain = models.CharField(max_length=40, default="")
+
+    access = Access(audiences=["public"], fields={"public": ALL})
+
+
+class Creature(Base):
+    """A public table of every column."""
+
+    label = models.CharField(max_length=40)
+
+    access = Access(audiences=["public"], fields={"public": ALL})
+
+
+class Approvedcreature(Creature):
+    """A specialization the public sees the approved rows of: the parent's part of the
+    others is hidden in the parent's table too."""
+
+    ok = models.BooleanField(default=False)
+
+    access = Access(audiences=["public"], fields={"public": ALL}, rows={"public": Q(ok=True)})
