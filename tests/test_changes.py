@@ -342,7 +342,7 @@ def test_a_groups_value_is_shown_as_written_never_as_math(project, tmp_path):  #
     ``\\href`` a link wherever a row's value said so)."""
     site = tmp_path / "site"
     build(project, site)
-    name = r"$\href{https://example.org/x}{get the data}$"
+    name = r"$\href{https://e.org}{get it}$"  # an ensemble's name: 40 characters at most
     ensemble = DataFile.objects.order_by("pk").first().ensemble
     sql("UPDATE demo_ensemble SET name = %s WHERE id = %s", [name, ensemble.pk])
     sql("UPDATE demo_datafile SET status = 'corrupt' WHERE ensemble_id = %s", [ensemble.pk])

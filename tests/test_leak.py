@@ -350,8 +350,9 @@ def test_no_site_is_published_inside_the_docs_folder(tmp_path, leak_rows):
 
 
 @pytest.mark.django_db
-def test_no_site_is_built_from_a_database_inside_the_docs_folder(tmp_path, leak_rows):
+def test_no_site_is_built_from_a_database_inside_the_docs_folder(tmp_path, leak_rows, monkeypatch):
     # MkDocs would copy it, every row, into the public site as a file of the docs.
+    monkeypatch.delenv("DATABASE_URL", raising=False)  # the file, not CI's PostgreSQL
     project = tmp_path / "project"
     shutil.copytree(LEAK_PROJECT, project)
     pyproject = project / "pyproject.toml"
