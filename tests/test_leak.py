@@ -545,3 +545,24 @@ def test_a_through_model_and_its_owner_keep_counts_of_their_own(tmp_path, leak_r
     count = _kept_counts(BuildCache(tmp_path / "cache"))
     for model in (Paper, Mention, Paper, Mention):  # counted, then kept
         assert count(model, view) == count_rows(model, view), model
+
+
+@pytest.mark.django_db
+def test_snippets_read_this_builds_generated_pages_whatever_base_path_says(tmp_path, leak_rows):
+    """A base_path naming the project's docs folder must not make the public home page
+    include the generated home partial the internal build published there."""
+    project = tmp_path / "project"
+    shutil.copytree(LEAK_PROJECT, project)
+    (
+        project / "mkdocs.yml"
+    ).write_text(  # by its full path: snippets reads a relative one from the working directory
+        f"markdown_extensions:\n  - pymdownx.snippets:\n      base_path: [{project / 'docs'}]\n"
+    )
+    args = ["build-site", "--project", str(project)]
+    internal = CliRunner().invoke(cli, [*args, "--audience", "internal"])
+    assert internal.exit_code == 0, internal.output
+    assert "cnrymodelalpha" in (project / "docs/generated/partials/home.md").read_text().lower()
+    public = build_public(project, tmp_path / "public")
+    assert public.exit_code == 0, public.output
+    leaks = {canary: files for canary, files in canaries_in(tmp_path / "public").items() if files}
+    assert leaks == {}

@@ -264,9 +264,11 @@ def _merge_extensions(mkdocs_config, docs_dir: Path) -> None:
         if name not in extensions:
             extensions.append(name)
         settings[name] = {**defaults, **settings.get(name, {})}
-    # Snippets resolve paths from the working directory unless told the docs folder.
+    # Snippets resolve paths from the working directory unless told the docs folder;
+    # the build's own first: a base_path naming the project's docs folder would find
+    # there the generated pages another audience's build published last.
     snippets = settings["pymdownx.snippets"]
-    snippets["base_path"] = [*_as_list(snippets.get("base_path")), str(docs_dir)]
+    snippets["base_path"] = [str(docs_dir), *_as_list(snippets.get("base_path"))]
     fences = settings["pymdownx.superfences"].setdefault("custom_fences", [])
     if not any(fence.get("name") == "mermaid" for fence in fences):
         fences.append({"name": "mermaid", "class": "mermaid", "format": fence_code_format})
