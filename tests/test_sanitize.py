@@ -180,3 +180,25 @@ def test_a_remote_image_is_a_link_with_its_alt_text_and_a_local_one_stays():
     assert [(a.get_text(), a["href"]) for a in linked.find_all("a")] == [
         ("logo", "https://example.org/")
     ]
+
+
+@pytest.mark.parametrize(
+    "help_text", ["<div>block</div>", "one\n\ntwo", "- a\n- b", "<blockquote>q</blockquote>"]
+)
+def test_prose_in_a_table_cell_keeps_the_table_whole(help_text):
+    """A help text in the fields table (inside a ``<div markdown>``, as the model page
+    writes it): a block element there would end the table, the next rows spilled."""
+    import markdown as python_markdown
+
+    from espresso_static.website.mkdocs_build import REQUIRED_EXTENSIONS
+    from espresso_static.website.sanitize import prose_inline
+
+    table = (
+        '<div class="es-fields" markdown>\n\n| Name | Help |\n| --- | --- |\n'
+        f"| kind | {prose_inline(help_text)} |\n| next | row |\n\n</div>\n"
+    )
+    extensions = [name for name, _ in REQUIRED_EXTENSIONS if name != "pymdownx.snippets"]
+    page = BeautifulSoup(python_markdown.markdown(table, extensions=extensions), "html.parser")
+    rows = [[td.get_text() for td in tr.find_all("td")] for tr in page.select("tbody tr")]
+    assert [row[0] for row in rows] == ["kind", "next"], page
+    assert rows[1] == ["next", "row"]

@@ -256,11 +256,23 @@ def prose_html(text: object) -> Markup:
     return Markup(f'<div class="es-prose">{html}</div>' if html else "")
 
 
+#: Block elements the page's Markdown (md_in_html, inside a ``<div markdown>`` such as
+#: the fields table's) takes for the start of an HTML block wherever they stand: in a
+#: table cell, one ends the table there and spills the next rows as text.
+_BLOCK_TAG = re.compile(
+    r"<(/?)(?:address|article|aside|blockquote|details|div|dl|dd|dt|fieldset|figcaption"
+    r"|figure|footer|form|h[1-6]|header|hr|li|main|nav|ol|p|pre|section|summary|table"
+    r"|tbody|td|tfoot|th|thead|tr|ul)\b[^>]*>",
+    re.IGNORECASE,
+)
+
+
 def prose_inline(text: object) -> Markup:
-    """Markdown prose inside a line (a table cell): one paragraph loses its ``<p>``."""
-    html = markdown_to_html(text)
-    single = re.fullmatch(r"<p>((?:(?!<p>).)*)</p>", html)
-    return Markup(single.group(1) if single else html)
+    """Markdown prose inside a line (a table cell): its inline markup, each block
+    (paragraph, list item, ``<div>``...) ended by a line break."""
+    html = _BLOCK_TAG.sub(lambda tag: "<br>" if tag.group(1) else "", markdown_to_html(text))
+    html = re.sub(r"(?:\s|&#10;)*<br>(?:\s|&#10;|<br>)*", "<br>", html)  # one break each
+    return Markup(re.sub(r"^(?:\s|&#10;|<br>)+|(?:\s|&#10;|<br>)+$", "", html))
 
 
 def shell_word(value: object) -> Markup:
