@@ -351,3 +351,21 @@ def test_a_groups_value_is_shown_as_written_never_as_math(project, tmp_path):  #
     table = title.find_next("table")
     assert name in [row.select("td")[0].get_text() for row in table.select("tbody tr")]
     assert not table.select(".arithmatex")
+
+
+def test_a_table_the_site_no_longer_shows_leaves_its_feed(project, tmp_path, monkeypatch):  # noqa: F811
+    """Each feed repeats its site's earlier summaries: one naming a table the audience
+    no longer sees (its access changed) is not published again."""
+    from espresso_static.access import Access
+
+    site = tmp_path / "public"
+    build(project, site, "--audience", "public")
+    shown = DataFile.objects.filter(ensemble__released=True, status="on_disk").order_by("pk")[0]
+    sql("UPDATE demo_datafile SET status = 'corrupt' WHERE id = %s", [shown.pk])
+    build(project, site, "--audience", "public")
+    assert feed_summaries(site, "public")[0] == "DataFile status changes: 1 → corrupt."
+    monkeypatch.setattr(DataFile, "access", Access(audiences=[]))
+    build(project, site, "--audience", "public")
+    summaries = feed_summaries(site, "public")
+    assert not [summary for summary in summaries if "DataFile" in summary], summaries
+    assert summaries[-1].startswith("First build")  # the others are still there

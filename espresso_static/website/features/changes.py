@@ -51,6 +51,8 @@ CHANGES_PAGE = f"{CHANGES}.md"
 FEED_ENTRIES = 20
 #: What the first build of a site follows.
 FIRST = "first"
+FIRST_BUILD = "First build of this site: no earlier build to compare with."
+NO_CHANGE = "No change."
 #: Rows looked up per query.
 BATCH = 2_000
 #: What a transition says the status was of a row inserted since, and of a null status.
@@ -149,10 +151,10 @@ class Changes:
         """One line saying what the page shows: the counts of every changed table and
         the status transitions (the page's rows summed over the groups)."""
         if self.since is None:
-            return "First build of this site: no earlier build to compare with."
+            return FIRST_BUILD
         parts = [_table_line(table) for table in self.changed_tables]
         parts += [_status_line(status) for status in self.statuses if status.transitions]
-        return "; ".join(parts) + "." if parts else "No change."
+        return "; ".join(parts) + "." if parts else NO_CHANGE
 
 
 def _changed(table: TableChange) -> bool:
@@ -221,15 +223,28 @@ def collect_changes(build: Build) -> Changes:
             if (status := _status_changes(view, source, names[source.item.model], changes))
             is not None
         ]
-    # Each entry follows the record after it in this (newest first) list.
+    # Each entry follows the record after it in this (newest first) list; one naming a
+    # table the site no longer shows (its access changed since) is not published again.
     kept = list(records[:FEED_ENTRIES])
     follows = [record.mark for record in kept[1:]] + [FIRST]
+    shown = [*names.values(), *(f"{names[model]} ↔ {m2m.verbose_name}" for model, m2m in links)]
     earlier = tuple(
         FeedEntry(after, r.data_as_of, r.built_at, r.summary)
         for r, after in zip(kept[: FEED_ENTRIES - 1], follows, strict=False)
+        if _names_only(r.summary, shown)
     )
     after = previous.mark if previous is not None else FIRST
     return Changes(view.name, site, mark, after, since, tuple(found), tuple(statuses), earlier)
+
+
+def _names_only(summary: str, shown: list[str]) -> bool:
+    """Whether each part of a recorded ``summary`` (:attr:`Changes.summary`) is about
+    a table or status page named in ``shown``; a part that cannot be read as such
+    counts as not."""
+    if summary in ("", NO_CHANGE, FIRST_BUILD):
+        return True
+    prefixes = tuple(f"{name}{part}" for name in shown for part in (": ", " status changes: "))
+    return all(part.startswith(prefixes) for part in summary.removesuffix(".").split("; "))
 
 
 def site_key(site: Path, root: Path) -> str:
