@@ -431,10 +431,9 @@ def _rows_read(relation) -> list:
 
 def _children(model) -> list:
     """The models specializing ``model`` through a table of their own (multi-table
-    inheritance), one level down."""
-    from django.apps import apps
-
-    return [m for m in apps.get_models() if not m._meta.proxy and model in m._meta.parents]
+    inheritance), one level down: the ends of its parent links (Django's relation tree,
+    kept per model; scanning every model each time cost a loop per call)."""
+    return [rel.related_model for rel in model._meta.related_objects if rel.parent_link]
 
 
 def _parent_table(model, name: str):
