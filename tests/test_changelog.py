@@ -168,3 +168,89 @@ def test_a_mark_the_log_fell_behind_cannot_say():
         raise RuntimeError  # rolled back: the log rows behind ``ahead`` are gone
     assert changelog.changes_since(ahead, ["demo_datafile"]) is None
     assert changelog.changes_since(changelog.current_mark(), ["demo_datafile"]) is not None
+
+
+def rewound(statement: str):
+    """The marks and fingerprint read after ``statement``, then the log rewound behind
+    them, as a restored backup rewinds it (SQLite reuses the ids)."""
+    from django.db import transaction
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        sql(statement)
+        seen = changelog.current_mark(), changelog.log_fingerprint("demo_datafile")
+        raise RuntimeError
+    return seen
+
+
+def test_a_mark_of_a_log_rewound_then_written_past_it_cannot_say():
+    """A backup restored, then as many rows written again: the ids repeat (and so do a
+    table's count, sum and highest id), but not the rows' random numbers."""
+    data.generate(files=20, seed=1)
+    ahead, fingerprint = rewound("UPDATE demo_datafile SET size = 1")
+    sql("UPDATE demo_datafile SET size = 2")
+    if connection.vendor == "sqlite":
+        assert changelog.mark_point(changelog.current_mark()) == changelog.mark_point(ahead)
+    assert changelog.changes_since(ahead, ["demo_datafile"]) is None
+    assert changelog.log_fingerprint("demo_datafile") != fingerprint
+    assert changelog.changes_since(changelog.current_mark(), ["demo_datafile"]) is not None
+
+
+def test_a_build_after_a_restored_backup_equals_a_full_build(project, tmp_path):  # noqa: F811
+    """The cache holds what a build computed from writes a restored backup does not
+    have; the same number of rows written again gives the log the same ids."""
+    from django.db import transaction
+
+    build(project, tmp_path / "first")
+    files = list(DataFile.objects.order_by("pk").values_list("pk", flat=True)[:30])
+    marks = ", ".join(str(pk) for pk in files)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        sql(f"UPDATE demo_datafile SET status = 'corrupt' WHERE id IN ({marks})")
+        build(project, tmp_path / "lost")
+        raise RuntimeError  # the backup restored: these writes and that build's record gone
+    sql(f"UPDATE demo_datafile SET status = 'missing' WHERE id IN ({marks})")
+    build(project, tmp_path / "after")
+    build(project, tmp_path / "fresh", "--no-cache")
+    assert site_files(tmp_path / "after") == site_files(tmp_path / "fresh")
+
+
+def test_migration_0008_goes_both_ways_on_a_sqlite_file_with_triggers(tmp_path):
+    """SQLite remakes the log table to add or remove the random numbers, which it
+    refuses while the project's triggers name the table: the migration takes them off,
+    ``migrate`` puts them back, every log row gets a number of its own."""
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    from tests.test_build_cache import REPO
+
+    database = tmp_path / "db.sqlite3"
+    migrate = (
+        "import sys, espresso_static; from django.core.management import call_command; "
+        "espresso_static.setup(); call_command('migrate', *sys.argv[1:], verbosity=0)"
+    )
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "DATABASE_URL": f"sqlite:///{database}"}
+
+    def run(*target: str) -> None:
+        command = [sys.executable, "-c", migrate, *target]
+        result = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+
+    def triggers_and_columns() -> tuple[int, list[str]]:
+        with sqlite3.connect(database) as db:
+            count = db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'")
+            columns = db.execute(f"PRAGMA table_info({changelog.LOG_TABLE})").fetchall()
+            return count.fetchone()[0], [column[1] for column in columns]
+
+    run()
+    triggers, columns = triggers_and_columns()
+    assert triggers and "nonce" in columns
+    run("espresso_static", "0007")
+    assert "nonce" not in triggers_and_columns()[1]
+    run()
+    assert triggers_and_columns() == (triggers, columns)
+    with sqlite3.connect(database) as db:
+        count, distinct = db.execute(
+            f"SELECT count(*), count(DISTINCT nonce) FROM {changelog.LOG_TABLE}"
+        ).fetchone()
+    assert count > 1 and distinct == count

@@ -178,7 +178,9 @@ def test_migrate_refuses_an_app_without_migrations_and_says_what_to_run(tmp_path
     assert not (project / "db.sqlite3").exists() or not table_rows(
         project / "db.sqlite3", "SELECT name FROM sqlite_master WHERE name = 'runs_run'"
     )
-    assert run_cli("makemigrations", cwd=project).returncode == 0
+    # Django's options pass through, their values too (not taken for app labels).
+    assert run_cli("makemigrations", "-n", "first_runs", cwd=project).returncode == 0
+    assert (project / "runs" / "migrations" / "0001_first_runs.py").is_file()
     migrated = run_cli("migrate", cwd=project)
     assert migrated.returncode == 0, migrated.stderr
     assert table_rows(

@@ -165,13 +165,14 @@ def startapp(project, name):
 @click.argument("django_args", nargs=-1, type=click.UNPROCESSED)
 def makemigrations(project, django_args):
     """Create migrations for model changes (Django's makemigrations; extra options pass through)."""
-    from django.core.management import call_command
+    from django.core.management import call_command, load_command_class
 
     config = open_project(project, database=False)
-    labels = app_labels(config.apps)
-    named = [arg for arg in django_args if not arg.startswith("-")]
-    options = [arg for arg in django_args if arg.startswith("-")]
-    call_command("makemigrations", *(named or labels), *options)
+    # Django's own parser tells app labels from options' values (``-n NAME``).
+    command = load_command_class("django.core", "makemigrations")
+    parsed = command.create_parser("espresso-static", "makemigrations").parse_args(django_args)
+    labels = [] if parsed.args else app_labels(config.apps)
+    call_command("makemigrations", *labels, *django_args)
 
 
 @click.command()

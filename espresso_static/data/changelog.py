@@ -17,7 +17,9 @@ digest of its log rows (one indexed query), and an output stores the
 before. On SQLite writers are serialised, so log ids grow in commit order and a mark
 is the highest id a read saw; on PostgreSQL ids are not committed in order, so a
 mark is the reader's snapshot and "since" means "written by a transaction that
-snapshot did not see".
+snapshot did not see". A restored backup rewinds the log and new writes reuse its ids:
+each log row holds a random number the database draws, and a mark, like a fingerprint,
+names its last row's, so that log is not taken for the one the mark read.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ IDENTITY_TABLE = ""
 #: its fingerprint as it was, the last (a :func:`mark_point`: SQLite the highest id,
 #: PostgreSQL the highest txid) tells which marks its removed rows were written after.
 PRUNED = "P"
+#: Before a mark's witness: the id and random number of its last row (:func:`_witness_kept`).
+WITNESS = "#"
 #: The condition of the partial index on the rows of kind PRUNED (migration 0006).
 PRUNED_CONDITION = f"kind = '{PRUNED}'"
 
@@ -274,7 +278,36 @@ def current_mark(using: str = "default") -> str | None:
             )
         else:
             cursor.execute(f"SELECT coalesce(max(id), 0) FROM {LOG_TABLE}")
-        return f"{connection.vendor}:{identity}:{cursor.fetchone()[0]}"
+        position = cursor.fetchone()[0]
+        # The last row the read sees (pruning rewrites its own rows, never others).
+        cursor.execute(
+            f"SELECT id, nonce FROM {LOG_TABLE} WHERE kind <> %s ORDER BY id DESC LIMIT 1",
+            [PRUNED],
+        )
+        last = cursor.fetchone()
+        witness = f"{WITNESS}{last[0]}={float(last[1])!r}" if last else ""
+        return f"{connection.vendor}:{identity}:{position}{witness}"
+
+
+def _without_witness(mark: str) -> str:
+    return mark.partition(WITNESS)[0]
+
+
+def _witness_kept(cursor, mark: str) -> bool:
+    """Whether the last log row ``mark`` saw is still there, the same row: a log
+    rewound (a backup restored) and written again past the mark reuses its ids, but
+    not its random numbers. A row pruned since cannot tell (:func:`_pruned_since`
+    judges); a mark written before the log drew them has none to check."""
+    _, found, witness = mark.partition(WITNESS)
+    if not found:
+        return True
+    row_id, nonce = witness.split("=")
+    cursor.execute(f"SELECT nonce FROM {LOG_TABLE} WHERE id = %s", [int(row_id)])
+    row = cursor.fetchone()
+    if row is not None:
+        return repr(float(row[0])) == nonce
+    point = pruned_point(cursor)
+    return point is not None and point >= mark_point(mark)
 
 
 @dataclass
@@ -311,11 +344,13 @@ def changes_since(mark: str | None, tables: Iterable[str], using: str = "default
         return None  # the log is behind the mark (rolled back, a backup restored)
     tables = list(tables)
     with connection.cursor() as cursor:
+        if not _witness_kept(cursor, mark):
+            return None  # rewound, then written again past the mark
         if _pruned_since(cursor, mark, tables):
             return None  # rows of these tables written after the mark are gone
         if connection.vendor == "postgresql" and not _own_writes_kept(cursor, mark):
             return None  # the mark saw its own transaction's writes, since rolled back
-    position = mark.split(":", 2)[2]
+    position = _without_witness(mark).split(":", 2)[2]
     logged = logged_tables(using)
     # A table without triggers may have changed in any way.
     changes = {table: TableChanges(table, reset=table not in logged) for table in tables}
@@ -380,7 +415,7 @@ def _own_writes_kept(cursor, mark: str) -> bool:
     """Whether the last log row a PostgreSQL mark's own transaction had written (if
     any) is still there: a rolled-back transaction leaves none, and what was computed
     at the mark saw writes that never happened."""
-    last_own = int(mark.split(":", 2)[2].split("/")[1])
+    last_own = int(_without_witness(mark).split(":", 2)[2].split("/")[1])
     if not last_own:
         return True
     cursor.execute(f"SELECT 1 FROM {LOG_TABLE} WHERE id = %s", [last_own])
@@ -395,7 +430,7 @@ def same_log(mark: str, current: str) -> bool:
 def mark_point(mark: str) -> int:
     """Where ``mark`` is, as pruning counts: SQLite the last id it saw; PostgreSQL its
     snapshot's ``xmin`` (every older transaction had ended)."""
-    return int(mark.split(":", 2)[2].split("/")[0].split(":")[0])
+    return int(_without_witness(mark).split(":", 2)[2].split("/")[0].split(":")[0])
 
 
 def pruned_point(cursor) -> int | None:
@@ -415,14 +450,18 @@ class Removed:
     #: The :func:`mark_point` of the newest (None: pruned by a version that did not keep
     #: it; at most the point pruned to then).
     newest: int | None
+    #: The random number of the highest (None: pruned before the log drew them).
+    nonce: float | None = None
 
     @classmethod
     def parse(cls, row: str) -> Removed:
-        numbers = [int(n) for n in row.split(":")]
-        return cls(*numbers[:3], numbers[3] if len(numbers) > 3 else None)
+        parts = row.split(":")
+        numbers = [int(n) for n in parts[:4]]
+        nonce = float(parts[4]) if len(parts) > 4 and parts[4] != "None" else None
+        return cls(*numbers[:3], numbers[3] if len(numbers) > 3 else None, nonce)
 
     def row(self) -> str:
-        return f"{self.count}:{self.total}:{self.highest}:{self.newest}"
+        return f"{self.count}:{self.total}:{self.highest}:{self.newest}:{self.nonce!r}"
 
 
 def pruned_rows(cursor, table: str) -> list[tuple[int, str]]:
@@ -452,17 +491,20 @@ def log_fingerprint(table: str, using: str = "default") -> str:
         )
         count, total = (int(value) for value in cursor.fetchone())
         cursor.execute(
-            f'SELECT id FROM {LOG_TABLE} WHERE "table" = %s AND kind <> %s '
+            f'SELECT id, nonce FROM {LOG_TABLE} WHERE "table" = %s AND kind <> %s '
             "ORDER BY id DESC LIMIT 1",
             [table, PRUNED],
         )
         last = cursor.fetchone()
-        highest = int(last[0]) if last else 0
+        highest, nonce = (int(last[0]), float(last[1])) if last else (0, None)
         for row_id, row in pruned_rows(cursor, table):
             removed = Removed.parse(row)
             count, total = count - 1 + removed.count, total - row_id + removed.total
-            highest = max(highest, removed.highest)
-    counts = (count, highest, total)
+            if removed.highest > highest:
+                highest, nonce = removed.highest, removed.nonce
+    # The highest row's random number: a log rewound and written again as many rows
+    # has the same count, sum and highest id.
+    counts = (count, highest, total, nonce)
     return hashlib.blake2b(repr((identity, counts)).encode(), digest_size=20).hexdigest()
 
 

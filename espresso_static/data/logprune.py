@@ -115,7 +115,8 @@ def _fold(
 ) -> None:
     """Add the removed rows of ``table`` to its row of removed rows; ``before``: the
     point the log was pruned to before."""
-    removed = Removed(count, total, highest, newest)
+    cursor.execute(f"SELECT nonce FROM {LOG_TABLE} WHERE id = %s", [highest])
+    removed = Removed(count, total, highest, newest, float(cursor.fetchone()[0]))
     for row_id, row in pruned_rows(cursor, table):
         earlier = Removed.parse(row)
         removed = Removed(
@@ -123,6 +124,7 @@ def _fold(
             removed.total + earlier.total,
             max(removed.highest, earlier.highest),
             max(removed.newest, before if earlier.newest is None else earlier.newest),
+            removed.nonce if removed.highest > earlier.highest else earlier.nonce,
         )
         cursor.execute(f"DELETE FROM {LOG_TABLE} WHERE id = %s", [row_id])
     _insert(cursor, table, removed.row())

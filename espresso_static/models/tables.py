@@ -93,6 +93,14 @@ class Change(models.Model):
     txid = models.BigIntegerField(
         null=True, help_text="PostgreSQL: the writing transaction (to tell what a snapshot saw)."
     )
+    nonce = models.FloatField(
+        # The database's own random() (Django's Random() is a function it registers
+        # on its connections on SQLite: a trigger firing for another client would fail).
+        db_default=models.Func(function="random", output_field=models.FloatField()),
+        help_text="A random number the database draws for the row: a build's mark and a "
+        "table's fingerprint name their last row's, so a log rewound (a backup restored) "
+        "and written again as far is told apart from the one they read.",
+    )
 
     class Meta:
         indexes = [
