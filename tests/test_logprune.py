@@ -63,6 +63,24 @@ def test_a_kept_mark_is_answered_as_before_and_an_older_one_cannot_say():
     assert prune_log([kept]).rows == 0 and answer(kept) == expected
 
 
+def test_a_later_mark_whose_last_row_was_pruned_is_answered():
+    """A mark taken after a prune (its rows come last) names the last row another,
+    earlier mark saw too: pruning to the earlier mark removes that row, and the later
+    mark, past the point pruned to, is still answered."""
+    Sample.objects.create(name="s1", batch="b")
+    oldest = changelog.current_mark()
+    Sample.objects.create(name="s2", batch="b")
+    earlier = changelog.current_mark()
+    assert prune_log([oldest]).rows > 0  # s2's row stays, the prune's own rows follow
+    later = changelog.current_mark()
+    assert changelog.mark_point(later) > changelog.mark_point(earlier)
+    Lot.objects.create(name="l1")
+    expected = answer(later)
+    assert expected is not None and expected["leakapp_lot"][1]
+    assert prune_log([earlier, later]).rows > 0  # s2's row goes
+    assert answer(later) == expected
+
+
 def test_fingerprints_of_different_contents_never_meet_after_pruning():
     seen = {}
     for n in range(3):

@@ -279,35 +279,32 @@ def current_mark(using: str = "default") -> str | None:
         else:
             cursor.execute(f"SELECT coalesce(max(id), 0) FROM {LOG_TABLE}")
         position = cursor.fetchone()[0]
-        # The last row the read sees (pruning rewrites its own rows, never others).
+        # The last row the read sees (pruning rewrites its own rows, not others) and the
+        # point from which pruning removes it: SQLite its id, PostgreSQL its txid + 1.
         cursor.execute(
-            f"SELECT id, nonce FROM {LOG_TABLE} WHERE kind <> %s ORDER BY id DESC LIMIT 1",
+            f"SELECT id, nonce, txid FROM {LOG_TABLE} WHERE kind <> %s ORDER BY id DESC LIMIT 1",
             [PRUNED],
         )
-        last = cursor.fetchone()
-        witness = f"{WITNESS}{last[0]}={float(last[1])!r}" if last else ""
+        last, nonce, txid = cursor.fetchone()  # the identity's row at least
+        point = last if connection.vendor != "postgresql" else (txid or 0) + 1
+        witness = f"{WITNESS}{last}={float(nonce)!r}={point}"
         return f"{connection.vendor}:{identity}:{position}{witness}"
 
 
-def _without_witness(mark: str) -> str:
-    return mark.partition(WITNESS)[0]
-
-
 def _witness_kept(cursor, mark: str) -> bool:
-    """Whether the last log row ``mark`` saw is still there, the same row: a log
-    rewound (a backup restored) and written again past the mark reuses its ids, but
-    not its random numbers. A row pruned since cannot tell (:func:`_pruned_since`
-    judges); a mark written before the log drew them has none to check."""
+    """Whether the last log row ``mark`` saw is still the same row: a log rewound (a
+    backup restored) and written again reuses ids, not random numbers. A row pruned
+    since cannot tell (:func:`_pruned_since` judges); an older mark names none."""
     _, found, witness = mark.partition(WITNESS)
     if not found:
         return True
-    row_id, nonce = witness.split("=")
+    row_id, nonce, removed_from = witness.split("=")
     cursor.execute(f"SELECT nonce FROM {LOG_TABLE} WHERE id = %s", [int(row_id)])
     row = cursor.fetchone()
     if row is not None:
         return repr(float(row[0])) == nonce
     point = pruned_point(cursor)
-    return point is not None and point >= mark_point(mark)
+    return point is not None and point >= int(removed_from)
 
 
 @dataclass
@@ -350,7 +347,7 @@ def changes_since(mark: str | None, tables: Iterable[str], using: str = "default
             return None  # rows of these tables written after the mark are gone
         if connection.vendor == "postgresql" and not _own_writes_kept(cursor, mark):
             return None  # the mark saw its own transaction's writes, since rolled back
-    position = _without_witness(mark).split(":", 2)[2]
+    position = mark.partition(WITNESS)[0].split(":", 2)[2]
     logged = logged_tables(using)
     # A table without triggers may have changed in any way.
     changes = {table: TableChanges(table, reset=table not in logged) for table in tables}
@@ -415,7 +412,7 @@ def _own_writes_kept(cursor, mark: str) -> bool:
     """Whether the last log row a PostgreSQL mark's own transaction had written (if
     any) is still there: a rolled-back transaction leaves none, and what was computed
     at the mark saw writes that never happened."""
-    last_own = int(_without_witness(mark).split(":", 2)[2].split("/")[1])
+    last_own = int(mark.partition(WITNESS)[0].split(":", 2)[2].split("/")[1])
     if not last_own:
         return True
     cursor.execute(f"SELECT 1 FROM {LOG_TABLE} WHERE id = %s", [last_own])
@@ -430,7 +427,7 @@ def same_log(mark: str, current: str) -> bool:
 def mark_point(mark: str) -> int:
     """Where ``mark`` is, as pruning counts: SQLite the last id it saw; PostgreSQL its
     snapshot's ``xmin`` (every older transaction had ended)."""
-    return int(_without_witness(mark).split(":", 2)[2].split("/")[0].split(":")[0])
+    return int(mark.partition(WITNESS)[0].split(":", 2)[2].split("/")[0].split(":")[0])
 
 
 def pruned_point(cursor) -> int | None:
